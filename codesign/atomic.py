@@ -47,3 +47,27 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 def write_json(path: str | os.PathLike[str], obj: Any, default: Callable[[Any], Any] | None = None) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=default) + "\n")
+
+
+@contextmanager
+def staged_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a fresh staging directory that replaces `path` only if the block succeeds.
+
+    A failed or interrupted run leaves an earlier result at `path` untouched; its partial
+    output stays in `<path>.partial` for inspection."""
+    import shutil
+
+    target = Path(path)
+    staging = target.with_name(target.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    yield staging
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old.exists():
+        shutil.rmtree(old)

@@ -17,7 +17,12 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2
   fi
 fi
 
-"$PY" -m pip install -q --disable-pip-version-check -r "$here/scripts/requirements-stack.txt"
+pip_install() {
+  # pip's notes about local index mirrors and running as root are noise here.
+  "$PY" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
+    | { grep -vE "is ignored: it is neither|Running pip as the 'root' user" || true; }
+}
+pip_install -r "$here/scripts/requirements-stack.txt"
 # finn-plus pins brevitas==0.13.0; its other dependencies come from the stack file above.
-"$PY" -m pip install -q --disable-pip-version-check --no-deps finn-plus==1.6.1 mlxtend==0.25.0
-"$PY" -m pip install -q --disable-pip-version-check -e "$here[dev]"
+pip_install --no-deps finn-plus==1.6.1 mlxtend==0.25.0
+pip_install -e "$here[dev]"

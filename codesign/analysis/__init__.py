@@ -1,0 +1,1 @@
+"""Pure analyses over cost tables (no FINN, no torch)."""

@@ -1,0 +1,60 @@
+"""Compare estimated resource totals with a board's capacity and utilisation caps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+RESOURCE_KINDS = ("LUT", "BRAM_18K", "URAM", "DSP")
+
+
+@dataclass(frozen=True)
+class ResourceUse:
+    kind: str
+    used: float
+    capacity: int
+    cap: float  # fraction of capacity the design may use
+    budget: float  # capacity * cap
+    utilisation: float  # used / capacity (0 when the board has none and none is used)
+    fits: bool
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    resources: tuple[ResourceUse, ...]
+
+    @property
+    def fits(self) -> bool:
+        return all(r.fits for r in self.resources)
+
+    @property
+    def over(self) -> tuple[ResourceUse, ...]:
+        return tuple(r for r in self.resources if not r.fits)
+
+    def verdict(self) -> str:
+        if self.fits:
+            return "fits"
+        parts = [f"{r.kind} {r.used:,.0f} > {r.budget:,.0f}" for r in self.over]
+        return "does not fit (" + "; ".join(parts) + ")"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "fits": self.fits,
+            "verdict": self.verdict(),
+            "resources": {r.kind: asdict(r) for r in self.resources},
+        }
+
+
+def check_budget(
+    totals: Mapping[str, float], capacity: Mapping[str, int], caps: Mapping[str, float]
+) -> BudgetCheck:
+    """Check every resource kind of `totals` against `capacity * caps`."""
+    rows = []
+    for kind in RESOURCE_KINDS:
+        used = float(totals.get(kind, 0.0))
+        cap_total = int(capacity.get(kind, 0))
+        cap = float(caps.get(kind, 1.0))
+        budget = cap_total * cap
+        util = used / cap_total if cap_total else (0.0 if used == 0 else float("inf"))
+        rows.append(ResourceUse(kind, used, cap_total, cap, budget, util, used <= budget + 1e-9))
+    return BudgetCheck(tuple(rows))

@@ -1,0 +1,114 @@
+"""The `codesign` command line: a thin client of the library.
+
+Each command parses its options, calls one library function and renders the result. Every
+`CodesignError` is printed as a one-line message (no traceback) with a non-zero exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from codesign.errors import CodesignError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="FPGA co-design for quantized neural networks (Brevitas → QONNX → FINN).")
+boards_app = typer.Typer(no_args_is_help=True, help="List and inspect FPGA boards.")
+app.add_typer(boards_app, name="boards")
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USER_ERROR = 2
+
+
+def _summary(report: dict[str, Any], out_dir: Path) -> None:
+    from rich.table import Table
+
+    est, acc, ver = report["estimates"], report.get("accuracy"), report["verification"]
+    table = Table(title=f"codesign — {report['name']} on {report['board']['name']}",
+                  show_header=False)
+    if acc:
+        table.add_row("test accuracy", f"{acc['test_top1']:.2%} ({acc['test_samples']} samples)")
+    table.add_row("throughput", f"{est['fps']:,.0f} FPS at {est['clock_mhz']:g} MHz")
+    table.add_row("latency", f"{est['latency_us']:,.1f} µs")
+    for kind, r in report["budget"]["resources"].items():
+        table.add_row(kind, f"{r['used']:,.0f} / {r['budget']:,.0f} budget "
+                            f"({r['utilisation']:.1%} of {r['capacity']:,})")
+    table.add_row("verdict", report["budget"]["verdict"])
+    table.add_row("bit-exact", f"{ver['matched']}/{ver['samples']}")
+    console.print(table)
+    console.print(f"report: {out_dir / 'report.md'}")
+
+
+@app.command()
+def run(
+    flow_file: Annotated[Path, typer.Argument(help="flow YAML file, e.g. flows/tfc_w2a2_mnist5k.yaml")],
+    board: Annotated[str | None, typer.Option(help="board name, alias or YAML file")] = None,
+    out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow name>)")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Run a whole co-design flow: train, export, compile with FINN, fold, verify, report."""
+    from codesign.atomic import staged_directory
+    from codesign.boards import load_board
+    from codesign.config import load_flow
+    from codesign.flow import run_flow
+
+    flow = load_flow(flow_file)
+    if seed is not None:
+        flow = flow.replace(seed=seed)
+    the_board = load_board(board or flow.board)
+    out_dir = out or Path("runs") / flow.name
+    with staged_directory(out_dir) as staging:
+        result = run_flow(flow, the_board, staging, progress=not quiet,
+                          on_stage=None if quiet else lambda s: err_console.print(f"[dim]» {s}[/dim]"))
+    _summary(result.report, out_dir)
+
+
+@boards_app.command("list")
+def boards_list() -> None:
+    """List the boards codesign knows."""
+    from codesign.boards import list_boards
+    from codesign.boards_view import render_board_table
+
+    console.print(render_board_table(list_boards()))
+
+
+@boards_app.command("show")
+def boards_show(name: Annotated[str, typer.Argument(help="board name, alias or YAML file")]) -> None:
+    """Show one board's part, resources, clock and utilisation caps."""
+    from codesign.boards import load_board
+    from codesign.boards_view import render_board_detail
+
+    console.print(render_board_detail(load_board(name)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning CodesignError into a clean message and exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CodesignError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        err_console.print("interrupted; earlier results were left intact")
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

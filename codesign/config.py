@@ -1,0 +1,198 @@
+"""Flow files (`flows/*.yaml`) parsed into frozen, typed objects.
+
+Every section is a dataclass; unknown keys, wrong types and out-of-range values are rejected
+with a `ConfigError` that names the file and the dotted key, so a typo never silently falls
+back to a default."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from codesign.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: str = "mnist5k"
+    path: str | None = None
+    test_fraction: float = 0.2
+    limit_train: int | None = None
+    limit_test: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "mlp"
+    weight_bits: int = 2
+    act_bits: int = 2
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.01
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+
+
+FOLDING_MODES = ("setfolding", "file")
+
+
+@dataclass(frozen=True)
+class FoldingConfig:
+    mode: str = "setfolding"
+    target_fps: float = 100_000.0
+    mvau_wwidth_max: int = 1024
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    samples: int = 20
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    name: str
+    description: str = ""
+    seed: int = 0
+    board: str = "pynq-z2"
+    clock_mhz: float | None = None
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    folding: FoldingConfig = field(default_factory=FoldingConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    source: str | None = None  # the file the flow came from
+
+    def replace(self, **changes: Any) -> FlowConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_type(value: Any, annotation: Any, where: str) -> Any:
+    """Validate `value` against a (simple) type annotation; ints are accepted for floats."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_type(value, option, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(annotation):
+        return _build(annotation, value, where)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported value {value!r}")  # pragma: no cover
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'flow'}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f"unknown key {prefix}{unknown[0]!s}; allowed keys here: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}" if where else name
+        if name in data:
+            kwargs[name] = _check_type(data[name], hints[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing required key {key}")
+    return cls(**kwargs)
+
+
+def _validate(flow: FlowConfig) -> None:
+    def need(ok: bool, key: str, msg: str) -> None:
+        if not ok:
+            raise ConfigError(f"{key}: {msg}")
+
+    need(0 < flow.dataset.test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)")
+    for bits_key in ("weight_bits", "act_bits"):
+        bits = getattr(flow.model, bits_key)
+        need(1 <= bits <= 8, f"model.{bits_key}", f"{bits} is outside the supported 1..8")
+    need(flow.train.epochs >= 1, "train.epochs", "must be at least 1")
+    need(flow.train.batch_size >= 1, "train.batch_size", "must be at least 1")
+    need(flow.train.lr > 0, "train.lr", "must be positive")
+    need(flow.folding.mode in FOLDING_MODES, "folding.mode",
+         f"{flow.folding.mode!r} is not one of {', '.join(FOLDING_MODES)}")
+    need(flow.folding.target_fps > 0, "folding.target_fps", "must be positive")
+    need(flow.folding.mvau_wwidth_max >= 1, "folding.mvau_wwidth_max", "must be at least 1")
+    need(flow.folding.mode != "file" or bool(flow.folding.file), "folding.file",
+         "mode 'file' needs folding.file: path to a FINN folding_config.json")
+    need(flow.verify.samples >= 1, "verify.samples", "must be at least 1")
+    need(flow.clock_mhz is None or flow.clock_mhz > 0, "clock_mhz", "must be positive")
+
+
+def parse_flow(data: Any, source: str | None = None) -> FlowConfig:
+    """Build a validated FlowConfig from a mapping (e.g. parsed YAML)."""
+    try:
+        flow = _build(FlowConfig, data, "")
+        _validate(flow)
+    except ConfigError as exc:
+        where = f"{source}: " if source else ""
+        raise ConfigError(f"{where}{exc}. Fix the flow file (see flows/ for examples).") from None
+    return dataclasses.replace(flow, source=source)
+
+
+def load_flow(path: str | os.PathLike[str]) -> FlowConfig:
+    """Load and validate a flow YAML file. Relative paths inside (dataset.path, folding.file)
+    are resolved against the flow file's directory."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"flow file {p} does not exist; pass a YAML file such as flows/tfc_w2a2_mnist5k.yaml")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc}); fix the syntax") from None
+    flow = parse_flow(data, source=str(p))
+    base = p.resolve().parent
+
+    def resolve(value: str | None) -> str | None:
+        if value is None or Path(value).is_absolute():
+            return value
+        return str(base / value)
+
+    return dataclasses.replace(
+        flow,
+        dataset=dataclasses.replace(flow.dataset, path=resolve(flow.dataset.path)),
+        folding=dataclasses.replace(flow.folding, file=resolve(flow.folding.file)),
+    )

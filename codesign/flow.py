@@ -1,0 +1,188 @@
+"""Orchestration of a co-design flow as ordered, named, timed stages.
+
+`run_flow` walks DESIGN.md §1 for a flow file: data → Brevitas QAT → QONNX → FINN HW graph →
+folding → estimates → bit-exact verification → report. `build_hardware` is the shared tail
+(compile, fold, estimate, verify, artefacts) that `codesign build` uses for user models too."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codesign import __version__
+from codesign.analysis.budget import check_budget
+from codesign.boards import Board
+from codesign.config import FlowConfig, FoldingConfig
+from codesign.errors import ConfigError, VerificationError
+from codesign.report import SCHEMA, write_report
+
+
+@dataclass
+class StageTimer:
+    """Wall time per named stage, in the order the stages ran."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    on_stage: Callable[[str], None] | None = None
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.on_stage:
+            self.on_stage(name)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    out_dir: Path
+    report: dict[str, Any]
+    files: dict[str, Path]
+
+
+def describe_folding(folding: FoldingConfig) -> str:
+    if folding.mode == "file":
+        return f"from file {folding.file}"
+    return (f"FINN SetFolding at target {folding.target_fps:,.0f} FPS "
+            f"(mvau_wwidth_max={folding.mvau_wwidth_max})")
+
+
+def build_hardware(
+    onnx_path: Path,
+    board: Board,
+    folding: FoldingConfig,
+    out_dir: Path,
+    x_verify: np.ndarray,
+    expected: np.ndarray,
+    timer: StageTimer,
+) -> dict[str, Any]:
+    """Compile a QONNX model for `board`, fold it, estimate it and verify it bit-exactly against
+    `expected` (the reference outputs on `x_verify`). Returns the hardware part of the report."""
+    from codesign.finn import (
+        apply_folding_file,
+        apply_setfolding,
+        compile_to_hw,
+        estimate,
+        verify_against,
+        write_build_config,
+        write_folding_config,
+    )
+
+    with timer.stage("finn_compile"):
+        hw = compile_to_hw(onnx_path, part=board.part, clock_mhz=board.clock_mhz,
+                           workdir=out_dir / "finn")
+    with timer.stage("folding"):
+        if folding.mode == "file":
+            if not folding.file or not Path(folding.file).is_file():
+                raise ConfigError(f"folding file {folding.file} does not exist; pass a FINN "
+                                  "folding_config.json (e.g. one written by an earlier run)")
+            hw = apply_folding_file(hw, Path(folding.file))
+        else:
+            hw = apply_setfolding(hw, target_fps=folding.target_fps,
+                                  mvau_wwidth_max=folding.mvau_wwidth_max)
+    with timer.stage("estimates"):
+        est = estimate(hw)
+        budget = check_budget(est.totals, board.resources, board.caps)
+    with timer.stage("verification"):
+        verification = verify_against(hw, x_verify, expected)
+    write_folding_config(hw, out_dir / "folding_config.json")
+    write_build_config(out_dir / "finn_build_config.json", onnx_name=onnx_path.name,
+                       folding_name="folding_config.json", part=board.part,
+                       clock_mhz=board.clock_mhz, board=board.finn_board, shell=board.shell)
+    return {
+        "estimates": est.to_dict(),
+        "budget": budget.to_dict(),
+        "verification": verification.to_dict(),
+        "folding": {"mode": folding.mode, "description": describe_folding(folding),
+                    "target_fps": folding.target_fps if folding.mode == "setfolding" else None},
+        "_verification_passed": verification.passed,
+        "_verification_details": verification.details,
+    }
+
+
+def _finish(report: dict[str, Any], out_dir: Path) -> FlowResult:
+    passed = report.pop("_verification_passed")
+    details = report.pop("_verification_details")
+    files = write_report(report, out_dir)
+    if not passed:
+        raise VerificationError(
+            f"the hardware graph does not reproduce the Brevitas model bit-exactly ({details}); "
+            f"see {out_dir / 'report.md'}. This is a bug in the toolchain path, please report it."
+        )
+    return FlowResult(out_dir, report, files)
+
+
+def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = True,
+             on_stage: Callable[[str], None] | None = None) -> FlowResult:
+    """Run a whole co-design flow and write its report into `out_dir`."""
+    import torch
+
+    from codesign.data import load_dataset
+    from codesign.export import check_export, export_qonnx
+    from codesign.models import build_model
+    from codesign.train import predict, set_seed, train_model
+
+    if flow.clock_mhz is not None:
+        board = board.with_clock(flow.clock_mhz)
+    timer = StageTimer(on_stage=on_stage)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with timer.stage("data"):
+        ds = flow.dataset
+        data = load_dataset(ds.name, path=ds.path, test_fraction=ds.test_fraction, seed=flow.seed,
+                            limit_train=ds.limit_train, limit_test=ds.limit_test)
+    with timer.stage("train"):
+        set_seed(flow.seed)
+        model = build_model(flow.model.arch, input_shape=data.input_shape,
+                            num_classes=data.num_classes, weight_bits=flow.model.weight_bits,
+                            act_bits=flow.model.act_bits, **flow.model.options)
+        t = flow.train
+        trained = train_model(model, data, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
+                              optimizer=t.optimizer, weight_decay=t.weight_decay, seed=flow.seed,
+                              checkpoint=out_dir / "model.pt", progress=progress)
+    n_verify = min(flow.verify.samples, len(data.x_test))
+    x_verify = data.x_test[:n_verify]
+    with timer.stage("export"):
+        onnx_path = export_qonnx(model, data.input_shape, out_dir / "model.qonnx.onnx")
+        export_check = check_export(model, onnx_path, x_verify)
+        expected = predict(model, x_verify)
+    hw_report = build_hardware(onnx_path, board, flow.folding, out_dir, x_verify, expected, timer)
+    n_params = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "codesign_version": __version__,
+        "torch_version": torch.__version__,
+        "name": flow.name,
+        "description": flow.description,
+        "seed": flow.seed,
+        "flow": flow.to_dict(),
+        "board": board.to_dict(),
+        "model_summary": (f"{flow.model.arch} W{flow.model.weight_bits}A{flow.model.act_bits} "
+                          f"{flow.model.options or ''} ({n_params:,} trainable parameters)"),
+        "accuracy": {
+            "dataset": data.name, "train_samples": len(data.x_train),
+            "test_samples": len(data.x_test), "train_top1": trained.train_accuracy,
+            "test_top1": trained.test_accuracy,
+        },
+        "training": {"epochs": trained.epochs, "seconds": trained.seconds,
+                     "history": list(trained.history)},
+        "export": {"samples": export_check.samples, "max_abs_diff": export_check.max_abs_diff,
+                   "argmax_equal": export_check.argmax_equal, "passed": export_check.passed},
+        **hw_report,
+        "timings_s": dict(timer.seconds),
+        "artifacts": {
+            "QONNX model": onnx_path.name, "checkpoint": "model.pt",
+            "FINN folding config": "folding_config.json",
+            "FINN build config": "finn_build_config.json",
+            "FINN intermediate graphs": "finn/", "cycles plot": "cycles.png",
+            "resources plot": "resources.png",
+        },
+    }
+    return _finish(report, out_dir)
