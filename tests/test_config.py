@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from codesign.config import FlowConfig, load_flow, parse_flow
+from codesign.errors import ConfigError
+
+FLOWS = sorted((Path(__file__).parents[1] / "flows").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FLOWS, ids=lambda p: p.stem)
+def test_shipped_flows_load(path: Path) -> None:
+    flow = load_flow(path)
+    assert isinstance(flow, FlowConfig)
+    assert flow.name == path.stem
+    assert flow.source == str(path)
+
+
+def test_defaults_fill_missing_sections() -> None:
+    flow = parse_flow({"name": "x"})
+    assert flow.train.epochs >= 1
+    assert flow.folding.mode == "setfolding"
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"name": "x", "trian": {}}, "unknown key trian"),
+        ({"name": "x", "train": {"epoch": 3}}, "unknown key train.epoch"),
+        ({"name": "x", "model": {"arch": "mlp", "wbits": 2}}, "unknown key model.wbits"),
+        ({"name": "x", "train": {"epochs": "ten"}}, "train.epochs: expected an integer"),
+        ({"name": "x", "train": {"lr": True}}, "train.lr: expected a number"),
+        ({"name": "x", "model": {"weight_bits": 9}}, "model.weight_bits"),
+        ({"name": "x", "model": {"act_bits": 0}}, "model.act_bits"),
+        ({"name": "x", "folding": {"mode": "magic"}}, "folding.mode"),
+        ({"name": "x", "folding": {"mode": "file"}}, "folding.file"),
+        ({"name": "x", "dataset": {"test_fraction": 1.5}}, "dataset.test_fraction"),
+        ({"name": "x", "verify": {"samples": 0}}, "verify.samples"),
+        ({"description": "no name"}, "missing required key name"),
+        (["not", "a", "mapping"], "expected a mapping"),
+    ],
+)
+def test_bad_flow_is_rejected_with_the_key(data: object, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")) as info:
+        parse_flow(data, source="my.yaml")
+    assert str(info.value).startswith("my.yaml: ")
+
+
+def test_relative_paths_resolve_against_flow_file(tmp_path: Path) -> None:
+    flow_file = tmp_path / "sub" / "f.yaml"
+    flow_file.parent.mkdir()
+    flow_file.write_text(yaml.safe_dump(
+        {"name": "f", "dataset": {"name": "npz", "path": "data.npz"},
+         "folding": {"mode": "file", "file": "fold.json"}}))
+    flow = load_flow(flow_file)
+    assert flow.dataset.path == str(flow_file.parent.resolve() / "data.npz")
+    assert flow.folding.file == str(flow_file.parent.resolve() / "fold.json")
+
+
+@pytest.mark.parametrize("text", ["name: [unclosed", "name: x\n  bad: indent: here"])
+def test_yaml_syntax_errors_name_the_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="broken.yaml"):
+        load_flow(path)
+
+
+def test_missing_flow_file() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_flow("no/such/flow.yaml")
