@@ -68,6 +68,39 @@ def run(
     _summary(result.report, out_dir)
 
 
+@app.command()
+def build(
+    model: Annotated[str, typer.Argument(
+        help="QONNX file (.onnx) or Brevitas module: pkg.mod:attr or file.py:attr")],
+    board: Annotated[str, typer.Option(help="board name, alias or YAML file")],
+    target_fps: Annotated[float | None, typer.Option(help="FINN SetFolding target")] = None,
+    folding: Annotated[Path | None, typer.Option(help="FINN folding_config.json to apply")] = None,
+    input_shape: Annotated[str | None, typer.Option(help="C,H,W for a Brevitas module")] = None,
+    out: Annotated[Path | None, typer.Option(help="output directory (default runs/build-<name>)")] = None,
+    samples: Annotated[int, typer.Option(help="verification inputs")] = 20,
+    seed: Annotated[int, typer.Option(help="seed of the verification inputs")] = 0,
+) -> None:
+    """Compile your own model for a board: fold, estimate, verify, report (no training)."""
+    from codesign.atomic import staged_directory
+    from codesign.boards import load_board
+    from codesign.build import build_user_model, parse_input_shape
+    from codesign.config import FoldingConfig
+    from codesign.errors import ConfigError
+
+    if target_fps is not None and folding is not None:
+        raise ConfigError("give either --target-fps or --folding, not both")
+    fold = (FoldingConfig(mode="file", file=str(folding)) if folding is not None
+            else FoldingConfig(target_fps=target_fps or FoldingConfig.target_fps))
+    the_board = load_board(board)
+    shape = parse_input_shape(input_shape) if input_shape else None
+    name = Path(model.split(":")[-1] if not model.endswith(".onnx") else model).stem
+    out_dir = out or Path("runs") / f"build-{name}"
+    with staged_directory(out_dir) as staging:
+        result = build_user_model(model, the_board, fold, staging, input_shape=shape,
+                                  samples=samples, seed=seed)
+    _summary(result.report, out_dir)
+
+
 @boards_app.command("list")
 def boards_list() -> None:
     """List the boards codesign knows."""

@@ -178,7 +178,8 @@ def load_flow(path: str | os.PathLike[str]) -> FlowConfig:
     are resolved against the flow file's directory."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"flow file {p} does not exist; pass a YAML file such as flows/tfc_w2a2_mnist5k.yaml")
+        raise ConfigError(
+            f"flow file {p} does not exist; pass a YAML file such as flows/tfc_w2a2_mnist5k.yaml")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
