@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except CodesignError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False,
+                          soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         err_console.print("interrupted; earlier results were left intact")

@@ -1,0 +1,79 @@
+"""CLI behaviour on bad input: one clear line, exit code 2, no traceback, nothing written."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from codesign.cli import EXIT_USER_ERROR, main
+
+ROOT = Path(__file__).parents[1]
+DEFAULT_FLOW = ROOT / "flows" / "tfc_w2a2_mnist5k.yaml"
+
+
+def _flow_file(tmp_path: Path, **changes: object) -> Path:
+    data = yaml.safe_load(DEFAULT_FLOW.read_text())
+    data.update(changes)
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_unknown_board_exits_cleanly_without_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "codesign.cli", "run", str(DEFAULT_FLOW), "--board", "pynq-z9",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == EXIT_USER_ERROR
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "pynq-z9" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("make_args", "fragment"),
+    [
+        (lambda t: ["run", str(_flow_file(t, trian={}))], "unknown key trian"),
+        (lambda t: ["run", str(t / "missing.yaml")], "does not exist"),
+        (lambda t: ["run", str(_flow_file(t, dataset={"name": "cifar10", "path": str(t / "nope")}))],
+         "cifar"),
+        (lambda t: ["run", str(_flow_file(t, dataset={"name": "imagenet"}))], "imagenet"),
+        (lambda t: ["boards", "show", "no-such-board"], "no-such-board"),
+        (lambda t: ["build", str(t / "missing.onnx"), "--board", "pynq-z1"], "does not exist"),
+        (lambda t: ["build", "x.onnx", "--board", "pynq-z1", "--target-fps", "5", "--folding", "f.json"],
+         "not both"),
+        (lambda t: ["build", "pkg:model", "--board", "pynq-z1", "--input-shape", "1,28"], "C,H,W"),
+    ],
+    ids=["unknown-flow-key", "missing-flow", "missing-dataset", "unknown-dataset", "unknown-board",
+         "missing-model", "both-foldings", "bad-input-shape"],
+)
+def test_bad_input_gives_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         make_args, fragment: str) -> None:
+    args = make_args(tmp_path)
+    code = main([*args, "--out", str(tmp_path / "out")] if args[0] in ("run", "build") else args)
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR
+    assert fragment.lower() in err.lower()
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_malformed_board_file_names_file_and_field(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    board = yaml.safe_load((ROOT / "boards" / "pynq-z1.yaml").read_text())
+    board["resources"]["LUT"] = -5
+    path = tmp_path / "myboard.yaml"
+    path.write_text(yaml.safe_dump(board))
+    assert main(["boards", "show", str(path)]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "myboard.yaml" in err and "LUT" in err
+
+
+def test_boards_list_shows_every_board(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["boards", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("Pynq-Z1", "Ultra96-V2", "ZCU104", "U250", "U55C", "KV260"):
+        assert name in out
