@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-RESOURCE_KINDS = ("LUT", "BRAM_18K", "URAM", "DSP")
+from codesign.boards import RESOURCE_KINDS
 
 
 @dataclass(frozen=True)
