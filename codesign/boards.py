@@ -177,7 +177,7 @@ class _FieldChecker:
         return value
 
     def resources(self, value: Any) -> dict[str, int]:
-        example = "resources: {LUT: 53200, FF: 106400, BRAM_18K: 280, URAM: 0, DSP: 220}"
+        example = "resources: {LUT: <n>, FF: <n>, BRAM_18K: <n>, URAM: <n or 0>, DSP: <n>}"
         table = self._table("resources", value, RESOURCE_FIELDS, example)
         for kind in RESOURCE_FIELDS:
             count, lowest = table[kind], 0 if kind in _ZERO_ALLOWED else 1
@@ -218,8 +218,8 @@ def parse_caps(text: str) -> dict[str, float]:
     """Parse a command-line cap list such as "LUT=0.7,BRAM_18K=0.5" (kinds case-insensitive)."""
     caps: dict[str, float] = {}
     by_upper = {kind.upper(): kind for kind in RESOURCE_KINDS}
-    items = [item.strip() for item in text.split(",")]
-    if not any(items):
+    items = [item.strip() for item in text.split(",") if item.strip()]  # allow "LUT=0.7,"
+    if not items:
         raise ConfigError("no caps given; write e.g. LUT=0.7,BRAM_18K=0.5")
     for item in items:
         key, sep, raw = item.partition("=")
@@ -296,6 +296,10 @@ def boards_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[1] / "boards"
 
 
+# Parsed catalogues by directory, reused while no board file changes (boards are immutable).
+_CATALOG_CACHE: dict[Path, tuple[tuple[Any, ...], dict[str, Board]]] = {}
+
+
 def _catalog() -> dict[str, Board]:
     """Every board in boards_dir(), keyed by normalised name and alias; rejects clashes."""
     directory = boards_dir()
@@ -305,6 +309,10 @@ def _catalog() -> dict[str, Board]:
             "to a directory of board YAML files"
         )
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    signature = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    cached = _CATALOG_CACHE.get(directory)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
     by_key: dict[str, Board] = {}
     for path in files:
         board = _read_board_file(path)
@@ -317,6 +325,7 @@ def _catalog() -> dict[str, Board]:
                     f"{other.path}; rename or remove one of them so each name is unique"
                 )
             by_key[key] = board
+    _CATALOG_CACHE[directory] = (signature, by_key)
     return by_key
 
 
