@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,8 +331,14 @@ def _catalog() -> dict[str, Board]:
 
 
 def list_boards() -> list[Board]:
+    """Every board in boards_dir(), in natural name order (Alveo U50 before Alveo U200)."""
     unique = {id(board): board for board in _catalog().values()}
-    return sorted(unique.values(), key=lambda board: board.name.casefold())
+    return sorted(unique.values(), key=lambda board: _natural_key(board.name))
+
+
+def _natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, int(t)) if t.isdigit() else (1, t.casefold())
+                 for t in re.split(r"(\d+)", name) if t)
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -351,7 +358,7 @@ def load_board(spec: str | os.PathLike[str]) -> Board:
     catalog = _catalog()
     board = catalog.get(_lookup_key(spec))
     if board is None:
-        names = sorted({b.name for b in catalog.values()}, key=str.casefold)
+        names = sorted({b.name for b in catalog.values()}, key=_natural_key)
         close = difflib.get_close_matches(_lookup_key(spec), list(catalog), n=1)
         hint = f" Did you mean {catalog[close[0]].name}?" if close else ""
         raise BoardError(
