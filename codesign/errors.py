@@ -32,3 +32,7 @@ class CompileError(CodesignError):
 
 class VerificationError(CodesignError):
     """Hardware graph outputs differ from the Brevitas model's."""
+
+
+class ToolchainMissing(CodesignError):
+    """An external tool a requested step needs (Vivado, Vitis HLS, docker) is not available."""
