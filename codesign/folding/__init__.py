@@ -1,0 +1,17 @@
+"""Folding search: candidate spaces per layer (built from FINN's own per-node estimates by the
+toolchain boundary) and an exact optimizer over them. Pure Python + scipy; no FINN imports."""
+
+from codesign.folding.optimize import (
+    FoldingPlan,
+    brute_force,
+    explain_infeasible,
+    maximize_throughput,
+    minimize_resources,
+    pareto_front,
+)
+from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Tie
+
+__all__ = [
+    "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Tie", "brute_force",
+    "explain_infeasible", "maximize_throughput", "minimize_resources", "pareto_front",
+]
