@@ -1,0 +1,165 @@
+"""Bring-your-own Brevitas model: load it from a module or a file, and check its layers.
+
+`check_supported_layers` is a fast pre-flight check: it names the first layer that the QONNX ->
+FINN path cannot turn into hardware, before the user waits for an export or a compile."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from codesign.errors import ModelError
+
+SPEC_HELP = "expected 'package.module:attr' or 'path/to/file.py:attr'"
+
+
+def _resolve_attr(obj: Any, dotted: str, where: str) -> Any:
+    for part in dotted.split("."):
+        if not hasattr(obj, part):
+            public = sorted(n for n in vars(obj) if not n.startswith("_")) if hasattr(
+                obj, "__dict__") else []
+            raise ModelError(
+                f"{where} has no attribute {dotted!r}; it defines: {', '.join(public) or 'nothing'}"
+            )
+        obj = getattr(obj, part)
+    return obj
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist; {SPEC_HELP}")
+    # A stable, path-derived module name: re-loading the same file reuses one entry in sys.modules.
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    name = f"codesign_user_model_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ModelError(f"cannot import {path} as Python; {SPEC_HELP}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise ModelError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def load_user_model(spec: str) -> nn.Module:
+    """Load `package.module:attr` or `path/to/file.py:attr`.
+
+    `attr` (dotted names allowed) may be an nn.Module instance, an nn.Module class or a
+    zero-argument factory returning one."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ModelError(f"model spec {spec!r} has no ':attr' part; {SPEC_HELP}")
+    target, attr = spec.rsplit(":", 1)
+    if not target or not attr:
+        raise ModelError(f"model spec {spec!r} is incomplete; {SPEC_HELP}")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        module = _import_file(Path(target))
+    else:
+        try:
+            module = importlib.import_module(target)
+        except Exception as exc:
+            raise ModelError(
+                f"cannot import module {target!r} ({type(exc).__name__}: {exc}); check it is on "
+                "PYTHONPATH, or pass a file path instead: path/to/file.py:attr"
+            ) from exc
+    obj = _resolve_attr(module, attr, target)
+    if isinstance(obj, nn.Module):
+        return obj
+    if not callable(obj):
+        raise ModelError(f"{spec} is a {type(obj).__name__}, not an nn.Module, class or factory")
+    try:
+        model = obj()
+    except TypeError as exc:
+        raise ModelError(
+            f"calling {spec}() failed ({exc}); the attribute must be an nn.Module instance, or "
+            "a class or factory that takes no arguments (wrap it: def make(): return Net(...))"
+        ) from exc
+    except Exception as exc:
+        raise ModelError(f"building {spec}() failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"{spec}() returned a {type(model).__name__}, not a torch nn.Module")
+    return model
+
+
+def _supported_types() -> dict[type, str]:
+    """Layer types the QONNX -> FINN path maps to hardware (or removes), with why/how."""
+    from brevitas import nn as qnn
+
+    from codesign.models.mlp import PixelScale
+
+    supported: dict[type, str] = {
+        qnn.QuantLinear: "MVAU", qnn.QuantConv2d: "ConvolutionInputGenerator + MVAU",
+        qnn.QuantReLU: "Thresholding", qnn.QuantIdentity: "Thresholding",
+        qnn.QuantHardTanh: "Thresholding", qnn.TruncAvgPool2d: "Pool (average)",
+        nn.BatchNorm1d: "folded into thresholds", nn.BatchNorm2d: "folded into thresholds",
+        nn.MaxPool2d: "Pool (max)", nn.Flatten: "removed", nn.Dropout: "removed (eval)",
+        nn.Identity: "removed", PixelScale: "folded into thresholds",
+    }
+    try:  # BNN-PYNQ's scalar output normalisation streamlines into a scalar Mul/Add tail.
+        from brevitas_examples.bnn_pynq.models.tensor_norm import TensorNorm
+
+        supported[TensorNorm] = "scalar Mul/Add tail"
+    except ImportError:
+        pass
+    return supported
+
+
+def _unsupported(name: str, module: nn.Module, why: str, supported: dict[type, str]) -> ModelError:
+    names = ", ".join(sorted({t.__name__ for t in supported}))
+    return ModelError(
+        f"layer {name or '<model>'} ({type(module).__name__}) cannot be built by FINN: {why}. "
+        f"Supported layers: {names}"
+    )
+
+
+def check_supported_layers(model: nn.Module) -> None:
+    """Raise ModelError naming the first layer (qualified name, type) FINN cannot handle."""
+    from brevitas import nn as qnn
+
+    supported = _supported_types()
+    hints = {
+        nn.Linear: "float nn.Linear is not quantized; use brevitas.nn.QuantLinear",
+        nn.Conv2d: "float nn.Conv2d is not quantized; use brevitas.nn.QuantConv2d",
+        nn.ReLU: "float activations have no integer hardware; use brevitas.nn.QuantReLU",
+        nn.Softmax: "softmax does not change the argmax; drop it and return logits",
+        nn.LogSoftmax: "softmax does not change the argmax; drop it and return logits",
+        nn.LSTM: "recurrent layers are not supported by the FINN dataflow flow",
+        nn.GRU: "recurrent layers are not supported by the FINN dataflow flow",
+        nn.RNN: "recurrent layers are not supported by the FINN dataflow flow",
+    }
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        kind = type(module)
+        if kind in supported:
+            if isinstance(module, qnn.QuantLinear | qnn.QuantConv2d) and not (
+                module.weight_quant.is_quant_enabled
+            ):
+                raise _unsupported(prefix, module, "its weights are not quantized (weight_quant="
+                                   "None); give it a weight quantizer", supported)
+            if isinstance(module, qnn.QuantReLU | qnn.QuantIdentity | qnn.QuantHardTanh) and not (
+                module.act_quant.is_quant_enabled
+            ):
+                raise _unsupported(prefix, module, "its output is not quantized (act_quant=None)",
+                                   supported)
+            return
+        for base, hint in hints.items():
+            if isinstance(module, base):
+                raise _unsupported(prefix, module, hint, supported)
+        children = list(module.named_children())
+        own_params = [n for n, _ in module.named_parameters(recurse=False)]
+        if not children or own_params:
+            # A custom leaf (or a container with its own weights) runs arbitrary torch code.
+            raise _unsupported(prefix, module, "it is not a layer type the FINN flow knows",
+                               supported)
+        for child_name, child in children:
+            visit(f"{prefix}.{child_name}" if prefix else child_name, child)
+
+    visit("", model)

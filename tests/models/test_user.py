@@ -1,0 +1,145 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from brevitas.nn import QuantLinear, QuantReLU
+from torch import nn
+
+from codesign.errors import ModelError
+from codesign.models import build_model
+from codesign.models.user import check_supported_layers, load_user_model
+
+USER_MODULE = textwrap.dedent(
+    """
+    from brevitas.nn import QuantLinear, QuantReLU
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self, width=8):
+            super().__init__()
+            self.fc1 = QuantLinear(16, width, bias=False, weight_bit_width=2)
+            self.act = QuantReLU(bit_width=2)
+            self.fc2 = QuantLinear(width, 3, bias=False, weight_bit_width=2)
+
+        def forward(self, x):
+            return self.fc2(self.act(self.fc1(x.flatten(1) / 255.0)))
+
+    instance = Net(width=4)
+
+    def make():
+        return Net(width=5)
+
+    def broken():
+        raise RuntimeError("no weights here")
+
+    def needs_args(width):
+        return Net(width)
+
+    not_a_model = 42
+    """
+)
+
+
+@pytest.fixture()
+def user_file(tmp_path: Path) -> Path:
+    path = tmp_path / "my_net.py"
+    path.write_text(USER_MODULE)
+    return path
+
+
+@pytest.mark.parametrize(("attr", "width"), [("instance", 4), ("make", 5), ("Net", 8)])
+def test_load_from_file(user_file: Path, attr: str, width: int) -> None:
+    model = load_user_model(f"{user_file}:{attr}")
+    assert model.fc1.out_features == width
+    assert model(torch.zeros(2, 1, 4, 4)).shape == (2, 3)
+    check_supported_layers(model)
+
+
+def test_load_from_module(user_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(user_file.parent))
+    model = load_user_model("my_net:make")
+    assert model.fc1.out_features == 5
+
+
+def test_load_dotted_attr_from_installed_package() -> None:
+    model = load_user_model("torch.nn:Identity")
+    assert isinstance(model, nn.Identity)
+
+
+@pytest.mark.parametrize(
+    ("attr", "fragment"),
+    [
+        ("missing", "has no attribute 'missing'; it defines: .*Net"),
+        ("broken", "RuntimeError: no weights here"),
+        ("needs_args", "takes no arguments"),
+        ("not_a_model", "is a int, not an nn.Module"),
+    ],
+)
+def test_load_errors_in_attr(user_file: Path, attr: str, fragment: str) -> None:
+    with pytest.raises(ModelError, match=fragment):
+        load_user_model(f"{user_file}:{attr}")
+
+
+def test_load_errors_in_spec(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no ':attr' part"):
+        load_user_model("my_net")
+    with pytest.raises(ModelError, match="does not exist"):
+        load_user_model(f"{tmp_path}/absent.py:Net")
+    with pytest.raises(ModelError, match="cannot import module 'no_such_pkg_xyz.models'"):
+        load_user_model("no_such_pkg_xyz.models:Net")
+    bad = tmp_path / "syntax.py"
+    bad.write_text("def broken(:\n")
+    with pytest.raises(ModelError, match="importing .*syntax.py failed: SyntaxError"):
+        load_user_model(f"{bad}:x")
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnv"])
+def test_zoo_models_are_supported(arch: str) -> None:
+    opts = {"preset": "cnv-small"} if arch == "cnv" else {}
+    for wbits, abits in ((1, 1), (2, 2)):
+        check_supported_layers(build_model(arch, input_shape=(1, 28, 28), num_classes=10,
+                                           weight_bits=wbits, act_bits=abits, **opts))
+
+
+class Block(nn.Module):
+    def __init__(self, tail: nn.Module) -> None:
+        super().__init__()
+        self.fc = QuantLinear(8, 8, bias=False, weight_bit_width=2)
+        self.bn = nn.BatchNorm1d(8)
+        self.tail = tail
+
+
+class Scale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(1))
+
+
+@pytest.mark.parametrize(
+    ("tail", "name", "fragment"),
+    [
+        (nn.Linear(8, 3), "body.1.tail", "nn.Linear is not quantized; use brevitas.nn.QuantLinear"),
+        (nn.Conv2d(1, 1, 3), "body.1.tail", "QuantConv2d"),
+        (nn.LSTM(8, 8), "body.1.tail", "recurrent"),
+        (nn.Softmax(dim=1), "body.1.tail", "drop it and return logits"),
+        (nn.ReLU(), "body.1.tail", "use brevitas.nn.QuantReLU"),
+        (nn.GELU(), "body.1.tail", "not a layer type the FINN flow knows"),
+        (Scale(), "body.1.tail", "not a layer type"),
+        (QuantLinear(8, 3, bias=False, weight_quant=None), "body.1.tail", "not quantized"),
+        (QuantReLU(act_quant=None), "body.1.tail", "output is not quantized"),
+    ],
+)
+def test_first_unsupported_layer_named(tail: nn.Module, name: str, fragment: str) -> None:
+    model = nn.Module()
+    model.body = nn.Sequential(QuantReLU(bit_width=4), Block(tail))
+    with pytest.raises(ModelError, match=rf"layer {name} \({type(tail).__name__}\)") as info:
+        check_supported_layers(model)
+    assert fragment in str(info.value)
+    assert "Supported layers:" in str(info.value) and "QuantConv2d" in str(info.value)
+
+
+def test_first_of_several_is_reported() -> None:
+    model = nn.Sequential(QuantLinear(4, 4, bias=False), nn.Linear(4, 4), nn.LSTM(4, 4))
+    with pytest.raises(ModelError, match=r"layer 1 \(Linear\)"):
+        check_supported_layers(model)
