@@ -1,0 +1,238 @@
+"""Quantization-aware training: a small, deterministic loop over uint8 datasets.
+
+Same seed, same data, same thread count -> bit-identical weights: the batch order comes from a
+seeded torch.Generator, and torch is put into deterministic mode where it supports one."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from codesign.atomic import atomic_path
+from codesign.data import Dataset
+from codesign.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+CHECKPOINT_FORMAT = "codesign-checkpoint-1"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    epochs: int
+    seconds: float
+    train_accuracy: float  # eval mode, whole training set, after the last epoch
+    test_accuracy: float
+    history: tuple[dict, ...]  # per epoch: epoch, loss, train_acc (running), test_acc, seconds, lr
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch; ask torch for deterministic kernels (warn, don't fail)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Logits (float32, shape (N, classes)) of `model` in eval mode on uint8 images `x`."""
+    import torch
+
+    outputs = []
+    with _eval_mode(model), torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            batch = torch.from_numpy(np.asarray(x[start: start + batch_size], dtype=np.float32))
+            outputs.append(model(batch).float().numpy())
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(outputs).astype(np.float32)
+
+
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    """Top-1 accuracy in [0, 1]."""
+    if len(x) == 0:
+        return 0.0
+    return float(np.mean(predict(model, x, batch_size).argmax(axis=1) == np.asarray(y)))
+
+
+def _make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> Any:
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def _check_input_shape(model: nn.Module, dataset: Dataset) -> None:
+    expected = getattr(model, "input_shape", None)
+    if expected is not None and tuple(expected) != dataset.input_shape:
+        raise ModelError(
+            f"the model was built for inputs {tuple(expected)} (C,H,W) but dataset "
+            f"{dataset.name} has {dataset.input_shape}; build it with input_shape=dataset.input_shape"
+        )
+
+
+def _cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
+    # Cosine decay to 0 over the whole run; QAT settles its scales best on a decaying LR.
+    return 0.5 * base_lr * (1.0 + math.cos(math.pi * step / max(1, total_steps)))
+
+
+def train_model(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train with cross-entropy and a per-step cosine LR schedule; checkpoint after every epoch."""
+    import torch
+
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ConfigError(
+            f"need epochs >= 1, batch_size >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr})"
+        )
+    _check_input_shape(model, dataset)
+    opt = _make_optimizer(model, optimizer, lr, weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x_all = torch.from_numpy(dataset.x_train.astype(np.float32))
+    y_all = torch.from_numpy(dataset.y_train.astype(np.int64))
+    n = len(y_all)
+    # A trailing batch of one sample would make BatchNorm fail in training mode: drop it.
+    steps_per_epoch = n // batch_size + (1 if n % batch_size > 1 else 0)
+    total_steps = steps_per_epoch * epochs
+    generator = torch.Generator().manual_seed(seed)
+    history: list[dict] = []
+    start = time.perf_counter()
+    step = 0
+    with _progress(progress, epochs, steps_per_epoch) as bar:
+        for epoch in range(1, epochs + 1):
+            epoch_start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=generator)
+            loss_sum, correct, seen = 0.0, 0, 0
+            for b in range(steps_per_epoch):
+                idx = order[b * batch_size: (b + 1) * batch_size]
+                xb, yb = x_all[idx], y_all[idx]
+                for group in opt.param_groups:
+                    group["lr"] = _cosine_lr(lr, step, total_steps)
+                opt.zero_grad(set_to_none=True)
+                logits = model(xb)
+                loss = loss_fn(logits, yb)
+                loss.backward()
+                opt.step()
+                step += 1
+                loss_sum += loss.item() * len(yb)
+                correct += int((logits.argmax(dim=1) == yb).sum())
+                seen += len(yb)
+                bar.advance_batch(epoch, loss_sum / seen)
+            test_acc = evaluate(model, dataset.x_test, dataset.y_test)
+            record = {"epoch": epoch, "loss": loss_sum / max(1, seen),
+                      "train_acc": correct / max(1, seen), "test_acc": test_acc,
+                      "seconds": time.perf_counter() - epoch_start, "lr": opt.param_groups[0]["lr"]}
+            history.append(record)
+            bar.end_epoch(record)
+            if checkpoint is not None:
+                save_checkpoint(model, checkpoint, {"epoch": epoch, "seed": seed,
+                                                    "history": history})
+    train_acc = evaluate(model, dataset.x_train, dataset.y_train)
+    return TrainResult(epochs=epochs, seconds=time.perf_counter() - start,
+                       train_accuracy=train_acc, test_accuracy=history[-1]["test_acc"],
+                       history=tuple(history))
+
+
+class _Bar:
+    """Rich progress over epochs and batches; a no-op when progress is off."""
+
+    def __init__(self, progress: Any, epochs: int, steps: int) -> None:
+        self.progress = progress
+        if progress is not None:
+            self.epoch_task = progress.add_task("epochs", total=epochs)
+            self.batch_task = progress.add_task("epoch 1", total=steps)
+        self.steps = steps
+
+    def advance_batch(self, epoch: int, loss: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.batch_task, advance=1,
+                                 description=f"epoch {epoch} loss {loss:.3f}")
+
+    def end_epoch(self, record: dict) -> None:
+        if self.progress is not None:
+            self.progress.update(self.epoch_task, advance=1,
+                                 description=f"epochs (test acc {record['test_acc']:.2%})")
+            self.progress.reset(self.batch_task, total=self.steps)
+
+
+@contextmanager
+def _progress(enabled: bool, epochs: int, steps: int) -> Iterator[_Bar]:
+    if not enabled:
+        yield _Bar(None, epochs, steps)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=True) as progress:
+        yield _Bar(progress, epochs, steps)
+
+
+def save_checkpoint(model: nn.Module, path: Path, meta: dict) -> None:
+    """Write the state dict and JSON-able `meta` atomically (a crash never leaves half a file)."""
+    import torch
+
+    payload = {"format": CHECKPOINT_FORMAT, "state_dict": model.state_dict(), "meta": dict(meta)}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(model: nn.Module, path: Path) -> dict:
+    """Load weights saved by save_checkpoint into `model`; returns the stored meta."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"checkpoint {path} does not exist; train the model first")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(f"cannot read checkpoint {path} ({exc}); it is not a codesign "
+                         "checkpoint or it is corrupt, retrain to recreate it") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ModelError(f"{path} is not a codesign checkpoint (written by save_checkpoint)")
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise ModelError(f"checkpoint {path} does not fit this model (different architecture or "
+                         f"bit widths?): {exc}") from exc
+    return dict(payload["meta"])

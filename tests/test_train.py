@@ -1,0 +1,138 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from codesign.data import Dataset, load_dataset
+from codesign.errors import ConfigError, ModelError
+from codesign.models import build_model
+from codesign.train import (
+    evaluate,
+    load_checkpoint,
+    predict,
+    save_checkpoint,
+    set_seed,
+    train_model,
+)
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_dataset("digits", seed=0)
+
+
+def _tiny(ds: Dataset, wbits: int = 2, abits: int = 2, hidden: list[int] | None = None):
+    return build_model("mlp", input_shape=ds.input_shape, num_classes=ds.num_classes,
+                       weight_bits=wbits, act_bits=abits, hidden=hidden or [16])
+
+
+def _train(ds: Dataset, seed: int, **kwargs):
+    set_seed(seed)
+    model = _tiny(ds)
+    result = train_model(model, ds, epochs=kwargs.pop("epochs", 1), seed=seed, progress=False,
+                         **kwargs)
+    return model, result
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_weights(digits: Dataset) -> None:
+    small = load_dataset("digits", limit_train=256, limit_test=64)
+    a, ra = _train(small, seed=5, epochs=2)
+    b, rb = _train(small, seed=5, epochs=2)
+    c, _ = _train(small, seed=6, epochs=2)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa if sa[k].is_floating_point())
+    assert [h["loss"] for h in ra.history] == [h["loss"] for h in rb.history]
+
+
+@pytest.mark.slow
+def test_few_epochs_on_digits_beat_chance_by_far(digits: Dataset) -> None:
+    set_seed(0)
+    model = _tiny(digits, hidden=[64])
+    result = train_model(model, digits, epochs=5, lr=1e-2, progress=False)
+    assert result.test_accuracy > 0.85  # chance is 0.10
+    assert result.train_accuracy > 0.85
+    assert result.epochs == 5 and len(result.history) == 5
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    assert result.test_accuracy == pytest.approx(evaluate(model, digits.x_test, digits.y_test))
+
+
+def test_history_records(digits: Dataset, tmp_path: Path) -> None:
+    small = load_dataset("digits", limit_train=129, limit_test=50)  # 129 % 64 == 1: dropped
+    ckpt = tmp_path / "model.pt"
+    model, result = _train(small, seed=0, epochs=2, checkpoint=ckpt, optimizer="sgd", lr=0.05)
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    for h in result.history:
+        assert set(h) >= {"epoch", "loss", "train_acc", "test_acc", "seconds"}
+        assert 0.0 <= h["train_acc"] <= 1.0 and 0.0 <= h["test_acc"] <= 1.0 and h["seconds"] > 0
+    assert result.seconds >= sum(h["seconds"] for h in result.history)
+    meta = load_checkpoint(_tiny(small), ckpt)
+    assert meta["epoch"] == 2 and meta["seed"] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temp files left behind
+
+
+def test_predict_and_evaluate(digits: Dataset) -> None:
+    set_seed(0)
+    model = _tiny(digits)
+    model.train()
+    logits = predict(model, digits.x_test[:37], batch_size=10)
+    assert logits.shape == (37, 10) and logits.dtype == np.float32
+    assert model.training  # the caller's mode is restored
+    expected = float(np.mean(logits.argmax(1) == digits.y_test[:37]))
+    assert evaluate(model, digits.x_test[:37], digits.y_test[:37], batch_size=7) == expected
+    with torch.no_grad():
+        model.eval()
+        direct = model(torch.from_numpy(digits.x_test[:5].astype(np.float32))).numpy()
+    np.testing.assert_allclose(logits[:5], direct, rtol=1e-6)
+
+
+def test_checkpoint_roundtrip(digits: Dataset, tmp_path: Path) -> None:
+    set_seed(1)
+    trained, _ = _train(load_dataset("digits", limit_train=128, limit_test=16), seed=1)
+    path = tmp_path / "sub" / "w.pt"
+    save_checkpoint(trained, path, {"note": "hello", "epochs": 1})
+    fresh = _tiny(digits)
+    assert not np.allclose(predict(fresh, digits.x_test[:8]), predict(trained, digits.x_test[:8]))
+    assert load_checkpoint(fresh, path) == {"note": "hello", "epochs": 1}
+    np.testing.assert_array_equal(predict(fresh, digits.x_test[:8]),
+                                  predict(trained, digits.x_test[:8]))
+
+
+def test_checkpoint_errors(digits: Dataset, tmp_path: Path) -> None:
+    model = _tiny(digits)
+    with pytest.raises(ModelError, match="does not exist"):
+        load_checkpoint(model, tmp_path / "none.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="cannot read checkpoint"):
+        load_checkpoint(model, junk)
+    save_checkpoint(model, tmp_path / "w.pt", {})
+    with pytest.raises(ModelError, match="does not fit this model"):
+        load_checkpoint(_tiny(digits, hidden=[32]), tmp_path / "w.pt")
+    torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(ModelError, match="not a codesign checkpoint"):
+        load_checkpoint(model, tmp_path / "foreign.pt")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"optimizer": "lbfgs"}, ConfigError, "adam, adamw, sgd"),
+        ({"epochs": 0}, ConfigError, "epochs >= 1"),
+        ({"lr": 0.0}, ConfigError, "lr > 0"),
+    ],
+)
+def test_bad_training_arguments(digits: Dataset, kwargs: dict, error: type, fragment: str) -> None:
+    args = {"epochs": 1, "progress": False, **kwargs}
+    with pytest.raises(error, match=fragment):
+        train_model(_tiny(digits), digits, **args)
+
+
+def test_input_shape_mismatch(digits: Dataset) -> None:
+    model = build_model("mlp", input_shape=(1, 28, 28), num_classes=10, weight_bits=2,
+                        act_bits=2, hidden=[8])
+    with pytest.raises(ModelError, match=r"built for inputs \(1, 28, 28\).*\(1, 8, 8\)"):
+        train_model(model, digits, epochs=1, progress=False)
