@@ -18,8 +18,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="FPGA co-design for quantized neural networks (Brevitas → QONNX → FINN).")
 boards_app = typer.Typer(no_args_is_help=True, help="List and inspect FPGA boards.")
 app.add_typer(boards_app, name="boards")
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
 
 EXIT_USER_ERROR = 2
 
