@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import shlex
 import shutil
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,10 +295,31 @@ def _prepare_finn(tools: XilinxTools, output_dir: Path) -> None:
 def _run_builder(onnx_path: Path, cfg: Any, what: str) -> None:
     from finn.builder.build_dataflow import build_dataflow_cfg
 
-    if build_dataflow_cfg(str(onnx_path), cfg) != 0:
-        raise CompileError(f"FINN's {what} failed; the log is {Path(cfg.output_dir) / 'build_dataflow.log'} "
-                           f"and the last finished step is in {Path(cfg.output_dir) / 'report'}"
-                           "/time_per_step.json")
+    # FINN's builder swaps in its own stdout/stderr mirrors and root log handlers for good
+    saved = sys.stdout, sys.stderr, logging.root.handlers[:], logging.root.level
+    try:
+        code = build_dataflow_cfg(str(onnx_path), cfg)
+    finally:
+        sys.stdout, sys.stderr, logging.root.handlers[:], _ = saved
+        logging.root.setLevel(saved[3])
+    if code != 0:
+        report = Path(cfg.output_dir) / "report" / "time_per_step.json"
+        raise CompileError(f"FINN's {what} failed; see {Path(cfg.output_dir) / 'build_dataflow.log'} "
+                           f"(steps that finished are listed in {report})")
+
+
+def run_front_end(onnx_path: Path, cfg: Any, folding_config_path: Path) -> None:
+    """FINN's front end up to its estimate reports (no Xilinx tools), then a check that every
+    layer of the folding file landed on FINN's graph, before hours of synthesis are spent."""
+    _run_builder(onnx_path, dataclasses.replace(cfg, stop_step=FRONT_END_STEPS[-1]), "front end")
+    requested = json.loads(Path(folding_config_path).read_text(encoding="utf-8"))
+    applied_path = Path(cfg.output_dir) / "report" / "applied_folding_config.json"
+    applied = json.loads(applied_path.read_text(encoding="utf-8")) if applied_path.is_file() else {}
+    lost = unapplied_folding_nodes(requested, applied)
+    if lost:
+        raise FoldingError(f"FINN's build graph has no layers named {', '.join(lost)} from "
+                           f"{folding_config_path}, so the hardware would not match the estimates; "
+                           "re-run the flow so the folding file and the model come from one compile")
 
 
 def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx_path: Path,
@@ -321,16 +344,7 @@ def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx
     output_dir.mkdir(parents=True, exist_ok=True)
     _prepare_finn(plan.tools, output_dir)
     cfg = finn_build_config(plan, output_dir, board, folding_config_path)
-    # Front end first (no Vivado): prove the folding lands on FINN's graph before hours of synthesis.
-    _run_builder(onnx_path, dataclasses.replace(cfg, stop_step=FRONT_END_STEPS[-1]), "front end")
-    requested = json.loads(Path(folding_config_path).read_text(encoding="utf-8"))
-    applied_path = output_dir / "report" / "applied_folding_config.json"
-    applied = json.loads(applied_path.read_text(encoding="utf-8")) if applied_path.is_file() else {}
-    lost = unapplied_folding_nodes(requested, applied)
-    if lost:
-        raise FoldingError(f"FINN's build graph has no layers named {', '.join(lost)} from "
-                           f"{folding_config_path}; the hardware would not match the estimates. "
-                           "Re-run the flow so the folding file and the QONNX model come from "
-                           "the same compile")
+    run_front_end(onnx_path, cfg, folding_config_path)
+    # the hardware steps continue from the front end's last intermediate model
     _run_builder(onnx_path, dataclasses.replace(cfg, start_step=plan.steps[0]), "hardware build")
     return HardwareStepsResult(plan.outputs, plan.steps, output_dir, load_postsynth(output_dir))
