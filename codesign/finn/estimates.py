@@ -1,0 +1,150 @@
+"""Per-layer and whole-network estimates of a folded HW graph, from FINN's own analyses:
+res_estimation (LUT/BRAM_18K/URAM/DSP), exp_cycles_per_layer, the nodes' op and parameter
+counts, and dataflow_performance (bottleneck cycles and critical-path latency). The numbers
+are the ones FINN's builder writes to its estimate_*.json reports for the same graph."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any
+
+from codesign.finn._env import quiet_finn
+from codesign.finn.compile import HWGraph
+
+RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+# Layer-shape attributes worth showing next to a layer's cost, when the layer has them.
+_DIM_ATTRS = ("MH", "MW", "NumChannels", "Channels", "IFMChannels", "Labels", "K", "ImgDim",
+              "IFMDim", "OFMDim", "ConvKernelDim", "KernelSize", "Kernel", "numInputVectors")
+_MAC_KEY = re.compile(r"op_mac_(\d+)bx(\d+)b")
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    name: str
+    op_type: str
+    dims: dict[str, int]
+    pe: int | None
+    simd: int | None
+    cycles: int
+    lut: float
+    bram_18k: float
+    uram: float
+    dsp: float
+    macs: int
+    bops: int
+    weight_bits: int | None
+    act_bits: int | None
+    params: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Estimates:
+    layers: tuple[LayerEstimate, ...]
+    totals: dict[str, float]  # LUT, BRAM_18K, URAM, DSP
+    max_cycles: int
+    bottleneck: str
+    clock_mhz: float
+    fps: float
+    latency_cycles: int
+    latency_us: float
+    macs: int
+    bops: int
+    params: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["layers"] = [layer.to_dict() for layer in self.layers]
+        return out
+
+
+def _dims(inst: Any, types: dict[str, Any]) -> dict[str, int]:
+    """Shape attributes as flat ints: lists become NAME_h/NAME_w (2 entries) or NAME_0.. ."""
+    dims: dict[str, int] = {}
+    for attr in _DIM_ATTRS:
+        if attr not in types:
+            continue
+        value = inst.get_nodeattr(attr)
+        if isinstance(value, list | tuple):
+            suffixes = ("h", "w") if len(value) == 2 else tuple(map(str, range(len(value))))
+            dims.update({f"{attr}_{s}": int(v) for s, v in zip(suffixes, value, strict=True)})
+        elif value:
+            dims[attr] = int(value)
+    return dims
+
+
+def _counts(inst: Any) -> tuple[int, int, int]:
+    """(MACs, bit operations, parameters) per frame from the node's own op/param counts."""
+    counts = inst.get_op_and_param_counts() if hasattr(inst, "get_op_and_param_counts") else {}
+    macs = bops = params = 0
+    for key, count in counts.items():
+        match = _MAC_KEY.fullmatch(key)
+        if match:
+            macs += int(count)
+            bops += int(count) * int(match.group(1)) * int(match.group(2))
+        elif key.startswith("param_"):
+            params += int(count)
+    return macs, bops, params
+
+
+def _bits(inst: Any, types: dict[str, Any], macs: int) -> tuple[int | None, int | None]:
+    """(weight bits, input activation bits) of a layer; weight bits only for layers that
+    multiply by weights (a Thresholding's weightDataType holds its thresholds)."""
+    weight_bits = None
+    if macs and "weightDataType" in types:
+        weight_bits = inst.get_input_datatype(1).bitwidth()
+    try:
+        act_bits = inst.get_input_datatype(0).bitwidth()
+    except Exception:  # a few layers have no typed data input
+        act_bits = None
+    return weight_bits, act_bits
+
+
+def _attr_or_none(inst: Any, types: dict[str, Any], name: str) -> int | None:
+    return int(inst.get_nodeattr(name)) if name in types else None
+
+
+def estimate(hw: HWGraph) -> Estimates:
+    """Estimates of `hw` (not modified) at its part and clock."""
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
+    from qonnx.custom_op.registry import getCustomOp
+
+    with quiet_finn():
+        resources = hw.model.analysis(partial(res_estimation, fpgapart=hw.part))
+        cycles = hw.model.analysis(exp_cycles_per_layer)
+        # dataflow_performance reads the cycles_estimate attributes AnnotateCycles writes;
+        # transform() annotates a copy, so `hw` keeps its own attributes.
+        performance = hw.model.transform(AnnotateCycles()).analysis(dataflow_performance)
+        layers = []
+        for node in hw.model.graph.node:
+            inst = getCustomOp(node)
+            types = inst.get_nodeattr_types()
+            res = resources[node.name]
+            macs, bops, params = _counts(inst)
+            weight_bits, act_bits = _bits(inst, types, macs)
+            layers.append(LayerEstimate(
+                name=node.name, op_type=node.op_type, dims=_dims(inst, types),
+                pe=_attr_or_none(inst, types, "PE"), simd=_attr_or_none(inst, types, "SIMD"),
+                cycles=int(cycles[node.name]),
+                lut=float(res["LUT"]), bram_18k=float(res["BRAM_18K"]), uram=float(res["URAM"]),
+                dsp=float(res["DSP"]), macs=macs, bops=bops, weight_bits=weight_bits,
+                act_bits=act_bits, params=params,
+            ))
+    totals = {r: float(sum(float(resources[n][r]) for n in resources)) for r in RESOURCES}
+    max_cycles = int(performance["max_cycles"])
+    latency_cycles = int(performance["critical_path_cycles"])
+    return Estimates(
+        layers=tuple(layers), totals=totals, max_cycles=max_cycles,
+        bottleneck=str(performance["max_cycles_node_name"]), clock_mhz=hw.clock_mhz,
+        fps=hw.clock_mhz * 1e6 / max(max_cycles, 1),
+        latency_cycles=latency_cycles, latency_us=latency_cycles / hw.clock_mhz,
+        macs=sum(layer.macs for layer in layers), bops=sum(layer.bops for layer in layers),
+        params=sum(layer.params for layer in layers),
+    )
