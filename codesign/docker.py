@@ -181,6 +181,17 @@ def ensure_docker(image: str | None = None) -> str:
     return client
 
 
+def docker_is_rootless() -> bool:
+    """True for rootless docker, where the container's root is the host user (so codesign must
+    stay root inside); False when that cannot be asked (no client or daemon)."""
+    client = shutil.which("docker")
+    if client is None:
+        return False
+    probe = subprocess.run([client, "info", "--format", "{{json .SecurityOptions}}"],
+                           capture_output=True, text=True, timeout=60, check=False)
+    return probe.returncode == 0 and "rootless" in probe.stdout
+
+
 docker_app = typer.Typer(no_args_is_help=True, help="Build the codesign docker image and run "
                          "flows in it with your own Vivado/Vitis HLS install mounted.")
 
@@ -216,8 +227,9 @@ def run(
 ) -> None:
     """Run a flow (including its hardware outputs) in the image with your Xilinx tools mounted."""
     install = inspect_xilinx_install(xilinx)
-    argv = docker_run_command(flow_file, install, board=board, out=out, tag=tag,
-                              tty=sys.stdin.isatty() and sys.stdout.isatty())
+    ids = (0, 0) if docker_is_rootless() else (None, None)
+    argv = docker_run_command(flow_file, install, board=board, out=out, tag=tag, uid=ids[0],
+                              gid=ids[1], tty=sys.stdin.isatty() and sys.stdout.isatty())
     if dry_run:
         typer.echo(shlex.join(argv))
         return

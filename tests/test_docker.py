@@ -397,3 +397,15 @@ def test_missing_docker_daemon(tmp_path: Path, project: Path, monkeypatch: pytes
     assert isinstance(result.exception, ToolchainMissing)
     assert "the docker daemon is not reachable" in str(result.exception)
     assert "systemctl start docker" in str(result.exception)
+
+
+def test_rootless_probe_answers_no_when_docker_cannot_be_asked(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a client (or, here, without a daemon) the uid switch stays on: the safe default
+    for rootful docker, where running as root would leave root-owned files behind."""
+    client = shutil.which("docker")
+    if client and subprocess.run([client, "version"], capture_output=True, check=False).returncode == 0:
+        pytest.skip("a docker daemon is running here")
+    assert cdocker.docker_is_rootless() is False
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cdocker.docker_is_rootless() is False
