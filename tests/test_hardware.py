@@ -318,3 +318,20 @@ def test_front_end_phase_runs_in_finn(tmp_path: Path, fake_xilinx: dict[str, str
     folding.write_text(json.dumps({"Defaults": {}, "MVAU_hls_7": {"PE": 2}}))
     with pytest.raises(FoldingError, match="no layers named MVAU_hls_7"):
         run_front_end(onnx, cfg, folding)
+
+
+def test_missing_finn_dependencies_stop_before_any_step(tmp_path: Path, fake_xilinx: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the tools present but FINN's HLS library absent (not fetched, no docker image), the
+    runner stops with a ToolchainMissing instead of failing inside Vitis HLS."""
+    for name, value in {**fake_xilinx, "HOME": str(tmp_path / "home"),
+                        "FINN_DEPS": str(tmp_path / "finn_deps"),
+                        "FINN_BUILD_DIR": str(tmp_path / "finn_tmp")}.items():
+        monkeypatch.setenv(name, value)
+    for touched in ("FINN_DEPS_DEFINITIONS", "NUM_DEFAULT_WORKERS"):  # FINN's settings export
+        monkeypatch.delenv(touched, raising=False)  # these; monkeypatch restores them afterwards
+    (tmp_path / "home").mkdir()
+    with pytest.raises(ToolchainMissing, match="FINN's HLS library is missing"):
+        run_hardware_steps(["ip"], tmp_path, load_board("pynq-z2"), tmp_path / "model.onnx",
+                           tmp_path / "folding.json")
+    assert not (tmp_path / "hardware" / "report").exists()
