@@ -193,8 +193,9 @@ def plan_hardware(outputs: Iterable[str], shell: str = "zynq",
 def missing_tools_message(plan: HardwarePlan, flow_file: str | os.PathLike[str] | None = None,
                           board: str | None = None) -> str:
     """One message naming the outputs that need absent tools, why they are absent, and the fix."""
-    asked = [o for o in plan.requested if o != "estimates"]
-    implied = [o for o in plan.hardware if o not in asked]
+    blocked = {o for outs in plan.missing.values() for o in outs}
+    asked = [o for o in plan.requested if o != "estimates" and blocked & set(expand_outputs([o]))]
+    implied = [o for o in plan.hardware if o in blocked and o not in asked]
     tools = list(plan.missing)
     reasons = "; ".join(f"{t}: {plan.tools.problems[t]}" for t in tools)
     verb = "is" if len(tools) == 1 else "are"

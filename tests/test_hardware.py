@@ -157,13 +157,15 @@ def test_detection_needs_a_version_in_the_vivado_path(tmp_path: Path) -> None:
 
 
 def test_alveo_bitfile_needs_vitis_and_xrt(fake_xilinx: dict[str, str], tmp_path: Path) -> None:
-    plan = plan_hardware(["bitfile"], "alveo", fake_xilinx)
+    plan = plan_hardware(["ooc_synth", "bitfile"], "alveo", fake_xilinx)
     assert plan.missing == {VITIS: ("bitfile",)}
-    assert "XILINX_XRT" in missing_tools_message(plan)
+    message = missing_tools_message(plan)
+    assert message.startswith("the hardware outputs bitfile need Vitis, which is not available")
+    assert "XILINX_XRT" in message
     vitis = _tool(tmp_path / "Vitis" / "2022.2", "v++")
     env = {**fake_xilinx, "XILINX_VITIS": str(vitis), "XILINX_XRT": "/opt/xilinx/xrt",
            "PLATFORM_REPO_PATHS": "/opt/xilinx/platforms"}
-    assert plan_hardware(["bitfile"], "alveo", env).ready
+    assert plan_hardware(["ooc_synth", "bitfile"], "alveo", env).ready
 
 
 def test_missing_tools_message_names_outputs_tools_and_docker() -> None:
