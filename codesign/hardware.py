@@ -51,14 +51,11 @@ _FINN_OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
     "rtlsim_perf": ("rtlsim_performance",), "ooc_synth": ("out_of_context_synth",),
     "bitfile": ("bitfile",), "driver": ("pynq_driver", "deployment_package"),
 }
-# FINN's estimate_only_dataflow_steps, plus rounding thresholds before the first bit-width
-# minimisation (an input Thresholding with fractional thresholds trips an assertion there).
-FRONT_END_STEPS = (
-    "step_qonnx_to_finn", "step_tidy_up", "step_streamline", "step_convert_to_hw",
-    "codesign.hardware.step_round_thresholds", "step_minimize_bit_width_initial",
-    "step_create_dataflow_partition", "step_specialize_layers", "step_target_fps_parallelization",
-    "step_apply_folding_config", "step_minimize_bit_width", "step_generate_estimate_reports",
-)
+# The builder starts from the specialised dataflow partition codesign compiled and verified
+# (where FINN's own builder stands after step_specialize_layers), so the layer names of
+# folding_config.json are the graph's: FINN applies the folding and writes its estimates.
+PREPARE_STEPS = ("step_apply_folding_config", "step_minimize_bit_width",
+                 "step_generate_estimate_reports")
 
 VIVADO, VITIS_HLS, VITIS = "Vivado", "Vitis HLS", "Vitis"
 # tool -> (environment variable naming its install dir, executables under <dir>/bin)
@@ -157,7 +154,7 @@ class HardwarePlan:
 
     requested: tuple[str, ...]  # as the flow names them
     outputs: tuple[str, ...]  # requested outputs with their prerequisites, in pipeline order
-    steps: tuple[str, ...]  # FINN builder steps after the front end
+    steps: tuple[str, ...]  # FINN builder steps after PREPARE_STEPS
     finn_outputs: tuple[str, ...]  # DataflowOutputType values
     shell: str
     tools: XilinxTools
@@ -235,16 +232,9 @@ class HardwareStepsResult:
                 "comparison": rows}
 
 
-def step_round_thresholds(model: Any, cfg: Any) -> Any:
-    """FINN builder step: round thresholds to integers (see FRONT_END_STEPS)."""
-    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
-
-    return model.transform(RoundAndClipThresholds())
-
-
 def finn_build_config(plan: HardwarePlan, output_dir: Path, board: Board,
                       folding_config_path: Path) -> Any:
-    """FINN's DataflowBuildConfig for the front end plus the plan's hardware steps."""
+    """FINN's DataflowBuildConfig for PREPARE_STEPS plus the plan's hardware steps."""
     from finn.builder.build_dataflow_config import (
         DataflowBuildConfig,
         DataflowOutputType,
@@ -257,7 +247,7 @@ def finn_build_config(plan: HardwarePlan, output_dir: Path, board: Board,
         board=board.finn_board, fpga_part=board.part, shell_flow_type=shell,
         folding_config_file=Path(folding_config_path).resolve(),
         generate_outputs=[DataflowOutputType(v) for v in plan.finn_outputs],
-        steps=[*FRONT_END_STEPS, *plan.steps], save_intermediate_models=True,
+        steps=[*PREPARE_STEPS, *plan.steps], save_intermediate_models=True,
         # synthesising the stitched IP as well yields per-layer numbers for the OOC comparison
         stitched_ip_gen_dcp="ooc_synth" in plan.outputs,
     )
@@ -309,10 +299,11 @@ def _run_builder(onnx_path: Path, cfg: Any, what: str) -> None:
                            f"(steps that finished are listed in {report})")
 
 
-def run_front_end(onnx_path: Path, cfg: Any, folding_config_path: Path) -> None:
-    """FINN's front end up to its estimate reports (no Xilinx tools), then a check that every
-    layer of the folding file landed on FINN's graph, before hours of synthesis are spent."""
-    _run_builder(onnx_path, dataclasses.replace(cfg, stop_step=FRONT_END_STEPS[-1]), "front end")
+def prepare_in_finn(partition_path: Path, cfg: Any, folding_config_path: Path) -> None:
+    """PREPARE_STEPS in FINN's builder (no Xilinx tools), then a check that every layer of the
+    folding file landed on the graph, before hours of synthesis are spent."""
+    _run_builder(partition_path, dataclasses.replace(cfg, stop_step=PREPARE_STEPS[-1]),
+                 "folding step")
     requested = json.loads(Path(folding_config_path).read_text(encoding="utf-8"))
     applied_path = Path(cfg.output_dir) / "report" / "applied_folding_config.json"
     applied = json.loads(applied_path.read_text(encoding="utf-8")) if applied_path.is_file() else {}
@@ -320,13 +311,15 @@ def run_front_end(onnx_path: Path, cfg: Any, folding_config_path: Path) -> None:
     if lost:
         raise FoldingError(f"FINN's build graph has no layers named {', '.join(lost)} from "
                            f"{folding_config_path}, so the hardware would not match the estimates; "
-                           "re-run the flow so the folding file and the model come from one compile")
+                           "pass the partition and the folding file of the same codesign compile")
 
 
 def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx_path: Path,
                        folding_config_path: Path, *, flow_file: str | None = None,
                        env: Mapping[str, str] | None = None) -> HardwareStepsResult:
-    """Run FINN's builder for the hardware outputs into `out_dir/hardware`.
+    """Run FINN's builder for the hardware outputs into `out_dir/hardware`. `onnx_path` is the
+    specialised dataflow partition codesign compiled (finn/05_partition_specialised.onnx),
+    `folding_config_path` the folding_config.json written for it.
 
     Raises ToolchainMissing before any step when a needed tool is absent, and FoldingError
     before any Vivado step when FINN's graph does not take the folding the estimates used."""
@@ -345,7 +338,7 @@ def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx
     output_dir.mkdir(parents=True, exist_ok=True)
     _prepare_finn(plan.tools, output_dir)
     cfg = finn_build_config(plan, output_dir, board, folding_config_path)
-    run_front_end(onnx_path, cfg, folding_config_path)
-    # the hardware steps continue from the front end's last intermediate model
+    prepare_in_finn(onnx_path, cfg, folding_config_path)
+    # the hardware steps continue from the last intermediate model of the preparation
     _run_builder(onnx_path, dataclasses.replace(cfg, start_step=plan.steps[0]), "hardware build")
     return HardwareStepsResult(plan.outputs, plan.steps, output_dir, load_postsynth(output_dir))

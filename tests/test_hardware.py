@@ -8,14 +8,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from codesign.boards import load_board
 from codesign.errors import BoardError, ConfigError, ToolchainMissing
 from codesign.hardware import (
-    FRONT_END_STEPS,
     OUTPUTS,
+    PREPARE_STEPS,
     VITIS,
     VITIS_HLS,
     VIVADO,
@@ -106,7 +107,7 @@ def test_fake_vivado_selects_the_finn_steps(fake_xilinx: dict[str, str], outputs
 @pytest.mark.slow  # importing FINN's builder takes seconds
 def test_step_names_and_output_types_exist_in_finn(fake_xilinx: dict[str, str]) -> None:
     """Every name we hand FINN is one of finn-plus's registered steps / DataflowOutputTypes, in
-    the order of its default step list, and the front end is its estimate-only list."""
+    the order of its default step list; the preparation is the tail of its estimate-only list."""
     _finn_builder_importable()
     from finn.builder.build_dataflow_config import (
         DataflowOutputType,
@@ -116,11 +117,15 @@ def test_step_names_and_output_types_exist_in_finn(fake_xilinx: dict[str, str]) 
     from finn.builder.build_dataflow_steps import build_dataflow_step_lookup
 
     plan = plan_hardware(OUTPUTS, "zynq", fake_xilinx)
-    assert set(plan.steps) <= set(build_dataflow_step_lookup)
-    positions = [default_build_dataflow_steps.index(s) for s in plan.steps]
+    steps = [*PREPARE_STEPS, *plan.steps]
+    assert set(steps) <= set(build_dataflow_step_lookup)
+    positions = [default_build_dataflow_steps.index(s) for s in steps]
     assert positions == sorted(positions)
     assert {DataflowOutputType(v) for v in plan.finn_outputs}
-    assert [s for s in FRONT_END_STEPS if "." not in s] == estimate_only_dataflow_steps
+    # everything FINN's builder runs after specialising the layers, up to its estimates
+    after_specialise = estimate_only_dataflow_steps.index("step_specialize_layers") + 1
+    assert [s for s in estimate_only_dataflow_steps[after_specialise:]
+            if s != "step_target_fps_parallelization"] == list(PREPARE_STEPS)
 
 
 def test_detection_without_tools() -> None:
@@ -241,7 +246,7 @@ def test_bitfile_needs_a_finn_board(fake_xilinx: dict[str, str], tmp_path: Path)
 def test_finn_build_config(fake_xilinx: dict[str, str], tmp_path: Path, board_name: str, shell: str,
                            outputs: list[str]) -> None:
     """The DataflowBuildConfig the runner hands FINN builds, passes FINN's own checks, and its
-    step list (including our dotted custom step and the restart point) resolves in FINN."""
+    step list (and the restart point of the hardware phase) resolves in FINN."""
     _finn_builder_importable()
     from finn.builder.build_dataflow import resolve_build_steps
 
@@ -257,10 +262,10 @@ def test_finn_build_config(fake_xilinx: dict[str, str], tmp_path: Path, board_na
     assert [o.value for o in cfg.generate_outputs] == list(plan.finn_outputs)
     assert cfg.stitched_ip_gen_dcp is ("ooc_synth" in outputs)
     resolved = [f.__name__ for f in resolve_build_steps(cfg)]
-    assert resolved == [s.split(".")[-1] for s in (*FRONT_END_STEPS, *plan.steps)]
+    assert resolved == [*PREPARE_STEPS, *plan.steps]
     restart = dataclasses.replace(cfg, start_step=plan.steps[0])
     assert [f.__name__ for f in resolve_build_steps(restart)] == list(plan.steps)
-    assert json.loads(cfg.to_json())["steps"][4] == "codesign.hardware.step_round_thresholds"
+    assert json.loads(cfg.to_json())["steps"] == resolved
 
 
 def test_unapplied_folding_nodes() -> None:
@@ -270,56 +275,72 @@ def test_unapplied_folding_nodes() -> None:
     assert unapplied_folding_nodes({"Defaults": {}}, {}) == []
 
 
-def _tiny_qonnx(path: Path) -> Path:
+def _tiny_partition(tmp_path: Path) -> tuple[Path, Path, Any]:
+    """A tiny MLP through codesign's own export, compile and folding, as a flow does it:
+    (specialised partition, folding_config.json, codesign's estimates)."""
     import torch
-    from brevitas.export import export_qonnx
-    from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.nn import QuantLinear, QuantReLU
+    from torch import nn
+
+    from codesign.export import export_qonnx
+    from codesign.finn import apply_setfolding, compile_to_hw, estimate, write_folding_config
+
+    class Tiny(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = QuantLinear(16, 8, bias=False, weight_bit_width=2)
+            self.act = QuantReLU(bit_width=2)
+            self.fc2 = QuantLinear(8, 4, bias=False, weight_bit_width=2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(self.act(self.fc1(x.flatten(1) / 255.0)))
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        QuantIdentity(bit_width=8, return_quant_tensor=True),
-        QuantLinear(16, 8, bias=False, weight_bit_width=2), QuantReLU(bit_width=2),
-        QuantLinear(8, 4, bias=False, weight_bit_width=2),
-    ).eval()
-    export_qonnx(net, torch.randn(1, 16), str(path))
-    return path
+    onnx = export_qonnx(Tiny().eval(), (1, 4, 4), tmp_path / "model.qonnx.onnx")
+    board = load_board("pynq-z2")
+    hw = compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz, workdir=tmp_path / "finn")
+    hw = apply_setfolding(hw, target_fps=2_000_000)
+    folding = write_folding_config(hw, tmp_path / "folding_config.json")
+    return tmp_path / "finn" / "05_partition_specialised.onnx", folding, estimate(hw)
 
 
-@pytest.mark.slow  # Brevitas export + two short FINN builds
-def test_front_end_phase_runs_in_finn(tmp_path: Path, fake_xilinx: dict[str, str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runner's first phase through FINN's real builder (no Xilinx tool runs in it): the
-    dotted custom step resolves, the folding lands on the graph, a folding that names a missing
-    layer is caught, and the hardware phase restarts from the front end's last model."""
+@pytest.mark.slow  # Brevitas export, codesign's FINN compile and two short FINN builds
+def test_preparation_runs_in_finn(tmp_path: Path, fake_xilinx: dict[str, str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's first phase through FINN's real builder (no Xilinx tool runs in it), from
+    the partition codesign compiled: the folding lands on every layer, FINN's estimates equal
+    codesign's, a folding naming a missing layer is caught, and the hardware phase restarts
+    from the preparation's last model."""
     from codesign.errors import FoldingError
-    from codesign.hardware import run_front_end
+    from codesign.hardware import _run_builder, prepare_in_finn
 
     _finn_builder_importable()
     (tmp_path / "finn_tmp").mkdir()
     monkeypatch.setenv("FINN_BUILD_DIR", str(tmp_path / "finn_tmp"))
     monkeypatch.setenv("XILINX_VIVADO", fake_xilinx["XILINX_VIVADO"])  # FINN records it at the end
-    onnx = _tiny_qonnx(tmp_path / "model.onnx")
+    partition, folding, estimates = _tiny_partition(tmp_path)
     board = load_board("pynq-z2")
     plan = plan_hardware(["ip"], board.shell, fake_xilinx)
-    folding = tmp_path / "folding_config.json"
-    folding.write_text(json.dumps({"Defaults": {}, "MVAU_hls_0": {"PE": 2, "SIMD": 4}}))
     cfg = finn_build_config(plan, tmp_path / "hardware", board, folding)
 
-    run_front_end(onnx, cfg, folding)
-    applied = json.loads((tmp_path / "hardware" / "report" / "applied_folding_config.json").read_text())
-    assert (applied["MVAU_hls_0"]["PE"], applied["MVAU_hls_0"]["SIMD"]) == (2, 4)
-    assert (tmp_path / "hardware" / "intermediate_models" / "step_round_thresholds.onnx").is_file()
+    prepare_in_finn(partition, cfg, folding)
+    report = tmp_path / "hardware" / "report"
+    requested = json.loads(folding.read_text())
+    applied = json.loads((report / "applied_folding_config.json").read_text())
+    for layer, attrs in requested.items():
+        assert {k: applied[layer][k] for k in attrs} == attrs, layer
+    finn_total = json.loads((report / "estimate_layer_resources.json").read_text())["total"]
+    assert {k: finn_total[k] for k in estimates.totals} == pytest.approx(estimates.totals)
     assert type(sys.stdout).__name__ != "PrintLogger"  # FINN's stdout mirror was undone
 
-    from codesign.hardware import _run_builder
-
     first = plan.steps[0]
-    _run_builder(onnx, dataclasses.replace(cfg, start_step=first, stop_step=first), "restart")
+    _run_builder(partition, dataclasses.replace(cfg, start_step=first, stop_step=first), "restart")
     assert (tmp_path / "hardware" / "intermediate_models" / f"{first}.onnx").is_file()
 
-    folding.write_text(json.dumps({"Defaults": {}, "MVAU_hls_7": {"PE": 2}}))
+    missing = tmp_path / "other_folding.json"
+    missing.write_text(json.dumps({"Defaults": {}, "MVAU_hls_7": {"PE": 2}}))
     with pytest.raises(FoldingError, match="no layers named MVAU_hls_7"):
-        run_front_end(onnx, cfg, folding)
+        prepare_in_finn(partition, dataclasses.replace(cfg, folding_config_file=missing), missing)
 
 
 def test_missing_finn_dependencies_stop_before_any_step(tmp_path: Path, fake_xilinx: dict[str, str],
