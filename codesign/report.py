@@ -84,10 +84,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- throughput: **{est['fps']:,.0f} FPS** (bottleneck {est['bottleneck']}, "
         f"{est['max_cycles']:,} cycles/frame); latency {est['latency_us']:,.1f} µs "
         f"({est['latency_cycles']:,} cycles)",
-        f"- work: {est['macs']:,} MACs, {est['bops']:,} BOPs, {est['params']:,} parameters per frame",
+        f"- work per frame: {est['macs']:,} MACs, {est['bops']:,} BOPs; {est['params']:,} parameters",
         f"- folding: {report['folding']['description']}",
-        f"- verification: {ver['matched']}/{ver['samples']} inputs bit-exact "
-        f"({'passed' if ver['passed'] else 'FAILED'}; {ver.get('details', '')})",
+        f"- verification ({'passed' if ver['passed'] else 'FAILED'}): {ver.get('details', '')}",
         f"- fits: **{report['budget']['verdict']}**",
         "",
     ]
