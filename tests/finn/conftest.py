@@ -14,6 +14,7 @@ def tiny_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TinyCase]:
     return {
         "mlp": make_case("mlp", build_mlp, (1, 8, 8), directory),
         "cnn": make_case("cnn", build_cnn, (1, 10, 10), directory),
+        "cnn_rgb": make_case("cnn_rgb", build_cnn, (3, 10, 10), directory),
         "mlp_topk": make_case("mlp_topk", build_mlp, (1, 8, 8), directory, topk=True),
         "cnn_topk": make_case("cnn_topk", build_cnn, (1, 10, 10), directory, topk=True),
     }
