@@ -100,4 +100,4 @@ def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_
         "artifacts": {"QONNX model": onnx_path.name, "FINN folding config": "folding_config.json",
                       "FINN build config": "finn_build_config.json"},
     }
-    return _finish(report, out_dir)
+    return _finish(report, out_dir, board)

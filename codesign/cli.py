@@ -12,12 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from codesign.errors import CodesignError
+from codesign.docker import docker_app
+from codesign.errors import CodesignError, ToolchainMissing
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="FPGA co-design for quantized neural networks (Brevitas → QONNX → FINN).")
 boards_app = typer.Typer(no_args_is_help=True, help="List and inspect FPGA boards.")
 app.add_typer(boards_app, name="boards")
+app.add_typer(docker_app, name="docker")
 # Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=160)
 err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
@@ -63,9 +65,17 @@ def run(
         flow = flow.replace(seed=seed)
     the_board = load_board(board or flow.board)
     out_dir = out or Path("runs") / flow.name
+    missing_tools: ToolchainMissing | None = None
     with staged_directory(out_dir) as staging:
-        result = run_flow(flow, the_board, staging, progress=not quiet,
-                          on_stage=None if quiet else lambda s: err_console.print(f"[dim]» {s}[/dim]"))
+        try:
+            result = run_flow(flow, the_board, staging, progress=not quiet,
+                              on_stage=None if quiet else lambda s: err_console.print(f"[dim]» {s}[/dim]"))
+        except ToolchainMissing as exc:
+            # The estimate results are complete and worth keeping; only hardware steps are missing.
+            missing_tools = exc
+    if missing_tools is not None:
+        console.print(f"estimate results kept in {out_dir}")
+        raise missing_tools
     _summary(result.report, out_dir)
 
 

@@ -46,6 +46,9 @@ class TrainConfig:
 
 
 FOLDING_MODES = ("setfolding", "file")
+# What a flow may ask for beyond estimates; all but "estimates" need Vivado (codesign.hardware).
+OUTPUTS = ("estimates", "ip", "stitched_ip", "rtlsim_perf", "ooc_synth", "bitfile", "driver")
+DEFAULT_OUTPUTS = ("estimates",)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class FlowConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     folding: FoldingConfig = field(default_factory=FoldingConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     source: str | None = None  # the file the flow came from
 
     def replace(self, **changes: Any) -> FlowConfig:
@@ -98,6 +102,11 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is tuple:  # tuple[X, ...] from a YAML list
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        item = typing.get_args(annotation)[0]
+        return tuple(_check_type(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is dict or annotation is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
@@ -160,6 +169,8 @@ def _validate(flow: FlowConfig) -> None:
          "mode 'file' needs folding.file: path to a FINN folding_config.json")
     need(flow.verify.samples >= 1, "verify.samples", "must be at least 1")
     need(flow.clock_mhz is None or flow.clock_mhz > 0, "clock_mhz", "must be positive")
+    unknown = [o for o in flow.outputs if o not in OUTPUTS]
+    need(not unknown, "outputs", f"{unknown[0] if unknown else ''!r} is not one of {', '.join(OUTPUTS)}")
 
 
 def parse_flow(data: Any, source: str | None = None) -> FlowConfig:

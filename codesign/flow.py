@@ -22,6 +22,8 @@ from codesign.config import FlowConfig, FoldingConfig
 from codesign.errors import ConfigError, VerificationError
 from codesign.report import SCHEMA, write_report
 
+FOLDED_PARTITION = "06_partition_folded.onnx"  # what FINN's hardware steps start from
+
 
 @dataclass
 class StageTimer:
@@ -94,6 +96,7 @@ def build_hardware(
     with timer.stage("verification"):
         verification = verify_against(hw, x_verify, expected)
     write_folding_config(hw, out_dir / "folding_config.json")
+    hw.model.save(str(out_dir / "finn" / FOLDED_PARTITION))
     write_build_config(out_dir / "finn_build_config.json", onnx_name=onnx_path.name,
                        folding_name="folding_config.json", part=board.part,
                        clock_mhz=board.clock_mhz, board=board.finn_board, shell=board.shell)
@@ -108,7 +111,11 @@ def build_hardware(
     }
 
 
-def _finish(report: dict[str, Any], out_dir: Path) -> FlowResult:
+def _finish(report: dict[str, Any], out_dir: Path, board: Board,
+            outputs: tuple[str, ...] = ("estimates",), flow_file: str | None = None) -> FlowResult:
+    """Write the estimate report, fail loudly on a verification mismatch, then run the hardware
+    steps the flow asks for (they need Vivado; without it the estimate report is kept and a
+    ToolchainMissing error says how to run them in docker)."""
     passed = report.pop("_verification_passed")
     details = report.pop("_verification_details")
     files = write_report(report, out_dir)
@@ -117,7 +124,20 @@ def _finish(report: dict[str, Any], out_dir: Path) -> FlowResult:
             f"the hardware graph does not reproduce the Brevitas model bit-exactly ({details}); "
             f"see {out_dir / 'report.md'}. This is a bug in the toolchain path, please report it."
         )
-    return FlowResult(out_dir, report, files)
+    if all(o == "estimates" for o in outputs):
+        return FlowResult(out_dir, report, files)
+    from codesign.errors import ToolchainMissing
+    from codesign.hardware import run_hardware_steps
+
+    try:
+        hw = run_hardware_steps(outputs, out_dir, board, out_dir / "finn" / FOLDED_PARTITION,
+                                out_dir / "folding_config.json", flow_file=flow_file)
+    except ToolchainMissing as exc:
+        report["hardware"] = {"outputs": list(outputs), "status": "not run", "reason": str(exc)}
+        write_report(report, out_dir)
+        raise
+    report["hardware"] = {"status": "done", **hw.to_dict(report["estimates"])}
+    return FlowResult(out_dir, report, write_report(report, out_dir))
 
 
 def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = True,
@@ -185,4 +205,4 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
             "resources plot": "resources.png",
         },
     }
-    return _finish(report, out_dir)
+    return _finish(report, out_dir, board, flow.outputs, flow.source)

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from codesign.boards import Board
+from codesign.config import OUTPUTS  # flow files validate against them
 from codesign.errors import BoardError, CompileError, ConfigError, FoldingError, ToolchainMissing
 
-OUTPUTS = ("estimates", "ip", "stitched_ip", "rtlsim_perf", "ooc_synth", "bitfile", "driver")
-DEFAULT_OUTPUTS = ("estimates",)
 HARDWARE_DIRNAME = "hardware"  # FINN's build output (report/, stitched_ip/, bitfile/, deploy/)
 
 # What each output needs first; mirrors FINN's step preconditions (OOC synthesis asserts a

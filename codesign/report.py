@@ -63,6 +63,20 @@ def _budget_section(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _hardware_section(hw: dict[str, Any] | None) -> list[str]:
+    if not hw:
+        return []
+    requested = ", ".join(hw.get("outputs", []))
+    lines = ["## Hardware build (FINN + Vivado)", "", f"- requested outputs: {requested}"]
+    if hw.get("status") != "done":
+        return [*lines, f"- not run: {hw.get('reason', '')}", ""]
+    if hw.get("comparison"):
+        from codesign.postsynth import render_comparison_markdown
+
+        lines += ["", render_comparison_markdown(hw["comparison"], hw.get("postsynth"))]
+    return [*lines, ""]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     est = report["estimates"]
     acc = report.get("accuracy") or {}
@@ -92,6 +106,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     lines += _budget_section(report)
     lines += _layer_section(est)
+    lines += _hardware_section(report.get("hardware"))
     if report.get("timings_s"):
         rows = [[stage, f"{secs:.1f}"] for stage, secs in report["timings_s"].items()]
         lines += ["## Stage times", "", *_table(["stage", "seconds"], rows), ""]

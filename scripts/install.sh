@@ -20,7 +20,7 @@ fi
 pip_install() {
   # pip's notes about local index mirrors and running as root are noise here.
   "$PY" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
-    | { grep -vE "is ignored: it is neither|Running pip as the 'root' user" || true; }
+    | { grep -vE "is ignored: it is neither|Running pip as the 'root' user|dependency resolver does not currently|finn-plus [0-9.]+ requires brevitas==" || true; }
 }
 pip_install -r "$here/scripts/requirements-stack.txt"
 # finn-plus pins brevitas==0.13.0; its other dependencies come from the stack file above.
