@@ -1,0 +1,118 @@
+"""End-to-end flows on small real data (sklearn digits): the whole path of DESIGN.md §1."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from codesign.cli import EXIT_USER_ERROR, main
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_flow(tmp_path: Path, **changes: object) -> Path:
+    data = {
+        "name": "tiny", "seed": 3, "board": "pynq-z1",
+        "dataset": {"name": "digits"},
+        "model": {"arch": "mlp", "weight_bits": 2, "act_bits": 2, "options": {"hidden": [32, 32]}},
+        "train": {"epochs": 3, "batch_size": 64, "lr": 0.02},
+        "folding": {"mode": "setfolding", "target_fps": 500_000},
+        "verify": {"samples": 20},
+    }
+    data.update(changes)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("flow")
+    out = tmp / "out"
+    assert main(["run", str(tiny_flow(tmp)), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_flow_writes_report_and_artefacts(tiny_run: Path) -> None:
+    for name in ("report.json", "report.md", "cycles.png", "resources.png", "model.qonnx.onnx",
+                 "model.pt", "folding_config.json", "finn_build_config.json"):
+        assert (tiny_run / name).stat().st_size > 0, name
+    report = json.loads((tiny_run / "report.json").read_text())
+    assert report["schema"] == "codesign.report/1"
+    assert report["accuracy"]["test_top1"] > 0.5  # 10 classes: chance is 0.1
+    assert report["verification"]["passed"] and report["verification"]["matched"] == 20
+    assert report["budget"]["fits"] is True
+    est = report["estimates"]
+    assert est["fps"] == pytest.approx(est["clock_mhz"] * 1e6 / est["max_cycles"])
+    assert est["macs"] == 64 * 32 + 32 * 32 + 32 * 10
+    assert not (tiny_run.parent / "out.partial").exists()
+
+
+def test_applied_folding_file_reproduces_the_report(tiny_run: Path) -> None:
+    """Re-compiling the exported model and applying the written folding_config.json through FINN
+    gives exactly the estimates in the report."""
+    from codesign.finn import apply_folding_file, compile_to_hw, estimate
+
+    report = json.loads((tiny_run / "report.json").read_text())
+    hw = compile_to_hw(tiny_run / "model.qonnx.onnx", part=report["board"]["part"],
+                       clock_mhz=report["estimates"]["clock_mhz"], workdir=tiny_run.parent / "again")
+    est = estimate(apply_folding_file(hw, tiny_run / "folding_config.json")).to_dict()
+    assert est == report["estimates"]
+
+
+def test_same_seed_gives_same_model_and_report(tiny_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    assert main(["run", str(tiny_flow(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    first = json.loads((tiny_run / "report.json").read_text())
+    second = json.loads((out / "report.json").read_text())
+    for key in ("accuracy", "estimates", "verification", "budget"):
+        assert first[key] == second[key], key
+    import torch
+
+    a = torch.load(tiny_run / "model.pt", weights_only=False)
+    b = torch.load(out / "model.pt", weights_only=False)
+    sa, sb = a.get("state_dict", a), b.get("state_dict", b)
+    assert all(np.array_equal(sa[k].numpy(), sb[k].numpy()) for k in sa)
+
+
+def test_hardware_outputs_without_vivado_stop_cleanly_and_keep_estimates(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for var in ("XILINX_VIVADO", "XILINX_HLS", "XILINX_VITIS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out = tmp_path / "out"
+    flow = tiny_flow(tmp_path, outputs=["estimates", "ooc_synth"], train={"epochs": 1})
+    assert main(["run", str(flow), "--out", str(out), "--quiet"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "Vivado" in err and "codesign docker run" in err and "Traceback" not in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["hardware"]["status"] == "not run"
+    assert report["verification"]["passed"]
+    assert "not run" in (out / "report.md").read_text()
+
+
+def test_folding_file_with_pe_not_dividing_mh_is_rejected(tiny_run: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    folding = json.loads((tiny_run / "folding_config.json").read_text())
+    first = next(name for name in folding if name.startswith("MVAU"))
+    folding[first]["PE"] = 7  # MH is 32
+    bad = tmp_path / "bad_folding.json"
+    bad.write_text(json.dumps(folding))
+    code = main(["build", str(tiny_run / "model.qonnx.onnx"), "--board", "pynq-z1",
+                 "--folding", str(bad), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR
+    assert first in err and "PE" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_user_qonnx_file_verifies_against_qonnx_execution(tiny_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "built"
+    assert main(["build", str(tiny_run / "model.qonnx.onnx"), "--board", "zcu104",
+                 "--target-fps", "2000000", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["verification"]["passed"]
+    assert report["board"]["name"] == "ZCU104"
+    assert report["estimates"]["macs"] == json.loads((tiny_run / "report.json").read_text())["estimates"]["macs"]
