@@ -17,13 +17,14 @@ from brevitas.quant import (
     Int8WeightPerTensorFloat,
     SignedBinaryActPerTensorConst,
     SignedBinaryWeightPerTensorConst,
-    Uint8ActPerTensorFloat,
+    Uint8ActPerTensorFloatMaxInit,
 )
 from torch import nn
 
 from codesign.errors import ModelError
 
 MIN_BITS, MAX_BITS = 1, 8
+ACT_CLIP_INIT = 2.0  # initial clip of the hidden ReLUs, in units of the BatchNorm output
 MLP_PRESETS: dict[str, list[int]] = {
     "tfc": [64, 64, 64],
     "sfc": [256, 256, 256],
@@ -91,11 +92,15 @@ def quant_conv3x3(in_channels: int, out_channels: int, bits: int, padding: int =
 def quant_activation(act_bits: int) -> nn.Module:
     """Hidden activation, which FINN turns into a MultiThreshold once BatchNorm is folded in.
 
-    2..8 bits: unsigned ReLU with a learned per-tensor scale. 1 bit: bipolar sign, as in
-    BNN-PYNQ, so that with 1-bit weights the next layer becomes an XNOR-popcount MVAU."""
+    2..8 bits: unsigned ReLU whose per-tensor clip (scale) is learned, starting at 2.0, i.e.
+    two standard deviations of the BatchNorm output. Measured against brevitas' default
+    percentile-statistics init it trains as well or better and skips the costly per-batch
+    kthvalue of the statistics phase. 1 bit: bipolar sign, as in BNN-PYNQ, so that with 1-bit
+    weights the next layer becomes an XNOR-popcount MVAU."""
     if act_bits == 1:
         return QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
-    return QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=act_bits)
+    return QuantReLU(act_quant=Uint8ActPerTensorFloatMaxInit, bit_width=act_bits,
+                     max_val=ACT_CLIP_INIT)
 
 
 class QuantMLP(nn.Module):
