@@ -22,8 +22,10 @@ from codesign.finn.compile import HWGraph
 if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
 
-# How far expected/scale may sit from an integer: float32 rounding of int * scale, no more.
-GRID_ATOL, GRID_RTOL = 1e-3, 1e-6
+# How far expected/scale may sit from an integer: 1e-3, plus what float32 explains (the
+# graph's scale constant and a float32 reference are exact to ~1e-7 relative, so a logit of
+# 2e5 LSBs sits up to ~0.02 LSB off the grid), and never so much that a wrong scale passes.
+GRID_ATOL, GRID_RTOL, GRID_MAX = 1e-3, 16 * float(np.finfo(np.float32).eps), 0.25
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def verify_against(hw: HWGraph, x: np.ndarray, expected: np.ndarray) -> Verifica
         return Verification(n, 0, max_abs_diff, False, False, "the output scale is zero")
     on_grid = (expected - bias) / scale
     grid_error = np.abs(on_grid - np.round(on_grid))
-    grid_ok = grid_error <= GRID_ATOL + GRID_RTOL * np.abs(on_grid)
+    grid_ok = grid_error <= np.minimum(GRID_MAX, GRID_ATOL + GRID_RTOL * np.abs(on_grid))
     equal = (np.round(on_grid) == accel) & (accel == np.round(accel))
     per_sample = np.all((grid_ok & equal).reshape(n, -1), axis=1)
     matched = int(per_sample.sum())
@@ -157,7 +159,10 @@ def verify_against(hw: HWGraph, x: np.ndarray, expected: np.ndarray) -> Verifica
                    "and the reference disagree on the output quantisation")
     else:
         first = int(np.argmin(per_sample))
-        details = (f"{matched}/{n} samples bit-exact; sample {first}: hardware integers "
+        lsb = int(np.abs(np.round(on_grid) - accel).max())
+        top1 = int(np.sum(outputs.reshape(n, -1).argmax(1) == expected.reshape(n, -1).argmax(1)))
+        details = (f"{matched}/{n} samples bit-exact (max difference {lsb} LSB, same top-1 class "
+                   f"in {top1}/{n}); sample {first}: hardware integers "
                    f"{accel[first].astype(np.int64).ravel()[:8].tolist()} vs reference "
                    f"{np.round(on_grid[first]).astype(np.int64).ravel()[:8].tolist()}")
     return Verification(samples=n, matched=matched, max_abs_diff=max_abs_diff,

@@ -15,6 +15,7 @@ def tiny_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TinyCase]:
         "mlp": make_case("mlp", build_mlp, (1, 8, 8), directory),
         "cnn": make_case("cnn", build_cnn, (1, 10, 10), directory),
         "cnn_rgb": make_case("cnn_rgb", build_cnn, (3, 10, 10), directory),
+        "cnn_w4": make_case("cnn_w4", build_cnn, (1, 10, 10), directory, bits=4),
         "mlp_topk": make_case("mlp_topk", build_mlp, (1, 8, 8), directory, topk=True),
         "cnn_topk": make_case("cnn_topk", build_cnn, (1, 10, 10), directory, topk=True),
     }

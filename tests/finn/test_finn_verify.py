@@ -14,7 +14,7 @@ from codesign.finn import HWGraph, apply_setfolding, execute_hw, verify_against
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_rgb", "mlp_topk", "cnn_topk"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_rgb", "cnn_w4", "mlp_topk", "cnn_topk"])
 @pytest.mark.parametrize("mvau_rtl", [False, True])
 def test_folded_graph_is_bit_exact(compiled: Any, tiny_cases: Any, name: str, mvau_rtl: bool) -> None:
     case = tiny_cases[name]
@@ -85,11 +85,15 @@ def test_one_changed_weight_is_detected(compiled: Any, tiny_cases: Any, name: st
 
 
 def test_reference_off_the_output_grid_fails(compiled: Any, tiny_cases: Any) -> None:
-    case = tiny_cases["mlp"]
-    shifted = case.expected + 0.25 * np.abs(case.expected).max() / 7  # not a multiple of the scale
-    result = verify_against(compiled("mlp"), case.x, shifted)
-    assert not result.passed and result.matched < result.samples
-    assert "grid" in result.details
+    case, hw = tiny_cases["mlp"], compiled("mlp")
+    tail_mul = hw.parent.graph.node[-1]
+    assert tail_mul.op_type == "Mul"
+    scale = float(hw.parent.get_initializer(tail_mul.input[1]).reshape(-1)[0])
+    result = verify_against(hw, case.x, case.expected + 0.5 * scale)  # half an LSB off
+    assert not result.passed and result.matched == 0
+    assert "integer grid" in result.details
+    shifted = verify_against(hw, case.x, case.expected + scale)  # on the grid, one LSB off
+    assert not shifted.passed and "max difference 1 LSB" in shifted.details
 
 
 def test_wrong_input_shape_is_a_model_error(compiled: Any, tiny_cases: Any) -> None:

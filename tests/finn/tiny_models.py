@@ -130,14 +130,24 @@ def export(model: Any, input_shape: tuple[int, int, int], path: Path, topk: bool
     return path
 
 
+def reference_logits(model: Any, x: np.ndarray) -> np.ndarray:
+    """Brevitas logits computed in float64. In float32 an activation that lands within
+    rounding error of a quantisation boundary can flip (measured: 1-3 of 10 samples of a
+    4-5 bit CNN); FINN's integer graph agrees with the float64 result."""
+    import copy
+
+    import torch
+
+    with torch.no_grad():
+        return copy.deepcopy(model).double()(torch.from_numpy(x).double()).numpy()
+
+
 def make_case(name: str, builder: Callable[..., object], input_shape: tuple[int, int, int],
-              directory: Path, topk: bool = False, seed: int = 0) -> TinyCase:
+              directory: Path, topk: bool = False, seed: int = 0, bits: int = 2) -> TinyCase:
     import torch
 
     torch.manual_seed(seed)
-    model = calibrate(builder(input_shape), input_shape, seed)
+    model = calibrate(builder(input_shape, bits=bits), input_shape, seed)
     onnx = export(model, input_shape, directory / f"{name}.onnx", topk=topk)
     x = np.random.default_rng(seed + 1).integers(0, 256, (SAMPLES, *input_shape), dtype=np.uint8)
-    with torch.no_grad():
-        expected = model(torch.from_numpy(x).float()).numpy()
-    return TinyCase(name, onnx, input_shape, x, expected)
+    return TinyCase(name, onnx, input_shape, x, reference_logits(model, x))
