@@ -9,34 +9,18 @@ can be inspected in Netron; FINN's raw exceptions become `CompileError`/`ModelEr
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codesign.errors import CompileError, ConfigError, ModelError
-from codesign.finn._env import ensure_finn_settings, is_hw_node, is_specialised, quiet_finn
+from codesign.finn._coverage import check_hw_coverage
+from codesign.finn._env import ensure_finn_settings, is_specialised, quiet_finn
 
 if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
-
-# Nodes that may stay in software before the accelerator: pure layout changes of the input.
-HEAD_OPS = ("Transpose", "Reshape", "Flatten")
-# ...and after it: the scale/bias of the final integer logits, a TopK, layout changes.
-TAIL_OPS = ("Mul", "Add", "TopK", "Reshape", "Flatten", "Identity")
-
-# Why a node typically fails to become a hardware layer, and what to do about it.
-_HINTS = {
-    "MatMul": "its weights or inputs are not quantized integers; use a Brevitas QuantLinear/"
-              "QuantConv2d fed by a quantized activation (or the UINT8 input)",
-    "Conv": "only convolutions with quantized weights and inputs lower to hardware",
-    "MultiThreshold": "a quantized activation FINN could not map; use <= 8 bit activations",
-    "Mul": "a float scale FINN's streamlining could not absorb into thresholds; put a quantized "
-           "activation after every BatchNorm/scale and use bias=False in quantized layers",
-    "Add": "a float bias FINN's streamlining could not absorb; use bias=False in quantized "
-           "layers and follow BatchNorm with a quantized activation",
-}
-
 
 @dataclass(frozen=True)
 class HWGraph:
@@ -51,9 +35,6 @@ class HWGraph:
 
     def with_model(self, model: ModelWrapper) -> HWGraph:
         return dataclasses.replace(self, model=model)
-
-    def layer_names(self) -> list[str]:
-        return [node.name for node in self.model.graph.node]
 
     def software_nodes(self) -> tuple[list[str], list[str]]:
         """(head, tail) op types of the nodes that run outside the accelerator."""
@@ -73,6 +54,7 @@ class HWGraph:
 
 
 Stage = Callable[["ModelWrapper"], "ModelWrapper"]
+PART_NAME = re.compile(r"x[ac][a-z0-9]+(-[a-z0-9]+)+", re.IGNORECASE)
 
 
 def _tidy(model: ModelWrapper) -> ModelWrapper:
@@ -199,38 +181,6 @@ def _convert_to_hw(mvau_rtl: bool) -> Stage:
     return convert
 
 
-def check_hw_coverage(model: ModelWrapper) -> None:
-    """Every node must be a HW layer, except layout ops before the first and the logits'
-    scale/bias/TopK after the last one. Raises ModelError naming the first offender."""
-    nodes = list(model.graph.node)
-    hw = [i for i, node in enumerate(nodes) if is_hw_node(node)]
-    if not hw:
-        ops = sorted({node.op_type for node in nodes})
-        raise ModelError(f"no layer of the model became a FINN hardware layer (ops: {', '.join(ops)}); "
-                         "export a Brevitas model with quantized weights and activations")
-    first, last = hw[0], hw[-1]
-    offenders: list[tuple[Any, str]] = []
-    for i, node in enumerate(nodes):
-        if is_hw_node(node):
-            continue
-        allowed = HEAD_OPS if i < first else TAIL_OPS if i > last else ()
-        constant_operand = node.op_type not in ("Mul", "Add") or any(
-            model.get_initializer(name) is not None for name in node.input)
-        if not (node.op_type in allowed and constant_operand):
-            offenders.append((node, "before" if i < first else "after" if i > last else "inside"))
-    if not offenders:
-        return
-    # An op FINN has no layer for is the root cause; leftover scales (Mul/Add) it blocked from
-    # being streamlined are symptoms, so name such an op first.
-    node, where = next(((n, w) for n, w in offenders if n.op_type not in _HINTS), offenders[0])
-    hint = _HINTS.get(node.op_type, f"FINN has no hardware layer for {node.op_type}; replace it "
-                                    "with a supported layer (conv, linear, maxpool, quantized "
-                                    "activation)")
-    others = ", ".join(f"{n.name} ({n.op_type})" for n, _ in offenders if n is not node)
-    raise ModelError(f"node {node.name} ({node.op_type}) {where} the accelerator cannot be mapped "
-                     f"to FINN hardware: {hint}" + (f"; also unmapped: {others}" if others else ""))
-
-
 def _partition(workdir: Path) -> Callable[[ModelWrapper], tuple[ModelWrapper, ModelWrapper]]:
     def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
         from finn.transformation.fpgadataflow.create_dataflow_partition import (
@@ -293,6 +243,10 @@ def compile_to_hw(onnx_path: Path, *, part: str, clock_mhz: float, workdir: Path
 
     if not clock_mhz > 0:
         raise ConfigError(f"clock_mhz must be positive, got {clock_mhz!r}; take it from the board file")
+    if not isinstance(part, str) or not PART_NAME.fullmatch(part):
+        # FINN accepts any string and silently guesses the DSP type from its third letter.
+        raise ConfigError(f"part {part!r} is not an AMD/Xilinx part name such as xc7z020clg400-1 "
+                          "or xczu7ev-ffvc1156-2-e; FINN derives DSP and memory types from it")
     onnx_path, workdir = Path(onnx_path), Path(workdir)
     if not onnx_path.is_file():
         raise ModelError(f"{onnx_path} does not exist; export the model with codesign.export.export_qonnx")

@@ -87,6 +87,8 @@ def test_missing_file_and_bad_clock(tmp_path: Path, tiny_cases: Any) -> None:
         compile_to_hw(tmp_path / "nope.onnx", part=PART, clock_mhz=CLOCK_MHZ, workdir=tmp_path)
     with pytest.raises(ConfigError, match="clock_mhz"):
         compile_to_hw(tiny_cases["mlp"].onnx, part=PART, clock_mhz=0, workdir=tmp_path)
+    with pytest.raises(ConfigError, match="not an AMD/Xilinx part"):
+        compile_to_hw(tiny_cases["mlp"].onnx, part="zynq", clock_mhz=CLOCK_MHZ, workdir=tmp_path)
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a readable ONNX model"):
         compile_to_hw(tmp_path / "broken.onnx", part=PART, clock_mhz=CLOCK_MHZ, workdir=tmp_path)
