@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tiny_models import CLOCK_MHZ, PART, build_mlp, calibrate, export
+from tiny_models import CLOCK_MHZ, PART, build_cnv, build_mlp, calibrate, export, make_case
 
 from codesign.errors import ConfigError, ModelError
-from codesign.finn import HWGraph, compile_to_hw
+from codesign.finn import HWGraph, apply_setfolding, compile_to_hw, estimate, verify_against
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +92,21 @@ def test_missing_file_and_bad_clock(tmp_path: Path, tiny_cases: Any) -> None:
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a readable ONNX model"):
         compile_to_hw(tmp_path / "broken.onnx", part=PART, clock_mhz=CLOCK_MHZ, workdir=tmp_path)
+
+
+def test_finn_cnv_topology_maps_to_hardware_and_is_bit_exact(tmp_path: Path) -> None:
+    """The acceptance model: CNV W2A2 on 3x32x32 (compile to estimates takes ~11-17 s here)."""
+    case = make_case("cnv", lambda shape, bits: build_cnv(shape, bits=bits), (3, 32, 32), tmp_path,
+                     batches=2, samples=3)
+    hw = compile_to_hw(case.onnx, part="xczu7ev-ffvc1156-2-e", clock_mhz=200.0,
+                       workdir=tmp_path / "work")
+    ops = [node.op_type for node in hw.model.graph.node]
+    assert ops.count("MVAU_hls") == 9  # six convs, two hidden FCs, the classifier
+    assert ops.count("Pool_hls") == 2
+    assert ops.count("ConvolutionInputGenerator_rtl") == 8  # one per conv and per pool
+    assert hw.software_nodes() == (["Transpose"], ["Mul"])
+    est = estimate(apply_setfolding(hw, target_fps=3000))
+    assert est.fps >= 3000
+    assert est.macs == sum(layer.macs for layer in est.layers) > 50_000_000
+    result = verify_against(hw, case.x, case.expected)
+    assert result.passed, result.details

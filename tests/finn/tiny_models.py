@@ -92,7 +92,42 @@ def build_cnn(input_shape: tuple[int, int, int], channels: tuple[int, int] = (4,
     return TinyCNN()
 
 
-def calibrate(model: Any, input_shape: tuple[int, int, int], seed: int = 0) -> Any:
+def build_cnv(input_shape: tuple[int, int, int] = (3, 32, 32), classes: int = 10,
+              bits: int = 2) -> Any:
+    """FINN's CNV topology: 3x3 convs 64,64,P,128,128,P,256,256 (no padding), FC 512,512."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantLinear
+    from torch import nn
+
+    class CNV(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = []
+            channels = input_shape[0]
+            for i, width in enumerate((64, 64, 128, 128, 256, 256)):
+                layers += [QuantConv2d(channels, width, 3, bias=False, **_weight_quant(bits)),
+                           nn.BatchNorm2d(width), _relu(bits)]
+                if i in (1, 3):
+                    layers.append(nn.MaxPool2d(2))
+                channels = width
+            self.features = nn.Sequential(*layers)
+            fc: list[nn.Module] = []
+            features = 256  # 32x32 -> 1x1 after the six convs and two pools
+            for width in (512, 512):
+                fc += [QuantLinear(features, width, bias=False, **_weight_quant(bits)),
+                       nn.BatchNorm1d(width), _relu(bits)]
+                features = width
+            self.fc = nn.Sequential(*fc)
+            self.classifier = QuantLinear(features, classes, bias=False, **_weight_quant(bits))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.classifier(self.fc(self.features(x * (1.0 / 255.0)).flatten(1)))
+
+    return CNV()
+
+
+def calibrate(model: Any, input_shape: tuple[int, int, int], seed: int = 0,
+              batches: int = 8) -> Any:
     """Random BN shifts, then BN statistics and activation scales from random images."""
     import torch
     from torch import nn
@@ -104,7 +139,7 @@ def calibrate(model: Any, input_shape: tuple[int, int, int], seed: int = 0) -> A
             module.bias.data.copy_(torch.randn(module.num_features, generator=generator) * 0.5)
     model.train()
     with torch.no_grad():
-        for _ in range(8):
+        for _ in range(batches):
             model(torch.randint(0, 256, (16, *input_shape), generator=generator).float())
     return model.eval()
 
@@ -143,11 +178,12 @@ def reference_logits(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 def make_case(name: str, builder: Callable[..., object], input_shape: tuple[int, int, int],
-              directory: Path, topk: bool = False, seed: int = 0, bits: int = 2) -> TinyCase:
+              directory: Path, topk: bool = False, seed: int = 0, bits: int = 2,
+              batches: int = 8, samples: int = SAMPLES) -> TinyCase:
     import torch
 
     torch.manual_seed(seed)
-    model = calibrate(builder(input_shape, bits=bits), input_shape, seed)
+    model = calibrate(builder(input_shape, bits=bits), input_shape, seed, batches)
     onnx = export(model, input_shape, directory / f"{name}.onnx", topk=topk)
-    x = np.random.default_rng(seed + 1).integers(0, 256, (SAMPLES, *input_shape), dtype=np.uint8)
+    x = np.random.default_rng(seed + 1).integers(0, 256, (samples, *input_shape), dtype=np.uint8)
     return TinyCase(name, onnx, input_shape, x, reference_logits(model, x))
