@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
+from codesign.errors import CompileError
 from codesign.finn._env import quiet_finn
 from codesign.finn.compile import HWGraph
 
@@ -108,6 +109,20 @@ def _attr_or_none(inst: Any, types: dict[str, Any], name: str) -> int | None:
     return int(inst.get_nodeattr(name)) if name in types else None
 
 
+def _failing_layer(hw: HWGraph) -> str:
+    """The first layer whose own estimate functions raise, for the error message."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in hw.model.graph.node:
+        try:
+            inst = getCustomOp(node)
+            inst.node_res_estimation(hw.part)
+            inst.get_exp_cycles()
+        except Exception:
+            return f"layer {node.name} ({node.op_type})"
+    return "the graph"
+
+
 def estimate(hw: HWGraph) -> Estimates:
     """Estimates of `hw` (not modified) at its part and clock."""
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
@@ -117,11 +132,16 @@ def estimate(hw: HWGraph) -> Estimates:
     from qonnx.custom_op.registry import getCustomOp
 
     with quiet_finn():
-        resources = hw.model.analysis(partial(res_estimation, fpgapart=hw.part))
-        cycles = hw.model.analysis(exp_cycles_per_layer)
-        # dataflow_performance reads the cycles_estimate attributes AnnotateCycles writes;
-        # transform() annotates a copy, so `hw` keeps its own attributes.
-        performance = hw.model.transform(AnnotateCycles()).analysis(dataflow_performance)
+        try:
+            resources = hw.model.analysis(partial(res_estimation, fpgapart=hw.part))
+            cycles = hw.model.analysis(exp_cycles_per_layer)
+            # dataflow_performance reads the cycles_estimate attributes AnnotateCycles writes;
+            # transform() annotates a copy, so `hw` keeps its own attributes.
+            performance = hw.model.transform(AnnotateCycles()).analysis(dataflow_performance)
+        except Exception as exc:  # e.g. an RTL MVAU whose operands exceed the part's DSPs
+            raise CompileError(f"FINN cannot estimate {_failing_layer(hw)}: {type(exc).__name__}: "
+                               f"{exc}; change that layer's folding/implementation style or the "
+                               "bit widths") from exc
         layers = []
         for node in hw.model.graph.node:
             inst = getCustomOp(node)

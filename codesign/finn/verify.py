@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesign.errors import ModelError
+from codesign.errors import CodesignError, ModelError
 from codesign.finn._env import HW_DOMAIN, base_op_type, is_specialised, quiet_finn
 from codesign.finn.compile import HWGraph
 
@@ -128,10 +128,18 @@ def _verify_topk(indices: np.ndarray, expected: np.ndarray) -> Verification:
 
 
 def verify_against(hw: HWGraph, x: np.ndarray, expected: np.ndarray) -> Verification:
-    """Compare the HW graph with reference logits `expected` (Brevitas on `x`) bit-exactly."""
-    outputs, accel = _run(hw, x)
+    """Compare the HW graph with reference logits `expected` (Brevitas on `x`) bit-exactly.
+    A mismatch, or a graph FINN cannot execute, gives passed=False; only inputs that do not
+    fit the graph raise (ModelError)."""
     expected = np.asarray(expected, dtype=np.float64)
     n = len(expected)
+    try:
+        outputs, accel = _run(hw, x)
+    except CodesignError:
+        raise
+    except Exception as exc:  # a FINN layer that fails in Python execution
+        return Verification(n, 0, float("nan"), False, False,
+                            f"FINN could not execute the graph: {type(exc).__name__}: {exc}")
     scale, bias, topk = _tail_affine(hw.parent)
     if topk or base_op_type(hw.model.graph.node[-1].op_type) == "LabelSelect":
         return _verify_topk(outputs, expected)

@@ -118,3 +118,14 @@ def test_nhwc_input_is_accepted_for_a_graph_that_starts_in_nhwc(compiled: Any, t
     nhwc = HWGraph(hw.model, parent, hw.part, hw.clock_mhz)
     np.testing.assert_allclose(execute_hw(nhwc, case.x), case.expected, atol=1e-5)
     assert verify_against(nhwc, case.x, case.expected).passed
+
+
+def test_graph_finn_cannot_execute_fails_without_raising(compiled: Any, tiny_cases: Any) -> None:
+    case, hw = tiny_cases["mlp"], compiled("mlp")
+    broken = hw.with_model(copy.deepcopy(hw.model))
+    node = broken.model.get_nodes_by_op_type("MVAU_hls")[-1]
+    weights = broken.model.get_initializer(node.input[1])
+    broken.model.set_initializer(node.input[1], weights[:-1])  # one input row short
+    result = verify_against(broken, case.x, case.expected)
+    assert not result.passed and result.matched == 0
+    assert "could not execute" in result.details
