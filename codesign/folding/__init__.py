@@ -9,9 +9,11 @@ from codesign.folding.optimize import (
     minimize_resources,
     pareto_front,
 )
-from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Tie
+from codesign.folding.prune import prune_dominated
+from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Tie
 
 __all__ = [
-    "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Tie", "brute_force",
+    "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Link", "Tie", "brute_force",
     "explain_infeasible", "maximize_throughput", "minimize_resources", "pareto_front",
+    "prune_dominated",
 ]

@@ -3,15 +3,16 @@
 Throughput: the bottleneck (max per-layer cycles) is one of finitely many candidate cycle
 values, and "does a design with bottleneck <= T fit the budget?" is monotone in T. We bisect
 over those values; each test is a 0/1 integer program (one candidate per layer, every resource
-kind within budget, ties respected) solved exactly with HiGHS via `scipy.optimize.milp`. At the
-optimal T a second solve minimises resources (normalised by the budget), so among the fastest
-designs the returned one is also the leanest. Exact with respect to the cost table: whatever
-the table leaves out (e.g. FIFOs or data-width converters FINN inserts later) is not modelled."""
+kind within budget, ties respected, link costs paid; see program.py) solved exactly with HiGHS
+via `scipy.optimize.milp`. At the optimal T a second solve minimises resources (normalised by
+the budget), so among the fastest designs the returned one is also the leanest. Exact with
+respect to the cost table: whatever the table leaves out (e.g. FIFOs FINN sizes later) is not
+modelled. Link costs (e.g. data-width converters) count against the budget but are reported
+apart from `totals`, which is what the layers' own estimates add up to."""
 
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from codesign.boards import RESOURCE_KINDS
+from codesign.folding.program import Program, weights_for
 from codesign.folding.space import Candidate, FoldingSpace
 
 
@@ -28,17 +30,25 @@ class FoldingPlan:
     feasible: bool
     choices: Mapping[str, Candidate] = field(default_factory=dict)
     max_cycles: int = 0
-    totals: Mapping[str, float] = field(default_factory=dict)
+    totals: Mapping[str, float] = field(default_factory=dict)  # layers + fixed cost
     solve_seconds: float = 0.0
     solves: int = 0
     message: str = ""
+    link_costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # non-zero only
+    link_totals: Mapping[str, float] = field(default_factory=dict)
+
+    def grand_totals(self) -> dict[str, float]:
+        """Everything the plan charges against the budget: totals plus link costs."""
+        return {k: self.totals.get(k, 0.0) + self.link_totals.get(k, 0.0) for k in RESOURCE_KINDS}
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "feasible": self.feasible, "max_cycles": self.max_cycles, "totals": dict(self.totals),
-            "solve_seconds": self.solve_seconds, "solves": self.solves, "message": self.message,
+            "link_totals": dict(self.link_totals), "solve_seconds": self.solve_seconds,
+            "solves": self.solves, "message": self.message,
             "layers": {n: {"attrs": c.as_dict(), "cycles": c.cycles, "cost": dict(c.cost)}
                        for n, c in self.choices.items()},
+            "links": {n: dict(cost) for n, cost in self.link_costs.items()},
         }
 
 
@@ -47,59 +57,24 @@ def _totals(space: FoldingSpace, choices: Mapping[str, Candidate]) -> dict[str, 
             for k in RESOURCE_KINDS}
 
 
+def _link_costs(space: FoldingSpace, choices: Mapping[str, Candidate]
+                ) -> dict[str, Mapping[str, float]] | None:
+    """Cost of every link for these choices; None if some link's port pair is illegal."""
+    costs = {}
+    for link in space.links:
+        cost = link.cost(choices[link.producer].out_port, choices[link.consumer].in_port)
+        if cost is None:
+            return None
+        costs[link.name] = cost
+    return costs
+
+
+def _sum_links(costs: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    return {k: float(sum(c.get(k, 0.0) for c in costs.values())) for k in RESOURCE_KINDS}
+
+
 def _weights(budget: Mapping[str, float]) -> dict[str, float]:
-    # A resource with zero budget cannot be used at all; elsewhere cost is a fraction of budget.
-    return {k: (1.0 / budget[k]) if budget.get(k, 0) > 0 else 1e3 for k in RESOURCE_KINDS}
-
-
-def _solve(space: FoldingSpace, budget: Mapping[str, float], max_cycles: float,
-           weights: Mapping[str, float]) -> dict[str, Candidate] | None:
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    index: list[tuple[int, int]] = []  # variable -> (layer, candidate)
-    for li, layer in enumerate(space.layers):
-        index += [(li, ci) for ci in range(len(layer.candidates))]
-    n = len(index)
-    cand = [space.layers[li].candidates[ci] for li, ci in index]
-    upper = np.array([1.0 if c.cycles <= max_cycles else 0.0 for c in cand])
-    if any(upper[[i for i, (li, _) in enumerate(index) if li == layer_i]].sum() == 0
-           for layer_i in range(len(space.layers))):
-        return None
-    rows, lo, hi = [], [], []
-    for li in range(len(space.layers)):  # exactly one candidate per layer
-        rows.append([1.0 if index[i][0] == li else 0.0 for i in range(n)])
-        lo.append(1.0)
-        hi.append(1.0)
-    for kind in RESOURCE_KINDS:  # every resource within budget
-        rows.append([c.cost[kind] for c in cand])
-        lo.append(-np.inf)
-        hi.append(budget.get(kind, 0.0) - space.fixed_cost.get(kind, 0.0) + 1e-6)
-    names = [layer.name for layer in space.layers]
-    for tie in space.ties:
-        a, b = names.index(tie.layer_a), names.index(tie.layer_b)
-        values = {c.attr(tie.attr_a) for c in space.layers[a].candidates}
-        values |= {c.attr(tie.attr_b) for c in space.layers[b].candidates}
-        for v in values:
-            row = [0.0] * n
-            for i, (li, _) in enumerate(index):
-                if li == a and cand[i].attr(tie.attr_a) == v:
-                    row[i] += 1.0
-                if li == b and cand[i].attr(tie.attr_b) == v:
-                    row[i] -= 1.0
-            rows.append(row)
-            lo.append(0.0)
-            hi.append(0.0)
-    objective = np.array([sum(weights[k] * c.cost[k] for k in RESOURCE_KINDS) + 1e-9 * c.cycles
-                          for c in cand])
-    res = milp(objective, constraints=LinearConstraint(np.array(rows), lo, hi),
-               integrality=np.ones(n), bounds=Bounds(np.zeros(n), upper))
-    if res.status != 0 or res.x is None:
-        return None
-    chosen = {}
-    for i, (li, _) in enumerate(index):
-        if res.x[i] > 0.5:
-            chosen[space.layers[li].name] = cand[i]
-    return chosen
+    return weights_for(budget)
 
 
 def _plan(space: FoldingSpace, choices: Mapping[str, Candidate] | None, start: float, solves: int,
@@ -108,45 +83,57 @@ def _plan(space: FoldingSpace, choices: Mapping[str, Candidate] | None, start: f
     if choices is None:
         return FoldingPlan(False, solve_seconds=seconds, solves=solves, message=message)
     bottleneck = max([c.cycles for c in choices.values()] + [space.fixed_cycles])
-    return FoldingPlan(True, dict(choices), bottleneck, _totals(space, choices), seconds, solves, message)
+    links = _link_costs(space, choices) or {}
+    nonzero = {n: dict(c) for n, c in links.items() if any(c.get(k, 0.0) for k in RESOURCE_KINDS)}
+    return FoldingPlan(True, dict(choices), bottleneck, _totals(space, choices), seconds, solves,
+                       message, nonzero, _sum_links(links))
 
 
 def minimize_resources(space: FoldingSpace, budget: Mapping[str, float], max_cycles: float,
                        weights: Mapping[str, float] | None = None) -> FoldingPlan:
     """Leanest design whose bottleneck is at most `max_cycles` and that fits `budget`."""
     start = time.perf_counter()
-    chosen = _solve(space, budget, max_cycles, weights or _weights(budget))
+    chosen = Program(space, budget).solve(max_cycles, weights or _weights(budget))
     msg = "" if chosen else f"no folding reaches {max_cycles:,.0f} cycles within the budget"
     return _plan(space, chosen, start, 1, msg)
+
+
+def _fastest(program: Program, budget: Mapping[str, float]) -> tuple[int | None, int]:
+    """(smallest feasible bottleneck bound or None, number of solves) by bisection."""
+    values = program.space.cycle_values()
+    lo, hi, solves = 0, len(values) - 1, 1
+    if program.solve(values[hi], None) is None:
+        return None, solves
+    while lo < hi:  # invariant: values[hi] is feasible
+        mid = (lo + hi) // 2
+        solves += 1
+        if program.solve(values[mid], None) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    return values[hi], solves
 
 
 def maximize_throughput(space: FoldingSpace, budget: Mapping[str, float]) -> FoldingPlan:
     """Smallest bottleneck (highest FPS) that fits `budget`, then the leanest design at it."""
     start = time.perf_counter()
-    values = space.cycle_values()
-    weights = _weights(budget)
-    lo, hi, solves, best = 0, len(values) - 1, 0, None
-    best = _solve(space, budget, values[hi], weights)
-    solves += 1
-    if best is None:
+    program = Program(space, budget)
+    bound, solves = _fastest(program, budget)
+    if bound is None:
         return _plan(space, None, start, solves, explain_infeasible(space, budget))
-    while lo < hi:  # invariant: values[hi] is feasible
-        mid = (lo + hi) // 2
-        found = _solve(space, budget, values[mid], weights)
-        solves += 1
-        if found is None:
-            lo = mid + 1
-        else:
-            hi, best = mid, found
-    return _plan(space, best, start, solves)
+    best = program.solve(bound, _weights(budget))
+    return _plan(space, best, start, solves + 1)
 
 
 def explain_infeasible(space: FoldingSpace, budget: Mapping[str, float]) -> str:
-    """Which resources are over budget even when each layer takes its cheapest candidate."""
+    """Which resources are over budget even when each layer takes its cheapest candidate
+    (and each link its cheapest legal port pair)."""
     over = []
     for kind in RESOURCE_KINDS:
         least = space.fixed_cost.get(kind, 0.0) + sum(
             min(c.cost[kind] for c in layer.candidates) for layer in space.layers)
+        least += sum(min((c.get(kind, 0.0) for c in link.costs.values()), default=0.0)
+                     for link in space.links)
         if least > budget.get(kind, 0.0) + 1e-6:
             over.append(f"{kind} needs at least {least:,.0f} but the budget is "
                         f"{budget.get(kind, 0.0):,.0f} (over by {least - budget.get(kind, 0.0):,.0f})")
@@ -161,17 +148,24 @@ def pareto_front(space: FoldingSpace, budget: Mapping[str, float], kind: str = "
     """Designs trading `kind` against throughput: for bottleneck targets spread over the
     feasible range, the design using the least `kind` (other resources within budget);
     dominated points are dropped."""
-    fastest = maximize_throughput(space, budget)
-    if not fastest.feasible:
+    start = time.perf_counter()
+    program = Program(space, budget)
+    fastest, _ = _fastest(program, budget)
+    if fastest is None:
         return []
-    values = [v for v in space.cycle_values() if v >= fastest.max_cycles]
-    step = max(1, math.ceil(len(values) / max_points))
-    weights = {k: (1.0 if k == kind else 1e-6 * _weights(budget)[k]) for k in RESOURCE_KINDS}
-    plans = [minimize_resources(space, budget, t, weights) for t in values[::step] + [values[-1]]]
+    values = [v for v in space.cycle_values() if v >= fastest]
+    # Targets evenly spread in log(cycles), so the front is sampled across orders of magnitude.
+    picks = np.unique(np.round(np.geomspace(1, len(values), num=min(max_points, len(values))))
+                      ).astype(int) - 1 if len(values) > 1 else np.array([0])
+    targets = [values[i] for i in picks]
+    budget_weights = _weights(budget)
+    weights = {k: (1.0 / max(budget.get(k, 0.0), 1.0) if k == kind else 1e-3 * budget_weights[k])
+               for k in RESOURCE_KINDS}
+    plans = [_plan(space, program.solve(t, weights), start, 1) for t in targets]
     plans = [p for p in plans if p.feasible]
     front: list[FoldingPlan] = []
-    for p in sorted(plans, key=lambda p: (p.max_cycles, p.totals[kind])):
-        if not front or p.totals[kind] < front[-1].totals[kind] - 1e-9:
+    for p in sorted(plans, key=lambda p: (p.max_cycles, p.grand_totals()[kind])):
+        if not front or p.grand_totals()[kind] < front[-1].grand_totals()[kind] - 1e-9:
             front.append(p)
     return front
 
@@ -186,11 +180,15 @@ def brute_force(space: FoldingSpace, budget: Mapping[str, float]) -> FoldingPlan
         if any(choices[t.layer_a].attr(t.attr_a) != choices[t.layer_b].attr(t.attr_b)
                for t in space.ties):
             continue
+        links = _link_costs(space, choices)
+        if links is None:
+            continue
+        extra = _sum_links(links)
         totals = _totals(space, choices)
-        if any(totals[k] > budget.get(k, 0.0) + 1e-6 for k in RESOURCE_KINDS):
+        if any(totals[k] + extra[k] > budget.get(k, 0.0) + 1e-6 for k in RESOURCE_KINDS):
             continue
         bottleneck = max([c.cycles for c in combo] + [space.fixed_cycles])
-        key = (bottleneck, sum(weights[k] * (totals[k] - space.fixed_cost.get(k, 0.0))
+        key = (bottleneck, sum(weights[k] * (totals[k] + extra[k] - space.fixed_cost.get(k, 0.0))
                                for k in RESOURCE_KINDS))
         if best_key is None or key < best_key:
             best_key, best = key, choices

@@ -3,11 +3,14 @@
 Each foldable layer has a finite list of legal candidates (attribute settings such as PE, SIMD,
 ram_style) with their cost: cycles per frame and LUT/BRAM_18K/URAM/DSP. Ties couple layers
 whose attributes must agree (e.g. a depthwise sliding window's SIMD and the following Pool's
-PE). Layers that cannot be folded contribute a fixed cost."""
+PE). Layers that cannot be folded contribute a fixed cost. Links price the stream between two
+layers when its cost depends on both ends (FINN's data-width converters): each candidate names
+its input and output "port" (what the neighbour sees of it), a link maps port pairs to a cost,
+and a pair it does not list is illegal."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +22,25 @@ class Candidate:
     attrs: tuple[tuple[str, Any], ...]  # sorted (name, value) pairs, e.g. (("PE", 4), ("SIMD", 8))
     cycles: int
     cost: Mapping[str, float]  # LUT, BRAM_18K, URAM, DSP
+    in_port: Hashable = None  # what the producer link sees of this candidate (e.g. stream width)
+    out_port: Hashable = None  # what the consumer link sees
+    # Derived properties other layers may be tied to, not attributes to apply (e.g. "needs a
+    # parallel-window input"); `attr` looks them up after `attrs`.
+    tags: tuple[tuple[str, Any], ...] = ()
 
     @staticmethod
-    def make(attrs: Mapping[str, Any], cycles: int, cost: Mapping[str, float]) -> Candidate:
+    def make(attrs: Mapping[str, Any], cycles: int, cost: Mapping[str, float], *,
+             in_port: Hashable = None, out_port: Hashable = None,
+             tags: Mapping[str, Any] | None = None) -> Candidate:
         return Candidate(tuple(sorted(attrs.items())), int(cycles),
-                         {k: float(cost.get(k, 0.0)) for k in RESOURCE_KINDS})
+                         {k: float(cost.get(k, 0.0)) for k in RESOURCE_KINDS},
+                         in_port, out_port, tuple(sorted((tags or {}).items())))
 
     def attr(self, name: str) -> Any:
-        return dict(self.attrs)[name]
+        for key, value in self.attrs + self.tags:
+            if key == name:
+                return value
+        raise KeyError(name)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.attrs)
@@ -54,11 +68,34 @@ class Tie:
 
 
 @dataclass(frozen=True)
+class Link:
+    """The stream from `producer` to `consumer`. `costs` maps (producer candidate's out_port,
+    consumer candidate's in_port) to the resources the stream needs; pairs not listed are
+    illegal. `label` names what the cost is (e.g. "data-width converter")."""
+
+    producer: str
+    consumer: str
+    costs: Mapping[tuple[Hashable, Hashable], Mapping[str, float]]
+    label: str = ""
+
+    def cost(self, out_port: Hashable, in_port: Hashable) -> Mapping[str, float] | None:
+        return self.costs.get((out_port, in_port))
+
+    @property
+    def name(self) -> str:
+        return f"{self.producer}->{self.consumer}"
+
+
+@dataclass(frozen=True)
 class FoldingSpace:
     layers: tuple[LayerSpace, ...]
     ties: tuple[Tie, ...] = ()
     fixed_cost: Mapping[str, float] = field(default_factory=dict)  # non-foldable layers
     fixed_cycles: int = 0  # the slowest non-foldable layer's cycles
+    links: tuple[Link, ...] = ()
+
+    def size(self) -> int:
+        return sum(len(layer.candidates) for layer in self.layers)
 
     def layer(self, name: str) -> LayerSpace:
         for layer in self.layers:

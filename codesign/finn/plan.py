@@ -1,0 +1,183 @@
+"""Folding plans for a board: optimise over FINN's own estimates, apply the plan through FINN's
+ApplyConfig, and check that FINN's analyses then report exactly what the plan predicted.
+
+What is modelled: per-layer cycles and LUT/BRAM_18K/URAM/DSP exactly as FINN estimates them,
+and (with `dwc=True`, the default) the data-width converters FINN's InsertDWC adds between
+layers whose stream words differ, priced by the converter's own estimate and charged against
+the budget. What is not: the stream FIFOs FINN sizes later in a real build (FINN's estimate
+reports leave them out too), converter cycles (FINN estimates 0), and anything past FINN's
+analytical estimates (post-synthesis numbers differ)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from codesign.boards import RESOURCE_KINDS, Board
+from codesign.errors import FoldingError
+from codesign.finn._env import is_hw_node, quiet_finn
+from codesign.finn.candidates import BuiltSpace, build_space
+from codesign.finn.compile import HWGraph
+from codesign.finn.costs import CostCache, dwc_cost, private_instance
+from codesign.finn.estimates import Estimates, estimate
+from codesign.finn.folding import apply_folding_config, target_cycles
+from codesign.folding import FoldingPlan, maximize_throughput, minimize_resources
+
+OBJECTIVES = ("maximize", "min_resources")
+NOT_MODELLED = (
+    "stream FIFOs sized later in a real FINN build (absent from FINN's estimate reports too)",
+    "data-width converter cycles (FINN estimates them as 0)",
+    "post-synthesis effects: all costs are FINN's analytical estimates",
+)
+
+
+@dataclass(frozen=True)
+class Converter:
+    """A StreamingDataWidthConverter FINN's InsertDWC will add between two layers."""
+
+    producer: str
+    consumer: str
+    in_width: int
+    out_width: int
+    cost: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    objective: str
+    target_fps: float | None
+    budget: dict[str, float]
+    fps: float
+    estimates: Estimates
+    space: BuiltSpace
+    converters: tuple[Converter, ...]
+    converters_in_budget: bool
+    not_modelled: tuple[str, ...] = field(default=NOT_MODELLED)
+
+    def converter_totals(self) -> dict[str, float]:
+        return {k: sum(c.cost.get(k, 0.0) for c in self.converters) for k in RESOURCE_KINDS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective, "target_fps": self.target_fps, "budget": self.budget,
+            "fps": self.fps, "space": self.space.to_dict(),
+            "converters": [c.to_dict() for c in self.converters],
+            "converter_totals": self.converter_totals(),
+            "converters_in_budget": self.converters_in_budget,
+            "not_modelled": list(self.not_modelled),
+        }
+
+
+def converters(hw: HWGraph) -> tuple[Converter, ...]:
+    """The data-width converters FINN's InsertDWC would add to `hw` as folded, with FINN's
+    estimate of each (post hoc, e.g. for a SetFolding result)."""
+    model, found = hw.model, []
+    with quiet_finn():
+        for node in model.graph.node:
+            producer = private_instance(node)
+            for o, name in enumerate(node.output):
+                for consumer_node in model.find_consumers(name):
+                    if not is_hw_node(consumer_node):
+                        continue
+                    consumer = private_instance(consumer_node)
+                    i = list(consumer_node.input).index(name)
+                    if producer.get_folded_output_shape(o)[-1] == consumer.get_folded_input_shape(i)[-1]:
+                        continue
+                    width_in, width_out = producer.get_outstream_width(o), consumer.get_instream_width(i)
+                    cost = dwc_cost(tuple(producer.get_normal_output_shape(o)),
+                                    tuple(consumer.get_normal_input_shape(i)), int(width_in),
+                                    int(width_out), producer.get_output_datatype(o).name, hw.part)
+                    if cost is None:
+                        raise FoldingError(f"FINN cannot convert the {width_in}-bit stream of "
+                                           f"{node.name} to the {width_out}-bit input of "
+                                           f"{consumer_node.name}; change their PE/SIMD")
+                    found.append(Converter(node.name, consumer_node.name, int(width_in),
+                                           int(width_out), dict(cost)))
+    return tuple(found)
+
+
+def plan_config(plan: FoldingPlan) -> dict[str, Any]:
+    """The attributes the plan sets, in FINN's folding_config.json format."""
+    config: dict[str, Any] = {"Defaults": {}}
+    for name, candidate in plan.choices.items():
+        if candidate.attrs:
+            config[name] = candidate.as_dict()
+    return config
+
+
+def apply_plan(hw: HWGraph, plan: FoldingPlan) -> HWGraph:
+    """`hw` folded as planned, through FINN's ApplyConfig (hw itself is left untouched)."""
+    if not plan.feasible:
+        raise FoldingError(f"cannot apply an infeasible folding plan: {plan.message}")
+    return apply_folding_config(hw, plan_config(plan), source="folding plan")
+
+
+def check_reproduces(plan: FoldingPlan, est: Estimates) -> None:
+    """FINN's estimates of the applied plan must be the plan's predictions, exactly."""
+    mismatch = [k for k in RESOURCE_KINDS if est.totals[k] != plan.totals[k]]
+    if est.max_cycles != plan.max_cycles or mismatch:
+        raise RuntimeError(f"FINN estimates the applied plan at {est.max_cycles} cycles and "
+                           f"{est.totals}, the plan predicted {plan.max_cycles} and "
+                           f"{dict(plan.totals)}; please report this bug")
+
+
+def _infeasible(board: Board, hw: HWGraph, space: BuiltSpace, objective: str,
+                target_fps: float | None, plan: FoldingPlan) -> FoldingError:
+    budget = board.budget()
+    caps = ", ".join(f"{k}={board.caps[k]:g}" for k in RESOURCE_KINDS)
+    if objective == "min_resources":
+        fastest = maximize_throughput(space.space, budget)
+        if fastest.feasible:
+            best = hw.clock_mhz * 1e6 / fastest.max_cycles
+            return FoldingError(f"no folding reaches {target_fps:,.0f} FPS within {board.name}'s "
+                                f"budget (caps {caps}); the fastest that fits runs at "
+                                f"{best:,.0f} FPS. Lower the target or raise the caps")
+        plan = fastest
+    return FoldingError(f"{board.name} (caps {caps}): {plan.message}. Raise the caps (e.g. "
+                        "--caps LUT=0.9), pick a larger board, or shrink the model")
+
+
+def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
+                   target_fps: float | None = None, *, dwc: bool = True,
+                   cache: CostCache | None = None) -> tuple[HWGraph, FoldingPlan, FoldReport]:
+    """Fold `hw` for `board`: the highest FPS within the budget (objective "maximize"), or the
+    least resources (normalised by the budget) that reach `target_fps` ("min_resources").
+    Returns the folded graph, the plan and a report; raises FoldingError if nothing fits."""
+    if objective not in OBJECTIVES:
+        raise FoldingError(f"unknown folding objective {objective!r}; use one of "
+                           f"{', '.join(OBJECTIVES)}")
+    if objective == "min_resources" and not (target_fps and target_fps > 0):
+        raise FoldingError("objective min_resources needs a positive target_fps, e.g. 10000")
+    if hw.part != board.part:
+        raise FoldingError(f"the graph was compiled for {hw.part} but {board.name} has "
+                           f"{board.part}; compile it for the board's part")
+    budget = board.budget()
+    space = build_space(hw, allow_uram=budget["URAM"] > 0, dwc=dwc, cache=cache)
+    if objective == "maximize":
+        plan = maximize_throughput(space.space, budget)
+    else:
+        cycles = target_cycles(hw.clock_mhz, float(target_fps or 0))
+        plan = minimize_resources(space.space, budget, cycles)
+    if not plan.feasible:
+        raise _infeasible(board, hw, space, objective, target_fps, plan)
+    folded = apply_plan(hw, plan)
+    est = estimate(folded)
+    check_reproduces(plan, est)
+    found = converters(folded)
+    dwc_lut = sum(c.cost["LUT"] for c in found)
+    if dwc and dwc_lut != plan.link_totals.get("LUT", 0.0):
+        raise RuntimeError(f"the plan priced its data-width converters at "
+                           f"{plan.link_totals.get('LUT', 0.0)} LUT, FINN's at {dwc_lut}; "
+                           "please report this bug")
+    where = ("counted against the budget" if dwc else
+             "NOT in the objective or the budget check (reported after the fact)")
+    plan = dataclasses.replace(plan, message=(
+        f"{len(found)} data-width converters ({dwc_lut:,.0f} LUT) {where}; they are not in "
+        "FINN's estimate totals. Not modelled: " + "; ".join(NOT_MODELLED)))
+    report = FoldReport(objective, target_fps, budget, hw.clock_mhz * 1e6 / plan.max_cycles, est,
+                        space, found, dwc)
+    return folded, plan, report
