@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from codesign.errors import FoldingError
 from codesign.finn._env import base_op_type, quiet_finn
 from codesign.finn.compile import HWGraph
@@ -91,6 +93,8 @@ def _size_for(inst: Any, node: Any, attr: str, types: dict[str, Any]) -> tuple[s
     for name, size_attr in _DIVISIBILITY.get(base_op_type(node.op_type), ()):
         if name == attr and size_attr in types:
             return size_attr, int(inst.get_nodeattr(size_attr))
+    if attr == "SIMD" and base_op_type(node.op_type) == "VVAU":  # SIMD spans the kernel window
+        return "kernel size", int(np.prod(inst.get_nodeattr("Kernel")))
     if attr == "SIMD":
         return "input channels", int(inst.get_normal_input_shape()[-1])
     if attr == "PE":
