@@ -245,8 +245,9 @@ def compile_to_hw(onnx_path: Path, *, part: str, clock_mhz: float, workdir: Path
         raise ConfigError(f"clock_mhz must be positive, got {clock_mhz!r}; take it from the board file")
     if not isinstance(part, str) or not PART_NAME.fullmatch(part):
         # FINN accepts any string and silently guesses the DSP type from its third letter.
-        raise ConfigError(f"part {part!r} is not an AMD/Xilinx part name such as xc7z020clg400-1 "
-                          "or xczu7ev-ffvc1156-2-e; FINN derives DSP and memory types from it")
+        raise ConfigError(f"part {part!r} is not an AMD/Xilinx part name (xc<device><package>-"
+                          "<speed>, as in the `part` of the board files); FINN derives DSP and "
+                          "memory types from it")
     onnx_path, workdir = Path(onnx_path), Path(workdir)
     if not onnx_path.is_file():
         raise ModelError(f"{onnx_path} does not exist; export the model with codesign.export.export_qonnx")
