@@ -14,7 +14,7 @@ from codesign import __version__
 from codesign.boards import Board
 from codesign.config import FoldingConfig
 from codesign.errors import ConfigError, ModelError
-from codesign.flow import FlowResult, StageTimer, _finish, build_hardware
+from codesign.flow import FlowResult, StageTimer, _finish, build_hardware, reference_outputs
 from codesign.report import SCHEMA
 
 ONNX_SUFFIXES = (".onnx",)
@@ -80,7 +80,6 @@ def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_
     else:
         from codesign.export import export_qonnx
         from codesign.models.user import check_supported_layers, load_user_model
-        from codesign.train import predict
 
         if input_shape is None:
             raise ConfigError("a Brevitas module needs --input-shape C,H,W (e.g. 1,28,28)")
@@ -89,7 +88,7 @@ def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_
         with timer.stage("export"):
             onnx_path = export_qonnx(module, input_shape, out_dir / "model.qonnx.onnx")
         x = verification_inputs(input_shape, samples, seed)
-        expected = predict(module, x)
+        expected = reference_outputs(module, x)
         summary = f"Brevitas module {model_spec}"
     hw_report = build_hardware(onnx_path, board, folding, out_dir, x, expected, timer)
     report: dict[str, Any] = {
