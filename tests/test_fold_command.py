@@ -1,0 +1,108 @@
+"""`fold_model`, the library side of `codesign fold`: files, reproducibility, options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codesign.boards import RESOURCE_KINDS
+from codesign.errors import BoardError, ConfigError, FoldingError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained zoo MLP (folding does not depend on weight values)."""
+    import torch
+
+    from codesign.export import export_qonnx
+    from codesign.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("mlp", input_shape=(1, 8, 8), num_classes=10, weight_bits=2, act_bits=2,
+                        hidden=[16, 12])
+    return export_qonnx(model, (1, 8, 8), tmp_path_factory.mktemp("fold") / "mlp.onnx")
+
+
+@pytest.fixture(scope="module")
+def folded(onnx_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    from codesign.fold_command import fold_model
+
+    out = tmp_path_factory.mktemp("fold_out")
+    return fold_model(onnx_model, "pynq-z1", caps="LUT=0.05,BRAM_18K=0.05", out_dir=out), out
+
+
+def test_writes_the_files_and_they_agree(folded: tuple[dict, Path]) -> None:
+    summary, out = folded
+    for name in ("folding_config.json", "pareto.json", "pareto.png", "fold_report.json"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0
+    assert not list(out.glob(".*"))  # no temporary files left behind
+    report = json.loads((out / "fold_report.json").read_text())
+    assert report["fps"] == summary["fps"] and report["objective"] == "maximize"
+    assert summary["fits"] and summary["caps"]["LUT"] == 0.05
+    used = {k: summary["totals"][k] + summary["converter_totals"][k] for k in RESOURCE_KINDS}
+    assert all(used[k] <= summary["budget"][k] + 1e-6 for k in RESOURCE_KINDS)
+    assert summary["estimates"]["max_cycles"] == summary["max_cycles"]
+
+
+def test_pareto_json_has_monotone_fronts_and_setfolding_points(folded: tuple[dict, Path]) -> None:
+    summary, out = folded
+    data = json.loads((out / "pareto.json").read_text())
+    for kind in ("LUT", "BRAM_18K"):
+        front = data["optimizer"][kind]
+        assert front
+        fps = [p["fps"] for p in front]
+        use = [p["totals"][kind] + p["converter_totals"][kind] for p in front]
+        assert fps == sorted(fps, reverse=True) and use == sorted(use, reverse=True)
+        assert fps[0] == pytest.approx(summary["fps"])  # the front starts at the fastest plan
+    widths = {p["mvau_wwidth_max"] for p in data["setfolding"]}
+    assert widths == {36, 64, 128, 1024}
+    # no SetFolding design that fits is faster than the optimizer's
+    assert all(p["fps"] <= summary["fps"] * (1 + 1e-9) for p in data["setfolding"] if p["fits"])
+
+
+def test_the_folding_file_reproduces_the_plan_in_finn(folded: tuple[dict, Path],
+                                                      onnx_model: Path, tmp_path: Path) -> None:
+    from codesign.boards import load_board
+    from codesign.finn import apply_folding_file, compile_to_hw, estimate
+
+    summary, out = folded
+    board = load_board("pynq-z1")
+    fresh = compile_to_hw(onnx_model, part=board.part, clock_mhz=board.clock_mhz,
+                          workdir=tmp_path / "fresh")
+    est = estimate(apply_folding_file(fresh, out / "folding_config.json"))
+    assert est.max_cycles == summary["max_cycles"]
+    assert est.totals == summary["totals"]
+
+
+def test_target_fps_minimises_resources(onnx_model: Path, folded: tuple[dict, Path],
+                                        tmp_path: Path) -> None:
+    from codesign.fold_command import fold_model
+
+    fastest, _ = folded
+    target = fastest["fps"] / 8
+    lean = fold_model(onnx_model, "pynq-z1", target_fps=target, caps={"LUT": 0.05},
+                      out_dir=tmp_path, setfolding_points=False)
+    assert lean["objective"] == "min_resources" and lean["fps"] >= target
+    assert lean["totals"]["LUT"] < fastest["totals"]["LUT"]
+
+
+@pytest.mark.parametrize("kwargs,error,text", [
+    ({"target_fps": 1000.0, "maximize": True}, ConfigError, "not both"),
+    ({"target_fps": -5.0}, ConfigError, "positive"),
+    ({"caps": "LUT=2"}, ConfigError, "fraction"),
+    ({"caps": "FLOPS=0.5"}, ConfigError, "KIND=FRACTION"),
+    ({"board": "pynq-z9"}, BoardError, "unknown board"),
+    ({"caps": "LUT=0.001"}, FoldingError, "over by"),
+])
+def test_user_mistakes_are_explained(onnx_model: Path, tmp_path: Path, kwargs: dict[str, Any],
+                                     error: type, text: str) -> None:
+    from codesign.fold_command import fold_model
+
+    board = kwargs.pop("board", "pynq-z1")
+    with pytest.raises(error, match=text):
+        fold_model(onnx_model, board, out_dir=tmp_path, setfolding_points=False, **kwargs)
