@@ -29,13 +29,16 @@ def _resolve_board(board: Board | str, caps: Mapping[str, float] | str | None) -
 
 def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float | None = None,
                maximize: bool = False, caps: Mapping[str, float] | str | None = None,
-               out_dir: Path | str, setfolding_points: bool = True) -> dict[str, Any]:
+               out_dir: Path | str, setfolding_points: bool = True,
+               cache_dir: Path | str | None = None) -> dict[str, Any]:
     """Fold a QONNX model for `board`: the highest FPS within the budget (`maximize`, the
     default) or the least resources reaching `target_fps`. `caps` overrides the board's
-    utilisation caps ("LUT=0.7,BRAM_18K=0.5" or a mapping). Returns a summary dict and writes
-    the files listed in the module doc into `out_dir`."""
+    utilisation caps ("LUT=0.7,BRAM_18K=0.5" or a mapping). `cache_dir` keeps FINN's
+    per-candidate estimates on disk for later runs. Returns a summary dict and writes the files
+    listed in the module doc into `out_dir`."""
     from codesign.finn import compile_to_hw, write_folding_config
     from codesign.finn.baseline import SetFoldingSweep
+    from codesign.finn.costs import CostCache
     from codesign.finn.plan import fold_for_board
     from codesign.pareto_report import pareto_data, plot_pareto
 
@@ -51,7 +54,8 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
     hw = compile_to_hw(Path(model_path), part=the_board.part, clock_mhz=the_board.clock_mhz,
                        workdir=out / "finn")
     compiled = time.perf_counter()
-    folded, plan, report = fold_for_board(hw, the_board, objective, target_fps)
+    cache = CostCache(Path(cache_dir)) if cache_dir is not None else None
+    folded, plan, report = fold_for_board(hw, the_board, objective, target_fps, cache=cache)
     folding_seconds = time.perf_counter() - compiled
     sweep = SetFoldingSweep(hw) if setfolding_points else None
     points = sweep.grid(count=6) if sweep else []

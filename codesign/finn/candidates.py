@@ -144,7 +144,12 @@ def _grid(node: Any, model: Any, part: str, allow_uram: bool, styles: bool,
     if op not in _PE_SIZE and op not in _SIMD_SIZE and op not in ("VVAU",):
         return [{}]  # a layer FINN folds differently or not at all: keep it as compiled
     inst = private_instance(node)
-    grid = _parallelism(inst, node, model, parallel_window)
+    try:
+        grid = _parallelism(inst, node, model, parallel_window)
+    except (AttributeError, KeyError):  # a variant without the size attribute we expect
+        notes.append(f"{node.name}: kept as compiled ({node.op_type} lacks the attributes "
+                     "its folding rule reads)")
+        return [{}]
     if styles:
         variants = _ram_styles(inst, node, model, part, allow_uram, notes)
         if op in _WEIGHT_MEMORY_OPS and node.op_type.endswith("_hls"):

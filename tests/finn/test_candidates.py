@@ -58,7 +58,7 @@ def depthwise_hw(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return compile_to_hw(onnx, part=PART, clock_mhz=CLOCK_MHZ, workdir=directory / "w")
 
 
-@pytest.fixture(params=["mlp", "cnn", "depthwise"])
+@pytest.fixture(params=["mlp", "cnn", "mlp_topk", "depthwise"])
 def graph(request: pytest.FixtureRequest, compiled: Any) -> Any:
     if request.param == "depthwise":
         return request.getfixturevalue("depthwise_hw")
