@@ -112,6 +112,40 @@ def build(
     _summary(result.report, out_dir)
 
 
+@app.command()
+def fold(
+    model: Annotated[Path, typer.Argument(help="QONNX model (.onnx), e.g. runs/<flow>/model.qonnx.onnx")],
+    board: Annotated[str, typer.Option(help="board name, alias or YAML file")],
+    target_fps: Annotated[float | None, typer.Option(help="least resources that reach this FPS")] = None,
+    maximize: Annotated[bool, typer.Option(help="highest FPS within the caps (the default)")] = False,
+    caps: Annotated[str | None, typer.Option(help="cap overrides, e.g. LUT=0.7,BRAM_18K=0.5")] = None,
+    out: Annotated[Path | None, typer.Option(help="output directory (default runs/fold-<model>-<board>)")]
+    = None,
+) -> None:
+    """Choose the folding (PE/SIMD, memory and compute styles) for a board with codesign's exact
+    optimizer; writes folding_config.json, fold_report.json and a Pareto front (JSON + PNG)."""
+    from rich.table import Table
+
+    from codesign.atomic import staged_directory
+    from codesign.boards import load_board
+    from codesign.fold_command import fold_model
+
+    the_board = load_board(board)
+    out_dir = out or Path("runs") / f"fold-{model.stem.split('.')[0]}-{the_board.aliases[0]}"
+    with staged_directory(out_dir) as staging:
+        summary = fold_model(model, the_board, target_fps=target_fps, maximize=maximize, caps=caps,
+                             out_dir=staging)
+    table = Table(title=f"codesign fold — {model.name} on {the_board.name}", show_header=False)
+    table.add_row("objective", summary["objective"])
+    table.add_row("throughput", f"{summary['fps']:,.0f} FPS ({summary['max_cycles']:,} cycles/frame)")
+    for kind, limit in summary["budget"].items():
+        table.add_row(kind, f"{summary['totals'][kind]:,.0f} / {limit:,.0f} budget")
+    table.add_row("fits", "yes" if summary["fits"] else "no")
+    table.add_row("solve time", f"{summary['seconds']['solve']:.2f} s")
+    console.print(table)
+    console.print(f"folding: {out_dir / 'folding_config.json'}")
+
+
 @boards_app.command("list")
 def boards_list() -> None:
     """List the boards codesign knows."""

@@ -45,7 +45,8 @@ class TrainConfig:
     weight_decay: float = 0.0
 
 
-FOLDING_MODES = ("setfolding", "file")
+FOLDING_MODES = ("setfolding", "optimize", "file")
+FOLDING_OBJECTIVES = ("maximize", "min_resources")
 # What a flow may ask for beyond estimates; all but "estimates" need Vivado (codesign.hardware).
 OUTPUTS = ("estimates", "ip", "stitched_ip", "rtlsim_perf", "ooc_synth", "bitfile", "driver")
 DEFAULT_OUTPUTS = ("estimates",)
@@ -54,6 +55,7 @@ DEFAULT_OUTPUTS = ("estimates",)
 @dataclass(frozen=True)
 class FoldingConfig:
     mode: str = "setfolding"
+    objective: str = "maximize"  # mode optimize: highest FPS in budget, or least resources at target_fps
     target_fps: float = 100_000.0
     mvau_wwidth_max: int = 1024
     file: str | None = None
@@ -71,6 +73,7 @@ class FlowConfig:
     seed: int = 0
     board: str = "pynq-z2"
     clock_mhz: float | None = None
+    caps: dict[str, float] = field(default_factory=dict)  # overrides of the board's utilisation caps
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -163,6 +166,8 @@ def _validate(flow: FlowConfig) -> None:
     need(flow.train.lr > 0, "train.lr", "must be positive")
     need(flow.folding.mode in FOLDING_MODES, "folding.mode",
          f"{flow.folding.mode!r} is not one of {', '.join(FOLDING_MODES)}")
+    need(flow.folding.objective in FOLDING_OBJECTIVES, "folding.objective",
+         f"{flow.folding.objective!r} is not one of {', '.join(FOLDING_OBJECTIVES)}")
     need(flow.folding.target_fps > 0, "folding.target_fps", "must be positive")
     need(flow.folding.mvau_wwidth_max >= 1, "folding.mvau_wwidth_max", "must be at least 1")
     need(flow.folding.mode != "file" or bool(flow.folding.file), "folding.file",

@@ -68,6 +68,10 @@ def reference_outputs(model: Any, x: np.ndarray) -> np.ndarray:
 def describe_folding(folding: FoldingConfig) -> str:
     if folding.mode == "file":
         return f"from file {folding.file}"
+    if folding.mode == "optimize":
+        if folding.objective == "maximize":
+            return "codesign optimizer: highest FPS within the board's caps"
+        return f"codesign optimizer: least resources reaching {folding.target_fps:,.0f} FPS"
     return (f"FINN SetFolding at target {folding.target_fps:,.0f} FPS "
             f"(mvau_wwidth_max={folding.mvau_wwidth_max})")
 
@@ -96,12 +100,20 @@ def build_hardware(
     with timer.stage("finn_compile"):
         hw = compile_to_hw(onnx_path, part=board.part, clock_mhz=board.clock_mhz,
                            workdir=out_dir / "finn")
+    optimizer: dict[str, Any] | None = None
     with timer.stage("folding"):
         if folding.mode == "file":
             if not folding.file or not Path(folding.file).is_file():
                 raise ConfigError(f"folding file {folding.file} does not exist; pass a FINN "
                                   "folding_config.json (e.g. one written by an earlier run)")
             hw = apply_folding_file(hw, Path(folding.file))
+        elif folding.mode == "optimize":
+            from codesign.finn.plan import fold_for_board
+
+            hw, plan, _ = fold_for_board(hw, board, folding.objective,
+                                         folding.target_fps if folding.objective == "min_resources" else None)
+            optimizer = {"max_cycles": plan.max_cycles, "solve_seconds": plan.solve_seconds,
+                         "solves": plan.solves, "message": plan.message}
         else:
             hw = apply_setfolding(hw, target_fps=folding.target_fps,
                                   mvau_wwidth_max=folding.mvau_wwidth_max)
@@ -120,7 +132,8 @@ def build_hardware(
         "budget": budget.to_dict(),
         "verification": verification.to_dict(),
         "folding": {"mode": folding.mode, "description": describe_folding(folding),
-                    "target_fps": folding.target_fps if folding.mode == "setfolding" else None},
+                    "target_fps": folding.target_fps if folding.mode == "setfolding" else None,
+                    "optimizer": optimizer},
         "_verification_passed": verification.passed,
         "_verification_details": verification.details,
     }
@@ -167,6 +180,8 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
 
     if flow.clock_mhz is not None:
         board = board.with_clock(flow.clock_mhz)
+    if flow.caps:
+        board = board.with_caps(**flow.caps)
     timer = StageTimer(on_stage=on_stage)
     out_dir.mkdir(parents=True, exist_ok=True)
     with timer.stage("data"):

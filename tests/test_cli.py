@@ -46,14 +46,15 @@ def test_unknown_board_exits_cleanly_without_traceback(tmp_path: Path) -> None:
         (lambda t: ["build", "x.onnx", "--board", "pynq-z1", "--target-fps", "5", "--folding", "f.json"],
          "not both"),
         (lambda t: ["build", "pkg:model", "--board", "pynq-z1", "--input-shape", "1,28"], "C,H,W"),
+        (lambda t: ["fold", "m.onnx", "--board", "pynq-z1", "--caps", "LUT=2"], "LUT"),
     ],
     ids=["unknown-flow-key", "missing-flow", "missing-dataset", "unknown-dataset", "unknown-board",
-         "missing-model", "both-foldings", "bad-input-shape"],
+         "missing-model", "both-foldings", "bad-input-shape", "bad-caps"],
 )
 def test_bad_input_gives_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          make_args, fragment: str) -> None:
     args = make_args(tmp_path)
-    code = main([*args, "--out", str(tmp_path / "out")] if args[0] in ("run", "build") else args)
+    code = main([*args, "--out", str(tmp_path / "out")] if args[0] in ("run", "build", "fold") else args)
     err = capsys.readouterr().err
     assert code == EXIT_USER_ERROR
     assert fragment.lower() in err.lower()

@@ -117,3 +117,18 @@ def test_build_user_qonnx_file_verifies_against_qonnx_execution(tiny_run: Path, 
     assert report["board"]["name"] == "ZCU104"
     trained = json.loads((tiny_run / "report.json").read_text())
     assert report["estimates"]["macs"] == trained["estimates"]["macs"]
+
+
+def test_optimize_folding_mode_fits_caps_and_is_at_least_as_fast_as_setfolding(
+        tiny_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "opt"
+    flow = tiny_flow(tmp_path, folding={"mode": "optimize", "objective": "maximize"},
+                     caps={"LUT": 0.2})
+    assert main(["run", str(flow), "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["budget"]["fits"]
+    assert report["budget"]["resources"]["LUT"]["cap"] == 0.2
+    assert report["folding"]["optimizer"]["max_cycles"] == report["estimates"]["max_cycles"]
+    assert report["verification"]["passed"]
+    baseline = json.loads((tiny_run / "report.json").read_text())
+    assert report["estimates"]["fps"] >= baseline["estimates"]["fps"]
