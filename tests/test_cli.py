@@ -78,3 +78,32 @@ def test_boards_list_shows_every_board(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     for name in ("Pynq-Z1", "Ultra96-V2", "ZCU104", "U250", "U55C", "KV260"):
         assert name in out
+
+
+USER_MODEL = """
+import torch.nn as nn
+from brevitas.nn import QuantLinear, QuantReLU
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = QuantLinear(784, 32, bias=False, weight_bit_width=2)
+        self.act = QuantReLU(bit_width=2)
+        self.head = nn.Linear(32, 10)  # float: FINN cannot build it
+
+    def forward(self, x):
+        return self.head(self.act(self.fc1(x.flatten(1) / 255.0)))
+"""
+
+
+def test_unsupported_layer_in_user_model_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = tmp_path / "my_net.py"
+    module.write_text(USER_MODEL)
+    code = main(["build", f"{module}:Net", "--board", "pynq-z1", "--input-shape", "1,28,28",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR
+    assert "head" in err and "Linear" in err and "QuantLinear" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
