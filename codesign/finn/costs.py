@@ -28,6 +28,8 @@ from codesign.atomic import write_json
 from codesign.boards import RESOURCE_KINDS as RESOURCES
 
 Stream = tuple[int, int]  # (elements per stream word, stream width in bits)
+_DATATYPE_ATTRS = ("inputDataType", "weightDataType", "outputDataType", "accDataType",
+                   "dataType")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,23 @@ def _memoise_attributes(inst: Any) -> None:
     inst.set_nodeattr = set_
 
 
+def _memoise_datatypes(inst: Any) -> None:
+    """Cache the datatype getters: they parse the datatype names on every call, and an
+    evaluator never changes a datatype attribute (only folding attributes)."""
+    for name in ("get_input_datatype", "get_output_datatype", "get_accumulator_datatype"):
+        method = getattr(inst, name, None)
+        if method is None:
+            continue
+        memo: dict[tuple[Any, ...], Any] = {}
+
+        def cached(*args: Any, _method: Any = method, _memo: dict = memo) -> Any:
+            if args not in _memo:
+                _memo[args] = _method(*args)
+            return _memo[args]
+
+        setattr(inst, name, cached)
+
+
 def private_instance(node: Any) -> Any:
     """A FINN custom-op instance on a copy of `node` (the graph is never touched)."""
     import onnx
@@ -144,17 +163,24 @@ class NodeEvaluator:
         self.node, self.part, self.cache = node, part, cache
         self.in_indices, self.out_indices = in_indices, out_indices
         self.inst = private_instance(node)
+        _memoise_datatypes(self.inst)
         self.signature = node_signature(node)
         self.illegal = 0
         self._original: dict[str, Any] = {}  # attributes an earlier candidate changed
+        self._current: dict[str, Any] = {}  # ...and the values they have now
 
     def _set(self, attrs: Mapping[str, Any]) -> None:
+        if any(name in _DATATYPE_ATTRS for name in attrs):
+            raise ValueError("an evaluator varies folding attributes only, not datatypes")
         for name in [n for n in self._original if n not in attrs]:
             self.inst.set_nodeattr(name, self._original.pop(name))
+            del self._current[name]
         for name, value in attrs.items():
             if name not in self._original:
                 self._original[name] = self.inst.get_nodeattr(name)
-            self.inst.set_nodeattr(name, value)
+            if self._current.get(name, self._original[name]) != value:
+                self.inst.set_nodeattr(name, value)  # only what differs from the last candidate
+            self._current[name] = value
 
     def evaluate(self, attrs: Mapping[str, Any]) -> NodeCost | None:
         key = json.dumps([sorted(attrs.items()), self.in_indices, self.out_indices])

@@ -52,18 +52,23 @@ def _cost_dominance(layer: LayerSpace, tie_attrs: list[str], links: list[tuple[L
     ids: dict[tuple, int] = {}
     key_ids = np.array([ids.setdefault(tuple(c.attr(a) for a in tie_attrs), len(ids))
                         for c in cands])
-    penalty = np.zeros((n, n, len(RESOURCE_KINDS)))
+    weak = key_ids[:, None] == key_ids[None, :]
+    tables = []
     for link, side in links:
         own = "out_port" if side == "producer" else "in_port"
         ports = sorted({getattr(c, own) for c in cands}, key=repr)
         index = {p: i for i, p in enumerate(ports)}
         other = ports_of[(link.consumer if side == "producer" else link.producer,
                           "in_port" if side == "producer" else "out_port")]
-        table = _port_penalties(ports, link, side, other)
         idx = np.array([index[getattr(c, own)] for c in cands])
-        penalty += table[idx][:, idx]
-    weak = ((key_ids[:, None] == key_ids[None, :])
-            & np.all(cost[:, None, :] + penalty <= cost[None, :, :] + 1e-9, axis=2))
+        tables.append((_port_penalties(ports, link, side, other), idx))
+    for r in range(len(RESOURCE_KINDS)):  # one kind at a time keeps the arrays n x n
+        penalty = np.zeros((n, n))
+        for table, idx in tables:
+            penalty += table[:, :, r][np.ix_(idx, idx)]
+        if not penalty.any() and not cost[:, r].any():
+            continue  # a kind nobody here uses
+        weak &= cost[:, r][:, None] + penalty <= cost[:, r][None, :] + 1e-9
     np.fill_diagonal(weak, False)
     return weak
 
