@@ -139,7 +139,8 @@ def fold(
     table.add_row("objective", summary["objective"])
     table.add_row("throughput", f"{summary['fps']:,.0f} FPS ({summary['max_cycles']:,} cycles/frame)")
     for kind, limit in summary["budget"].items():
-        table.add_row(kind, f"{summary['totals'][kind]:,.0f} / {limit:,.0f} budget")
+        used = summary["totals"][kind] + summary["converter_totals"].get(kind, 0.0)
+        table.add_row(kind, f"{used:,.0f} / {limit:,.0f} budget (incl. data-width converters)")
     table.add_row("fits", "yes" if summary["fits"] else "no")
     table.add_row("solve time", f"{summary['seconds']['solve']:.2f} s")
     console.print(table)

@@ -110,10 +110,11 @@ def build_hardware(
         elif folding.mode == "optimize":
             from codesign.finn.plan import fold_for_board
 
-            hw, plan, _ = fold_for_board(hw, board, folding.objective,
-                                         folding.target_fps if folding.objective == "min_resources" else None)
+            hw, plan, fold_report = fold_for_board(
+                hw, board, folding.objective,
+                folding.target_fps if folding.objective == "min_resources" else None)
             optimizer = {"max_cycles": plan.max_cycles, "solve_seconds": plan.solve_seconds,
-                         "solves": plan.solves, "message": plan.message}
+                         "solves": plan.solves, "message": plan.message, **fold_report.to_dict()}
         else:
             hw = apply_setfolding(hw, target_fps=folding.target_fps,
                                   mvau_wwidth_max=folding.mvau_wwidth_max)
