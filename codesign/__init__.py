@@ -1,3 +1,35 @@
-"""codesign: FPGA/accelerator co-design for quantized neural networks."""
+"""codesign: FPGA/accelerator co-design for quantized neural networks.
+
+The public API is listed in `__all__`; names are imported on first use so that
+`import codesign` (and `codesign --help`) stays fast."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    # boards and flows (data)
+    "Board": "codesign.boards", "load_board": "codesign.boards", "list_boards": "codesign.boards",
+    "FlowConfig": "codesign.config", "load_flow": "codesign.config", "parse_flow": "codesign.config",
+    # errors
+    "CodesignError": "codesign.errors",
+    # data, models, training, export
+    "load_dataset": "codesign.data", "build_model": "codesign.models",
+    "train_model": "codesign.train", "export_qonnx": "codesign.export",
+    # FINN boundary
+    "compile_to_hw": "codesign.finn", "estimate": "codesign.finn", "verify_against": "codesign.finn",
+    # folding search
+    "fold_for_board": "codesign.finn.plan", "fold_model": "codesign.fold_command",
+    # orchestration
+    "run_flow": "codesign.flow", "build_user_model": "codesign.build",
+}
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'codesign' has no attribute {name!r}")
