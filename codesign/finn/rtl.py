@@ -7,6 +7,7 @@ accelerator gets. codesign.sim builds and runs the simulations; this module only
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,8 @@ class RtlLayer:
     memstream_top: str | None  # the generated weight streamer wrapper, if any
     exp_cycles: int  # FINN's cycles-per-frame estimate
     has_clock2x: bool
+    input_tensors: tuple[str, ...]  # graph tensors on the input streams, in port order
+    output_tensors: tuple[str, ...]
 
 
 def is_rtl_node(node: Any) -> bool:
@@ -143,6 +146,7 @@ def rtl_layer(model: ModelWrapper, node: Any) -> RtlLayer:
         weight_beats=weight_beats,
         memstream_top=f"{node.name}_memstream_wrapper" if weights and memstream.is_file() else None,
         exp_cycles=int(inst.get_exp_cycles()), has_clock2x="ap_clk2x" in text,
+        input_tensors=tuple(node.input[:len(inputs)]), output_tensors=tuple(node.output),
     )
 
 
@@ -214,6 +218,21 @@ def to_stream_order(node: Any, values: np.ndarray) -> np.ndarray:
 
 def exp_cycles(model: ModelWrapper) -> dict[str, int]:
     return {node.name: int(_inst(node).get_exp_cycles()) for node in model.graph.node}
+
+
+def set_fifo_depths(model: ModelWrapper, depth_for: Callable[[str, int], int]) -> ModelWrapper:
+    """A copy whose FIFOs are `depth_for(name, beats per frame of their stream)` deep."""
+    model = copy.deepcopy(model)
+    for node in model.graph.node:
+        if base_op_type(node.op_type) == "StreamingFIFO":
+            inst = _inst(node)
+            beats = int(np.prod(inst.get_folded_output_shape()[:-1]))
+            inst.set_nodeattr("depth", int(depth_for(node.name, beats)))
+    return model
+
+
+def fifo_depth(model: ModelWrapper, name: str) -> int:
+    return int(_inst(model.get_node_from_name(name)).get_nodeattr("depth"))
 
 
 def add_stream_infrastructure(model: ModelWrapper, part: str, fifo_depth: int) -> ModelWrapper:

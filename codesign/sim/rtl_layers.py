@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.sim.testbench import StreamPort, TestbenchSpec, format_beats, generate_testbench, parse_output
-from codesign.sim.verilator import BuildSpec, SourceFile, build_model, find_verilator, run_model
+from codesign.sim.verilator import (
+    BuildSpec,
+    BuiltModel,
+    SimRun,
+    SourceFile,
+    build_model,
+    find_verilator,
+    run_model,
+)
 
 if TYPE_CHECKING:
     from codesign.finn.compile import HWGraph
@@ -78,29 +86,37 @@ def cycle_budget(estimate: int, beats: int, frames: int) -> tuple[int, int]:
     return 20 * per_frame * frames + 20_000, 4 * per_frame + 10_000
 
 
+@dataclass(frozen=True)
+class DesignRun:
+    built: BuiltModel
+    run: SimRun
+    outputs: dict[str, tuple[list[int], list[int]]]  # master port -> (cycles, beats)
+    accepted: dict[str, list[int]]  # slave port -> cycle each beat was accepted
+
+
 def run_design(name: str, spec: TestbenchSpec, sources: list[SourceFile], run_dir: Path, *,
                inputs: dict[str, tuple[list[int], int]], cyclic: dict[str, tuple[list[int], int]],
                expect: dict[str, int], data_files: list[tuple[Path, str]], max_cycles: int,
-               stall_cycles: int,
-               cache: Path | None) -> tuple[Any, Any, dict[str, tuple[list[int], list[int]]],
-                                            dict[str, list[int]]]:
-    """Build (or reuse) and run one design. `inputs`/`cyclic`: port -> (beats, width).
-    Returns (build, run, port -> (cycles, beats) of the outputs, port -> accept cycles)."""
+               stall_cycles: int, cache: Path | None, extra_args: tuple[str, ...] = ()
+               ) -> DesignRun:
+    """Build (or reuse) and run one design in a fresh `run_dir`. `inputs` and `cyclic` (looped
+    forever) map ports to (beats, width); `expect` maps output ports to the beats to wait for;
+    `data_files` are (memory image, its name in the run dir)."""
     built = build_model(BuildSpec(name, spec.top, tuple(sources), generate_testbench(spec)),
                         cache=cache)
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
-    for path, name in data_files:
-        shutil.copy(path, run_dir / name)
+    for path, target in data_files:
+        shutil.copy(path, run_dir / target)
     for port, (beats, width) in {**inputs, **cyclic}.items():
         (run_dir / f"{port}.in.hex").write_text(format_beats(beats, width))
     args = [str(max_cycles), str(stall_cycles), *(f"{p}={n}" for p, n in expect.items()),
-            *(f"cyclic={p}" for p in cyclic)]
+            *(f"cyclic={p}" for p in cyclic), *extra_args]
     run = run_model(built, args, run_dir, timeout_s=RUN_TIMEOUT_S)
     outputs = {p: parse_output((run_dir / f"{p}.out.hex").read_text()) for p in expect}
     accepted = {p: [int(v) for v in (run_dir / f"{p}.acc").read_text().split()] for p in inputs}
-    return built, run, outputs, accepted
+    return DesignRun(built, run, outputs, accepted)
 
 
 def canonical_design(layer: RtlLayer) -> tuple[str, list[SourceFile], list[tuple[Path, str]]]:
@@ -157,10 +173,11 @@ def simulate_rtl_layer(layer: RtlLayer, node_inputs: list[np.ndarray],
     beats = max([s.beats_per_frame for s in (*layer.inputs, *layer.outputs)])
     max_cycles, stall = cycle_budget(layer.exp_cycles, beats, frames)
     top, sources, data_files = canonical_design(layer)
-    built, run, outputs, accepted = run_design(
+    design = run_design(
         f"layer {layer.name} ({layer.op_type})", layer_testbench(layer, top), sources, run_dir,
         inputs=inputs, cyclic=cyclic, expect=expect, data_files=data_files,
         max_cycles=max_cycles, stall_cycles=stall, cache=cache)
+    outputs, accepted = design.outputs, design.accepted
     match, details = True, []
     for stream, expected in zip(layer.outputs, node_outputs, strict=False):
         got = unpack_stream(outputs[stream.port][1], stream)
@@ -173,7 +190,8 @@ def simulate_rtl_layer(layer: RtlLayer, node_inputs: list[np.ndarray],
     per_frame, latency = frame_timing(outputs[out0.port][0], out0.beats_per_frame, first_in)
     return LayerSim(layer.name, layer.op_type, "verilator", frames, match, per_frame, latency,
                     layer.exp_cycles, deviation(per_frame, layer.exp_cycles), beats,
-                    built.seconds, built.cached, run.seconds, "; ".join(details))
+                    design.built.seconds, design.built.cached, design.run.seconds,
+                    "; ".join(details))
 
 
 def partition_inputs(hw: HWGraph, x: np.ndarray) -> np.ndarray:

@@ -7,9 +7,12 @@ master stream it writes `<s>.out.hex` lines `<cycle> <hex beat>`; for each slave
 `<s>.acc` with the cycle each beat was accepted. Command line:
 
     sim <max_cycles> <stall_cycles> <out stream>=<beats> ... [cyclic=<in stream>] ...
+        [pace=<in stream>:<beats per frame>:<period>]
 
 It stops when every master stream has produced its beats (exit 0), when no stream moved for
-`stall_cycles` cycles (exit 3, a stalled pipeline) or after `max_cycles` (exit 4). Monitor ports
+`stall_cycles` cycles (exit 3, a stalled pipeline) or after `max_cycles` (exit 4). A paced
+stream offers frame f (of `beats per frame` beats) no earlier than cycle f * period, as a source
+running at that throughput would. Monitor ports
 (plain outputs, e.g. FIFO occupancy counters of a generated top level) are printed at the end as
 `MONITOR <port> <value>`. Masters are always ready (no back-pressure): the measured cycles are
 those of the design itself."""
@@ -75,7 +78,8 @@ _PRELUDE = r"""
 #include "V@TOP@.h"
 
 struct In { const char* name; int words; std::vector<uint32_t> data; size_t beats = 0, pos = 0;
-            bool cyclic = false; FILE* acc = nullptr; };
+            bool cyclic = false; FILE* acc = nullptr;
+            unsigned long long pace_beats = 0, pace_period = 0; };
 struct Out { const char* name; int words; size_t expect = 0, got = 0; FILE* log = nullptr; };
 
 static bool load_hex(In& s) {
@@ -120,6 +124,13 @@ _LOOP = r"""
     bool known = false;
     for (auto& o : outs) if (key == o.name) { o.expect = strtoull(val.c_str(), nullptr, 10); known = true; }
     if (key == "cyclic") for (auto& s : ins) if (val == s.name) { s.cyclic = true; known = true; }
+    if (key == "pace") for (auto& s : ins) {
+      size_t c1 = val.find(':'), c2 = val.rfind(':');
+      if (c1 == std::string::npos || c1 == c2 || val.substr(0, c1) != s.name) continue;
+      s.pace_beats = strtoull(val.substr(c1 + 1, c2 - c1 - 1).c_str(), nullptr, 10);
+      s.pace_period = strtoull(val.substr(c2 + 1).c_str(), nullptr, 10);
+      known = s.pace_beats > 0;
+    }
     if (!known) { fprintf(stderr, "unknown stream in argument %s\n", argv[a]); return 2; }
   }
   for (auto& s : ins) {
@@ -171,7 +182,8 @@ def generate_testbench(spec: TestbenchSpec) -> str:
     drive, sample = [], []
     for i, port in enumerate(spec.slaves):
         drive.append(
-            f"{{ In& s = ins[{i}]; bool v = s.pos < s.beats || (s.cyclic && s.beats); "
+            f"{{ In& s = ins[{i}]; bool v = (s.pos < s.beats || (s.cyclic && s.beats)) && "
+            f"(!s.pace_beats || (s.pos / s.pace_beats) * s.pace_period <= cycle); "
             f"top->{port.name}_TVALID = v; "
             f"if (v) {{ const uint32_t* d = &s.data[(s.pos % s.beats) * s.words]; "
             f"{_set_data(port, 'd')} }} }}")
