@@ -190,6 +190,7 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
         data = load_dataset(ds.name, path=ds.path, test_fraction=ds.test_fraction, seed=flow.seed,
                             limit_train=ds.limit_train, limit_test=ds.limit_test)
     with timer.stage("train"):
+        torch.set_num_threads(flow.train.threads)
         set_seed(flow.seed)
         model = build_model(flow.model.arch, input_shape=data.input_shape,
                             num_classes=data.num_classes, weight_bits=flow.model.weight_bits,
