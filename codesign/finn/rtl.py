@@ -35,6 +35,9 @@ class StreamInfo:
     dtype: str  # FINN datatype name of the elements
     folded_shape: tuple[int, ...]  # (..., elements per beat), batch 1
     normal_shape: tuple[int, ...]
+    element_bits: int = 0  # bits of one element in a beat
+    low: float = 0.0  # the datatype's range
+    high: float = 0.0
 
     @property
     def beats_per_frame(self) -> int:
@@ -97,7 +100,8 @@ def _stream(inst: Any, port: str, index: int, *, output: bool) -> StreamInfo:
         width, dtype = inst.get_instream_width(index), inst.get_input_datatype(index)
         folded, normal = inst.get_folded_input_shape(index), inst.get_normal_input_shape(index)
     return StreamInfo(port, (int(width) + 7) // 8 * 8, dtype.name,
-                      tuple(int(d) for d in folded), tuple(int(d) for d in normal))
+                      tuple(int(d) for d in folded), tuple(int(d) for d in normal),
+                      int(dtype.bitwidth()), float(dtype.min()), float(dtype.max()))
 
 
 def _weight_stream(model: ModelWrapper, node: Any, inst: Any) -> tuple[StreamInfo | None, tuple[int, ...]]:
@@ -118,9 +122,18 @@ def _weight_stream(model: ModelWrapper, node: Any, inst: Any) -> tuple[StreamInf
         inst.make_weight_file(model.get_initializer(node.input[1]), "decoupled_npy", str(path))
         beats = npy_to_rtlsim_input(str(path), wdt, width)
     depth = int(inst.calc_wmem())
-    stream = StreamInfo("in1_V", (width + 7) // 8 * 8, wdt.name, (depth, width // wdt.bitwidth()),
-                        (depth * width // wdt.bitwidth(),))
+    per_beat = width // wdt.bitwidth()
+    stream = StreamInfo("in1_V", (width + 7) // 8 * 8, wdt.name, (depth, per_beat),
+                        (depth * per_beat,), int(wdt.bitwidth()), float(wdt.min()), float(wdt.max()))
     return stream, tuple(int(b) for b in beats)
+
+
+def node_streams(node: Any) -> tuple[tuple[StreamInfo, ...], tuple[StreamInfo, ...]]:
+    """(input, output) streams of any HW layer (HLS or RTL), as its hardware interface has them."""
+    inst = _inst(node)
+    intf = inst.get_verilog_top_module_intf_names()
+    return (tuple(_stream(inst, port, i, output=False) for i, (port, _) in enumerate(intf["s_axis"])),
+            tuple(_stream(inst, port, i, output=True) for i, (port, _) in enumerate(intf["m_axis"])))
 
 
 def rtl_layer(model: ModelWrapper, node: Any) -> RtlLayer:
@@ -129,11 +142,7 @@ def rtl_layer(model: ModelWrapper, node: Any) -> RtlLayer:
     code_gen_dir = Path(str(inst.get_nodeattr("code_gen_dir_ipgen")))
     if not code_gen_dir.is_dir():
         raise CompileError(f"{node.name} has no generated HDL; call generate_rtl first")
-    intf = inst.get_verilog_top_module_intf_names()
-    inputs = tuple(_stream(inst, port, i, output=False)
-                   for i, (port, _) in enumerate(intf["s_axis"]))
-    outputs = tuple(_stream(inst, port, i, output=True)
-                    for i, (port, _) in enumerate(intf["m_axis"]))
+    inputs, outputs = node_streams(node)
     weights, weight_beats = _weight_stream(model, node, inst)
     memstream = code_gen_dir / f"{node.name}_memstream_wrapper.v"
     sources = tuple(Path(p) for p in inst.get_rtl_file_list(abspath=True))
