@@ -22,6 +22,9 @@ from codesign.finn.verify import despecialise
 if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
 
+PARENT_GRAPH = "04_dataflow_parent.onnx"  # compile_to_hw's full graph around the partition
+FOLDED_PARTITION = "06_partition_folded.onnx"  # the folded partition, as codesign.flow saves it
+
 # (stage name, file compile_to_hw writes, what the graph is, executed in float64)
 COMPILE_STAGES = (
     ("finn_onnx", "01_qonnx_to_finn.onnx", "QONNX converted to FINN-ONNX (MultiThreshold)", True),
@@ -48,6 +51,12 @@ def stages_dir(hw: HWGraph) -> Path:
 
     sdp = hw.parent.get_nodes_by_op_type("StreamingDataflowPartition")[0]
     return Path(str(getCustomOp(sdp).get_nodeattr("model"))).parent
+
+
+def load_hw_graph(parent_path: Path, partition_path: Path, *, part: str, clock_mhz: float) -> HWGraph:
+    """The folded accelerator a flow saved: its parent graph and folded partition."""
+    return HWGraph(model=load_graph(partition_path), parent=load_graph(parent_path), part=part,
+                   clock_mhz=float(clock_mhz))
 
 
 def load_graph(path: Path) -> ModelWrapper:

@@ -1,0 +1,120 @@
+"""The simulation section: one JSON document (simulation.json) and its Markdown rendering.
+
+The JSON is the source of truth; `render_simulation_markdown` reads only from it, so the flow
+report can embed the section and re-render it later."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from codesign.atomic import write_json, write_text
+
+SCHEMA = "codesign.simulation/1"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _num(value: Any, fmt: str = ",.0f") -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.1f} %"
+
+
+def _match(value: bool | None) -> str:
+    return "–" if value is None else ("yes" if value else "**NO**")
+
+
+def _chain(chain: dict[str, Any]) -> list[str]:
+    inputs = ", ".join(f"{n} {kind}" for kind, n in chain["inputs"].items())
+    rows = [[s["name"], s["description"], f"{s['matched']}/{s['samples']}",
+             f"{s['max_lsb_diff']:.3g}", f"{s['seconds']:.1f}"] for s in chain["stages"]]
+    lines = ["### Functional chain (Python)", "", f"Inputs: {inputs}. Each stage is compared "
+             "with the one before it on the integer grid of the output step "
+             f"({chain['output_scale']:.6g}).", "",
+             *_table(["stage", "graph", "bit-exact vs previous", "max diff (LSB)", "seconds"], rows), ""]
+    verdict = "**passed**" if chain["passed"] else "**FAILED**"
+    return [*lines, f"Chain {verdict}: {chain['summary']}", ""]
+
+
+def _streams(streams: dict[str, Any]) -> list[str]:
+    lines = ["### Stream packing", "", f"{streams['passed']}/{streams['checked']} layer streams "
+             "fit their datatype, are packed in the documented beat layout and unpack losslessly.", ""]
+    if streams["failures"]:
+        rows = [[f["layer"], f["stream"], f["dtype"], f["detail"]] for f in streams["failures"]]
+        lines += [*_table(["layer", "stream", "datatype", "problem"], rows), ""]
+    return lines
+
+
+def _layers(layers: list[dict[str, Any]]) -> list[str]:
+    rows = [[s["name"], s["op_type"], s["mode"], str(s["frames"]), _match(s["match"]),
+             _num(s["cycles_per_frame"]), _num(s["estimated_cycles"] or None),
+             _pct(s["deviation_pct"]), _num(s["latency_cycles"]),
+             "cached" if s["cached_build"] else (f"{s['build_seconds']:.0f} s" if s["mode"] == "verilator"
+                                                 else "–")]
+            for s in layers]
+    notes = sorted({f"{s['op_type']}: {s['detail']}" for s in layers if s["mode"] == "python"})
+    mismatches = [f"{s['name']}: {s['detail']}" for s in layers if s["match"] is False]
+    return ["### Layers (Verilator RTL simulation)", "",
+            *_table(["layer", "op type", "mode", "frames", "bit-exact", "cycles/frame",
+                     "FINN estimate", "deviation", "latency", "build"], rows), "",
+            *(f"- {n}" for n in notes + mismatches), ""]
+
+
+def _pipeline(pipe: dict[str, Any]) -> list[str]:
+    if pipe.get("status") == "skipped":
+        return ["### Whole pipeline", "", f"Not simulated: {pipe['reason']}", ""]
+    lines = [
+        "### Whole pipeline (Verilator RTL simulation)", "",
+        f"- {pipe['frames']} frames through {len(pipe['layers'])} layers with FIFOs and width "
+        f"converters: bit-exact **{_match(pipe['match'])}** {pipe['detail']}",
+        f"- throughput: {pipe['cycles_per_frame']:,.0f} cycles/frame = {pipe['fps']:,.0f} FPS at "
+        f"{pipe['clock_mhz']:g} MHz; FINN estimate {pipe['estimated_cycles']:,} cycles/frame "
+        f"({_pct(pipe['throughput_deviation_pct'])})",
+        f"- first-frame latency: {pipe['latency_cycles']:,} cycles; FINN estimate "
+        f"{pipe['estimated_latency_cycles']:,} ({_pct(pipe['latency_deviation_pct'])})",
+    ]
+    if pipe.get("needed_depths_cycles_per_frame") is not None:
+        lines.append(f"- rebuilt with the FIFO depths below: "
+                     f"{pipe['needed_depths_cycles_per_frame']:,.0f} cycles/frame")
+    rows = [[f["name"], f["producer"], f["consumer"], str(f["simulated_depth"]), str(f["needed_depth"])]
+            for f in pipe["fifos"]]
+    return [*lines, "", *_table(["FIFO", "from", "to", "simulated depth", "needed depth"], rows), ""]
+
+
+def render_simulation_markdown(section: dict[str, Any]) -> str:
+    """The `## Simulation` section of a report, from the simulation JSON."""
+    verdict = "passed" if section["passed"] else "FAILED"
+    lines = ["## Simulation without hardware", "", f"**{verdict}**: {section['summary']}", ""]
+    if section.get("chain"):
+        lines += _chain(section["chain"])
+    if section.get("streams"):
+        lines += _streams(section["streams"])
+    if section.get("layers"):
+        lines += _layers(section["layers"])
+    if section.get("deviation_by_type"):
+        rows = [[op, str(d["layers"]), _pct(d["mean_pct"]), f"{d['max_abs_pct']:.1f} %"]
+                for op, d in section["deviation_by_type"].items()]
+        lines += ["Measured cycles per frame vs FINN's estimate, by layer type:", "",
+                  *_table(["op type", "layers", "mean deviation", "largest |deviation|"], rows), ""]
+    if section.get("pipeline"):
+        lines += _pipeline(section["pipeline"])
+    if section.get("rtl_not_run"):
+        lines += ["### RTL simulation", "", f"Not run: {section['rtl_not_run']}", ""]
+    if section.get("timings_s"):
+        rows = [[name, f"{secs:.1f}"] for name, secs in section["timings_s"].items()]
+        lines += ["### Simulation times", "", *_table(["part", "seconds"], rows), ""]
+    return "\n".join(lines)
+
+
+def write_simulation(section: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """simulation.json and simulation.md in `out_dir`, each written atomically."""
+    out_dir = Path(out_dir)
+    return {"json": write_json(out_dir / "simulation.json", section),
+            "markdown": write_text(out_dir / "simulation.md",
+                                   render_simulation_markdown(section) + "\n")}

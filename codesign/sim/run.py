@@ -1,0 +1,225 @@
+"""Entry points: simulate a compiled accelerator (`simulate_hardware`) or the output directory
+of a flow or build (`simulate_flow_outputs`), and write simulation.json / simulation.md.
+
+Order of work: the functional chain and stream checks (Python, seconds), then per-layer RTL
+simulation and, when every layer of the partition is RTL, the whole pipeline (Verilator)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from codesign.errors import ConfigError, ToolchainMissing, VerificationError
+from codesign.sim.report import SCHEMA, write_simulation
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from codesign.finn.compile import HWGraph
+
+PIPELINE_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    """What to simulate; mirrors a flow's `simulate:` section."""
+
+    samples: int = 10  # test-set samples for the chain (plus random and boundary inputs)
+    random_inputs: int = 8
+    streams: bool = True
+    rtl: bool = True  # per-layer Verilator simulation of the RTL layers
+    layer_frames: int = 3
+    pipeline: str = "auto"  # auto: when every layer is RTL
+    pipeline_frames: int = 8
+    cache_dir: str | None = None  # Verilator builds (default $CODESIGN_CACHE_DIR or ~/.cache)
+
+    def __post_init__(self) -> None:
+        if self.pipeline not in PIPELINE_MODES:
+            raise ConfigError(f"simulate.pipeline must be one of {', '.join(PIPELINE_MODES)}, "
+                              f"got {self.pipeline!r}")
+        for name in ("samples", "random_inputs", "layer_frames", "pipeline_frames"):
+            if getattr(self, name) < (0 if name in ("samples", "random_inputs") else 1):
+                raise ConfigError(f"simulate.{name} must be a positive integer, got {getattr(self, name)!r}")
+
+
+def _deviations(layers: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per RTL op type: how many layers, and the mean and largest cycle deviation."""
+    by_type: dict[str, list[float]] = {}
+    for layer in layers:
+        if layer["deviation_pct"] is not None:
+            by_type.setdefault(layer["op_type"], []).append(layer["deviation_pct"])
+    return {op: {"layers": len(v), "mean_pct": float(np.mean(v)),
+                 "max_abs_pct": float(np.max(np.abs(v)))} for op, v in sorted(by_type.items())}
+
+
+def _summary(section: dict[str, Any]) -> str:
+    parts = []
+    if section.get("chain"):
+        parts.append(section["chain"]["summary"])
+    if section.get("streams"):
+        s = section["streams"]
+        parts.append(f"{s['passed']}/{s['checked']} streams pack losslessly")
+    layers = [s for s in section.get("layers") or [] if s["mode"] == "verilator"]
+    if layers:
+        exact = sum(1 for s in layers if s["match"])
+        dev = ", ".join(f"{op} {d['max_abs_pct']:.1f} %" for op, d in section["deviation_by_type"].items())
+        parts.append(f"{exact}/{len(layers)} RTL layers bit-exact in Verilator"
+                     + (f" (largest cycle deviation: {dev})" if dev else ""))
+    pipe = section.get("pipeline")
+    if pipe and pipe.get("status") != "skipped":
+        parts.append(f"pipeline {'bit-exact' if pipe['match'] else 'MISMATCH'} at "
+                     f"{pipe['cycles_per_frame']:,.0f} cycles/frame vs {pipe['estimated_cycles']:,} "
+                     "estimated")
+    return "; ".join(parts) or "nothing simulated"
+
+
+def _passed(section: dict[str, Any]) -> bool:
+    chain, streams = section.get("chain"), section.get("streams")
+    pipe = section.get("pipeline") or {}
+    return bool((not chain or chain["passed"])
+                and (not streams or streams["passed"] == streams["checked"])
+                and all(s["match"] is not False for s in section.get("layers") or [])
+                and (pipe.get("status") == "skipped" or pipe.get("match", True)))
+
+
+def simulate_hardware(hw: HWGraph, onnx_path: Path, x: np.ndarray | None, workdir: Path, *,
+                      model: nn.Module | None = None, stages_dir: Path | None = None,
+                      options: SimulationOptions = SimulationOptions()) -> dict[str, Any]:
+    """Simulate the folded accelerator `hw` (compiled from `onnx_path`; `model` is its Brevitas
+    source if known) on test samples `x`. Returns the simulation section (JSON-ready).
+
+    Raises ToolchainMissing if RTL simulation is asked for and Verilator is missing; the
+    Python results are then in the exception's `section` attribute."""
+    from codesign.sim.chain import simulate_chain
+    from codesign.sim.streams import check_streams
+
+    workdir = Path(workdir)
+    timings: dict[str, float] = {}
+    section: dict[str, Any] = {"schema": SCHEMA, "options": asdict(options)}
+    x = None if x is None else np.asarray(x)[:options.samples]
+    start = time.perf_counter()
+    section["chain"] = simulate_chain(model, onnx_path, x, hw=hw, stages_dir=stages_dir,
+                                      random_inputs=options.random_inputs).to_dict()
+    timings["chain"] = time.perf_counter() - start
+    frames_x = x if x is not None and len(x) else _random_frames(onnx_path, options.layer_frames)
+    if options.streams:
+        start = time.perf_counter()
+        checks = check_streams(hw, frames_x, frames=2)
+        section["streams"] = {"checked": len(checks), "passed": sum(c.passed for c in checks),
+                              "failures": [c.to_dict() for c in checks if not c.passed]}
+        timings["streams"] = time.perf_counter() - start
+    try:
+        _simulate_rtl(hw, frames_x, workdir, options, section, timings)
+    except ToolchainMissing as exc:
+        section["rtl_not_run"] = str(exc)
+        _finish(section, timings)
+        exc.section = section  # type: ignore[attr-defined]
+        raise
+    return _finish(section, timings)
+
+
+def _finish(section: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
+    section["timings_s"] = timings
+    section["passed"] = _passed(section)
+    section["summary"] = _summary(section)
+    return section
+
+
+def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulationOptions,
+                  section: dict[str, Any], timings: dict[str, float]) -> None:
+    from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
+    from codesign.sim.rtl_layers import simulate_layers
+    from codesign.sim.verilator import cache_dir, find_verilator
+
+    cache = Path(options.cache_dir) if options.cache_dir else cache_dir()
+    missing = non_rtl_layers(hw)
+    if options.rtl or options.pipeline == "on" or (options.pipeline == "auto" and not missing):
+        tool = find_verilator(f"the RTL layers of {hw.model.graph.node[0].name}..")
+        section["verilator"] = {"version": tool.version, "cache_dir": str(cache)}
+    if options.rtl:
+        start = time.perf_counter()
+        sims = simulate_layers(hw, x, workdir / "layers", frames=options.layer_frames, cache=cache)
+        section["layers"] = [s.to_dict() for s in sims]
+        section["deviation_by_type"] = _deviations(section["layers"])
+        timings["rtl_layers"] = time.perf_counter() - start
+    if options.pipeline == "off" or (options.pipeline == "auto" and missing):
+        reason = ("switched off" if options.pipeline == "off" else
+                  f"not every layer has an RTL implementation ({', '.join(missing[:3])}"
+                  f"{', ...' if len(missing) > 3 else ''}); compile with mvau_rtl=True for an all-RTL MLP")
+        section["pipeline"] = {"status": "skipped", "reason": reason}
+        return
+    start = time.perf_counter()
+    pipe = simulate_pipeline(hw, x, workdir / "pipeline", frames=options.pipeline_frames, cache=cache)
+    section["pipeline"] = pipe.to_dict()
+    timings["pipeline"] = time.perf_counter() - start
+
+
+def _random_frames(onnx_path: Path, n: int) -> np.ndarray:
+    from codesign.finn.stages import input_range, load_graph
+
+    graph = load_graph(Path(onnx_path))
+    _, low, high = input_range(graph)
+    shape = tuple(graph.get_tensor_shape(graph.graph.input[0].name))[1:]
+    return np.random.default_rng(0).integers(int(low), int(high) + 1, (n, *shape)).astype(np.float32)
+
+
+def check_simulation(section: dict[str, Any], where: Path | None = None) -> None:
+    """Raise VerificationError if any simulated check failed."""
+    if not section["passed"]:
+        place = f"; details in {where}" if where else ""
+        raise VerificationError(f"simulation found a mismatch: {section['summary']}{place}. This "
+                                "is a bug in the toolchain path, please report it")
+
+
+def _flow_model_and_inputs(out_dir: Path, report: dict[str, Any], samples: int
+                           ) -> tuple[Any, np.ndarray | None]:
+    """The trained Brevitas model and test samples of a flow run (None, None for a build)."""
+    flow = report.get("flow")
+    if not flow or not (out_dir / "model.pt").is_file():
+        return None, None
+    from codesign.data import load_dataset
+    from codesign.models import build_model
+    from codesign.train import load_checkpoint
+
+    ds, m = flow["dataset"], flow["model"]
+    data = load_dataset(ds["name"], path=ds.get("path"), test_fraction=ds["test_fraction"],
+                        seed=flow["seed"], limit_train=ds.get("limit_train"),
+                        limit_test=ds.get("limit_test"))
+    model = build_model(m["arch"], input_shape=data.input_shape, num_classes=data.num_classes,
+                        weight_bits=m["weight_bits"], act_bits=m["act_bits"], **m["options"])
+    load_checkpoint(model, out_dir / "model.pt")
+    return model.eval(), data.x_test[:samples]
+
+
+def simulate_flow_outputs(out_dir: Path, *, options: SimulationOptions = SimulationOptions(),
+                          x: np.ndarray | None = None) -> dict[str, Any]:
+    """Simulate what `codesign run` or `codesign build` left in `out_dir` and write
+    simulation.json and simulation.md there. Test samples come from the flow's dataset unless
+    `x` is given. Returns the section; check_simulation(section) turns a mismatch into an error."""
+    from codesign.finn.stages import FOLDED_PARTITION, PARENT_GRAPH, load_hw_graph
+
+    out_dir = Path(out_dir)
+    report_path = out_dir / "report.json"
+    if not report_path.is_file():
+        raise ConfigError(f"{out_dir} has no report.json; pass the output directory of "
+                          "`codesign run` or `codesign build`")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    finn_dir = out_dir / "finn"
+    hw = load_hw_graph(finn_dir / PARENT_GRAPH, finn_dir / FOLDED_PARTITION,
+                       part=report["board"]["part"], clock_mhz=report["estimates"]["clock_mhz"])
+    model, samples = _flow_model_and_inputs(out_dir, report, options.samples)
+    try:
+        section = simulate_hardware(hw, out_dir / "model.qonnx.onnx", samples if x is None else x,
+                                    out_dir / "simulation", model=model, stages_dir=finn_dir,
+                                    options=options)
+    except ToolchainMissing as exc:
+        if hasattr(exc, "section"):
+            write_simulation(exc.section, out_dir)
+        raise
+    write_simulation(section, out_dir)
+    return section
