@@ -62,10 +62,12 @@ def prepare(flow_path: Path, epochs: int, work: Path) -> tuple[Any, Any, Any]:
 
 def rtl_simulation(hw: Any, x: Any, work: Path, cache: Path) -> tuple[float, Any, Any]:
     from codesign.sim import simulate_layers, simulate_pipeline
+    from codesign.sim.rtl_layers import stitch
 
     start = time.perf_counter()
-    layers = simulate_layers(hw, x, work / "layers", frames=3, cache=cache)
-    pipeline = simulate_pipeline(hw, x, work / "pipeline", frames=8, cache=cache)
+    stitched = stitch(hw)  # HDL generated once for both, as codesign simulate does
+    layers = simulate_layers(hw, x, work / "layers", frames=3, cache=cache, stitched=stitched)
+    pipeline = simulate_pipeline(hw, x, work / "pipeline", frames=8, cache=cache, stitched=stitched)
     return time.perf_counter() - start, layers, pipeline
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,7 @@ class RtlLayer:
     inputs: tuple[StreamInfo, ...]
     outputs: tuple[StreamInfo, ...]
     weights: StreamInfo | None  # MVAU_rtl with decoupled weights: the weight stream (in1_V)
-    weight_beats: tuple[int, ...]  # one pass over the weight memory, packed
+    weight_values: np.ndarray | None = field(compare=False)  # one pass over the weight memory
     memstream_top: str | None  # the generated weight streamer wrapper, if any
     exp_cycles: int  # FINN's cycles-per-frame estimate
     has_clock2x: bool
@@ -104,28 +104,37 @@ def _stream(inst: Any, port: str, index: int, *, output: bool) -> StreamInfo:
                       int(dtype.bitwidth()), float(dtype.min()), float(dtype.max()))
 
 
-def _weight_stream(model: ModelWrapper, node: Any, inst: Any) -> tuple[StreamInfo | None, tuple[int, ...]]:
+def _weight_stream(model: ModelWrapper, node: Any, inst: Any) -> tuple[StreamInfo | None, np.ndarray | None]:
+    """The stream a decoupled MVAU's weight streamer feeds it: (stream, one pass of values in
+    stream order, as FINN's rtlsim feeds it from make_weight_file's decoupled layout)."""
     import tempfile
 
-    from finn.util.data_packing import npy_to_rtlsim_input
+    from qonnx.core.datatype import DataType
 
     types = inst.get_nodeattr_types()
     if base_op_type(node.op_type) != "MVAU" or inst.get_nodeattr("mem_mode") != "internal_decoupled":
-        return None, ()
+        return None, None
     if "pumpedCompute" in types and inst.get_nodeattr("pumpedCompute"):
         raise CompileError(f"{node.name}: double-pumped DSPs (pumpedCompute=1) need a second "
                            "clock the simulation does not model; set pumpedCompute=0")
     wdt = inst.get_input_datatype(1)
+    if wdt == DataType["BIPOLAR"]:  # exported as binary, as in make_weight_file
+        wdt = DataType["BINARY"]
     width = int(inst.get_instream_width(1))
     with tempfile.TemporaryDirectory(prefix="codesign-weights-") as tmp:
         path = Path(tmp) / "weights.npy"
         inst.make_weight_file(model.get_initializer(node.input[1]), "decoupled_npy", str(path))
-        beats = npy_to_rtlsim_input(str(path), wdt, width)
-    depth = int(inst.calc_wmem())
+        values = np.load(path)
     per_beat = width // wdt.bitwidth()
-    stream = StreamInfo("in1_V", (width + 7) // 8 * 8, wdt.name, (depth, per_beat),
-                        (depth * per_beat,), int(wdt.bitwidth()), float(wdt.min()), float(wdt.max()))
-    return stream, tuple(int(b) for b in beats)
+    depth = values.size // per_beat
+    stream = StreamInfo("in1_V", (width + 7) // 8 * 8, wdt.name, (1, depth, per_beat),
+                        (1, depth * per_beat), int(wdt.bitwidth()), float(wdt.min()), float(wdt.max()))
+    return stream, values.reshape(1, depth * per_beat)
+
+
+def weight_stream(model: ModelWrapper, node: Any) -> tuple[StreamInfo | None, np.ndarray | None]:
+    """(stream, values of one pass, frames first) of a decoupled MVAU's weights, else (None, None)."""
+    return _weight_stream(model, node, _inst(node))
 
 
 def node_streams(node: Any) -> tuple[tuple[StreamInfo, ...], tuple[StreamInfo, ...]]:
@@ -143,7 +152,7 @@ def rtl_layer(model: ModelWrapper, node: Any) -> RtlLayer:
     if not code_gen_dir.is_dir():
         raise CompileError(f"{node.name} has no generated HDL; call generate_rtl first")
     inputs, outputs = node_streams(node)
-    weights, weight_beats = _weight_stream(model, node, inst)
+    weights, weight_values = _weight_stream(model, node, inst)
     memstream = code_gen_dir / f"{node.name}_memstream_wrapper.v"
     sources = tuple(Path(p) for p in inst.get_rtl_file_list(abspath=True))
     top = str(inst.get_nodeattr("gen_top_module") or inst.get_verilog_top_module_name())
@@ -152,7 +161,7 @@ def rtl_layer(model: ModelWrapper, node: Any) -> RtlLayer:
         name=node.name, op_type=node.op_type, top=top, sources=sources,
         data_files=tuple(sorted(p for p in code_gen_dir.iterdir() if p.suffix in DATA_SUFFIXES)),
         code_gen_dir=code_gen_dir, inputs=inputs, outputs=outputs, weights=weights,
-        weight_beats=weight_beats,
+        weight_values=weight_values,
         memstream_top=f"{node.name}_memstream_wrapper" if weights and memstream.is_file() else None,
         exp_cycles=int(inst.get_exp_cycles()), has_clock2x="ap_clk2x" in text,
         input_tensors=tuple(node.input[:len(inputs)]), output_tensors=tuple(node.output),
@@ -230,13 +239,18 @@ def exp_cycles(model: ModelWrapper) -> dict[str, int]:
 
 
 def set_fifo_depths(model: ModelWrapper, depth_for: Callable[[str, int], int]) -> ModelWrapper:
-    """A copy whose FIFOs are `depth_for(name, beats per frame of their stream)` deep."""
+    """A copy whose FIFOs are `depth_for(name, beats per frame of their stream)` deep. FIFOs
+    whose depth changes lose their generated HDL (generate_rtl makes it anew); other layers
+    keep theirs, so regenerating a resized pipeline only touches its FIFOs."""
     model = copy.deepcopy(model)
     for node in model.graph.node:
         if base_op_type(node.op_type) == "StreamingFIFO":
             inst = _inst(node)
             beats = int(np.prod(inst.get_folded_output_shape()[:-1]))
-            inst.set_nodeattr("depth", int(depth_for(node.name, beats)))
+            depth = int(depth_for(node.name, beats))
+            if depth != inst.get_nodeattr("depth"):
+                inst.set_nodeattr("depth", depth)
+                inst.set_nodeattr("code_gen_dir_ipgen", "")
     return model
 
 

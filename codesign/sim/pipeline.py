@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.errors import CompileError
+from codesign.sim.packing import pack_beats, unpack_beats
 from codesign.sim.rtl_layers import DesignRun, cycle_budget, deviation, partition_inputs, run_design
 from codesign.sim.testbench import StreamPort, TestbenchSpec
 from codesign.sim.verilator import SourceFile, find_verilator
@@ -210,18 +211,18 @@ def _steady(ends: list[int]) -> float:
 
 
 def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 8,
-                      cache: Path | None = None, check_depths: bool = True) -> PipelineSim:
+                      cache: Path | None = None, check_depths: bool = True,
+                      stitched: Any = None) -> PipelineSim:
     """Simulate the folded all-RTL partition `hw` on `frames` samples of `x` (repeated if
     fewer), against FINN's Python execution and its performance estimate. With
     `check_depths`, the pipeline is rebuilt with the FIFO depths it needed and run again, to
-    show that they keep the throughput."""
+    show that they keep the throughput. `stitched`: the graph from rtl_layers.stitch(), if
+    already made (only its FIFOs are then regenerated)."""
     from codesign.finn import estimate
     from codesign.finn.rtl import (
         add_stream_infrastructure,
         execute_frames,
-        pack_stream,
         set_fifo_depths,
-        unpack_stream,
     )
 
     missing = non_rtl_layers(hw)
@@ -232,14 +233,15 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
     name = f"the pipeline {hw.model.graph.node[0].name}..{hw.model.graph.node[-1].name}"
     find_verilator(name)
     samples = np.resize(np.asarray(x), (frames, *np.asarray(x).shape[1:]))
-    stitched = add_stream_infrastructure(hw.model, hw.part, 2)
+    if stitched is None:
+        stitched = add_stream_infrastructure(hw.model, hw.part, 2)
     # Deep enough for two frames of their stream: the FIFOs never throttle the first runs.
     deep = _design(set_fifo_depths(stitched, lambda _, beats: max(32, 1 << math.ceil(
         math.log2(2 * beats + 2)))), hw.part, hw.clock_mhz)
     first, last = deep.layers[0].inputs[0], deep.layers[-1].outputs[0]
     graph_in, graph_out = deep.model.graph.input[0].name, deep.model.graph.output[0].name
     contexts = execute_frames(deep.model, partition_inputs(hw, samples))
-    beats_in = pack_stream(np.stack([c[graph_in] for c in contexts]), first)
+    beats_in = pack_beats(np.stack([c[graph_in] for c in contexts]), first)
     expected = np.stack([c[graph_out] for c in contexts])
     est = estimate(hw)
     max_cycles, stall = cycle_budget(max(est.latency_cycles, est.max_cycles), 0, frames + 2)
@@ -252,7 +254,7 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
 
     free = run(deep, "free")
     cycles, beats = free.outputs["out0_V"]
-    got = unpack_stream(beats, last)
+    got = unpack_beats(beats, last)
     wrong = int(np.sum(got != expected.reshape(got.shape)))
     ends = _frame_ends(cycles, last.beats_per_frame, frames)
     per_frame, latency = _steady(ends), ends[0] - free.accepted["in0_V"][0] + 1
@@ -264,7 +266,7 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
                              fifo_depth_of(deep, f), needed[f]) for f in deep.fifos)
     checked = None
     if check_depths:  # FINN's FIFO needs at least 2 entries
-        sized = _design(set_fifo_depths(stitched, lambda f, _: max(2, needed[f])), hw.part,
+        sized = _design(set_fifo_depths(deep.model, lambda f, _: max(2, needed[f])), hw.part,
                         hw.clock_mhz)
         rerun = run(sized, "needed_depths")
         checked = _steady(_frame_ends(rerun.outputs["out0_V"][0], last.beats_per_frame, frames))

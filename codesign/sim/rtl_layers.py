@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.sim.packing import pack_beats, unpack_beats
 from codesign.sim.testbench import StreamPort, TestbenchSpec, format_beats, generate_testbench, parse_output
 from codesign.sim.verilator import (
     BuildSpec,
@@ -163,11 +164,9 @@ def simulate_rtl_layer(layer: RtlLayer, node_inputs: list[np.ndarray],
     """Simulate one RTL layer on frames of its inputs; compare with the expected outputs
     (one array per node output, frames first). The run waits for `expect_frames` output
     frames (default: as many as were fed)."""
-    from codesign.finn.rtl import pack_stream, unpack_stream
-
     frames = expect_frames or len(node_inputs[0])
-    inputs = {s.port: (pack_stream(v, s), s.width) for s, v in zip(layer.inputs, node_inputs, strict=False)}
-    cyclic = ({layer.weights.port: (list(layer.weight_beats), layer.weights.width)}
+    inputs = {s.port: (pack_beats(v, s), s.width) for s, v in zip(layer.inputs, node_inputs, strict=False)}
+    cyclic = ({layer.weights.port: (pack_beats(layer.weight_values, layer.weights), layer.weights.width)}
               if layer.weights is not None else {})
     expect = {s.port: s.beats_per_frame * frames for s in layer.outputs}
     beats = max([s.beats_per_frame for s in (*layer.inputs, *layer.outputs)])
@@ -180,7 +179,7 @@ def simulate_rtl_layer(layer: RtlLayer, node_inputs: list[np.ndarray],
     outputs, accepted = design.outputs, design.accepted
     match, details = True, []
     for stream, expected in zip(layer.outputs, node_outputs, strict=False):
-        got = unpack_stream(outputs[stream.port][1], stream)
+        got = unpack_beats(outputs[stream.port][1], stream)
         ok, text = _compare(layer.name, got, np.asarray(expected).reshape(got.shape))
         match = match and ok
         if text:
@@ -205,17 +204,27 @@ def partition_inputs(hw: HWGraph, x: np.ndarray) -> np.ndarray:
         folded.close()
 
 
+def stitch(hw: HWGraph) -> Any:
+    """The partition as a stitched accelerator has it (FIFOs `LAYER_FIFO_DEPTH` deep, width
+    converters), with the HDL of every RTL layer generated. Pass it to simulate_layers and
+    simulate_pipeline to generate the HDL once for both."""
+    from codesign.finn.rtl import add_stream_infrastructure, generate_rtl
+
+    return generate_rtl(add_stream_infrastructure(hw.model, hw.part, LAYER_FIFO_DEPTH), hw.part,
+                        hw.clock_mhz)
+
+
 def simulate_layers(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 3,
                     cache: Path | None = None, stream_infrastructure: bool = True,
-                    only: tuple[str, ...] | None = None, max_per_type: int | None = None
-                    ) -> tuple[LayerSim, ...]:
+                    only: tuple[str, ...] | None = None, max_per_type: int | None = None,
+                    stitched: Any = None) -> tuple[LayerSim, ...]:
     """Simulate every layer of the folded partition `hw` on the first `frames` samples of `x`:
     RTL layers in Verilator, HLS layers in Python. With `stream_infrastructure`, the FIFOs and
-    width converters of a stitched accelerator are inserted (and simulated) too. `only`
-    restricts the RTL simulations to layers of those op types, `max_per_type` to the first
-    layers of each type (the others run in Python, and their reports say why)."""
+    width converters of a stitched accelerator are inserted (and simulated) too (`stitched`:
+    that graph from stitch(), if already made). `only` restricts the RTL simulations to layers
+    of those op types, `max_per_type` to the first layers of each type (the others run in
+    Python, and their reports say why)."""
     from codesign.finn.rtl import (
-        add_stream_infrastructure,
         execute_frames,
         exp_cycles,
         generate_rtl,
@@ -224,19 +233,19 @@ def simulate_layers(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 
         to_stream_order,
     )
 
-    model = hw.model
     if stream_infrastructure:
-        model = add_stream_infrastructure(model, hw.part, LAYER_FIFO_DEPTH)
+        model = stitched if stitched is not None else stitch(hw)
+    else:
+        model = generate_rtl(hw.model, hw.part, hw.clock_mhz)
     rtl_names, per_type = [], {}
     for node in model.graph.node:
         if is_rtl_node(node) and (only is None or node.op_type in only):
             per_type[node.op_type] = per_type.get(node.op_type, 0) + 1
             if max_per_type is None or per_type[node.op_type] <= max_per_type:
                 rtl_names.append(node.name)
-    if rtl_names:  # fail before any work if Verilator is missing, naming the first layer
+    if rtl_names:  # fail before any simulation if Verilator is missing, naming the first layer
         first = model.get_node_from_name(rtl_names[0])
         find_verilator(f"layer {first.name} ({first.op_type})")
-    model = generate_rtl(model, hw.part, hw.clock_mhz)
     samples = np.asarray(x)[:frames]
     contexts = execute_frames(model, partition_inputs(hw, samples))
     estimates = exp_cycles(model)

@@ -106,7 +106,10 @@ def simulate_hardware(hw: HWGraph, onnx_path: Path, x: np.ndarray | None, workdi
     section["chain"] = simulate_chain(model, onnx_path, x, hw=hw, stages_dir=stages_dir,
                                       random_inputs=options.random_inputs).to_dict()
     timings["chain"] = time.perf_counter() - start
-    frames_x = x if x is not None and len(x) else _random_frames(onnx_path, options.layer_frames)
+    # Frames for the stream checks and RTL runs: the test samples, topped up with random inputs.
+    frames_x = _random_frames(onnx_path, max(options.layer_frames, 2))
+    if x is not None and len(x):
+        frames_x = np.concatenate([np.asarray(x, dtype=np.float32), frames_x])
     if options.streams:
         start = time.perf_counter()
         checks = check_streams(hw, frames_x, frames=2)
@@ -133,7 +136,7 @@ def _finish(section: dict[str, Any], timings: dict[str, float]) -> dict[str, Any
 def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulationOptions,
                   section: dict[str, Any], timings: dict[str, float]) -> None:
     from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
-    from codesign.sim.rtl_layers import simulate_layers
+    from codesign.sim.rtl_layers import simulate_layers, stitch
     from codesign.sim.verilator import cache_dir, find_verilator
 
     cache = Path(options.cache_dir) if options.cache_dir else cache_dir()
@@ -141,9 +144,11 @@ def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: Simulation
     if options.rtl or options.pipeline == "on" or (options.pipeline == "auto" and not missing):
         tool = find_verilator(f"the RTL layers of {hw.model.graph.node[0].name}..")
         section["verilator"] = {"version": tool.version, "cache_dir": str(cache)}
+    stitched = stitch(hw) if options.rtl or options.pipeline != "off" else None
     if options.rtl:
         start = time.perf_counter()
-        sims = simulate_layers(hw, x, workdir / "layers", frames=options.layer_frames, cache=cache)
+        sims = simulate_layers(hw, x, workdir / "layers", frames=options.layer_frames, cache=cache,
+                               stitched=stitched)
         section["layers"] = [s.to_dict() for s in sims]
         section["deviation_by_type"] = _deviations(section["layers"])
         timings["rtl_layers"] = time.perf_counter() - start
@@ -154,7 +159,8 @@ def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: Simulation
         section["pipeline"] = {"status": "skipped", "reason": reason}
         return
     start = time.perf_counter()
-    pipe = simulate_pipeline(hw, x, workdir / "pipeline", frames=options.pipeline_frames, cache=cache)
+    pipe = simulate_pipeline(hw, x, workdir / "pipeline", frames=options.pipeline_frames, cache=cache,
+                             stitched=stitched)
     section["pipeline"] = pipe.to_dict()
     timings["pipeline"] = time.perf_counter() - start
 

@@ -62,7 +62,11 @@ def find_verilator(purpose: str) -> VerilatorTool:
         if shutil.which(tool) is None:
             raise ToolchainMissing(f"Verilator needs '{tool}' to simulate {purpose}; install it "
                                    f"(apt-get install {'build-essential' if tool != 'perl' else 'perl'})")
-    return VerilatorTool(executable, root, str(getattr(verilator, "__version__", "unknown")))
+    # The package version, and the simulator binary's size and time: a reinstall invalidates
+    # cached builds even under the same version number.
+    binary = (root / "bin" / "verilator_bin").stat()
+    version = f"{getattr(verilator, '__version__', 'unknown')}+{binary.st_size}.{int(binary.st_mtime)}"
+    return VerilatorTool(executable, root, version)
 
 
 def cache_dir() -> Path:
@@ -156,6 +160,38 @@ def _reuse_runtime(runtime: Path, obj: Path) -> None:
             os.utime(obj / name, (now, now))
 
 
+# The macros Verilator's makefile defines for our builds (no tracing, timing or coverage): a
+# precompiled verilated.h is only used by g++ when they match, and ignored (safely) otherwise.
+PCH_DEFINES = ("VERILATOR=1", "VM_COVERAGE=0", "VM_SC=0", "VM_TIMING=0", "VM_TRACE=0",
+               "VM_TRACE_FST=0", "VM_TRACE_VCD=0", "VM_TRACE_SAIF=0")
+PCH_HEADER = "verilated_pch.h"
+
+
+def _precompiled_header(tool: VerilatorTool, runtime: Path, timeout_s: float) -> Path | None:
+    """verilated.h precompiled once per tool and flags (parsing it is half of a small build);
+    the header to `-include`, or None if it cannot be made (builds then just parse it)."""
+    header = runtime.parent / f"{runtime.name}-pch" / PCH_HEADER
+    if (header.parent / f"{PCH_HEADER}.gch").is_file():
+        return header
+    staging = Path(tempfile.mkdtemp(prefix=f".{header.parent.name}.", dir=runtime.parent))
+    try:
+        (staging / PCH_HEADER).write_text('#include "verilated.h"\n', encoding="utf-8")
+        opt = dict(flag.split("=", 1) for flag in OPT_FLAGS)["OPT_FAST"]
+        command = ["g++", opt, *CXX_FLAGS.split(), f"-I{tool.root / 'include'}",
+                   f"-I{tool.root / 'include' / 'vltstd'}", *(f"-D{d}" for d in PCH_DEFINES),
+                   "-x", "c++-header", str(staging / PCH_HEADER), "-o",
+                   str(staging / f"{PCH_HEADER}.gch")]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        if result.returncode != 0:
+            return None
+        os.replace(staging, header.parent)
+    except (OSError, subprocess.TimeoutExpired):  # lost a race or a slow machine: no PCH
+        pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return header if (header.parent / f"{PCH_HEADER}.gch").is_file() else None
+
+
 def _keep_runtime(obj: Path, runtime: Path) -> None:
     if runtime.is_dir() or not all((obj / name).is_file() for name in RUNTIME_OBJECTS):
         return
@@ -190,15 +226,19 @@ def _compile(spec: BuildSpec, tool: VerilatorTool, staging: Path, runtime: Path,
         (src / source.name).write_text(source.text, encoding="utf-8")
         files.append(str(src / source.name))
     (src / "tb.cpp").write_text(spec.testbench_cpp, encoding="utf-8")
+    pch = _precompiled_header(tool, runtime, timeout_s)
+    cflags = CXX_FLAGS + (f" -include {pch}" if pch else "")
     verilate = [
         str(tool.executable), "--cc", "--exe", "--top-module", spec.top, "--Mdir", str(obj),
         "-o", str(staging / "sim"), "--no-timing", "--x-assign", "0", "--x-initial", "0",
-        *WARNING_FLAGS, *(f"+define+{d}" for d in spec.defines), "-CFLAGS", CXX_FLAGS,
+        *WARNING_FLAGS, *(f"+define+{d}" for d in spec.defines), "-CFLAGS", cflags,
         str(src / "tb.cpp"), *files,
     ]
     make = ["make", "-s", "-C", str(obj), "-f", f"V{spec.top}.mk", "-j", str(jobs), "CXX=g++",
             "LINK=g++", "AR=ar", f"PYTHON3={sys.executable}", "CFG_CXXFLAGS_PCH_I=-include",
-            *OPT_FLAGS]
+            # One translation unit: Verilator's per-file mode for large designs precompiles its
+            # own header, which cannot follow ours (a compilation uses one PCH).
+            "VM_PARALLEL_BUILDS=0", *OPT_FLAGS]
     log: list[str] = []
     if _run_step(verilate, staging, tool, spec, timeout_s, log):
         _reuse_runtime(runtime, obj)

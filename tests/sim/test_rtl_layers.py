@@ -80,6 +80,18 @@ def test_cnv_rtl_layer_types_are_bit_exact(zoo, verilator_cache: Path, tmp_path:
 
 
 @pytest.mark.slow
+def test_cnv_rtl_compute_layers_are_bit_exact(zoo, verilator_cache: Path, tmp_path: Path) -> None:
+    """MVAU_rtl on a convolution: many input vectors per frame reuse the weight stream."""
+    case = zoo("cnv-small-padded", (2, 2), mvau_rtl=True)
+    sims = simulate_layers(case.hw, case.x, tmp_path, frames=2, cache=verilator_cache,
+                           only=("MVAU_rtl", "Thresholding_rtl"), max_per_type=1)
+    simulated = [s for s in sims if s.mode == "verilator"]
+    assert [s.op_type for s in simulated] == ["MVAU_rtl", "Thresholding_rtl"]
+    assert all(s.match for s in simulated), [s.detail for s in simulated]
+    assert all(abs(s.deviation_pct) <= 10.0 for s in simulated), simulated
+
+
+@pytest.mark.slow
 def test_stalled_stream_is_reported_with_the_layer(zoo, verilator_cache: Path, tmp_path: Path) -> None:
     from codesign.finn.rtl import generate_rtl, rtl_layer
 

@@ -80,3 +80,18 @@ def test_missing_report_is_a_clear_error(tmp_path: Path) -> None:
 def test_bad_options_are_rejected(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=f"simulate.{field}"):
         SimulationOptions(**{field: value})
+
+
+@pytest.mark.slow
+def test_a_model_without_test_data_is_simulated_on_random_inputs(zoo, tmp_path: Path) -> None:
+    """As for `codesign build` of a QONNX file: no Brevitas model, no test set."""
+    from codesign.sim.run import simulate_hardware
+
+    case = zoo("mlp-tfc", (2, 2))
+    options = SimulationOptions(random_inputs=3, rtl=False, pipeline="off")
+    section = simulate_hardware(case.hw, case.onnx, None, tmp_path, options=options)
+    assert section["passed"], section["summary"]
+    assert section["chain"]["stages"][0]["name"] == "qonnx"
+    assert section["chain"]["inputs"] == {"random": 3, "min": 1, "max": 1}
+    assert "layers" not in section and section["pipeline"]["status"] == "skipped"
+    assert section["streams"]["checked"] > 0

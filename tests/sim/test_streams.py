@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from codesign.finn.rtl import StreamInfo, pack_stream
-from codesign.sim.streams import check_stream, check_streams, reference_pack
+from codesign.sim.packing import pack_beats as reference_pack
+from codesign.sim.packing import unpack_beats
+from codesign.sim.streams import check_stream, check_streams
 
 # dtype, bits, low, high
 TYPES = [("UINT2", 2, 0, 3), ("INT4", 4, -8, 7), ("BIPOLAR", 1, -1, 1), ("INT17", 17, -65536, 65535),
@@ -36,6 +38,7 @@ def test_finn_packing_is_the_documented_layout(dtype: str, bits: int, low: float
     stream = _stream(dtype, bits, low, high, folded)
     values = _values(dtype, low, high, (3, *stream.normal_shape[1:]))
     assert pack_stream(values, stream) == reference_pack(values, stream)
+    np.testing.assert_array_equal(unpack_beats(reference_pack(values, stream), stream), values)
     check = check_stream("L0", "Test", stream, values)
     assert check.passed, check.detail
     assert check.frames == 3 and check.beats_per_frame == int(np.prod(folded[:-1]))
@@ -61,6 +64,7 @@ def test_values_outside_the_datatype_are_caught(value: float, why: str) -> None:
                                                   ("cnv-small-padded", (2, 2), False),
                                                   ("mlp-tfc", (4, 4), True)])
 def test_every_stream_of_the_zoo_round_trips(zoo, key: str, bits: tuple[int, int], rtl: bool) -> None:
+    """Inputs, outputs and weight streams of every layer, on the values the layers see."""
     case = zoo(key, bits, mvau_rtl=rtl)
     checks = check_streams(case.hw, case.x, frames=2)
     nodes = list(case.hw.model.graph.node)
@@ -68,5 +72,13 @@ def test_every_stream_of_the_zoo_round_trips(zoo, key: str, bits: tuple[int, int
     assert len(checks) >= 2 * len(nodes)  # an input and an output stream per layer at least
     failed = [c for c in checks if not c.passed]
     assert not failed, failed
-    assert all(c.frames == 2 for c in checks)
+    assert all(c.frames == 2 for c in checks if c.kind != "weights")
+    # decoupled MVAUs: one pass over the weight memory, what the weight streamer sends
+    from qonnx.custom_op.registry import getCustomOp
+
+    decoupled = [n.name for n in nodes if n.op_type.startswith("MVAU")
+                 and getCustomOp(n).get_nodeattr("mem_mode") == "internal_decoupled"]
+    weights = [c for c in checks if c.kind == "weights"]
+    assert decoupled and [c.layer for c in weights] == decoupled
+    assert all(c.frames == 1 and c.stream == "in1_V" for c in weights)
     assert checks[0].to_dict()["passed"] is True

@@ -71,7 +71,14 @@ ZOO = {
 
 
 def build_case(key: str, bits: tuple[int, int], directory: Path, mvau_rtl: bool = False) -> ZooCase:
+    import torch
+
     arch, shape, options, fps = ZOO[key]
     name = f"{key}-w{bits[0]}a{bits[1]}{'-rtl' if mvau_rtl else ''}"
-    return make_case(name, arch, bits, shape, directory / name, target_fps=fps, mvau_rtl=mvau_rtl,
-                     **options)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models export and run fastest on one thread of a shared machine
+    try:
+        return make_case(name, arch, bits, shape, directory / name, target_fps=fps,
+                         mvau_rtl=mvau_rtl, **options)
+    finally:
+        torch.set_num_threads(threads)
