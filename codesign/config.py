@@ -69,6 +69,29 @@ class VerifyConfig:
     samples: int = 20
 
 
+PRUNE_CRITERIA = ("l1", "l2", "bn_scale", "taylor")
+PRUNE_BUDGETS = ("sparsity", "fps", "fit")
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    """Structured pruning during QAT (codesign.prune); a flow prunes when it has this section."""
+
+    criterion: str = "taylor"  # channel importance: l1 | l2 | bn_scale | taylor
+    budget: str = "sparsity"  # stop at target_sparsity | at target_fps on the board | when it fits
+    target_sparsity: float = 0.5  # fraction of the MACs to remove (budget sparsity)
+    target_fps: float | None = None  # budget fps: FPS to reach within the board's caps
+    steps: int = 3  # prune -> fine-tune iterations
+    step_fraction: float = 0.3  # budgets fps/fit: fraction of the remaining MACs cut per step
+    finetune_epochs: int = 1  # after each step
+    final_epochs: int = 2  # after the last step
+    finetune_lr: float | None = None  # default: train.lr
+    align: bool = True  # kept counts on multiples of the board folding's PE/SIMD granularity
+    sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
+    reference_fps: float | None = None  # FPS at which resources are compared (default folding.target_fps)
+    unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
+
+
 @dataclass(frozen=True)
 class FlowConfig:
     name: str
@@ -82,6 +105,7 @@ class FlowConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     folding: FoldingConfig = field(default_factory=FoldingConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    prune: PruneConfig | None = None  # no section: no pruning
     outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     source: str | None = None  # the file the flow came from
 
@@ -119,6 +143,10 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
         return dict(value)
     if dataclasses.is_dataclass(annotation):
         return _build(annotation, value, where)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
@@ -178,6 +206,23 @@ def _validate(flow: FlowConfig) -> None:
          "mode 'file' needs folding.file: path to a FINN folding_config.json")
     need(flow.verify.samples >= 1, "verify.samples", "must be at least 1")
     need(flow.clock_mhz is None or flow.clock_mhz > 0, "clock_mhz", "must be positive")
+    if flow.prune is not None:
+        p = flow.prune
+        need(p.criterion in PRUNE_CRITERIA, "prune.criterion",
+             f"{p.criterion!r} is not one of {', '.join(PRUNE_CRITERIA)}")
+        need(p.budget in PRUNE_BUDGETS, "prune.budget",
+             f"{p.budget!r} is not one of {', '.join(PRUNE_BUDGETS)}")
+        need(0 < p.target_sparsity < 1, "prune.target_sparsity",
+             f"{p.target_sparsity} must lie strictly between 0 and 1 (fraction of MACs removed)")
+        need(0 < p.step_fraction < 1, "prune.step_fraction", "must lie strictly between 0 and 1")
+        need(p.steps >= 1, "prune.steps", "must be at least 1")
+        need(p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
+             "epochs must be >= 0")
+        need(p.budget != "fps" or (p.target_fps or 0) > 0, "prune.target_fps",
+             "budget 'fps' needs a positive prune.target_fps")
+        for key in ("target_fps", "finetune_lr", "reference_fps"):
+            value = getattr(p, key)
+            need(value is None or value > 0, f"prune.{key}", "must be positive")
     unknown = [o for o in flow.outputs if o not in OUTPUTS]
     need(not unknown, "outputs", f"{unknown[0] if unknown else ''!r} is not one of {', '.join(OUTPUTS)}")
 

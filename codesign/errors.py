@@ -36,3 +36,8 @@ class VerificationError(CodesignError):
 
 class ToolchainMissing(CodesignError):
     """An external tool a requested step needs (Vivado, Vitis HLS, docker) is not available."""
+
+
+class PruneError(CodesignError):
+    """A pruning request that cannot be carried out (bad ratio, a layer pruned to zero,
+    an unsupported layer or topology, an unreachable budget)."""
