@@ -183,6 +183,29 @@ def _build(cls: type, data: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
+    """The first invalid prune setting as (dotted key, what is wrong), or None."""
+    checks = (
+        (p.criterion in PRUNE_CRITERIA, "prune.criterion",
+         f"{p.criterion!r} is not one of {', '.join(PRUNE_CRITERIA)}"),
+        (p.budget in PRUNE_BUDGETS, "prune.budget",
+         f"{p.budget!r} is not one of {', '.join(PRUNE_BUDGETS)}"),
+        (0 < p.target_sparsity < 1, "prune.target_sparsity",
+         f"{p.target_sparsity} must lie strictly between 0 and 1: it is the fraction of MACs "
+         "removed, and 1 or more would remove every channel"),
+        (0 < p.step_fraction < 1, "prune.step_fraction",
+         f"{p.step_fraction} must lie strictly between 0 and 1"),
+        (p.steps >= 1, "prune.steps", f"{p.steps} must be at least 1"),
+        (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
+         "fine-tune epochs must be >= 0"),
+        (p.budget != "fps" or (p.target_fps or 0) > 0, "prune.target_fps",
+         "budget 'fps' needs a positive prune.target_fps (the FPS to reach within the caps)"),
+        *((getattr(p, key) is None or getattr(p, key) > 0, f"prune.{key}", "must be positive")
+          for key in ("target_fps", "finetune_lr", "reference_fps")),
+    )
+    return next(((key, msg) for ok, key, msg in checks if not ok), None)
+
+
 def _validate(flow: FlowConfig) -> None:
     def need(ok: bool, key: str, msg: str) -> None:
         if not ok:
@@ -206,23 +229,8 @@ def _validate(flow: FlowConfig) -> None:
          "mode 'file' needs folding.file: path to a FINN folding_config.json")
     need(flow.verify.samples >= 1, "verify.samples", "must be at least 1")
     need(flow.clock_mhz is None or flow.clock_mhz > 0, "clock_mhz", "must be positive")
-    if flow.prune is not None:
-        p = flow.prune
-        need(p.criterion in PRUNE_CRITERIA, "prune.criterion",
-             f"{p.criterion!r} is not one of {', '.join(PRUNE_CRITERIA)}")
-        need(p.budget in PRUNE_BUDGETS, "prune.budget",
-             f"{p.budget!r} is not one of {', '.join(PRUNE_BUDGETS)}")
-        need(0 < p.target_sparsity < 1, "prune.target_sparsity",
-             f"{p.target_sparsity} must lie strictly between 0 and 1 (fraction of MACs removed)")
-        need(0 < p.step_fraction < 1, "prune.step_fraction", "must lie strictly between 0 and 1")
-        need(p.steps >= 1, "prune.steps", "must be at least 1")
-        need(p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
-             "epochs must be >= 0")
-        need(p.budget != "fps" or (p.target_fps or 0) > 0, "prune.target_fps",
-             "budget 'fps' needs a positive prune.target_fps")
-        for key in ("target_fps", "finetune_lr", "reference_fps"):
-            value = getattr(p, key)
-            need(value is None or value > 0, f"prune.{key}", "must be positive")
+    problem = prune_problem(flow.prune) if flow.prune is not None else None
+    need(problem is None, *(problem or ("", "")))
     unknown = [o for o in flow.outputs if o not in OUTPUTS]
     need(not unknown, "outputs", f"{unknown[0] if unknown else ''!r} is not one of {', '.join(OUTPUTS)}")
 

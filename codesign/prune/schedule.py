@@ -1,0 +1,240 @@
+"""The pruning schedule: iterative prune -> fine-tune steps under a budget, hardware in the loop.
+
+Each step scores channels (the configured criterion), lets `allocate` decide how many channels
+each layer keeps (hardware-cost-aware, counts aligned to the board's PE/SIMD granularity), cuts
+them out physically, fine-tunes, and measures the result: accuracy, MACs, and FINN's estimates
+for the board (the highest FPS within the caps, and the resources needed at the reference FPS).
+Budgets: `sparsity` (remove a fraction of the MACs, spread geometrically over the steps), `fps`
+(prune until the board reaches a target FPS) and `fit` (prune until the design fits the caps at
+the reference FPS). A budget that cannot be met is reported with the reason, not hidden."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codesign.errors import FoldingError, PruneError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from codesign.boards import Board
+    from codesign.config import PruneConfig, TrainConfig
+    from codesign.data import Dataset
+    from codesign.prune.hardware import HardwareProfile
+
+
+
+@dataclass(frozen=True)
+class HardwarePoint:
+    """FINN's estimates of one model on the board: best FPS within the caps, and the resources
+    of the cheapest folding that reaches the reference FPS (None when it does not fit)."""
+
+    fps: float
+    bottleneck: str
+    resources_at_reference: dict[str, float] | None
+    fps_at_reference: float | None
+    reference_note: str
+
+    @property
+    def fits_at_reference(self) -> bool:
+        return self.resources_at_reference is not None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: int  # 0 = the unpruned model
+    counts: dict[str, int]
+    granularity: dict[str, int]
+    params: int
+    macs: int
+    bops: int
+    accuracy: float
+    hardware: HardwarePoint
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    steps: tuple[StepRecord, ...]  # steps[0] unpruned, steps[-1] after the final fine-tune
+    budget: str
+    budget_met: bool
+    budget_note: str
+    seconds: float
+    sensitivity: dict[str, float] | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def baseline(self) -> StepRecord:
+        return self.steps[0]
+
+    @property
+    def final(self) -> StepRecord:
+        return self.steps[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget": self.budget, "budget_met": self.budget_met,
+                "budget_note": self.budget_note, "seconds": self.seconds,
+                "sensitivity": self.sensitivity, "notes": list(self.notes),
+                "steps": [s.to_dict() for s in self.steps]}
+
+
+def check_settings(settings: PruneConfig) -> None:
+    """Reject settings no schedule can honour, naming the key and the fix."""
+    from codesign.config import prune_problem
+
+    problem = prune_problem(settings)
+    if problem is not None:
+        raise PruneError(f"{problem[0]}: {problem[1]}")
+
+
+def _profile(model: nn.Module, input_shape: tuple[int, int, int], board: Board, objective: str,
+             target_fps: float | None, workdir: Path) -> HardwareProfile:
+    from codesign.prune.graph import weight_layers
+    from codesign.prune.hardware import hardware_profile
+
+    return hardware_profile(model, input_shape, weight_layers(model, input_shape), board,
+                            objective=objective, target_fps=target_fps, workdir=workdir)
+
+
+def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board: Board,
+                     reference_fps: float, workdir: Path) -> tuple[HardwarePoint, HardwareProfile]:
+    """Best FPS within the board's caps, and the resources the model needs at `reference_fps`."""
+    best = _profile(model, input_shape, board, "maximize", None, workdir / "maximize")
+    try:
+        cheap = _profile(model, input_shape, board, "min_resources", reference_fps,
+                         workdir / "reference")
+        resources, fps_ref = dict(cheap.totals), cheap.fps
+        note = f"least resources reaching {reference_fps:,.0f} FPS"
+    except FoldingError as exc:
+        resources, fps_ref = None, None
+        note = f"cannot reach {reference_fps:,.0f} FPS within the caps: {exc}"
+    return HardwarePoint(best.fps, _bottleneck(best), resources, fps_ref, note), best
+
+
+def _bottleneck(profile: HardwareProfile) -> str:
+    slowest = max(profile.layers, key=lambda layer: layer.cycles)
+    return slowest.layer
+
+
+def _record(step: int, model: nn.Module, data: Dataset, granularity: dict[str, int],
+            hardware: HardwarePoint, started: float) -> StepRecord:
+    from codesign.prune.stats import model_cost
+    from codesign.prune.surgery import channel_counts
+    from codesign.train import evaluate
+
+    cost = model_cost(model, data.input_shape)
+    return StepRecord(step=step, counts=channel_counts(model, data.input_shape),
+                      granularity=dict(granularity), params=cost.params, macs=cost.macs,
+                      bops=cost.bops, accuracy=evaluate(model, data.x_test, data.y_test),
+                      hardware=hardware, seconds=time.perf_counter() - started)
+
+
+def _step_fraction(settings: PruneConfig, step: int, macs0: int, macs: int) -> float:
+    """Fraction of the current MACs to remove at `step` (1-based)."""
+    if settings.budget != "sparsity":
+        return settings.step_fraction
+    # Geometric spread: after step k, (1 - target)^(k/steps) of the original MACs remain.
+    goal = macs0 * (1.0 - settings.target_sparsity) ** (step / settings.steps)
+    return max(0.0, 1.0 - goal / macs)
+
+
+def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
+                   ) -> tuple[bool, str]:
+    if settings.budget == "sparsity":
+        removed = 1.0 - last.macs / baseline.macs
+        met = removed >= settings.target_sparsity - 1e-9
+        return met, (f"removed {removed:.1%} of the MACs (target {settings.target_sparsity:.0%})")
+    if settings.budget == "fps":
+        met = last.hardware.fps >= settings.target_fps
+        return met, (f"reaches {last.hardware.fps:,.0f} FPS within the caps (target "
+                     f"{settings.target_fps:,.0f}; bottleneck {last.hardware.bottleneck})")
+    met = last.hardware.fits_at_reference
+    return met, (f"{'fits' if met else 'does not fit'} the board's caps at the reference FPS "
+                 f"({last.hardware.reference_note})")
+
+
+def _finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: PruneConfig,
+              epochs: int, seed: int, progress: bool) -> None:
+    from codesign.train import train_model
+
+    if epochs < 1:
+        return
+    train_model(model, data, epochs=epochs, batch_size=train.batch_size,
+                lr=settings.finetune_lr or train.lr, optimizer=train.optimizer,
+                weight_decay=train.weight_decay, seed=seed, progress=progress)
+
+
+def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneConfig,
+                train: TrainConfig, *, reference_fps: float, workdir: Path, seed: int = 0,
+                sensitivity: dict[str, float] | None = None, progress: bool = True,
+                on_step: Callable[[StepRecord], None] | None = None) -> PruneResult:
+    """Prune the trained `model` in place following `settings`; returns the whole schedule."""
+    from codesign.prune.alignment import granularity as board_granularity
+    from codesign.prune.allocate import allocate
+    from codesign.prune.graph import channel_groups
+    from codesign.prune.importance import channel_importance
+    from codesign.prune.surgery import keep_top, prune_channels
+
+    check_settings(settings)
+    started = time.perf_counter()
+    shape = data.input_shape
+    point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "step0")
+    groups = channel_groups(model, shape)
+    if not groups:
+        raise PruneError("the model has no prunable layer: only its classifier has weights")
+    baseline = _record(0, model, data, {g.name: 1 for g in groups}, point, started)
+    records = [baseline]
+    notes: list[str] = []
+    if on_step:
+        on_step(baseline)
+    for step in range(1, settings.steps + 1):
+        last = records[-1]
+        if settings.budget != "sparsity" and _budget_status(settings, baseline, last)[0]:
+            break
+        fraction = _step_fraction(settings, step, baseline.macs, last.macs)
+        if fraction <= 0:
+            continue
+        groups = channel_groups(model, shape)
+        grain = (board_granularity(groups, profile) if settings.align
+                 else {g.name: 1 for g in groups})
+        scores = channel_importance(model, groups, settings.criterion,
+                                    (data.x_train, data.y_train), seed=seed + step)
+        try:
+            counts = allocate(groups, scores, profile, grain, fraction, sensitivity=sensitivity)
+        except PruneError as exc:
+            notes.append(f"step {step}: {exc}")
+            break
+        prune_channels(model, keep_top(scores, counts), shape)
+        _finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress)
+        point, profile = measure_hardware(model, shape, board, reference_fps,
+                                          workdir / f"step{step}")
+        records.append(_record(step, model, data, grain, point, started))
+        if on_step:
+            on_step(records[-1])
+    if len(records) > 1 and settings.final_epochs > 0:
+        _finetune(model, data, train, settings, settings.final_epochs, seed + 1000, progress)
+        last = records[-1]
+        # Re-measured: FINN sizes accumulators and thresholds from the weight values.
+        point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "final")
+        records.append(_record(last.step + 1, model, data, last.granularity, point, started))
+        if on_step:
+            on_step(records[-1])
+    met, note = _budget_status(settings, baseline, records[-1])
+    if len(records) == 1:
+        note = ("nothing was pruned: the unpruned model already meets the budget; " + note
+                if met else note)
+    if not met:
+        note = f"budget '{settings.budget}' not met after {len(records) - 1} step(s): {note}"
+        if notes:
+            note += "; " + "; ".join(notes)
+        else:
+            note += "; raise prune.steps or prune.step_fraction, or relax the target"
+    return PruneResult(tuple(records), settings.budget, met, note,
+                       time.perf_counter() - started, sensitivity, tuple(notes))
