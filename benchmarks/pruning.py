@@ -1,0 +1,201 @@
+"""Hardware-aligned structured pruning vs the unpruned QAT model, vs unaligned structured pruning
+at the same MAC sparsity, and vs unstructured magnitude pruning at the same sparsity.
+
+For each flow (default: the pruned TFC/MNIST-5k and CNV/Fashion-MNIST flows in flows/), one run:
+1. train the unpruned model exactly as the flow says (seeded);
+2. aligned: prune a copy with the flow's `prune:` settings (kept counts aligned to the board);
+3. unaligned: prune another copy with the same settings but `align: false` (granularity 1);
+4. unstructured: zero the same fraction of the unpruned weights (magnitude), no shape change;
+5. FINN's estimates for each on the flow's board: the highest FPS within the caps (folding
+   optimizer, maximize) and the least resources reaching the reference FPS;
+6. bit-exact verification of the aligned pruned model through the whole FINN path.
+
+Usage: python3 benchmarks/pruning.py [--flows flows/a.yaml ...] [--out benchmarks/results/pruning.json]
+Prints a table and the acceptance checks; writes JSON and one accuracy-vs-LUT/FPS PNG per flow."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from codesign.atomic import write_json
+from codesign.boards import load_board
+from codesign.config import load_flow
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+FLOWS = ("flows/tfc_w2a2_mnist5k_pruned.yaml", "flows/cnv_w2a2_fashion_pruned.yaml")
+
+
+def train_baseline(flow: Any) -> tuple[Any, Any]:
+    import torch
+
+    from codesign.data import load_dataset
+    from codesign.models import build_model
+    from codesign.train import set_seed, train_model
+
+    ds = flow.dataset
+    data = load_dataset(ds.name, path=ds.path, test_fraction=ds.test_fraction, seed=flow.seed,
+                        limit_train=ds.limit_train, limit_test=ds.limit_test)
+    torch.set_num_threads(flow.train.threads)
+    set_seed(flow.seed)
+    model = build_model(flow.model.arch, input_shape=data.input_shape,
+                        num_classes=data.num_classes, weight_bits=flow.model.weight_bits,
+                        act_bits=flow.model.act_bits, **flow.model.options)
+    t = flow.train
+    train_model(model, data, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
+                optimizer=t.optimizer, weight_decay=t.weight_decay, seed=flow.seed,
+                progress=False)
+    return model, data
+
+
+def verify_bit_exact(model: Any, data: Any, board: Any, flow: Any, work: Path) -> dict[str, Any]:
+    from codesign.export import export_qonnx
+    from codesign.flow import StageTimer, build_hardware, reference_outputs
+
+    x = data.x_test[: flow.verify.samples]
+    onnx = export_qonnx(model, data.input_shape, work / "model.qonnx.onnx")
+    hw = build_hardware(onnx, board, flow.folding, work, x, reference_outputs(model, x),
+                        StageTimer())
+    return {"passed": hw["_verification_passed"], "details": hw["_verification_details"]}
+
+
+def run_case(path: str, console: Console) -> dict[str, Any]:
+    from codesign.prune.driver import reference_fps, unstructured_control
+    from codesign.prune.report import model_column
+    from codesign.prune.schedule import prune_model
+
+    flow = load_flow(ROOT / path)
+    assert flow.prune is not None, f"{path} has no prune: section"
+    board = load_board(flow.board)
+    ref_fps = reference_fps(flow)
+    with tempfile.TemporaryDirectory(prefix="codesign-prune-bench-") as tmp:
+        work = Path(tmp)
+        console.print(f"[bold]{flow.name}[/]: training the unpruned model")
+        model, data = train_baseline(flow)
+        results: dict[str, Any] = {}
+        for variant, align in (("aligned", True), ("unaligned", False)):
+            console.print(f"  pruning ({variant})")
+            pruned = copy.deepcopy(model)
+            settings = dataclasses.replace(flow.prune, align=align)
+            result = prune_model(pruned, data, board, settings, flow.train,
+                                 reference_fps=ref_fps, workdir=work / variant, seed=flow.seed,
+                                 progress=False)
+            results[variant] = {"result": result.to_dict(), "model": pruned}
+        aligned = results["aligned"]["result"]
+        sparsity = 1.0 - aligned["steps"][-1]["macs"] / aligned["steps"][0]["macs"]
+        console.print(f"  unstructured control at {sparsity:.1%}")
+        control = unstructured_control(model, data, board, sparsity, ref_fps, work / "unstr")
+        console.print("  bit-exact verification of the aligned pruned model")
+        verification = verify_bit_exact(results["aligned"]["model"], data, board, flow,
+                                        work / "verify")
+    unpruned = model_column(aligned["steps"][0])
+    columns = {"unpruned": unpruned,
+               "aligned": model_column(aligned["steps"][-1]),
+               "unaligned": model_column(results["unaligned"]["result"]["steps"][-1]),
+               "unstructured": control}
+    return {"flow": flow.name, "board": board.name, "reference_fps": ref_fps,
+            "settings": dataclasses.asdict(flow.prune), "baseline_epochs": flow.train.epochs,
+            "columns": columns, "verification": verification,
+            "schedules": {k: v["result"] for k, v in results.items()},
+            "checks": acceptance(columns)}
+
+
+def _lut(column: dict[str, Any]) -> float | None:
+    res = column.get("resources_at_reference")
+    return None if res is None else float(res["LUT"])
+
+
+def acceptance(c: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    base, ours = c["unpruned"], c["aligned"]
+    lut_base, lut_ours = _lut(base), _lut(ours)
+    return {
+        "accuracy_loss_points": 100 * (base["accuracy"] - ours["accuracy"]),
+        "macs_reduction": 1 - ours["macs"] / base["macs"],
+        "lut_reduction": None if not lut_base or lut_ours is None else 1 - lut_ours / lut_base,
+        "fps_gain": ours["fps_within_caps"] / base["fps_within_caps"],
+        "aligned_vs_unaligned_fps": ours["fps_within_caps"] / c["unaligned"]["fps_within_caps"],
+        "unaligned_macs_reduction": 1 - c["unaligned"]["macs"] / base["macs"],
+        "unstructured_lut_change": (None if not lut_base or _lut(c["unstructured"]) is None
+                                    else _lut(c["unstructured"]) / lut_base - 1),
+        "unstructured_fps_gain": c["unstructured"]["fps_within_caps"] / base["fps_within_caps"],
+    }
+
+
+def plot_case(case: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for variant, style in (("aligned", "-o"), ("unaligned", "--s")):
+        steps = case["schedules"][variant]["steps"]
+        acc = [100 * s["accuracy"] for s in steps]
+        lut = [(s["hardware"]["resources_at_reference"] or {}).get("LUT", np.nan) for s in steps]
+        fps = [s["hardware"]["fps"] for s in steps]
+        axes[0].plot(lut, acc, style, label=variant)
+        axes[1].plot(fps, acc, style, label=variant)
+    control = case["columns"]["unstructured"]
+    axes[0].plot([_lut(control) or np.nan], [100 * control["accuracy"]], "x", ms=10,
+                 color="tab:red", label="unstructured")
+    axes[1].plot([control["fps_within_caps"]], [100 * control["accuracy"]], "x", ms=10,
+                 color="tab:red", label="unstructured")
+    axes[0].set_xlabel(f"LUT at {case['reference_fps']:,.0f} FPS")
+    axes[1].set_xlabel(f"FPS within {case['board']}'s caps")
+    for ax in axes:
+        ax.set_ylabel("test top-1 (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{case['flow']}: pruning schedules (first point = unpruned)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", nargs="+", default=list(FLOWS))
+    parser.add_argument("--out", type=Path, default=RESULTS / "pruning.json")
+    args = parser.parse_args()
+    console = Console(width=150)
+    cases = []
+    for path in args.flows:
+        case = run_case(path, console)
+        plot_case(case, args.out.with_name(f"pruning_{case['flow']}.png"))
+        cases.append(case)
+        write_json(args.out, {"benchmark": "pruning", "cases": cases})
+    table = Table(title="structured pruning aligned to the board vs baselines")
+    for col in ("flow", "model", "top-1", "MACs", "LUT@ref", "FPS in caps", "channels"):
+        table.add_column(col)
+    for case in cases:
+        for name, col in case["columns"].items():
+            lut = _lut(col)
+            table.add_row(case["flow"], name, f"{100 * col['accuracy']:.2f} %", f"{col['macs']:,}",
+                          "no fit" if lut is None else f"{lut:,.0f}",
+                          f"{col['fps_within_caps']:,.0f}",
+                          " ".join(str(v) for v in col["counts"].values()))
+    console.print(table)
+    for case in cases:
+        c = case["checks"]
+        console.print(
+            f"{case['flow']}: accuracy loss {c['accuracy_loss_points']:+.2f} pt (<= 1.0), MACs "
+            f"-{c['macs_reduction']:.1%} (>= 50 %), LUT "
+            + ("n/a" if c["lut_reduction"] is None else f"-{c['lut_reduction']:.1%}")
+            + f" (>= 40 %), FPS x{c['fps_gain']:.2f} (>= 1.5), aligned/unaligned FPS "
+            f"x{c['aligned_vs_unaligned_fps']:.2f}, unstructured LUT change "
+            + ("n/a" if c["unstructured_lut_change"] is None
+               else f"{c['unstructured_lut_change']:+.1%}")
+            + f", bit-exact {case['verification']['passed']}")
+
+
+if __name__ == "__main__":
+    main()

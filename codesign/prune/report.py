@@ -1,0 +1,156 @@
+"""The pruning part of the flow report: unpruned vs pruned (and the unstructured control) side by
+side, the schedule step by step, and a plot of accuracy against LUTs and against FPS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from codesign.atomic import atomic_path
+
+RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+
+
+def model_column(record: dict[str, Any]) -> dict[str, Any]:
+    """One model's row of the side-by-side, from a StepRecord dict."""
+    hw = record["hardware"]
+    return {"accuracy": record["accuracy"], "params": record["params"], "macs": record["macs"],
+            "bops": record["bops"], "counts": record["counts"],
+            "resources_at_reference": hw["resources_at_reference"],
+            "fps_within_caps": hw["fps"], "bottleneck": hw["bottleneck"],
+            "reference_note": hw["reference_note"]}
+
+
+def _ratio(new: float | None, old: float | None) -> float | None:
+    if new is None or old is None or old == 0:
+        return None
+    return new / old
+
+
+def prune_section(result: dict[str, Any], settings: dict[str, Any], reference_fps: float,
+                  unstructured: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON section: settings, budget verdict, the side-by-side, ratios and the schedule."""
+    steps = result["steps"]
+    before, after = model_column(steps[0]), model_column(steps[-1])
+    lut_before = (before["resources_at_reference"] or {}).get("LUT")
+    lut_after = (after["resources_at_reference"] or {}).get("LUT")
+    ratios = {
+        "accuracy_delta_points": 100 * (after["accuracy"] - before["accuracy"]),
+        "macs_reduction": 1 - after["macs"] / before["macs"],
+        "params_reduction": 1 - after["params"] / before["params"],
+        "bops_reduction": 1 - after["bops"] / before["bops"],
+        "lut_reduction": (None if lut_before is None or lut_after is None
+                          else 1 - lut_after / lut_before),
+        "fps_gain": _ratio(after["fps_within_caps"], before["fps_within_caps"]),
+    }
+    return {"settings": settings, "reference_fps": reference_fps,
+            "budget": {"kind": result["budget"], "met": result["budget_met"],
+                       "note": result["budget_note"]},
+            "unpruned": before, "pruned": after, "unstructured": unstructured,
+            "ratios": ratios, "schedule": steps, "sensitivity": result.get("sensitivity"),
+            "seconds": result["seconds"], "plot": "pruning.png"}
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and digits:
+        return f"{value:,.{digits}f}"
+    return f"{value:,.0f}" if isinstance(value, int | float) else str(value)
+
+
+def _resource(column: dict[str, Any] | None, kind: str) -> str:
+    if not column:
+        return "–"
+    res = column.get("resources_at_reference")
+    return "does not fit" if res is None else _fmt(res.get(kind, 0.0))
+
+
+def render_prune_markdown(section: dict[str, Any]) -> list[str]:
+    before, after, control = section["unpruned"], section["pruned"], section.get("unstructured")
+    r = section["ratios"]
+    names = list(before["counts"])
+    header = ["", "unpruned", "pruned (structured, aligned)"]
+    if control:
+        header.append(f"unstructured {control['weight_sparsity']:.0%} zeros (no fine-tune)")
+
+    def row(label: str, key: str, fmt: Any = _fmt) -> list[str]:
+        cells = [label, fmt(before[key]), fmt(after[key])]
+        return cells + ([fmt(control[key])] if control else [])
+
+    pct = lambda v: f"{100 * v:.2f} %"  # noqa: E731
+    rows = [row("top-1 accuracy", "accuracy", pct), row("parameters", "params"),
+            row("MACs / frame", "macs"), row("BOPs / frame", "bops")]
+    for kind in RESOURCES:
+        cells = [f"{kind} at {section['reference_fps']:,.0f} FPS", _resource(before, kind),
+                 _resource(after, kind)]
+        rows.append(cells + ([_resource(control, kind)] if control else []))
+    rows.append(row("FPS within the board's caps", "fps_within_caps"))
+    for name in names:
+        cells = [f"channels {name}", str(before["counts"][name]),
+                 str(after["counts"].get(name, "–"))]
+        rows.append(cells + ([str(before["counts"][name])] if control else []))
+    lines = ["## Pruning (structured, quantization-aware, aligned to PE/SIMD)", "",
+             f"- budget **{section['budget']['kind']}**: "
+             f"{'met' if section['budget']['met'] else 'NOT met'} — {section['budget']['note']}",
+             f"- accuracy {r['accuracy_delta_points']:+.2f} points; MACs −{r['macs_reduction']:.1%}; "
+             f"LUT at the reference FPS "
+             + ("–" if r["lut_reduction"] is None else f"−{r['lut_reduction']:.1%}")
+             + "; FPS within the same caps "
+             + ("–" if r["fps_gain"] is None else f"×{r['fps_gain']:.2f}"),
+             f"- settings: {section['settings']}", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    if control:
+        lines += ["", "Unstructured pruning zeroes weights but keeps every layer's shape: FINN's "
+                  "matrix-vector units are dense, so its estimated resources and FPS do not move."]
+    lines += ["", "### Schedule", "",
+              "| step | MACs | top-1 | FPS within caps | LUT at reference FPS | channels |",
+              "|---|---|---|---|---|---|"]
+    for s in section["schedule"]:
+        res = s["hardware"]["resources_at_reference"]
+        lut = "does not fit" if res is None else _fmt(res.get("LUT"))
+        lines.append(f"| {s['step']} | {s['macs']:,} | {100 * s['accuracy']:.2f} % | "
+                     f"{s['hardware']['fps']:,.0f} | {lut} | "
+                     f"{', '.join(str(c) for c in s['counts'].values())} |")
+    lines += ["", f"![accuracy vs LUT and FPS]({section['plot']})", ""]
+    return lines
+
+
+def plot_schedule(section: dict[str, Any], path: Path, title: str = "") -> Path:
+    """Accuracy against LUT at the reference FPS, and against FPS within the caps, per step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = section["schedule"]
+    acc = [100 * s["accuracy"] for s in steps]
+    lut = [(s["hardware"]["resources_at_reference"] or {}).get("LUT") for s in steps]
+    fps = [s["hardware"]["fps"] for s in steps]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, xs, label in ((axes[0], lut, f"LUT at {section['reference_fps']:,.0f} FPS"),
+                          (axes[1], fps, "FPS within the board's caps")):
+        points = [(x, a, s["step"]) for x, a, s in zip(xs, acc, steps, strict=True)
+                  if x is not None]
+        ax.plot([p[0] for p in points], [p[1] for p in points], "-o", color="tab:blue",
+                label="structured, aligned (per step)")
+        for x, a, step in points:
+            ax.annotate(str(step), (x, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        control = section.get("unstructured")
+        if control:
+            cx = ((control["resources_at_reference"] or {}).get("LUT") if ax is axes[0]
+                  else control["fps_within_caps"])
+            if cx is not None:
+                ax.plot([cx], [100 * control["accuracy"]], "x", color="tab:red", ms=10,
+                        label=f"unstructured {control['weight_sparsity']:.0%} zeros")
+        ax.set_xlabel(label)
+        ax.set_ylabel("test top-1 (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "pruning schedule (step 0 = unpruned)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path

@@ -1,0 +1,80 @@
+"""Schedule rules that need no training or FINN: settings checks, step fractions, budgets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from codesign.config import PruneConfig
+from codesign.errors import PruneError
+from codesign.prune.schedule import (
+    HardwarePoint,
+    StepRecord,
+    _budget_status,
+    _step_fraction,
+    check_settings,
+)
+
+
+def _record(step: int, macs: int, fps: float, fits: bool) -> StepRecord:
+    point = HardwarePoint(fps=fps, bottleneck="features.0",
+                          resources_at_reference={"LUT": 100.0} if fits else None,
+                          fps_at_reference=fps if fits else None, reference_note="note")
+    return StepRecord(step=step, counts={"a": 8}, granularity={"a": 1}, params=1, macs=macs,
+                      bops=1, accuracy=0.9, hardware=point, seconds=0.0)
+
+
+@pytest.mark.parametrize(("changes", "key"), [
+    ({"target_sparsity": 1.0}, "target_sparsity"),
+    ({"target_sparsity": 1.5}, "target_sparsity"),
+    ({"target_sparsity": 0.0}, "target_sparsity"),
+    ({"step_fraction": 1.0}, "step_fraction"),
+    ({"steps": 0}, "steps"),
+    ({"criterion": "random"}, "criterion"),
+    ({"budget": "luts"}, "budget"),
+    ({"budget": "fps"}, "target_fps"),
+    ({"finetune_epochs": -1}, "finetune_epochs"),
+])
+def test_bad_settings_name_the_key(changes: dict, key: str) -> None:
+    with pytest.raises(PruneError, match=f"prune.{key}"):
+        check_settings(dataclasses.replace(PruneConfig(), **changes))
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 5])
+def test_sparsity_budget_spreads_geometrically_to_the_target(steps: int) -> None:
+    settings = PruneConfig(target_sparsity=0.6, steps=steps)
+    macs0 = macs = 1_000_000
+    for step in range(1, steps + 1):
+        fraction = _step_fraction(settings, step, macs0, macs)
+        assert 0 < fraction < 1
+        macs = int(round(macs * (1 - fraction)))
+    assert macs == pytest.approx(400_000, rel=1e-5)
+
+
+def test_sparsity_budget_catches_up_after_an_undershoot_and_skips_after_overshoot() -> None:
+    settings = PruneConfig(target_sparsity=0.5, steps=2)
+    # Step 1 removed nothing: step 2 must remove the whole remaining half.
+    assert _step_fraction(settings, 2, 1000, 1000) == pytest.approx(0.5)
+    # Already below the step-1 goal: nothing to remove at step 1.
+    assert _step_fraction(settings, 1, 1000, 600) == 0.0
+
+
+def test_fps_budget_uses_the_fixed_step_fraction() -> None:
+    settings = PruneConfig(budget="fps", target_fps=5000, step_fraction=0.2)
+    assert _step_fraction(settings, 1, 1000, 800) == 0.2
+
+
+@pytest.mark.parametrize(("settings", "last", "met"), [
+    (PruneConfig(target_sparsity=0.5), _record(3, 500, 10, True), True),
+    (PruneConfig(target_sparsity=0.5), _record(3, 501, 10, True), False),
+    (PruneConfig(budget="fps", target_fps=2000), _record(2, 500, 2500, True), True),
+    (PruneConfig(budget="fps", target_fps=2000), _record(2, 500, 1500, True), False),
+    (PruneConfig(budget="fit"), _record(1, 900, 100, True), True),
+    (PruneConfig(budget="fit"), _record(1, 900, 100, False), False),
+])
+def test_budget_status(settings: PruneConfig, last: StepRecord, met: bool) -> None:
+    baseline = _record(0, 1000, 1000, False)
+    ok, note = _budget_status(settings, baseline, last)
+    assert ok is met
+    assert note
