@@ -1,0 +1,77 @@
+"""Small user Brevitas models for the pruning tests: one that structured pruning supports
+(per-channel quantizers, bias, QuantHardTanh, nn.Flatten, Dropout) and ones it must refuse."""
+
+from __future__ import annotations
+
+import torch
+from brevitas.nn import QuantConv2d, QuantHardTanh, QuantLinear, QuantReLU
+from brevitas.quant import Int8WeightPerChannelFloat
+from torch import nn
+
+from codesign.models.mlp import PixelScale
+
+SHAPE = (3, 10, 10)
+
+
+class PerChannelNet(nn.Module):
+    """conv(float bias, per-channel weights) -> BN -> QuantReLU -> pool -> conv -> HardTanh ->
+    Flatten -> Dropout -> linear(bias) -> QuantReLU(per-channel) -> linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = PixelScale()
+        self.conv1 = QuantConv2d(3, 8, 3, bias=True, weight_quant=Int8WeightPerChannelFloat,
+                                 weight_bit_width=4)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.act1 = QuantReLU(bit_width=4)
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = QuantConv2d(8, 6, 3, bias=False, weight_quant=Int8WeightPerChannelFloat,
+                                 weight_bit_width=4)
+        self.act2 = QuantHardTanh(bit_width=4, min_val=-1.0, max_val=1.0)
+        self.flatten = nn.Flatten()
+        self.drop = nn.Dropout(0.1)
+        self.fc1 = QuantLinear(6 * 2 * 2, 12, bias=True, weight_bit_width=4)
+        self.act3 = QuantReLU(bit_width=4, scaling_per_output_channel=True,
+                              per_channel_broadcastable_shape=(1, 12),
+                              scaling_stats_permute_dims=(1, 0))
+        self.fc2 = QuantLinear(12, 4, bias=False, weight_bit_width=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.act1(self.bn1(self.conv1(self.scale(x)))))
+        x = self.drop(self.flatten(self.act2(self.conv2(x))))
+        return self.fc2(self.act3(self.fc1(x)))
+
+
+class ResidualNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = QuantLinear(16, 8, bias=False, weight_bit_width=2)
+        self.act = QuantReLU(bit_width=2)
+        self.fc2 = QuantLinear(8, 8, bias=False, weight_bit_width=2)
+        self.fc3 = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.fc1(x.flatten(1)))
+        return self.fc3(h + self.fc2(h))
+
+
+class GroupedNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = QuantConv2d(4, 8, 3, groups=2, bias=False, weight_bit_width=2)
+        self.act = QuantReLU(bit_width=2)
+        self.fc = QuantLinear(8 * 4 * 4, 3, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.act(self.conv1(x)).flatten(1))
+
+
+class SigmoidNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = QuantLinear(16, 8, bias=False, weight_bit_width=2)
+        self.sig = nn.Sigmoid()
+        self.fc2 = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.sig(self.fc1(x.flatten(1))))
