@@ -8,7 +8,9 @@ FINN's SetFolding at the flow's target FPS. One "RTL simulation" = every layer i
 runs. The first run starts from an empty cache; the re-runs reuse it. Prints a table, writes
 benchmarks/results/rtlsim_cache.json (per-layer cycles vs estimate, pipeline, timings).
 
-Usage: python3 benchmarks/rtlsim_cache.py [--flow flows/tfc_w2a2_mnist5k.yaml] [--warm 3]"""
+Usage: python3 benchmarks/rtlsim_cache.py [--flow flows/tfc_w2a2_mnist5k.yaml] [--warm 3]
+       python3 benchmarks/rtlsim_cache.py --flow flows/cnv_w2a2_fashion.yaml --epochs 0 \
+           --out benchmarks/results/rtlsim_cache_cnv.json   (per-layer numbers of the CNV flow)"""
 
 from __future__ import annotations
 
@@ -50,8 +52,9 @@ def prepare(flow_path: Path, epochs: int, work: Path) -> tuple[Any, Any, Any]:
                         weight_bits=flow.model.weight_bits, act_bits=flow.model.act_bits,
                         **flow.model.options)
     t = flow.train
-    train_model(model, data, epochs=epochs, batch_size=t.batch_size, lr=t.lr, optimizer=t.optimizer,
-                seed=flow.seed, progress=False)
+    if epochs > 0:
+        train_model(model, data, epochs=epochs, batch_size=t.batch_size, lr=t.lr,
+                    optimizer=t.optimizer, seed=flow.seed, progress=False)
     onnx = export_qonnx(model, data.input_shape, work / "model.qonnx.onnx")
     hw = compile_to_hw(onnx, part=board.part, clock_mhz=flow.clock_mhz or board.clock_mhz,
                        workdir=work / "finn", mvau_rtl=True)
@@ -61,13 +64,18 @@ def prepare(flow_path: Path, epochs: int, work: Path) -> tuple[Any, Any, Any]:
 
 
 def rtl_simulation(hw: Any, x: Any, work: Path, cache: Path) -> tuple[float, Any, Any]:
+    """Every layer, then the whole pipeline if every layer is RTL (CNV keeps an HLS Pool)."""
     from codesign.sim import simulate_layers, simulate_pipeline
+    from codesign.sim.pipeline import non_rtl_layers
     from codesign.sim.rtl_layers import stitch
 
     start = time.perf_counter()
     stitched = stitch(hw)  # HDL generated once for both, as codesign simulate does
     layers = simulate_layers(hw, x, work / "layers", frames=3, cache=cache, stitched=stitched)
-    pipeline = simulate_pipeline(hw, x, work / "pipeline", frames=8, cache=cache, stitched=stitched)
+    pipeline = None
+    if not non_rtl_layers(hw):
+        pipeline = simulate_pipeline(hw, x, work / "pipeline", frames=8, cache=cache,
+                                     stitched=stitched)
     return time.perf_counter() - start, layers, pipeline
 
 
@@ -95,21 +103,24 @@ def main() -> None:
         "benchmark": "rtlsim_cache", "flow": flow.name, "epochs": args.epochs,
         "cold_s": cold, "warm_s": warm, "warm_median_s": statistics.median(warm),
         "speedup": speedup, "layer_builds_cold": builds, "layers": rows,
-        "pipeline": pipeline.to_dict(),
+        "pipeline": pipeline.to_dict() if pipeline else None,
     })
-    table = Table(title=f"RTL simulation of {flow.name} (all-RTL, {len(layers)} layers incl. FIFOs/DWCs)")
-    for col in ("layer", "op type", "bit-exact", "cycles/frame", "FINN estimate", "deviation"):
+    table = Table(title=f"RTL simulation of {flow.name} (RTL MVAUs, {len(layers)} layers incl. FIFOs/DWCs)")
+    for col in ("layer", "op type", "mode", "bit-exact", "cycles/frame", "FINN estimate", "deviation"):
         table.add_column(col)
     for s in layers:
         dev = "–" if s.deviation_pct is None else f"{s.deviation_pct:+.1f} %"
-        table.add_row(s.name, s.op_type, str(s.match), f"{s.cycles_per_frame:,.0f}",
+        cycles = "–" if s.cycles_per_frame is None else f"{s.cycles_per_frame:,.0f}"
+        table.add_row(s.name, s.op_type, s.mode, str(s.match), cycles,
                       f"{s.estimated_cycles:,}" if s.estimated_cycles else "–", dev)
     console = Console(width=140)
     console.print(table)
-    console.print(f"pipeline: {pipeline.cycles_per_frame:,.0f} cycles/frame vs {pipeline.estimated_cycles:,} "
-                  f"estimated ({pipeline.throughput_deviation_pct:+.1f} %), latency "
-                  f"{pipeline.latency_cycles:,} vs {pipeline.estimated_latency_cycles:,}; bit-exact "
-                  f"{pipeline.match}")
+    if pipeline is not None:
+        console.print(f"pipeline: {pipeline.cycles_per_frame:,.0f} cycles/frame vs "
+                      f"{pipeline.estimated_cycles:,} estimated "
+                      f"({pipeline.throughput_deviation_pct:+.1f} %), "
+                      f"latency {pipeline.latency_cycles:,} vs {pipeline.estimated_latency_cycles:,}; "
+                      f"bit-exact {pipeline.match}")
     console.print(f"cold cache {cold:.1f} s ({builds} layer builds + pipeline builds), warm "
                   f"{', '.join(f'{w:.1f}' for w in warm)} s (median {statistics.median(warm):.1f} s): "
                   f"speed-up {speedup:.1f}x")
