@@ -55,14 +55,20 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Run a whole co-design flow: train, export, compile with FINN, fold, verify, report."""
-    from codesign.atomic import staged_directory
-    from codesign.boards import load_board
     from codesign.config import load_flow
-    from codesign.flow import run_flow
 
     flow = load_flow(flow_file)
     if seed is not None:
         flow = flow.replace(seed=seed)
+    _run_and_summarise(flow, board, out, quiet)
+
+
+def _run_and_summarise(flow: Any, board: str | None, out: Path | None, quiet: bool) -> None:
+    """Run a flow into a staging directory (earlier results stay intact on failure)."""
+    from codesign.atomic import staged_directory
+    from codesign.boards import load_board
+    from codesign.flow import run_flow
+
     the_board = load_board(board or flow.board)
     out_dir = out or Path("runs") / flow.name
     missing_tools: ToolchainMissing | None = None
@@ -77,6 +83,81 @@ def run(
         console.print(f"estimate results kept in {out_dir}")
         raise missing_tools
     _summary(result.report, out_dir)
+    if result.report.get("pruning"):
+        _prune_summary(result.report["pruning"])
+
+
+def _prune_summary(section: dict[str, Any]) -> None:
+    r = section["ratios"]
+    lut = "–" if r["lut_reduction"] is None else f"−{r['lut_reduction']:.1%}"
+    fps = "–" if r["fps_gain"] is None else f"×{r['fps_gain']:.2f}"
+    console.print(f"pruning: accuracy {r['accuracy_delta_points']:+.2f} pt, MACs "
+                  f"−{r['macs_reduction']:.1%}, LUT at {section['reference_fps']:,.0f} FPS {lut}, "
+                  f"FPS within caps {fps}; budget {section['budget']['kind']} "
+                  f"{'met' if section['budget']['met'] else 'NOT met'}: {section['budget']['note']}")
+
+
+@app.command()
+def prune(
+    flow_file: Annotated[Path, typer.Argument(help="flow YAML file (prune: section optional)")],
+    board: Annotated[str | None, typer.Option(help="board name, alias or YAML file")] = None,
+    out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow name>)")] = None,
+    criterion: Annotated[str | None, typer.Option(help="l1 | l2 | bn_scale | taylor")] = None,
+    budget: Annotated[str | None, typer.Option(help="sparsity | fps | fit")] = None,
+    target_sparsity: Annotated[float | None, typer.Option(help="fraction of MACs to remove")] = None,
+    target_fps: Annotated[float | None, typer.Option(help="budget fps: FPS to reach within the caps")] = None,
+    steps: Annotated[int | None, typer.Option(help="prune -> fine-tune iterations")] = None,
+    align: Annotated[bool | None, typer.Option(help="align kept counts to the board's PE/SIMD")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Run a flow with hardware-aware structured pruning (its prune: section or the defaults,
+    with these overrides); the report puts the pruned model beside the unpruned one."""
+    from codesign.config import load_flow
+    from codesign.prune_command import with_pruning
+
+    flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
+                        target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
+                        align=align)
+    if seed is not None:
+        flow = flow.replace(seed=seed)
+    _run_and_summarise(flow, board, out, quiet)
+
+
+@app.command()
+def sensitivity(
+    flow_file: Annotated[Path, typer.Argument(help="flow YAML file")],
+    out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow>-sensitivity)")]
+    = None,
+    criterion: Annotated[str | None, typer.Option(help="channel ranking: l1 | l2 | bn_scale | taylor")]
+    = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Per-layer pruning sensitivity: train the flow's model, then prune each layer alone by
+    25/50/75 % and measure validation accuracy (sensitivity.json + sensitivity.png)."""
+    from rich.table import Table
+
+    from codesign.atomic import staged_directory
+    from codesign.config import load_flow
+    from codesign.prune_command import run_sensitivity, with_pruning
+
+    flow = with_pruning(load_flow(flow_file), criterion=criterion)
+    out_dir = out or Path("runs") / f"{flow.name}-sensitivity"
+    with staged_directory(out_dir) as staging:
+        result = run_sensitivity(flow, staging, progress=not quiet)
+    table = Table(title=f"pruning sensitivity — {flow.name} ({result['criterion']}, validation "
+                        f"top-1 {result['baseline_accuracy']:.2%} unpruned)")
+    table.add_column("layer")
+    table.add_column("channels")
+    for fraction in result["fractions"]:
+        table.add_column(f"−{fraction:.0%}")
+    table.add_column("score")
+    for layer in result["layers"]:
+        table.add_row(layer["name"], str(layer["channels"]),
+                      *(f"{layer['accuracy'][f'{f:g}']:.2%}" for f in result["fractions"]),
+                      f"{layer['score']:.2f}")
+    console.print(table)
+    console.print(f"sensitivity: {out_dir / 'sensitivity.json'}, {out_dir / 'sensitivity.png'}")
 
 
 @app.command()
@@ -90,12 +171,14 @@ def build(
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/build-<name>)")] = None,
     samples: Annotated[int, typer.Option(help="verification inputs")] = 20,
     seed: Annotated[int, typer.Option(help="seed of the verification inputs")] = 0,
+    simulate: Annotated[bool, typer.Option(
+        help="also simulate without hardware (functional chain, Verilator RTL)")] = False,
 ) -> None:
     """Compile your own model for a board: fold, estimate, verify, report (no training)."""
     from codesign.atomic import staged_directory
     from codesign.boards import load_board
     from codesign.build import build_user_model, parse_input_shape
-    from codesign.config import FoldingConfig
+    from codesign.config import FoldingConfig, SimulateConfig
     from codesign.errors import ConfigError
 
     if target_fps is not None and folding is not None:
@@ -108,8 +191,38 @@ def build(
     out_dir = out or Path("runs") / f"build-{name}"
     with staged_directory(out_dir) as staging:
         result = build_user_model(model, the_board, fold, staging, input_shape=shape,
-                                  samples=samples, seed=seed)
+                                  samples=samples, seed=seed,
+                                  simulate=SimulateConfig(enabled=simulate))
     _summary(result.report, out_dir)
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Argument(help="output directory of `codesign run` or `codesign build`")],
+    samples: Annotated[int, typer.Option(help="test-set samples for the functional chain")] = 10,
+    rtl: Annotated[bool, typer.Option(help="per-layer Verilator simulation of the RTL layers")] = True,
+    pipeline: Annotated[str, typer.Option(
+        help="whole-pipeline Verilator run: auto (when every layer is RTL) | on | off")] = "auto",
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="Verilator build cache (default $CODESIGN_CACHE_DIR or ~/.cache/codesign/verilator)")] = None,
+) -> None:
+    """Simulate a built accelerator without hardware: bit-exact functional chain through every
+    toolchain stage, stream packing, Verilator RTL per layer and whole pipeline. Writes
+    simulation.json and simulation.md into OUT_DIR; exits non-zero on a mismatch."""
+    from codesign.sim.run import SimulationOptions, check_simulation, simulate_flow_outputs
+
+    options = SimulationOptions(samples=samples, rtl=rtl, pipeline=pipeline,
+                                cache_dir=None if cache_dir is None else str(cache_dir))
+    section = simulate_flow_outputs(out_dir, options=options)
+    layers = section.get("layers") or []
+    rtl_layers = sum(1 for s in layers if s["mode"] == "verilator")
+    verdict = "[green]passed[/green]" if section["passed"] else "[bold red]FAILED[/bold red]"
+    console.print(f"simulation {verdict}: {section['summary']}")
+    if layers:
+        console.print(f"layers: {rtl_layers} in Verilator, {len(layers) - rtl_layers} in Python "
+                      "(HLS only)")
+    console.print(f"report: {out_dir / 'simulation.md'}")
+    check_simulation(section, out_dir / "simulation.md")
 
 
 @app.command()

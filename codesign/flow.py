@@ -18,7 +18,7 @@ import numpy as np
 from codesign import __version__
 from codesign.analysis.budget import check_budget
 from codesign.boards import Board
-from codesign.config import FlowConfig, FoldingConfig
+from codesign.config import FlowConfig, FoldingConfig, SimulateConfig
 from codesign.errors import ConfigError, VerificationError
 from codesign.report import SCHEMA, write_report
 
@@ -84,9 +84,15 @@ def build_hardware(
     x_verify: np.ndarray,
     expected: np.ndarray,
     timer: StageTimer,
+    *,
+    simulate: SimulateConfig | None = None,
+    model: Any = None,
+    x_test: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Compile a QONNX model for `board`, fold it, estimate it and verify it bit-exactly against
-    `expected` (the reference outputs on `x_verify`). Returns the hardware part of the report."""
+    `expected` (the reference outputs on `x_verify`). Returns the hardware part of the report.
+    With `simulate.enabled`, the folded graph is also simulated without hardware (codesign.sim)
+    on `x_test`, with `model` (the Brevitas source, if any) as the chain's first stage."""
     from codesign.finn import (
         apply_folding_file,
         apply_setfolding,
@@ -128,6 +134,8 @@ def build_hardware(
     write_build_config(out_dir / "finn_build_config.json", onnx_name=onnx_path.name,
                        folding_name="folding_config.json", part=board.part,
                        clock_mhz=board.clock_mhz, board=board.finn_board, shell=board.shell)
+    simulation = (_simulate(hw, onnx_path, out_dir, simulate, model, x_test, timer)
+                  if simulate is not None and simulate.enabled else {})
     return {
         "estimates": est.to_dict(),
         "budget": budget.to_dict(),
@@ -137,7 +145,33 @@ def build_hardware(
                     "optimizer": optimizer},
         "_verification_passed": verification.passed,
         "_verification_details": verification.details,
+        **simulation,
     }
+
+
+def _simulate(hw: Any, onnx_path: Path, out_dir: Path, config: SimulateConfig, model: Any,
+              x_test: np.ndarray | None, timer: StageTimer) -> dict[str, Any]:
+    """The flow's simulation stage; writes simulation.json/md. A mismatch or a missing Verilator
+    is raised by _finish, after the report is written."""
+    import dataclasses
+
+    from codesign.errors import ToolchainMissing
+    from codesign.sim.report import write_simulation
+    from codesign.sim.run import SimulationOptions, simulate_hardware
+
+    options = SimulationOptions(**{k: v for k, v in dataclasses.asdict(config).items()
+                                   if k != "enabled"})
+    missing: ToolchainMissing | None = None
+    with timer.stage("simulation"):
+        try:
+            section = simulate_hardware(hw, onnx_path, x_test, out_dir / "simulation", model=model,
+                                        options=options)
+        except ToolchainMissing as exc:
+            if not hasattr(exc, "section"):
+                raise
+            section, missing = exc.section, exc  # the Python results, without the RTL part
+    write_simulation(section, out_dir)
+    return {"simulation": section, "_simulation_missing": missing}
 
 
 def _finish(report: dict[str, Any], out_dir: Path, board: Board,
@@ -147,12 +181,21 @@ def _finish(report: dict[str, Any], out_dir: Path, board: Board,
     ToolchainMissing error says how to run them in docker)."""
     passed = report.pop("_verification_passed")
     details = report.pop("_verification_details")
+    simulation_missing = report.pop("_simulation_missing", None)
+    if "simulation" in report:
+        report.setdefault("artifacts", {})["simulation"] = "simulation.json, simulation.md"
     files = write_report(report, out_dir)
     if not passed:
         raise VerificationError(
             f"the hardware graph does not reproduce the Brevitas model bit-exactly ({details}); "
             f"see {out_dir / 'report.md'}. This is a bug in the toolchain path, please report it."
         )
+    if "simulation" in report:
+        from codesign.sim.run import check_simulation
+
+        check_simulation(report["simulation"], out_dir / "simulation.md")
+        if simulation_missing is not None:
+            raise simulation_missing
     if all(o == "estimates" for o in outputs):
         return FlowResult(out_dir, report, files)
     from codesign.errors import ToolchainMissing
@@ -169,22 +212,17 @@ def _finish(report: dict[str, Any], out_dir: Path, board: Board,
     return FlowResult(out_dir, report, write_report(report, out_dir))
 
 
-def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = True,
-             on_stage: Callable[[str], None] | None = None) -> FlowResult:
-    """Run a whole co-design flow and write its report into `out_dir`."""
+def train_flow_model(flow: FlowConfig, out_dir: Path, *, progress: bool = True,
+                     timer: StageTimer | None = None) -> tuple[Any, Any, Any]:
+    """Load the flow's dataset and train its model (checkpoint in out_dir/model.pt).
+    Returns (model, dataset, TrainResult)."""
     import torch
 
     from codesign.data import load_dataset
-    from codesign.export import check_export, export_qonnx
     from codesign.models import build_model
     from codesign.train import set_seed, train_model
 
-    if flow.clock_mhz is not None:
-        board = board.with_clock(flow.clock_mhz)
-    if flow.caps:
-        board = board.with_caps(**flow.caps)
-    timer = StageTimer(on_stage=on_stage)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    timer = timer or StageTimer()
     with timer.stage("data"):
         ds = flow.dataset
         data = load_dataset(ds.name, path=ds.path, test_fraction=ds.test_fraction, seed=flow.seed,
@@ -199,14 +237,54 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
         trained = train_model(model, data, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                               optimizer=t.optimizer, weight_decay=t.weight_decay, seed=flow.seed,
                               checkpoint=out_dir / "model.pt", progress=progress)
+    return model, data, trained
+
+
+def _prune(model: Any, data: Any, board: Board, flow: FlowConfig, out_dir: Path,
+           timer: StageTimer, progress: bool) -> dict[str, Any]:
+    """The flow's pruning stage; the unpruned checkpoint is kept as model_unpruned.pt and
+    model.pt becomes the pruned model (with its channel counts, so it can be rebuilt)."""
+    from codesign.prune.driver import prune_stage
+    from codesign.prune.surgery import channel_counts
+    from codesign.train import save_checkpoint
+
+    (out_dir / "model.pt").replace(out_dir / "model_unpruned.pt")
+    with timer.stage("prune"):
+        section = prune_stage(model, data, board, flow, out_dir, progress=progress)
+    save_checkpoint(model, out_dir / "model.pt",
+                    {"seed": flow.seed, "pruned": True,
+                     "channel_counts": channel_counts(model, data.input_shape)})
+    return section
+
+
+def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = True,
+             on_stage: Callable[[str], None] | None = None) -> FlowResult:
+    """Run a whole co-design flow and write its report into `out_dir`."""
+    import torch
+
+    from codesign.export import check_export, export_qonnx
+    from codesign.train import evaluate
+
+    if flow.clock_mhz is not None:
+        board = board.with_clock(flow.clock_mhz)
+    if flow.caps:
+        board = board.with_caps(**flow.caps)
+    timer = StageTimer(on_stage=on_stage)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, data, trained = train_flow_model(flow, out_dir, progress=progress, timer=timer)
+    pruning = (_prune(model, data, board, flow, out_dir, timer, progress)
+               if flow.prune is not None else None)
     n_verify = min(flow.verify.samples, len(data.x_test))
     x_verify = data.x_test[:n_verify]
     with timer.stage("export"):
         onnx_path = export_qonnx(model, data.input_shape, out_dir / "model.qonnx.onnx")
         export_check = check_export(model, onnx_path, x_verify)
         expected = reference_outputs(model, x_verify)
-    hw_report = build_hardware(onnx_path, board, flow.folding, out_dir, x_verify, expected, timer)
+    hw_report = build_hardware(onnx_path, board, flow.folding, out_dir, x_verify, expected, timer,
+                               simulate=flow.simulate, model=model, x_test=data.x_test)
     n_params = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
+    test_top1 = (trained.test_accuracy if pruning is None
+                 else evaluate(model, data.x_test, data.y_test))
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "codesign_version": __version__,
@@ -217,17 +295,20 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
         "flow": flow.to_dict(),
         "board": board.to_dict(),
         "model_summary": (f"{flow.model.arch} W{flow.model.weight_bits}A{flow.model.act_bits} "
-                          f"{flow.model.options or ''} ({n_params:,} trainable parameters)"),
+                          f"{flow.model.options or ''}{' pruned' if pruning else ''} "
+                          f"({n_params:,} trainable parameters)"),
         "accuracy": {
             "dataset": data.name, "train_samples": len(data.x_train),
             "test_samples": len(data.x_test), "train_top1": trained.train_accuracy,
-            "test_top1": trained.test_accuracy,
+            "test_top1": test_top1,
+            **({"unpruned_test_top1": trained.test_accuracy} if pruning else {}),
         },
         "training": {"epochs": trained.epochs, "seconds": trained.seconds,
                      "history": list(trained.history)},
         "export": {"samples": export_check.samples, "max_abs_diff": export_check.max_abs_diff,
                    "argmax_equal": export_check.argmax_equal, "passed": export_check.passed},
         **hw_report,
+        **({"pruning": pruning} if pruning else {}),
         "timings_s": dict(timer.seconds),
         "artifacts": {
             "QONNX model": onnx_path.name, "checkpoint": "model.pt",
@@ -235,6 +316,8 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
             "FINN build config": "finn_build_config.json",
             "FINN intermediate graphs": "finn/", "cycles plot": "cycles.png",
             "resources plot": "resources.png",
+            **({"unpruned checkpoint": "model_unpruned.pt",
+                "pruning plot": "pruning.png"} if pruning else {}),
         },
     }
     return _finish(report, out_dir, board, flow.outputs, flow.source)

@@ -106,6 +106,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     lines += _budget_section(report)
     lines += _layer_section(est)
+    if report.get("pruning"):
+        from codesign.prune.report import render_prune_markdown
+
+        lines += render_prune_markdown(report["pruning"])
+    if report.get("simulation"):
+        from codesign.sim.report import render_simulation_markdown
+
+        lines += render_simulation_markdown(report["simulation"]).splitlines()
     lines += _hardware_section(report.get("hardware"))
     if report.get("timings_s"):
         rows = [[stage, f"{secs:.1f}"] for stage, secs in report["timings_s"].items()]

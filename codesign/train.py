@@ -220,8 +220,7 @@ def save_checkpoint(model: nn.Module, path: Path, meta: dict) -> None:
         torch.save(payload, tmp)
 
 
-def load_checkpoint(model: nn.Module, path: Path) -> dict:
-    """Load weights saved by save_checkpoint into `model`; returns the stored meta."""
+def _read_checkpoint(path: Path) -> dict:
     import torch
 
     path = Path(path)
@@ -234,6 +233,21 @@ def load_checkpoint(model: nn.Module, path: Path) -> dict:
                          "checkpoint or it is corrupt, retrain to recreate it") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ModelError(f"{path} is not a codesign checkpoint (written by save_checkpoint)")
+    return payload
+
+
+def load_checkpoint(model: nn.Module, path: Path) -> dict:
+    """Load weights saved by save_checkpoint into `model`; returns the stored meta.
+    A pruned model's checkpoint records its channel counts: the model is shrunk to them first."""
+    payload = _read_checkpoint(path)
+    counts = payload["meta"].get("channel_counts")
+    if counts:
+        from codesign.prune.surgery import shrink_to_counts
+
+        if getattr(model, "input_shape", None) is None:
+            raise ModelError(f"checkpoint {path} holds a pruned model; set `input_shape` (C, H, W) "
+                             "on the model so its channel counts can be restored")
+        shrink_to_counts(model, counts, tuple(model.input_shape))
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

@@ -94,22 +94,19 @@ def check_settings(settings: PruneConfig) -> None:
         raise PruneError(f"{problem[0]}: {problem[1]}")
 
 
-def _profile(model: nn.Module, input_shape: tuple[int, int, int], board: Board, objective: str,
-             target_fps: float | None, workdir: Path) -> HardwareProfile:
-    from codesign.prune.graph import weight_layers
-    from codesign.prune.hardware import hardware_profile
-
-    return hardware_profile(model, input_shape, weight_layers(model, input_shape), board,
-                            objective=objective, target_fps=target_fps, workdir=workdir)
-
-
 def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board: Board,
                      reference_fps: float, workdir: Path) -> tuple[HardwarePoint, HardwareProfile]:
-    """Best FPS within the board's caps, and the resources the model needs at `reference_fps`."""
-    best = _profile(model, input_shape, board, "maximize", None, workdir / "maximize")
+    """Best FPS within the board's caps, and the resources the model needs at `reference_fps`
+    (one FINN compile, two folds)."""
+    from codesign.prune.graph import weight_layers
+    from codesign.prune.hardware import compile_model, fold_profile
+
+    hw = compile_model(model, input_shape, board, workdir)
+    names = weight_layers(model, input_shape)
+    best = fold_profile(hw, names, board, objective="maximize")
     try:
-        cheap = _profile(model, input_shape, board, "min_resources", reference_fps,
-                         workdir / "reference")
+        cheap = fold_profile(hw, names, board, objective="min_resources",
+                             target_fps=reference_fps)
         resources, fps_ref = dict(cheap.totals), cheap.fps
         note = f"least resources reaching {reference_fps:,.0f} FPS"
     except FoldingError as exc:
@@ -189,7 +186,11 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     groups = channel_groups(model, shape)
     if not groups:
         raise PruneError("the model has no prunable layer: only its classifier has weights")
-    baseline = _record(0, model, data, {g.name: 1 for g in groups}, point, started)
+    # Granularity comes from the folding the board affords the unpruned model, and stays: every
+    # count the schedule visits is a multiple of it, so that parallelism remains legal.
+    grain = (board_granularity(groups, profile) if settings.align
+             else {g.name: 1 for g in groups})
+    baseline = _record(0, model, data, grain, point, started)
     records = [baseline]
     notes: list[str] = []
     if on_step:
@@ -202,8 +203,6 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         if fraction <= 0:
             continue
         groups = channel_groups(model, shape)
-        grain = (board_granularity(groups, profile) if settings.align
-                 else {g.name: 1 for g in groups})
         scores = channel_importance(model, groups, settings.criterion,
                                     (data.x_train, data.y_train), seed=seed + step)
         try:

@@ -1,0 +1,118 @@
+"""Pruning inside a whole flow and through the CLI, on small real data (sklearn digits)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from codesign.cli import EXIT_USER_ERROR, main
+from codesign.models import build_model
+from codesign.train import load_checkpoint
+
+pytestmark = pytest.mark.slow
+
+PRUNE = {"criterion": "l1", "target_sparsity": 0.4, "steps": 2, "finetune_epochs": 1,
+         "final_epochs": 1, "reference_fps": 200_000}
+
+
+def _flow(tmp_path: Path, **changes: object) -> Path:
+    data = {
+        "name": "tiny_pruned", "seed": 5, "board": "pynq-z1",
+        "dataset": {"name": "digits"},
+        "model": {"arch": "mlp", "weight_bits": 2, "act_bits": 2,
+                  "options": {"hidden": [64, 32]}},
+        "train": {"epochs": 3, "batch_size": 64, "lr": 0.02},
+        "prune": PRUNE,
+        "folding": {"mode": "optimize", "objective": "maximize"},
+        "verify": {"samples": 20},
+    }
+    data.update(changes)
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pruned_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("pruned")
+    out = tmp / "out"
+    assert main(["run", str(_flow(tmp)), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_report_puts_pruned_beside_unpruned_and_verifies_bit_exact(pruned_run: Path) -> None:
+    report = json.loads((pruned_run / "report.json").read_text())
+    section = report["pruning"]
+    before, after = section["unpruned"], section["pruned"]
+    assert section["budget"]["met"]
+    assert 1 - after["macs"] / before["macs"] >= 0.4
+    assert before["counts"] == {"features.0": 64, "features.3": 32}
+    grains = section["schedule"][0]["granularity"]
+    assert all(after["counts"][n] % grains[n] == 0 for n in grains)  # aligned
+    assert after["resources_at_reference"]["LUT"] < before["resources_at_reference"]["LUT"]
+    assert after["fps_within_caps"] >= before["fps_within_caps"]
+    # the unstructured control keeps every shape, so FINN's estimates do not move
+    control = section["unstructured"]
+    assert control["resources_at_reference"] == before["resources_at_reference"]
+    assert control["fps_within_caps"] == before["fps_within_caps"]
+    assert control["weight_sparsity"] >= 0.4
+    # the hardware the flow built is the pruned model, verified bit-exactly
+    assert report["verification"]["passed"]
+    mvau_mh = [layer["dims"]["MH"] for layer in report["estimates"]["layers"]
+               if layer["op_type"].startswith("MVAU")]
+    assert mvau_mh[:2] == [after["counts"]["features.0"], after["counts"]["features.3"]]
+    assert report["accuracy"]["test_top1"] == pytest.approx(after["accuracy"])
+    md = (pruned_run / "report.md").read_text()
+    assert "## Pruning" in md and "unstructured" in md
+    for name in ("pruning.png", "model_unpruned.pt", "model.pt"):
+        assert (pruned_run / name).stat().st_size > 0
+
+
+def test_pruned_checkpoint_reloads_into_a_fresh_model(pruned_run: Path) -> None:
+    report = json.loads((pruned_run / "report.json").read_text())
+    model = build_model("mlp", input_shape=(1, 8, 8), num_classes=10, weight_bits=2,
+                        act_bits=2, hidden=[64, 32])
+    meta = load_checkpoint(model, pruned_run / "model.pt")
+    assert meta["channel_counts"] == report["pruning"]["pruned"]["counts"]
+    assert model.features[0].weight.shape[0] == meta["channel_counts"]["features.0"]
+    assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    flow = _flow(tmp_path, prune={**PRUNE, "steps": 1, "final_epochs": 0,
+                                  "unstructured_control": False})
+    assert main(["prune", str(flow), "--no-align", "--criterion", "taylor", "--out", str(out),
+                 "--quiet"]) == 0
+    section = json.loads((out / "report.json").read_text())["pruning"]
+    assert section["settings"]["align"] is False and section["settings"]["criterion"] == "taylor"
+    assert set(section["schedule"][0]["granularity"].values()) == {1}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--target-sparsity", "1.0"], "prune.target_sparsity"),
+    (["--budget", "fps"], "prune.target_fps"),
+    (["--criterion", "random"], "prune.criterion"),
+])
+def test_bad_prune_options_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                         args: list[str], message: str) -> None:
+    out = tmp_path / "out"
+    assert main(["prune", str(_flow(tmp_path)), "--out", str(out), *args]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_sensitivity_command_writes_json_and_plot(tmp_path: Path) -> None:
+    out = tmp_path / "sens"
+    assert main(["sensitivity", str(_flow(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    result = json.loads((out / "sensitivity.json").read_text())
+    assert [layer["name"] for layer in result["layers"]] == ["features.0", "features.3"]
+    for layer in result["layers"]:
+        accs = [layer["accuracy"][f"{f:g}"] for f in result["fractions"]]
+        assert all(0.0 <= a <= 1.0 for a in accs) and layer["score"] > 0
+    assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
