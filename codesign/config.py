@@ -92,6 +92,24 @@ class PruneConfig:
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
 
 
+SIMULATE_PIPELINE_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class SimulateConfig:
+    """Simulation without hardware after the build (codesign.sim); mirrors SimulationOptions."""
+
+    enabled: bool = False
+    samples: int = 10  # test-set samples for the functional chain (plus random and boundary inputs)
+    random_inputs: int = 8
+    streams: bool = True  # stream packing checks of every folded layer
+    rtl: bool = True  # per-layer Verilator simulation of the RTL layers
+    layer_frames: int = 3
+    pipeline: str = "auto"  # whole-pipeline Verilator run: auto = when every layer is RTL
+    pipeline_frames: int = 8
+    cache_dir: str | None = None  # Verilator builds (default $CODESIGN_CACHE_DIR or ~/.cache)
+
+
 @dataclass(frozen=True)
 class FlowConfig:
     name: str
@@ -106,6 +124,7 @@ class FlowConfig:
     folding: FoldingConfig = field(default_factory=FoldingConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     prune: PruneConfig | None = None  # no section: no pruning
+    simulate: SimulateConfig = field(default_factory=SimulateConfig)
     outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     source: str | None = None  # the file the flow came from
 
@@ -206,6 +225,20 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
     return next(((key, msg) for ok, key, msg in checks if not ok), None)
 
 
+def simulate_problem(options: Any) -> tuple[str, str] | None:
+    """The first invalid simulation setting of a SimulateConfig or SimulationOptions as
+    (dotted key, what is wrong), or None."""
+    checks = (
+        (options.pipeline in SIMULATE_PIPELINE_MODES, "simulate.pipeline",
+         f"{options.pipeline!r} is not one of {', '.join(SIMULATE_PIPELINE_MODES)}"),
+        *((getattr(options, key) >= 0, f"simulate.{key}", f"{getattr(options, key)} must be >= 0")
+          for key in ("samples", "random_inputs")),
+        *((getattr(options, key) >= 1, f"simulate.{key}", f"{getattr(options, key)} must be at least 1")
+          for key in ("layer_frames", "pipeline_frames")),
+    )
+    return next(((key, msg) for ok, key, msg in checks if not ok), None)
+
+
 def _validate(flow: FlowConfig) -> None:
     def need(ok: bool, key: str, msg: str) -> None:
         if not ok:
@@ -230,6 +263,8 @@ def _validate(flow: FlowConfig) -> None:
     need(flow.verify.samples >= 1, "verify.samples", "must be at least 1")
     need(flow.clock_mhz is None or flow.clock_mhz > 0, "clock_mhz", "must be positive")
     problem = prune_problem(flow.prune) if flow.prune is not None else None
+    need(problem is None, *(problem or ("", "")))
+    problem = simulate_problem(flow.simulate)
     need(problem is None, *(problem or ("", "")))
     unknown = [o for o in flow.outputs if o not in OUTPUTS]
     need(not unknown, "outputs", f"{unknown[0] if unknown else ''!r} is not one of {', '.join(OUTPUTS)}")

@@ -69,3 +69,34 @@ def test_yaml_syntax_errors_name_the_file(tmp_path: Path, text: str) -> None:
 def test_missing_flow_file() -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_flow("no/such/flow.yaml")
+
+
+@pytest.mark.parametrize(
+    ("section", "fragment"),
+    [
+        ({"enabled": "yes"}, "simulate.enabled: expected true or false"),
+        ({"pipeline": "sometimes"}, "simulate.pipeline"),
+        ({"layer_frames": 0}, "simulate.layer_frames"),
+        ({"samples": -1}, "simulate.samples"),
+        ({"rtl_frames": 2}, "unknown key simulate.rtl_frames"),
+    ],
+)
+def test_bad_simulate_section_is_rejected(section: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
+        parse_flow({"name": "x", "simulate": section}, source="my.yaml")
+
+
+def test_simulate_section_mirrors_the_library_options() -> None:
+    """The flow section and codesign.sim's SimulationOptions have the same keys and defaults
+    (plus `enabled`), so a flow can ask for everything `codesign simulate` can."""
+    import dataclasses
+
+    from codesign.config import SimulateConfig
+    from codesign.sim import SimulationOptions
+
+    section = dataclasses.asdict(SimulateConfig())
+    assert section.pop("enabled") is False
+    assert section == dataclasses.asdict(SimulationOptions())
+    flow = parse_flow({"name": "x", "simulate": {"enabled": True, "rtl": False, "pipeline": "off"}})
+    assert (flow.simulate.enabled, flow.simulate.rtl, flow.simulate.pipeline) == (True, False, "off")
+    assert parse_flow({"name": "x"}).simulate.enabled is False

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from codesign.finn.compile import HWGraph
 
-PIPELINE_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,11 @@ class SimulationOptions:
     cache_dir: str | None = None  # Verilator builds (default $CODESIGN_CACHE_DIR or ~/.cache)
 
     def __post_init__(self) -> None:
-        if self.pipeline not in PIPELINE_MODES:
-            raise ConfigError(f"simulate.pipeline must be one of {', '.join(PIPELINE_MODES)}, "
-                              f"got {self.pipeline!r}")
-        for name in ("samples", "random_inputs", "layer_frames", "pipeline_frames"):
-            if getattr(self, name) < (0 if name in ("samples", "random_inputs") else 1):
-                raise ConfigError(f"simulate.{name} must be a positive integer, got {getattr(self, name)!r}")
+        from codesign.config import simulate_problem
+
+        problem = simulate_problem(self)
+        if problem is not None:
+            raise ConfigError(f"{problem[0]}: {problem[1]}")
 
 
 def _deviations(layers: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
