@@ -12,7 +12,7 @@ import numpy as np
 
 from codesign import __version__
 from codesign.boards import Board
-from codesign.config import FoldingConfig
+from codesign.config import FoldingConfig, SimulateConfig
 from codesign.errors import ConfigError, ModelError
 from codesign.flow import FlowResult, StageTimer, _finish, build_hardware, reference_outputs
 from codesign.report import SCHEMA
@@ -64,8 +64,11 @@ def _onnx_input_shape(onnx_path: Path) -> tuple[int, ...]:
 
 def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_dir: Path, *,
                      input_shape: tuple[int, int, int] | None = None, samples: int = 20,
-                     seed: int = 0) -> FlowResult:
+                     seed: int = 0, simulate: SimulateConfig | None = None) -> FlowResult:
+    """With `simulate.enabled`, the accelerator is also simulated without hardware on the
+    verification inputs (simulation.json/md and a report section)."""
     timer = StageTimer()
+    module = None
     out_dir.mkdir(parents=True, exist_ok=True)
     path = Path(model_spec)
     if path.suffix in ONNX_SUFFIXES:
@@ -90,7 +93,8 @@ def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_
         x = verification_inputs(input_shape, samples, seed)
         expected = reference_outputs(module, x)
         summary = f"Brevitas module {model_spec}"
-    hw_report = build_hardware(onnx_path, board, folding, out_dir, x, expected, timer)
+    hw_report = build_hardware(onnx_path, board, folding, out_dir, x, expected, timer,
+                               simulate=simulate, model=module, x_test=x)
     report: dict[str, Any] = {
         "schema": SCHEMA, "codesign_version": __version__, "name": path.stem or model_spec,
         "description": f"codesign build of {summary}", "seed": seed, "board": board.to_dict(),

@@ -42,6 +42,9 @@ def _summary(report: dict[str, Any], out_dir: Path) -> None:
                             f"({r['utilisation']:.1%} of {r['capacity']:,})")
     table.add_row("verdict", report["budget"]["verdict"])
     table.add_row("bit-exact", f"{ver['matched']}/{ver['samples']}")
+    if report.get("simulation"):
+        sim = report["simulation"]
+        table.add_row("simulation", f"{'passed' if sim['passed'] else 'FAILED'} (simulation.md)")
     console.print(table)
     console.print(f"report: {out_dir / 'report.md'}")
 
@@ -189,10 +192,17 @@ def build(
     shape = parse_input_shape(input_shape) if input_shape else None
     name = Path(model.split(":")[-1] if not model.endswith(".onnx") else model).stem
     out_dir = out or Path("runs") / f"build-{name}"
+    missing_tools: ToolchainMissing | None = None
     with staged_directory(out_dir) as staging:
-        result = build_user_model(model, the_board, fold, staging, input_shape=shape,
-                                  samples=samples, seed=seed,
-                                  simulate=SimulateConfig(enabled=simulate))
+        try:
+            result = build_user_model(model, the_board, fold, staging, input_shape=shape,
+                                      samples=samples, seed=seed,
+                                      simulate=SimulateConfig(enabled=simulate))
+        except ToolchainMissing as exc:  # e.g. no Verilator: the other results are complete
+            missing_tools = exc
+    if missing_tools is not None:
+        console.print(f"results without RTL simulation kept in {out_dir}")
+        raise missing_tools
     _summary(result.report, out_dir)
 
 
