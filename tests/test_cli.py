@@ -1,9 +1,11 @@
 """CLI behaviour on bad input: one clear line, exit code 2, no traceback, nothing written."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -107,3 +109,55 @@ def test_unsupported_layer_in_user_model_is_named(tmp_path: Path, capsys: pytest
     assert "head" in err and "Linear" in err and "QuantLinear" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("make_args", "fragment"),
+    [
+        (lambda t: ["simulate", str(t)], "no report.json"),
+        (lambda t: ["simulate", str(t), "--pipeline", "sometimes"], "simulate.pipeline"),
+        (lambda t: ["simulate", str(t), "--samples", "-1"], "simulate.samples"),
+    ],
+    ids=["not-an-output-dir", "bad-pipeline", "negative-samples"],
+)
+def test_simulate_bad_input_gives_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  make_args, fragment: str) -> None:
+    assert main(make_args(tmp_path)) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert not (tmp_path / "simulation.json").exists()
+
+
+@pytest.mark.slow
+def test_simulate_passes_then_names_a_corrupted_layer(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`codesign simulate` on a flow's output: exit 0 when bit-exact; after one weight matrix of
+    the saved folded accelerator is changed, exit 2 naming the stage and the layer."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    flow = _flow_file(tmp_path, name="simcli", dataset={"name": "digits"}, verify={"samples": 5},
+                      model={"arch": "mlp", "weight_bits": 2, "act_bits": 2,
+                             "options": {"hidden": [16, 16]}},
+                      train={"epochs": 1, "batch_size": 64, "lr": 0.02}, simulate={"enabled": False})
+    out = tmp_path / "out"
+    assert main(["run", str(flow), "--out", str(out), "--quiet"]) == 0
+    assert "simulation" not in json.loads((out / "report.json").read_text())
+    args = ["simulate", str(out), "--samples", "3", "--no-rtl", "--pipeline", "off"]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "simulation passed" in capsys.readouterr().out
+    section = json.loads((out / "simulation.json").read_text())
+    assert section["passed"] and section["chain"]["inputs"]["test"] == 3
+    assert "layers" not in section and section["pipeline"]["status"] == "skipped"
+
+    folded = out / "finn" / "06_partition_folded.onnx"
+    graph = ModelWrapper(str(folded))
+    node = next(n for n in graph.graph.node if n.op_type.startswith("MVAU"))
+    weights = graph.get_initializer(node.input[1])
+    graph.set_initializer(node.input[1], np.roll(weights, 1, axis=1))  # swap output neurons
+    graph.save(str(folded))
+    assert main(args) == EXIT_USER_ERROR
+    captured = capsys.readouterr()
+    assert "FAILED" in captured.out
+    assert "folded" in captured.err and node.name in captured.err and "Traceback" not in captured.err
+    assert json.loads((out / "simulation.json").read_text())["passed"] is False

@@ -132,3 +132,55 @@ def test_optimize_folding_mode_fits_caps_and_is_at_least_as_fast_as_setfolding(
     assert report["verification"]["passed"]
     baseline = json.loads((tiny_run / "report.json").read_text())
     assert report["estimates"]["fps"] >= baseline["estimates"]["fps"]
+
+
+@pytest.fixture(scope="module")
+def simulated_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny flow with its simulate: section enabled (Verilator builds in a fresh cache)."""
+    tmp = tmp_path_factory.mktemp("simflow")
+    simulate = {"enabled": True, "samples": 4, "random_inputs": 2, "layer_frames": 2,
+                "cache_dir": str(tmp / "verilator")}
+    out = tmp / "out"
+    flow = tiny_flow(tmp, train={"epochs": 1, "batch_size": 64, "lr": 0.02}, simulate=simulate)
+    assert main(["run", str(flow), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_flow_simulate_section_runs_after_the_build(simulated_run: Path) -> None:
+    report = json.loads((simulated_run / "report.json").read_text())
+    section = report["simulation"]
+    assert section["passed"], section["summary"]
+    assert section == json.loads((simulated_run / "simulation.json").read_text())
+    assert report["timings_s"]["simulation"] > 0
+    assert list(report["timings_s"]).index("simulation") > list(report["timings_s"]).index("verification")
+    # The chain starts at the trained in-memory Brevitas model, on the flow's test samples.
+    assert section["chain"]["stages"][0]["name"] == "brevitas"
+    assert section["chain"]["inputs"] == {"test": 4, "random": 2, "min": 1, "max": 1}
+    verilated = [s for s in section["layers"] if s["mode"] == "verilator"]
+    assert verilated and all(s["match"] for s in verilated)
+    assert {s["op_type"] for s in section["layers"] if s["mode"] == "python"} == {"MVAU_hls"}
+    assert section["pipeline"]["status"] == "skipped"
+    markdown = (simulated_run / "report.md").read_text()
+    assert "## Simulation without hardware" in markdown and "| folded |" in markdown
+    assert markdown.index("## Simulation") < markdown.index("## Stage times")
+    assert report["artifacts"]["simulation"] == "simulation.json, simulation.md"
+
+
+def test_build_simulate_without_verilator_keeps_results_and_names_the_layer(
+        simulated_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "verilator", None)  # as if the package were not installed
+    out = tmp_path / "built"
+    code = main(["build", str(simulated_run / "model.qonnx.onnx"), "--board", "pynq-z1",
+                 "--simulate", "--samples", "4", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR
+    assert "verilator" in err.lower() and "Traceback" not in err
+    assert "StreamingFIFO_rtl_0" in err and "--no-rtl" in err  # names the layers and the way out
+    report = json.loads((out / "report.json").read_text())  # kept, like estimates without Vivado
+    section = report["simulation"]
+    assert section["chain"]["passed"] and section["chain"]["stages"][0]["name"] == "qonnx"
+    assert "verilator" in section["rtl_not_run"].lower() and "layers" not in section
+    assert "Not run:" in (out / "report.md").read_text()

@@ -133,16 +133,19 @@ def _finish(section: dict[str, Any], timings: dict[str, float]) -> dict[str, Any
 
 def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulationOptions,
                   section: dict[str, Any], timings: dict[str, float]) -> None:
+    from codesign.finn.rtl import is_rtl_node
     from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
     from codesign.sim.rtl_layers import simulate_layers, stitch
     from codesign.sim.verilator import cache_dir, find_verilator
 
     cache = Path(options.cache_dir) if options.cache_dir else cache_dir()
     missing = non_rtl_layers(hw)
-    if options.rtl or options.pipeline == "on" or (options.pipeline == "auto" and not missing):
-        tool = find_verilator(f"the RTL layers of {hw.model.graph.node[0].name}..")
-        section["verilator"] = {"version": tool.version, "cache_dir": str(cache)}
     stitched = stitch(hw) if options.rtl or options.pipeline != "off" else None
+    if options.rtl or options.pipeline == "on" or (options.pipeline == "auto" and not missing):
+        # Name the layers (with the FIFOs and width converters stitching inserts) in the error.
+        rtl = [n.name for n in (stitched or hw.model).graph.node if is_rtl_node(n)]
+        tool = find_verilator(f"the RTL layers ({', '.join(rtl[:4])}{', ...' if len(rtl) > 4 else ''})")
+        section["verilator"] = {"version": tool.version, "cache_dir": str(cache)}
     if options.rtl:
         start = time.perf_counter()
         sims = simulate_layers(hw, x, workdir / "layers", frames=options.layer_frames, cache=cache,

