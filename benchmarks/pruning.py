@@ -35,25 +35,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 FLOWS = ("flows/tfc_w2a2_mnist5k_pruned.yaml", "flows/cnv_w2a2_fashion_pruned.yaml")
 
 
-def train_baseline(flow: Any) -> tuple[Any, Any]:
-    import torch
+def train_baseline(flow: Any, work: Path) -> tuple[Any, Any]:
+    from codesign.flow import train_flow_model
 
-    from codesign.data import load_dataset
-    from codesign.models import build_model
-    from codesign.train import set_seed, train_model
-
-    ds = flow.dataset
-    data = load_dataset(ds.name, path=ds.path, test_fraction=ds.test_fraction, seed=flow.seed,
-                        limit_train=ds.limit_train, limit_test=ds.limit_test)
-    torch.set_num_threads(flow.train.threads)
-    set_seed(flow.seed)
-    model = build_model(flow.model.arch, input_shape=data.input_shape,
-                        num_classes=data.num_classes, weight_bits=flow.model.weight_bits,
-                        act_bits=flow.model.act_bits, **flow.model.options)
-    t = flow.train
-    train_model(model, data, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
-                optimizer=t.optimizer, weight_decay=t.weight_decay, seed=flow.seed,
-                progress=False)
+    model, data, _ = train_flow_model(flow, work, progress=False)
     return model, data
 
 
@@ -80,7 +65,7 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="codesign-prune-bench-") as tmp:
         work = Path(tmp)
         console.print(f"[bold]{flow.name}[/]: training the unpruned model")
-        model, data = train_baseline(flow)
+        model, data = train_baseline(flow, work)
         results: dict[str, Any] = {}
         for variant, align in (("aligned", True), ("unaligned", False)):
             console.print(f"  pruning ({variant})")

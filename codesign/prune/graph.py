@@ -10,6 +10,7 @@ an error naming the node: cutting channels there would break the other path sile
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -141,13 +142,16 @@ def _walk(start: fx.Node, modules: dict[str, nn.Module], weight_types: tuple[typ
         node = user
 
 
-def _output_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, tuple]:
+def execution_trace(model: nn.Module, input_shape: tuple[int, int, int],
+                    select: Callable[[nn.Module], bool]) -> list[tuple[str, nn.Module, tuple]]:
+    """(name, module, output shape) of the selected modules, in the order one eval-mode forward
+    of a zero input runs them; the model's train/eval mode is restored."""
     import torch
 
-    shapes: dict[str, tuple] = {}
+    trace: list[tuple[str, nn.Module, tuple]] = []
     hooks = [m.register_forward_hook(
-        lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape)))
-        for name, m in model.named_modules() if isinstance(m, _weight_types())]
+        lambda mod, _i, out, name=name: trace.append((name, mod, tuple(out.shape))))
+        for name, m in model.named_modules() if name and select(m)]
     was_training = model.training
     try:
         model.eval()
@@ -157,7 +161,13 @@ def _output_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> dict[
         model.train(was_training)
         for hook in hooks:
             hook.remove()
-    return shapes
+    return trace
+
+
+def _output_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, tuple]:
+    weights = _weight_types()
+    return {name: shape for name, _, shape in
+            execution_trace(model, input_shape, lambda m: isinstance(m, weights))}
 
 
 def _kind(module: nn.Module) -> str:

@@ -48,23 +48,12 @@ def _act_bits(module: nn.Module) -> int | None:
 
 
 def model_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelCost:
-    import torch
     from brevitas.nn import QuantConv2d, QuantLinear
 
-    trace: list[tuple[str, nn.Module, tuple]] = []
-    hooks = [m.register_forward_hook(
-        lambda mod, _i, out, name=name: trace.append((name, mod, tuple(out.shape))))
-        for name, m in model.named_modules()
-        if isinstance(m, QuantConv2d | QuantLinear) or _act_bits(m) is not None]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros((1, *input_shape)))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    from codesign.prune.graph import execution_trace
+
+    trace = execution_trace(model, input_shape, lambda m: isinstance(m, QuantConv2d | QuantLinear)
+                            or _act_bits(m) is not None)
     layers: list[LayerCost] = []
     input_bits = PIXEL_BITS
     for name, module, out_shape in trace:
