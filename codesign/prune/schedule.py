@@ -103,7 +103,15 @@ def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board:
 
     hw = compile_model(model, input_shape, board, workdir)
     names = weight_layers(model, input_shape)
-    best = fold_profile(hw, names, board, objective="maximize")
+    try:
+        best = fold_profile(hw, names, board, objective="maximize")
+        fps = best.fps
+    except FoldingError:
+        # Too big for the caps at any folding (what budget "fit" is for): cost shares for the
+        # allocation come from the whole device, and the point says it does not fit.
+        whole = board.with_caps(**{kind: 1.0 for kind in board.caps})
+        best = fold_profile(hw, names, whole, objective="maximize")
+        fps = 0.0
     try:
         cheap = fold_profile(hw, names, board, objective="min_resources",
                              target_fps=reference_fps)
@@ -112,7 +120,7 @@ def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board:
     except FoldingError as exc:
         resources, fps_ref = None, None
         note = f"cannot reach {reference_fps:,.0f} FPS within the caps: {exc}"
-    return HardwarePoint(best.fps, _bottleneck(best), resources, fps_ref, note), best
+    return HardwarePoint(fps, _bottleneck(best), resources, fps_ref, note), best
 
 
 def _bottleneck(profile: HardwareProfile) -> str:

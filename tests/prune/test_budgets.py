@@ -1,0 +1,85 @@
+"""The schedule's budgets on a real (small) model and FINN's estimates: reach an FPS, fit the
+caps, and say why when a budget cannot be met."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from codesign.boards import load_board
+from codesign.config import PruneConfig, TrainConfig
+from codesign.data import load_dataset
+from codesign.models import build_model
+from codesign.prune.schedule import measure_hardware, prune_model
+from codesign.train import set_seed, train_model
+
+pytestmark = pytest.mark.slow
+TRAIN = TrainConfig(epochs=2, batch_size=64, lr=0.02)
+REFERENCE_FPS = 200_000.0
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[torch.nn.Module, object]:
+    torch.set_num_threads(1)
+    data = load_dataset("digits", seed=0)
+    set_seed(0)
+    model = build_model("mlp", input_shape=data.input_shape, num_classes=10, weight_bits=2,
+                        act_bits=2, hidden=[64, 32])
+    train_model(model, data, epochs=2, batch_size=64, lr=0.02, seed=0, progress=False)
+    return model, data
+
+
+def _prune(trained, tmp_path: Path, board, **settings: object):
+    import copy
+
+    model, data = trained
+    return prune_model(copy.deepcopy(model), data, board,
+                       PruneConfig(criterion="l1", finetune_epochs=1, final_epochs=0, **settings),
+                       TRAIN, reference_fps=REFERENCE_FPS, workdir=tmp_path, progress=False)
+
+
+def test_fps_budget_prunes_until_the_board_reaches_it(trained, tmp_path: Path) -> None:
+    board = load_board("pynq-z1")
+    base_fps = measure_hardware(trained[0], (1, 8, 8), board, REFERENCE_FPS, tmp_path / "b")[0].fps
+    result = _prune(trained, tmp_path, board, budget="fps", target_fps=1.3 * base_fps, steps=4,
+                    step_fraction=0.3)
+    assert result.budget_met, result.budget_note
+    assert result.final.hardware.fps >= 1.3 * base_fps
+    assert result.final.macs < result.baseline.macs
+
+
+def test_fit_budget_prunes_until_the_design_fits_the_caps(trained, tmp_path: Path) -> None:
+    board = load_board("pynq-z1")
+    # LUTs only (no BRAM or DSP to trade them for), then 70 % of what the unpruned model needs
+    lut_only = board.with_caps(BRAM_18K=0.5 / board.resources["BRAM_18K"],
+                               DSP=0.5 / board.resources["DSP"])
+    point, _ = measure_hardware(trained[0], (1, 8, 8), lut_only, REFERENCE_FPS, tmp_path / "b")
+    lut = point.resources_at_reference["LUT"]
+    tight = lut_only.with_caps(LUT=0.7 * lut / board.resources["LUT"])
+    result = _prune(trained, tmp_path, tight, budget="fit", steps=4, step_fraction=0.3)
+    assert not result.baseline.hardware.fits_at_reference
+    assert result.budget_met and result.final.hardware.fits_at_reference, result.budget_note
+    assert result.final.hardware.resources_at_reference["LUT"] <= 0.7 * lut + 1e-6
+
+
+def test_unreachable_budget_is_reported_with_the_reason(trained, tmp_path: Path) -> None:
+    result = _prune(trained, tmp_path, load_board("pynq-z1"), budget="fps", target_fps=1e12,
+                    steps=1, step_fraction=0.2)
+    assert not result.budget_met
+    assert "not met after 1 step" in result.budget_note and "FPS" in result.budget_note
+
+
+def test_a_model_too_big_for_the_caps_at_any_folding_is_pruned_until_it_fits(
+        trained, tmp_path: Path) -> None:
+    board = load_board("pynq-z1")
+    lut_only = board.with_caps(BRAM_18K=0.5 / board.resources["BRAM_18K"],
+                               DSP=0.5 / board.resources["DSP"])
+    # far below what even the most folded unpruned design needs
+    tiny = lut_only.with_caps(LUT=400 / board.resources["LUT"])
+    result = _prune(trained, tmp_path, tiny, budget="fit", steps=3, step_fraction=0.5)
+    assert result.baseline.hardware.fps == 0.0  # does not fit at all
+    assert result.final.macs < result.baseline.macs
+    assert result.budget_met == result.final.hardware.fits_at_reference
+    assert "fit" in result.budget_note
