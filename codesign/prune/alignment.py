@@ -1,59 +1,119 @@
 """Hardware alignment: which channel counts a layer may keep on this board.
 
-FINN's matrix-vector units need MH % PE == 0 (the layer's outputs) and MW % SIMD == 0 (its
-inputs); its sliding-window generator also needs SIMD to divide a conv's input channels. A
-layer left with 61 channels folds only at PE 1 or 61, so pruning to "whatever the criterion
-says" can make the hardware slower than before. Each layer therefore gets its own granularity
-from the folding the board affords the model before pruning: the lcm of the producer's PE and
-the part of the consumer's SIMD that spans channels (after a flatten, SIMD / gcd(SIMD, H*W)
-because each channel owns H*W consecutive inputs). Counts that are multiples of it keep that
-parallelism legal, so cycles fall in proportion to the channels removed."""
+FINN's matrix-vector unit (MVAU) computes MH outputs from MW inputs with PE output lanes and
+SIMD input lanes, and needs MH % PE == 0 and MW % SIMD == 0; the nodes a layer's channels pass
+through on the way to the next MVAU (thresholds, sliding-window generators, pools) fold over
+channels too and need their PE/SIMD to divide the channel count. So the parallelism a layer can
+use depends on how many channels it keeps: a layer left with 61 channels folds only at PE 1 or
+61 (61 is prime), and pruning to whatever the criterion says can make the design slower or
+larger than before. Each layer therefore gets its own granularity, a channel multiple that keeps
+legal the folding the board affords the model before pruning.
+
+The rule, per channel group (producer P with C channels, consumer Q):
+
+1. required = lcm(PE of P's MVAU, the PE/SIMD of every node between P and Q, the part of Q's
+   SIMD that spans P's channels). Q's MVAU has MW = C * n inputs, n = MW / C inputs per
+   channel: 1 for a linear fed directly, K*K for a conv, H*W for a linear after a flatten. Then
+   SIMD | C * n  <=>  SIMD / gcd(SIMD, n) | C, so only that part constrains the channel count.
+   (Measured: FINN gives a 3x3 conv on 8 channels SIMD 72 = MW, with its sliding-window
+   generator at SIMD 8; the generator's own SIMD | C_in enters through the nodes between.)
+2. bound: at most C // MIN_OPTIONS, so the layer keeps at least MIN_OPTIONS legal counts (it
+   can still be cut to 3/4, 1/2, 1/4). If required exceeds the bound it becomes its largest
+   divisor within it: multiples of a divisor of required still admit that divisor as PE / SIMD
+   part, the most parallelism that stays legal at every count (a power of two would not divide
+   e.g. 12 or 9). At least 1.
+
+Counts that are multiples of the granularity keep that parallelism legal, so cycles fall in
+proportion to the channels removed instead of jumping to a narrow folding."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from math import gcd, lcm
 
 from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup
 from codesign.prune.hardware import HardwareProfile
 
-MIN_OPTIONS = 8  # a layer keeps at least this many legal counts, so it can be pruned finely
+MIN_OPTIONS = 4  # a layer keeps at least this many legal counts, so it can still be pruned
 
 
-def channel_simd(group: ChannelGroup, simd: int) -> int:
-    """The part of the consumer's SIMD that the producer's channel count must carry."""
-    if group.consumer_kind == "linear" and group.features_per_channel > 1:
-        return simd // gcd(simd, group.features_per_channel)
-    return simd
+@dataclass(frozen=True)
+class Alignment:
+    """How one group's granularity came about (for reports)."""
+
+    name: str
+    channels: int
+    pe: int  # of the producer's MVAU
+    between: tuple[int, ...]  # PE/SIMD of the nodes between producer and consumer
+    consumer_simd: int
+    inputs_per_channel: int  # consumer MW / channels
+    channel_simd: int  # the part of consumer_simd that spans the producer's channels
+    required: int  # lcm of all of the above
+    limit: int  # channels // min_options (at least 1)
+    granularity: int  # largest divisor of required <= limit
 
 
-def bounded(granularity: int, channels: int) -> int:
-    """The largest divisor of `granularity` not above channels // MIN_OPTIONS (at least 1)."""
-    limit = max(1, channels // MIN_OPTIONS)
-    return max(d for d in range(1, min(granularity, limit) + 1) if granularity % d == 0)
+def channel_simd(simd: int, inputs_per_channel: int) -> int:
+    """The part of a consumer's SIMD that the producer's channel count must carry."""
+    return simd // gcd(simd, inputs_per_channel)
 
 
-def granularity(groups: Sequence[ChannelGroup], profile: HardwareProfile) -> dict[str, int]:
-    """Per group: the channel multiple that keeps the board's folding legal (bounded)."""
-    grains = {}
+def bounded(required: int, channels: int, min_options: int = MIN_OPTIONS) -> int:
+    """The largest divisor of `required` not above channels // min_options (at least 1)."""
+    if required < 1 or channels < 1 or min_options < 1:
+        raise PruneError(f"cannot bound granularity {required} for {channels} channels with "
+                         f"{min_options} options; all three must be at least 1")
+    limit = max(1, channels // min_options)
+    return max(d for d in range(1, min(required, limit) + 1) if required % d == 0)
+
+
+def alignments(groups: Sequence[ChannelGroup], profile: HardwareProfile, *,
+               min_options: int = MIN_OPTIONS) -> tuple[Alignment, ...]:
+    """The rule of the module docstring, applied to every group."""
+    rows = []
     for g in groups:
         producer, consumer = profile.layer(g.name), profile.layer(g.consumer)
-        grains[g.name] = bounded(lcm(producer.pe, channel_simd(g, consumer.simd)), g.channels)
-    return grains
+        if producer.mh != g.channels or consumer.mw % g.channels:
+            raise PruneError(
+                f"the hardware profile has {producer.mh} outputs for {g.name} and {consumer.mw} "
+                f"inputs for {g.consumer}, the model {g.channels} channels between them; "
+                "profile the model after its latest surgery")
+        per = consumer.mw // g.channels
+        if g.consumer_kind == "linear" and per != g.features_per_channel:
+            raise PruneError(f"{g.consumer} takes {per} inputs per channel of {g.name} in FINN "
+                             f"but {g.features_per_channel} in the model; cannot align them")
+        part = channel_simd(consumer.simd, per)
+        required = lcm(producer.pe, part, *producer.channel_folds)
+        rows.append(Alignment(g.name, g.channels, producer.pe, producer.channel_folds,
+                              consumer.simd, per, part, required,
+                              max(1, g.channels // min_options),
+                              bounded(required, g.channels, min_options)))
+    return tuple(rows)
 
 
-def legal_counts(channels: int, grain: int) -> list[int]:
-    if grain < 1:
-        raise PruneError(f"granularity must be at least 1, got {grain}")
-    return list(range(grain, channels + 1, grain))
+def granularity(groups: Sequence[ChannelGroup], profile: HardwareProfile, *,
+                min_options: int = MIN_OPTIONS) -> dict[str, int]:
+    """Per group: the channel multiple that keeps the board's folding legal (bounded)."""
+    return {a.name: a.granularity for a in alignments(groups, profile, min_options=min_options)}
 
 
-def align_count(target: float, grain: int, channels: int) -> int:
-    """The multiple of `grain` in [grain, channels] nearest `target` (ties: more channels)."""
-    if target <= 0:
+def legal_counts(channels: int, granularity: int) -> list[int]:
+    """Channel counts a layer may keep: the multiples of `granularity` up to `channels`."""
+    if granularity < 1:
+        raise PruneError(f"granularity must be at least 1, got {granularity}")
+    if channels < 1:
+        raise PruneError(f"a layer has at least one channel, got {channels}")
+    return list(range(granularity, channels + 1, granularity))
+
+
+def align_count(target: float, granularity: int, channels: int) -> int:
+    """The multiple of `granularity` in [granularity, channels] nearest `target` (ties: more)."""
+    if not target > 0:
         raise PruneError(f"a layer cannot keep {target} channels; keep at least one")
-    options = legal_counts(channels, grain)
+    options = legal_counts(channels, granularity)
     if not options:
-        raise PruneError(f"no multiple of {grain} fits in {channels} channels")
+        raise PruneError(f"granularity {granularity} exceeds the layer's {channels} channels; "
+                         "no aligned count exists (use a granularity that divides into it)")
     return min(options, key=lambda n: (abs(n - target), -n))

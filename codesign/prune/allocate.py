@@ -1,14 +1,27 @@
 """Hardware-cost-aware allocation: how many channels each layer keeps in one pruning step.
 
-Greedy and deterministic. A move removes one granularity step of channels from one layer. Its
-value is the share of the board's LUTs and of the bottleneck cycles those channels account
-for, in the layer itself and in the consumer whose inputs shrink with it; its cost is the
-importance of the channels it would remove (normalised per layer) times the layer's accuracy
-sensitivity. The best value/cost move is taken until the step's share of MACs is gone, so
-channels go where hardware is spent and accuracy is cheap."""
+Greedy and deterministic. A move takes one group down to its next aligned count (one
+granularity step; the first move of a count that is not a multiple goes to the multiple just
+below). Its value is the share of the design it frees: the removed channels' fraction of the
+producer's and of the consumer's LUTs (as a share of the total) and cycles (as a share of the
+bottleneck's), i.e. step / channels * (lut_share + cycles_share) for both layers. Its cost is
+the importance of the channels it removes (the lowest remaining scores, normalised by the
+group's total) times the group's accuracy sensitivity, plus a tiny epsilon. The move with the
+best value / cost is taken (ties: the earlier group) until `remove_fraction` of the model's MACs
+is gone, so channels go where the hardware is spent and accuracy is cheap.
+
+MACs and shares are taken from the hardware profile (FINN counts an MVAU's MACs per frame,
+MH * MW * output pixels, the same as the torch layer's) and scaled with the current kept
+fractions: a layer's MACs, LUTs and cycles are modelled as proportional to its kept input and
+output channels. So after a group shrinks, its consumer frees less per channel, and the MACs
+removed are exact, not the first move's estimate repeated. No group goes below
+max(granularity, min_keep) channels, so no layer is pruned to zero; a group that loses nothing
+keeps its count as it was."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -20,54 +33,104 @@ from codesign.prune.hardware import HardwareProfile
 EPSILON = 1e-12
 
 
-def _hardware_share(group: ChannelGroup, profile: HardwareProfile) -> float:
-    total_lut = max(EPSILON, sum(x.lut for x in profile.layers))
-    share = 0.0
-    for name in (group.name, group.consumer):
-        layer = profile.layer(name)
-        share += layer.lut / total_lut + layer.cycles / max(1, profile.max_cycles)
-    return share
-
-
-def _macs_per_channel(group: ChannelGroup, profile: HardwareProfile) -> float:
-    producer, consumer = profile.layer(group.name), profile.layer(group.consumer)
-    return (producer.macs + consumer.macs) / group.channels
+def _check_inputs(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray],
+                  profile: HardwareProfile, granularity: Mapping[str, int],
+                  sensitivity: Mapping[str, float], min_keep: Mapping[str, int]) -> None:
+    names = {g.name for g in groups}
+    for label, mapping in (("sensitivity", sensitivity), ("min_keep", min_keep)):
+        unknown = sorted(set(mapping) - names)
+        if unknown:
+            raise PruneError(f"{label} names {', '.join(unknown)}, which are not prunable groups "
+                             f"({', '.join(sorted(names))})")
+    consumers = [g.consumer for g in groups]
+    for g in groups:
+        mh = profile.layer(g.name).mh
+        if mh != g.channels:
+            raise PruneError(f"the hardware profile has {mh} outputs for {g.name} but the model "
+                             f"has {g.channels}; profile the model after its latest surgery")
+        if consumers.count(g.consumer) > 1:
+            raise PruneError(f"{g.consumer} consumes several groups; allocation needs a chain")
+        scores = np.asarray(importance.get(g.name, np.empty(0)), dtype=np.float64)
+        if scores.shape != (g.channels,):
+            raise PruneError(f"importance of {g.name} has shape {scores.shape}, expected one "
+                             f"score per channel ({g.channels},)")
+        if not np.all(np.isfinite(scores)) or np.any(scores < 0):
+            raise PruneError(f"importance of {g.name} must be finite and non-negative")
+        step = granularity.get(g.name)
+        if not isinstance(step, int | np.integer) or step < 1:
+            raise PruneError(f"granularity of {g.name} must be an integer >= 1, got {step!r}")
+        weight = sensitivity.get(g.name, 1.0)
+        if not (math.isfinite(weight) and weight > 0):
+            raise PruneError(f"sensitivity of {g.name} must be positive and finite, got {weight}")
+        if min_keep.get(g.name, 1) < 1:
+            raise PruneError(f"min_keep of {g.name} must be at least 1 (no layer goes to zero)")
 
 
 def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray],
              profile: HardwareProfile, granularity: Mapping[str, int], remove_fraction: float,
              *, sensitivity: Mapping[str, float] | None = None,
              min_keep: Mapping[str, int] | None = None) -> dict[str, int]:
-    """Kept channel counts per group after removing `remove_fraction` of the current MACs."""
-    if not 0.0 < remove_fraction < 1.0:
+    """Kept channel counts per group after removing `remove_fraction` of the profile's MACs.
+
+    `groups` and `profile` must describe the same (current) model; `importance` holds one
+    non-negative score per channel (higher = keep); counts are multiples of `granularity`."""
+    if not (isinstance(remove_fraction, numbers.Real) and 0.0 < remove_fraction < 1.0):
         raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
-    counts = {g.name: g.channels for g in groups}
+    sensitivity, min_keep = dict(sensitivity or {}), dict(min_keep or {})
+    _check_inputs(groups, importance, profile, granularity, sensitivity, min_keep)
+
+    total_lut = sum(x.lut for x in profile.layers)
+    share = {x.layer: (x.lut / total_lut if total_lut > 0 else 0.0)
+             + x.cycles / max(1, profile.max_cycles) for x in profile.layers}
+    macs = {x.layer: float(x.macs) for x in profile.layers}
+    total_macs = sum(macs.values())
+    if total_macs <= 0:
+        raise PruneError("the hardware profile counts no MACs; profile the model with FINN")
+    feeder = {g.consumer: g.name for g in groups}  # layer -> the group feeding its inputs
+    channels = {g.name: g.channels for g in groups}
+    counts = dict(channels)
     ranked = {g.name: np.sort(np.asarray(importance[g.name], dtype=np.float64)) for g in groups}
-    totals = {name: max(EPSILON, float(r.sum())) for name, r in ranked.items()}
-    value = {g.name: _hardware_share(g, profile) / g.channels for g in groups}
-    macs = {g.name: _macs_per_channel(g, profile) for g in groups}
-    floor = {g.name: max(granularity[g.name], (min_keep or {}).get(g.name, 1)) for g in groups}
-    total = sum(x.macs for x in profile.layers)
-    goal = remove_fraction * total
+    norm = {n: float(r.sum()) for n, r in ranked.items()}
+    floor = {n: max(int(granularity[n]), min_keep.get(n, 1)) for n in channels}
+
+    def kept(layer: str, inputs: bool) -> float:
+        name = feeder.get(layer) if inputs else (layer if layer in counts else None)
+        return counts[name] / channels[name] if name else 1.0
+
+    def freed(g: ChannelGroup, table: Mapping[str, float], fraction: float) -> float:
+        # producer loses output rows (scaled by its kept inputs), consumer loses input columns
+        return fraction * (table[g.name] * kept(g.name, inputs=True)
+                           + table[g.consumer] * kept(g.consumer, inputs=False))
+
+    goal = remove_fraction * total_macs
     removed = 0.0
-    while removed < goal:
-        best, best_score = None, -1.0
+    while removed < goal * (1 - 1e-12):
+        best: tuple[float, ChannelGroup, int] | None = None
         for g in groups:
-            step = granularity[g.name]
-            if counts[g.name] - step < floor[g.name]:
+            step = int(granularity[g.name])
+            target = (counts[g.name] - 1) // step * step
+            if target < floor[g.name]:
                 continue
-            gone = g.channels - counts[g.name]
-            cost = float(ranked[g.name][gone:gone + step].sum()) / totals[g.name]
-            cost *= (sensitivity or {}).get(g.name, 1.0)
-            score = value[g.name] * step / (cost + EPSILON)
-            if score > best_score:
-                best, best_score = g.name, score
+            gone = channels[g.name] - counts[g.name]
+            lost = ranked[g.name][gone:gone + counts[g.name] - target].sum()
+            cost = (float(lost) / norm[g.name] if norm[g.name] > 0 else 0.0)
+            cost = cost * sensitivity.get(g.name, 1.0) + EPSILON
+            score = freed(g, share, (counts[g.name] - target) / channels[g.name]) / cost
+            if best is None or score > best[0]:
+                best = (score, g, target)
         if best is None:
-            at_floor = ", ".join(f"{n} ({counts[n]})" for n in counts)
-            raise PruneError(
-                f"cannot remove {remove_fraction:.0%} of the MACs: every layer is at its minimum "
-                f"({at_floor}) after removing {removed / max(1, total):.0%}. Lower the target or "
-                "the per-step fraction")
-        counts[best] -= granularity[best]
-        removed += granularity[best] * macs[best]
+            raise PruneError(_shortfall(remove_fraction, removed, total_macs, counts, floor))
+        _, g, target = best
+        removed += freed(g, macs, (counts[g.name] - target) / channels[g.name])
+        counts[g.name] = target
     return counts
+
+
+def _shortfall(fraction: float, removed: float, total: float, counts: Mapping[str, int],
+               floor: Mapping[str, int]) -> str:
+    at_minimum = ", ".join(f"{n} at {counts[n]} (minimum {floor[n]})" for n in counts)
+    return (f"cannot remove {fraction:.1%} of the MACs ({fraction * total:,.0f} of "
+            f"{total:,.0f}): with every layer at its minimum only {removed / total:.1%} can go, "
+            f"short by {(fraction * total - removed) / total:.1%} ({fraction * total - removed:,.0f}"
+            f" MACs). Layers at their minimum: {at_minimum}. Lower the fraction, or min_keep, or "
+            "the granularity (align: false)")

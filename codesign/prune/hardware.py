@@ -1,20 +1,27 @@
 """What a torch model costs on a board, per weight layer: FINN's estimates of the folded design.
 
 The model is exported to QONNX, compiled to FINN HW layers once, and folded by codesign's
-optimizer (`fold_for_board`) for an objective. Each MVAU maps onto a torch weight layer in
-execution order; the nodes between one MVAU and the next (thresholds, sliding windows, pools,
-label select) are charged to the earlier layer, so a layer's cost is everything its channels
-flow through. The pruning policy reads PE/SIMD (alignment) and LUT/cycle shares (allocation)."""
+optimizer (`fold_for_board`) for an objective. Each matrix-vector unit (MVAU), in graph order,
+is one torch weight layer in execution order (`weight_layers`); its MH x MW must be the layer's
+outputs x inputs (K*K*C_in for a conv): `hardware_profile` (or `fold_profile` given
+`layer_dims`) refuses a graph where they differ. The other nodes
+(thresholds, sliding-window generators, pools, label select) are charged to the MVAU before
+them, and nodes before the first MVAU to the first layer: a producer's output channels are what
+flows through them, so a layer's cost is everything its channels pass through and the layer
+costs add up to FINN's estimate totals exactly. The data-width converters FINN will insert sit
+outside those totals (as in FINN's reports); the profile lists their cost separately and counts
+it in `fits`. The pruning policy reads PE/SIMD (alignment) and LUT/cycle shares (allocation)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codesign.errors import PruneError
+from codesign.boards import RESOURCE_KINDS
+from codesign.errors import CompileError, FoldingError, PruneError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -23,21 +30,27 @@ if TYPE_CHECKING:
     from codesign.finn.compile import HWGraph
     from codesign.finn.estimates import Estimates
 
-
 @dataclass(frozen=True)
 class LayerHardware:
+    """One weight layer on the board: its MVAU's folding and cycles, and the resources of the
+    MVAU plus the nodes charged to it."""
+
     layer: str  # torch module path
     node: str  # FINN MVAU node
     pe: int
     simd: int
-    mh: int
-    mw: int
+    mh: int  # MVAU outputs (the layer's output channels)
+    mw: int  # MVAU inputs per output (in_features, or K*K*C_in for a conv)
     cycles: int  # of the MVAU
     macs: int  # of the MVAU, per frame
-    lut: float  # MVAU plus the non-MVAU nodes up to the next MVAU
+    lut: float
     bram_18k: float
     uram: float
     dsp: float
+    nodes: tuple[str, ...] = ()  # every FINN node charged to this layer, the MVAU included
+    # PE/SIMD of the nodes after the MVAU (thresholds, sliding windows, pools): each works on
+    # this layer's output channels and must divide their count
+    channel_folds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,22 +58,81 @@ class HardwareProfile:
     layers: tuple[LayerHardware, ...]
     fps: float
     max_cycles: int
-    totals: dict[str, float]
-    fits: bool
+    totals: dict[str, float]  # FINN's estimate totals (== the sum over layers)
+    fits: bool  # totals plus converters within the board's capacity * caps
     objective: str
     target_fps: float | None
     estimates: Estimates
+    converter_totals: dict[str, float] = field(default_factory=dict)
 
     def layer(self, name: str) -> LayerHardware:
         for entry in self.layers:
             if entry.layer == name:
                 return entry
-        raise KeyError(name)
+        raise PruneError(f"layer {name} is not in the hardware profile (it has "
+                         f"{', '.join(x.layer for x in self.layers)}); profile the model being "
+                         "pruned, after its latest surgery")
+
+    @property
+    def bottleneck(self) -> LayerHardware:
+        return max(self.layers, key=lambda x: x.cycles)
 
     def to_dict(self) -> dict[str, Any]:
         return {"layers": [dataclasses.asdict(x) for x in self.layers], "fps": self.fps,
-                "max_cycles": self.max_cycles, "totals": self.totals, "fits": self.fits,
-                "objective": self.objective, "target_fps": self.target_fps}
+                "max_cycles": self.max_cycles, "totals": dict(self.totals), "fits": self.fits,
+                "converter_totals": dict(self.converter_totals), "objective": self.objective,
+                "target_fps": self.target_fps}
+
+
+def layer_dims(model: nn.Module, layer_names: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(MH, MW) FINN's MVAU must have for each named QuantLinear/QuantConv2d."""
+    from torch import nn
+
+    modules = dict(model.named_modules())
+    dims = {}
+    for name in layer_names:
+        module = modules.get(name)
+        if isinstance(module, nn.Linear):
+            dims[name] = (module.out_features, module.in_features)
+        elif isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            dims[name] = (module.out_channels, module.in_channels // module.groups * kh * kw)
+        else:
+            raise PruneError(f"{name} is not a linear or conv layer of the model; pass the "
+                             "names weight_layers(model, input_shape) returns")
+    return dims
+
+
+def attribute(est: Estimates, layer_names: Sequence[str],
+              dims: Mapping[str, tuple[int, int]] | None = None) -> tuple[LayerHardware, ...]:
+    """FINN's per-node estimates charged to torch layers (see the module docstring)."""
+    mvaus = [i for i, node in enumerate(est.layers) if node.op_type.startswith("MVAU")]
+    if len(mvaus) != len(layer_names):
+        raise CompileError(
+            f"FINN made {len(mvaus)} matrix-vector units from a model with {len(layer_names)} "
+            f"weight layers ({', '.join(layer_names)}); cannot charge hardware to layers. "
+            "Pass the names weight_layers(model, input_shape) returns for the compiled model")
+    rows = []
+    for k, (start, name) in enumerate(zip(mvaus, layer_names, strict=True)):
+        first = 0 if k == 0 else start
+        stop = mvaus[k + 1] if k + 1 < len(mvaus) else len(est.layers)
+        share, mvau = est.layers[first:stop], est.layers[start]
+        mh, mw = int(mvau.dims.get("MH", 0)), int(mvau.dims.get("MW", 0))
+        if dims is not None and dims[name] != (mh, mw):
+            raise CompileError(
+                f"FINN's {mvau.name} is {mh}x{mw} (MH x MW) but layer {name} needs "
+                f"{dims[name][0]}x{dims[name][1]}: FINN's MVAU order differs from the model's "
+                "layer order, so hardware cannot be charged to layers")
+        rows.append(LayerHardware(
+            layer=name, node=mvau.name, pe=int(mvau.pe or 1), simd=int(mvau.simd or 1),
+            mh=mh, mw=mw, cycles=mvau.cycles, macs=mvau.macs,
+            lut=sum(x.lut for x in share), bram_18k=sum(x.bram_18k for x in share),
+            uram=sum(x.uram for x in share), dsp=sum(x.dsp for x in share),
+            nodes=tuple(x.name for x in share),
+            channel_folds=tuple(int(x.pe if x.pe is not None else x.simd)
+                                for x in est.layers[start + 1:stop]
+                                if x.pe is not None or x.simd is not None)))
+    return tuple(rows)
 
 
 def compile_model(model: nn.Module, input_shape: tuple[int, int, int], board: Board,
@@ -69,50 +141,41 @@ def compile_model(model: nn.Module, input_shape: tuple[int, int, int], board: Bo
     from codesign.export import export_qonnx
     from codesign.finn import compile_to_hw
 
+    workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     onnx = export_qonnx(model, input_shape, workdir / "model.qonnx.onnx")
     return compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz,
                          workdir=workdir / "finn")
 
 
-def _attribute(est: Estimates, layer_names: Sequence[str]) -> tuple[LayerHardware, ...]:
-    mvaus = [i for i, layer in enumerate(est.layers) if layer.op_type.startswith("MVAU")]
-    if len(mvaus) != len(layer_names):
-        raise PruneError(
-            f"FINN made {len(mvaus)} matrix-vector units from a model with {len(layer_names)} "
-            f"weight layers ({', '.join(layer_names)}); cannot attribute hardware to layers")
-    rows = []
-    for k, (start, name) in enumerate(zip(mvaus, layer_names, strict=True)):
-        first = 0 if k == 0 else start
-        stop = mvaus[k + 1] if k + 1 < len(mvaus) else len(est.layers)
-        share = est.layers[first:stop]
-        mvau = est.layers[start]
-        rows.append(LayerHardware(
-            layer=name, node=mvau.name, pe=int(mvau.pe or 1), simd=int(mvau.simd or 1),
-            mh=int(mvau.dims.get("MH", 0)), mw=int(mvau.dims.get("MW", 0)),
-            cycles=mvau.cycles, macs=mvau.macs,
-            lut=sum(x.lut for x in share), bram_18k=sum(x.bram_18k for x in share),
-            uram=sum(x.uram for x in share), dsp=sum(x.dsp for x in share)))
-    return tuple(rows)
-
-
 def fold_profile(hw: HWGraph, layer_names: Sequence[str], board: Board, *,
-                 objective: str = "maximize", target_fps: float | None = None
-                 ) -> HardwareProfile:
-    """Fold a compiled graph for the board and attribute FINN's estimates to torch layers."""
+                 objective: str = "maximize", target_fps: float | None = None,
+                 dims: Mapping[str, tuple[int, int]] | None = None) -> HardwareProfile:
+    """Fold a compiled graph for the board and charge FINN's estimates to torch layers.
+    FoldingError (saying which board, objective and why) when no folding fits."""
     from codesign.analysis.budget import check_budget
     from codesign.finn.plan import fold_for_board
 
-    _, _, report = fold_for_board(hw, board, objective, target_fps)
+    try:
+        _, _, report = fold_for_board(hw, board, objective, target_fps)
+    except FoldingError as exc:
+        goal = f" at {target_fps:,.0f} FPS" if objective == "min_resources" and target_fps else ""
+        raise FoldingError(f"no hardware profile (objective {objective}{goal}): {exc}") from exc
     est = report.estimates
-    budget = check_budget(est.totals, board.resources, board.caps)
-    return HardwareProfile(_attribute(est, layer_names), report.fps, est.max_cycles,
-                           dict(est.totals), budget.fits, objective, target_fps, est)
+    converters = report.converter_totals()
+    totals = {k: float(est.totals.get(k, 0.0)) for k in RESOURCE_KINDS}
+    with_converters = {k: totals[k] + converters.get(k, 0.0) for k in RESOURCE_KINDS}
+    budget = check_budget(with_converters, board.resources, board.caps)
+    return HardwareProfile(attribute(est, layer_names, dims), report.fps, est.max_cycles, totals,
+                           budget.fits, objective, target_fps, est, dict(converters))
 
 
 def hardware_profile(model: nn.Module, input_shape: tuple[int, int, int],
                      layer_names: Sequence[str], board: Board, *, objective: str = "maximize",
                      target_fps: float | None = None, workdir: Path) -> HardwareProfile:
-    """Export, compile and fold `model` for `board`; FoldingError if nothing fits."""
+    """Export, compile and fold `model` for `board`, per weight layer. `layer_names` are
+    `weight_layers(model, input_shape)`; FoldingError if nothing fits the board."""
+    dims = layer_dims(model, layer_names)
     hw = compile_model(model, input_shape, board, workdir)
-    return fold_profile(hw, layer_names, board, objective=objective, target_fps=target_fps)
+    return fold_profile(hw, layer_names, board, objective=objective, target_fps=target_fps,
+                        dims=dims)
