@@ -37,7 +37,7 @@ def _alive_activations(case: ZooCase) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bits", BITS, ids=lambda b: f"w{b[0]}a{b[1]}")
-@pytest.mark.parametrize("key", ["mlp-tfc", "cnv-small"])
+@pytest.mark.parametrize("key", ["mlp-tfc", "mlp-sfc", "cnv-small"])
 def test_chain_is_bit_exact_on_every_input(zoo, key: str, bits: tuple[int, int]) -> None:
     case = zoo(key, bits)
     _alive_activations(case)
@@ -105,9 +105,10 @@ def test_chain_inputs_cover_boundaries(random: int) -> None:
 
 
 @pytest.mark.slow
-def test_chain_full_cnv_preset(zoo) -> None:
-    """FINN's CNV topology (64..256 channels) on 32x32x3, W1A1: one test image, one random."""
-    case = zoo("cnv", (1, 1))
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"w{b[0]}a{b[1]}")
+def test_chain_full_cnv_preset(zoo, bits: tuple[int, int]) -> None:
+    """FINN's CNV topology (64..256 channels) on 32x32x3: one test image, one random."""
+    case = zoo("cnv", bits)
     result = simulate_chain(case.model, case.onnx, case.x[:1], hw=case.hw, random_inputs=1)
     assert result.passed, result.summary()
     assert result.stages[-1].matched == 4
