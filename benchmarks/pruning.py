@@ -54,14 +54,14 @@ def verify_bit_exact(model: Any, data: Any, board: Any, flow: Any, work: Path) -
 
 
 def run_case(path: str, console: Console) -> dict[str, Any]:
-    from codesign.prune.driver import reference_fps, unstructured_control
+    from codesign.prune.driver import unstructured_control
     from codesign.prune.report import model_column
     from codesign.prune.schedule import prune_model
 
     flow = load_flow(ROOT / path)
     assert flow.prune is not None, f"{path} has no prune: section"
     board = load_board(flow.board)
-    ref_fps = reference_fps(flow)
+    ref_fps = flow.prune.reference_fps  # None: the unpruned model's best FPS
     with tempfile.TemporaryDirectory(prefix="codesign-prune-bench-") as tmp:
         work = Path(tmp)
         console.print(f"[bold]{flow.name}[/]: training the unpruned model")
@@ -75,6 +75,7 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
                                  reference_fps=ref_fps, workdir=work / variant, seed=flow.seed,
                                  progress=False)
             results[variant] = {"result": result.to_dict(), "model": pruned}
+            ref_fps = result.reference_fps  # the unaligned run compares at the same FPS
         aligned = results["aligned"]["result"]
         sparsity = 1.0 - aligned["steps"][-1]["macs"] / aligned["steps"][0]["macs"]
         console.print(f"  unstructured control at {sparsity:.1%}")

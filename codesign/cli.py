@@ -94,8 +94,10 @@ def _prune_summary(section: dict[str, Any]) -> None:
     r = section["ratios"]
     lut = "–" if r["lut_reduction"] is None else f"−{r['lut_reduction']:.1%}"
     fps = "–" if r["fps_gain"] is None else f"×{r['fps_gain']:.2f}"
+    ref = section["reference_fps"]
+    at = "the reference FPS" if ref is None else f"{ref:,.0f} FPS"
     console.print(f"pruning: accuracy {r['accuracy_delta_points']:+.2f} pt, MACs "
-                  f"−{r['macs_reduction']:.1%}, LUT at {section['reference_fps']:,.0f} FPS {lut}, "
+                  f"−{r['macs_reduction']:.1%}, LUT at {at} {lut}, "
                   f"FPS within caps {fps}; budget {section['budget']['kind']} "
                   f"{'met' if section['budget']['met'] else 'NOT met'}: {section['budget']['note']}")
 

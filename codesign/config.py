@@ -88,7 +88,7 @@ class PruneConfig:
     finetune_lr: float | None = None  # default: train.lr
     align: bool = True  # kept counts on multiples of the board folding's PE/SIMD granularity
     sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
-    reference_fps: float | None = None  # FPS at which resources are compared (default folding.target_fps)
+    reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
 
 

@@ -17,8 +17,10 @@ The rule, per channel group (producer P with C channels, consumer Q):
    SIMD | C * n  <=>  SIMD / gcd(SIMD, n) | C, so only that part constrains the channel count.
    (Measured: FINN gives a 3x3 conv on 8 channels SIMD 72 = MW, with its sliding-window
    generator at SIMD 8; the generator's own SIMD | C_in enters through the nodes between.)
-2. bound: at most C // MIN_OPTIONS, so the layer keeps at least MIN_OPTIONS legal counts (it
-   can still be cut to 3/4, 1/2, 1/4). If required exceeds the bound it becomes its largest
+2. bound: at most C // MIN_OPTIONS, so a wide layer keeps at least MIN_OPTIONS legal counts
+   and can be pruned in fine steps (64 channels: steps of 8), but never below NARROW_GRAIN
+   (capped at C // 2) on narrow layers, where C // MIN_OPTIONS would mean no alignment at all
+   (16 channels: steps of 4). If required exceeds the bound it becomes its largest
    divisor within it: multiples of a divisor of required still admit that divisor as PE / SIMD
    part, the most parallelism that stays legal at every count (a power of two would not divide
    e.g. 12 or 9). At least 1.
@@ -36,7 +38,8 @@ from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup
 from codesign.prune.hardware import HardwareProfile
 
-MIN_OPTIONS = 4  # a layer keeps at least this many legal counts, so it can still be pruned
+MIN_OPTIONS = 8  # a wide layer keeps at least this many legal counts (fine pruning steps)
+NARROW_GRAIN = 4  # ... but a narrow layer still aligns to (a divisor of) 4, at most C // 2
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Alignment:
     inputs_per_channel: int  # consumer MW / channels
     channel_simd: int  # the part of consumer_simd that spans the producer's channels
     required: int  # lcm of all of the above
-    limit: int  # channels // min_options (at least 1)
+    limit: int  # max(channels // min_options, min(NARROW_GRAIN, channels // 2), 1)
     granularity: int  # largest divisor of required <= limit
 
 
@@ -60,12 +63,16 @@ def channel_simd(simd: int, inputs_per_channel: int) -> int:
     return simd // gcd(simd, inputs_per_channel)
 
 
+def grain_limit(channels: int, min_options: int = MIN_OPTIONS) -> int:
+    return max(channels // min_options, min(NARROW_GRAIN, channels // 2), 1)
+
+
 def bounded(required: int, channels: int, min_options: int = MIN_OPTIONS) -> int:
-    """The largest divisor of `required` not above channels // min_options (at least 1)."""
+    """The largest divisor of `required` not above the limit of the module docstring."""
     if required < 1 or channels < 1 or min_options < 1:
         raise PruneError(f"cannot bound granularity {required} for {channels} channels with "
                          f"{min_options} options; all three must be at least 1")
-    limit = max(1, channels // min_options)
+    limit = grain_limit(channels, min_options)
     return max(d for d in range(1, min(required, limit) + 1) if required % d == 0)
 
 
@@ -88,7 +95,7 @@ def alignments(groups: Sequence[ChannelGroup], profile: HardwareProfile, *,
         required = lcm(producer.pe, part, *producer.channel_folds)
         rows.append(Alignment(g.name, g.channels, producer.pe, producer.channel_folds,
                               consumer.simd, per, part, required,
-                              max(1, g.channels // min_options),
+                              grain_limit(g.channels, min_options),
                               bounded(required, g.channels, min_options)))
     return tuple(rows)
 

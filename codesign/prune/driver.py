@@ -19,14 +19,10 @@ if TYPE_CHECKING:
     from codesign.data import Dataset
 
 
-def reference_fps(flow: FlowConfig) -> float:
-    """The FPS at which resources are compared: prune.reference_fps, else the flow's target."""
-    assert flow.prune is not None
-    return float(flow.prune.reference_fps or flow.folding.target_fps)
 
 
 def unstructured_control(model: nn.Module, data: Dataset, board: Board, sparsity: float,
-                         ref_fps: float, workdir: Path) -> dict[str, Any]:
+                         ref_fps: float | None, workdir: Path) -> dict[str, Any]:
     """The unpruned model with `sparsity` of its weights zeroed, measured like the others."""
     from codesign.prune.schedule import measure_hardware
     from codesign.prune.stats import model_cost, weight_sparsity
@@ -69,22 +65,23 @@ def prune_stage(model: nn.Module, data: Dataset, board: Board, flow: FlowConfig,
     settings = flow.prune
     assert settings is not None
     check_settings(settings)
-    ref_fps = reference_fps(flow)
     workdir = out_dir / "pruning"
     sensitivity = None
     if settings.sensitivity:
         section = sensitivity_stage(model, data, flow, out_dir)
         sensitivity = {layer["name"]: layer["score"] for layer in section["layers"]}
     unpruned = copy.deepcopy(model) if settings.unstructured_control else None
-    result = prune_model(model, data, board, settings, flow.train, reference_fps=ref_fps,
+    result = prune_model(model, data, board, settings, flow.train,
+                         reference_fps=settings.reference_fps,
                          workdir=workdir, seed=flow.seed, sensitivity=sensitivity,
                          progress=progress)
     control = None
     achieved = 1.0 - result.final.macs / result.baseline.macs
     if unpruned is not None and achieved > 0:
         # The unpruned weights with as many weights zeroed as the structured result removed MACs.
-        control = unstructured_control(unpruned, data, board, achieved, ref_fps,
+        control = unstructured_control(unpruned, data, board, achieved, result.reference_fps,
                                        workdir / "unstructured")
-    section = prune_section(result.to_dict(), dataclasses.asdict(settings), ref_fps, control)
+    section = prune_section(result.to_dict(), dataclasses.asdict(settings),
+                            result.reference_fps, control)
     plot_schedule(section, out_dir / section["plot"], f"{flow.name}: pruning on {board.name}")
     return section

@@ -27,7 +27,7 @@ def _ratio(new: float | None, old: float | None) -> float | None:
     return new / old
 
 
-def prune_section(result: dict[str, Any], settings: dict[str, Any], reference_fps: float,
+def prune_section(result: dict[str, Any], settings: dict[str, Any], reference_fps: float | None,
                   unstructured: dict[str, Any] | None) -> dict[str, Any]:
     """The JSON section: settings, budget verdict, the side-by-side, ratios and the schedule."""
     steps = result["steps"]
@@ -49,6 +49,11 @@ def prune_section(result: dict[str, Any], settings: dict[str, Any], reference_fp
             "unpruned": before, "pruned": after, "unstructured": unstructured,
             "ratios": ratios, "schedule": steps, "sensitivity": result.get("sensitivity"),
             "seconds": result["seconds"], "plot": "pruning.png"}
+
+
+def _reference(section: dict[str, Any]) -> str:
+    fps = section["reference_fps"]
+    return "the reference FPS (none: nothing fits)" if fps is None else f"{fps:,.0f} FPS"
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -82,7 +87,7 @@ def render_prune_markdown(section: dict[str, Any]) -> list[str]:
     rows = [row("top-1 accuracy", "accuracy", pct), row("parameters", "params"),
             row("MACs / frame", "macs"), row("BOPs / frame", "bops")]
     for kind in RESOURCES:
-        cells = [f"{kind} at {section['reference_fps']:,.0f} FPS", _resource(before, kind),
+        cells = [f"{kind} at {_reference(section)}", _resource(before, kind),
                  _resource(after, kind)]
         rows.append(cells + ([_resource(control, kind)] if control else []))
     rows.append(row("FPS within the board's caps", "fps_within_caps"))
@@ -129,7 +134,7 @@ def plot_schedule(section: dict[str, Any], path: Path, title: str = "") -> Path:
     lut = [(s["hardware"]["resources_at_reference"] or {}).get("LUT") for s in steps]
     fps = [s["hardware"]["fps"] for s in steps]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, xs, label in ((axes[0], lut, f"LUT at {section['reference_fps']:,.0f} FPS"),
+    for ax, xs, label in ((axes[0], lut, f"LUT at {_reference(section)}"),
                           (axes[1], fps, "FPS within the board's caps")):
         points = [(x, a, s["step"]) for x, a, s in zip(xs, acc, steps, strict=True)
                   if x is not None]

@@ -67,6 +67,7 @@ class PruneResult:
     budget_met: bool
     budget_note: str
     seconds: float
+    reference_fps: float | None  # where resources were compared
     sensitivity: dict[str, float] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -80,6 +81,7 @@ class PruneResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"budget": self.budget, "budget_met": self.budget_met,
+                "reference_fps": self.reference_fps,
                 "budget_note": self.budget_note, "seconds": self.seconds,
                 "sensitivity": self.sensitivity, "notes": list(self.notes),
                 "steps": [s.to_dict() for s in self.steps]}
@@ -95,26 +97,31 @@ def check_settings(settings: PruneConfig) -> None:
 
 
 def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board: Board,
-                     reference_fps: float, workdir: Path) -> tuple[HardwarePoint, HardwareProfile]:
+                     reference_fps: float | None, workdir: Path
+                     ) -> tuple[HardwarePoint, HardwareProfile]:
     """Best FPS within the board's caps, and the resources the model needs at `reference_fps`
-    (one FINN compile, two folds)."""
+    (None: at that best FPS). One FINN compile, two folds."""
     from codesign.prune.graph import weight_layers
-    from codesign.prune.hardware import compile_model, fold_profile
+    from codesign.prune.hardware import compile_model, fold_profile, layer_dims
 
     hw = compile_model(model, input_shape, board, workdir)
     names = weight_layers(model, input_shape)
+    dims = layer_dims(model, names)  # FINN's MVAUs must have these shapes, or mapping fails
     try:
-        best = fold_profile(hw, names, board, objective="maximize")
+        best = fold_profile(hw, names, board, objective="maximize", dims=dims)
         fps = best.fps
     except FoldingError:
         # Too big for the caps at any folding (what budget "fit" is for): cost shares for the
         # allocation come from the whole device, and the point says it does not fit.
         whole = board.with_caps(**{kind: 1.0 for kind in board.caps})
-        best = fold_profile(hw, names, whole, objective="maximize")
+        best = fold_profile(hw, names, whole, objective="maximize", dims=dims)
         fps = 0.0
+    reference_fps = reference_fps or fps
+    if not reference_fps:
+        return HardwarePoint(0.0, _bottleneck(best), None, None, "does not fit the caps"), best
     try:
         cheap = fold_profile(hw, names, board, objective="min_resources",
-                             target_fps=reference_fps)
+                             target_fps=reference_fps, dims=dims)
         resources, fps_ref = dict(cheap.totals), cheap.fps
         note = f"least resources reaching {reference_fps:,.0f} FPS"
     except FoldingError as exc:
@@ -177,10 +184,13 @@ def _finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: Pru
 
 
 def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneConfig,
-                train: TrainConfig, *, reference_fps: float, workdir: Path, seed: int = 0,
+                train: TrainConfig, *, reference_fps: float | None = None, workdir: Path,
+                seed: int = 0,
                 sensitivity: dict[str, float] | None = None, progress: bool = True,
                 on_step: Callable[[StepRecord], None] | None = None) -> PruneResult:
-    """Prune the trained `model` in place following `settings`; returns the whole schedule."""
+    """Prune the trained `model` in place following `settings`; returns the whole schedule.
+    Resources are compared at `reference_fps`, by default the unpruned model's best FPS within
+    the caps (the throughput the pruned design must match with fewer resources)."""
     from codesign.prune.alignment import granularity as board_granularity
     from codesign.prune.allocate import allocate
     from codesign.prune.graph import channel_groups
@@ -191,6 +201,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     started = time.perf_counter()
     shape = data.input_shape
     point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "step0")
+    reference_fps = reference_fps or point.fps or None
     groups = channel_groups(model, shape)
     if not groups:
         raise PruneError("the model has no prunable layer: only its classifier has weights")
@@ -244,4 +255,4 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         else:
             note += "; raise prune.steps or prune.step_fraction, or relax the target"
     return PruneResult(tuple(records), settings.budget, met, note,
-                       time.perf_counter() - started, sensitivity, tuple(notes))
+                       time.perf_counter() - started, reference_fps, sensitivity, tuple(notes))

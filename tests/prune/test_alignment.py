@@ -11,6 +11,7 @@ from codesign.prune.alignment import (
     alignments,
     bounded,
     channel_simd,
+    grain_limit,
     granularity,
     legal_counts,
 )
@@ -52,25 +53,29 @@ def test_channel_part_of_the_consumer_simd(simd: int, per: int, expected: int) -
 
 
 @pytest.mark.parametrize(("required", "channels", "expected"), [
-    (32, 64, 16),  # bound 64 // 4 = 16 divides 32
-    (12, 64, 12),  # within the bound: unchanged
-    (12, 32, 6),  # bound 8: the largest divisor of 12 within it
-    (9, 16, 3),  # bound 4: 3 (a power of two would not divide 9)
+    (32, 64, 8),  # bound 64 // 8 = 8 divides 32
+    (32, 128, 16),  # bound 16
+    (12, 128, 12),  # within the bound: unchanged
+    (12, 64, 6),  # bound 8: the largest divisor of 12 within it
+    (9, 16, 3),  # narrow layer: bound 4 (not 16 // 8 = 2); 3 (a power of two would not divide 9)
+    (8, 16, 4),
     (7, 16, 1),  # prime above the bound: no parallelism can be guaranteed
-    (16, 4, 1),  # tiny layer: bound 1
+    (16, 4, 2),  # tiny layer: bound 4 // 2 = 2, still two counts
     (8, 3, 1),
 ])
 def test_bound_is_the_largest_divisor_leaving_room_to_prune(required: int, channels: int,
                                                              expected: int) -> None:
     got = bounded(required, channels)
     assert got == expected
-    limit = max(1, channels // MIN_OPTIONS)
+    limit = grain_limit(channels)
     assert required % got == 0 and got <= limit
     assert not [d for d in range(got + 1, limit + 1) if required % d == 0]  # the largest one
-    assert len(legal_counts(channels, got)) >= min(channels, MIN_OPTIONS)
+    assert len(legal_counts(channels, got)) >= min(channels, MIN_OPTIONS, 2)
+    if channels >= 4 * MIN_OPTIONS:  # wide layers keep MIN_OPTIONS counts at least
+        assert len(legal_counts(channels, got)) >= MIN_OPTIONS
 
 
-@pytest.mark.parametrize("min_options", [1, 2, 8])
+@pytest.mark.parametrize("min_options", [1, 2, 4, 8])
 def test_bound_follows_min_options(min_options: int) -> None:
     got = bounded(32, 64, min_options)
     assert got == min(32, 64 // min_options)
@@ -82,11 +87,11 @@ def test_granularity_of_a_tfc_folded_for_pynq_z2() -> None:
     profile = _profile(_layer("l0", 32, 16, 64, 784), _layer("l1", 2, 32, 64, 64),
                        _layer("l2", 8, 8, 64, 64), _layer("cls", 1, 8, 10, 64))
     rows = {a.name: a for a in alignments(groups, profile)}
-    # l0: lcm(PE 32, next SIMD 32) = 32, bounded to 64 // 4 = 16; l1: lcm(2, 8) = 8;
+    # l0: lcm(PE 32, next SIMD 32) = 32, bounded to 64 // 8 = 8; l1: lcm(2, 8) = 8;
     # l2: lcm(8, 8) = 8
-    assert granularity(groups, profile) == {"l0": 16, "l1": 8, "l2": 8}
-    assert (rows["l0"].required, rows["l0"].limit) == (32, 16)
-    assert granularity(groups, profile, min_options=8) == {"l0": 8, "l1": 8, "l2": 8}
+    assert granularity(groups, profile) == {"l0": 8, "l1": 8, "l2": 8}
+    assert (rows["l0"].required, rows["l0"].limit) == (32, 8)
+    assert granularity(groups, profile, min_options=4) == {"l0": 16, "l1": 8, "l2": 8}
 
 
 def test_granularity_of_a_small_cnv_folded_for_pynq_z2() -> None:
@@ -107,7 +112,8 @@ def test_granularity_of_a_small_cnv_folded_for_pynq_z2() -> None:
     assert [rows[n].required for n in ("c0", "c1", "c2", "c3", "fc")] == [8, 8, 16, 2, 1]
     # consumers' SIMD 72, 12, 144 over 3x3 windows: 72/9, 12/gcd(12, 9), 144/9 channels
     assert [rows[n].channel_simd for n in ("c0", "c1", "c2")] == [8, 4, 16]
-    assert granularity(groups, profile) == {"c0": 2, "c1": 2, "c2": 4, "c3": 2, "fc": 1}
+    # narrow layers (8, 16 channels) align to 4 at most, and to no more than half their width
+    assert granularity(groups, profile) == {"c0": 4, "c1": 4, "c2": 4, "c3": 2, "fc": 1}
 
 
 @pytest.mark.parametrize(("pe", "folds", "simd", "per", "expected"), [
