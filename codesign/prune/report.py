@@ -77,7 +77,8 @@ def render_prune_markdown(section: dict[str, Any]) -> list[str]:
     names = list(before["counts"])
     header = ["", "unpruned", "pruned (structured, aligned)"]
     if control:
-        header.append(f"unstructured {control['weight_sparsity']:.0%} zeros (no fine-tune)")
+        header.append(f"unstructured: {control['target_sparsity']:.0%} of weights zeroed "
+                      f"({control['weight_sparsity']:.0%} zero after quantization, no fine-tune)")
 
     def row(label: str, key: str, fmt: Any = _fmt) -> list[str]:
         cells = [label, fmt(before[key]), fmt(after[key])]
@@ -148,7 +149,7 @@ def plot_schedule(section: dict[str, Any], path: Path, title: str = "") -> Path:
                   else control["fps_within_caps"])
             if cx is not None:
                 ax.plot([cx], [100 * control["accuracy"]], "x", color="tab:red", ms=10,
-                        label=f"unstructured {control['weight_sparsity']:.0%} zeros")
+                        label=f"unstructured, {control['target_sparsity']:.0%} zeroed")
         ax.set_xlabel(label)
         ax.set_ylabel("test top-1 (%)")
         ax.grid(alpha=0.3)

@@ -50,7 +50,7 @@ def test_markdown_shows_side_by_side_and_schedule(control: dict | None) -> None:
     assert "LUT at 3,000 FPS | 4,000 | 2,000" in md
     assert "channels a | 64 | 24" in md
     assert "MACs −60.0%" in md and "×2.20" in md
-    assert ("unstructured 60% zeros" in md) is (control is not None)
+    assert ("unstructured: 60% of weights zeroed" in md) is (control is not None)
     assert md.count("\n| 2 |") == 1  # schedule row of step 2
 
 
