@@ -149,6 +149,8 @@ def test_simulate_passes_then_names_a_corrupted_layer(tmp_path: Path,
     section = json.loads((out / "simulation.json").read_text())
     assert section["passed"] and section["chain"]["inputs"]["test"] == 3
     assert "layers" not in section and section["pipeline"]["status"] == "skipped"
+    report = json.loads((out / "report.json").read_text())  # the run's report gained the section
+    assert report["simulation"]["passed"] and "Simulation" in (out / "report.md").read_text()
 
     folded = out / "finn" / "06_partition_folded.onnx"
     graph = ModelWrapper(str(folded))

@@ -229,4 +229,10 @@ def simulate_flow_outputs(out_dir: Path, *, options: SimulationOptions = Simulat
             write_simulation(exc.section, out_dir)
         raise
     write_simulation(section, out_dir)
+    # The run's own report gains (or refreshes) its simulation section, as if the flow had run it.
+    from codesign.report import write_report
+
+    report["simulation"] = section
+    report.setdefault("artifacts", {})["simulation"] = "simulation.json, simulation.md"
+    write_report(report, out_dir)
     return section
