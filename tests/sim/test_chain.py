@@ -37,7 +37,7 @@ def _alive_activations(case: ZooCase) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bits", BITS, ids=lambda b: f"w{b[0]}a{b[1]}")
-@pytest.mark.parametrize("key", ["mlp-tfc", "mlp-sfc", "cnv-small"])
+@pytest.mark.parametrize("key", ["mlp-tfc", "mlp-sfc", "mlp-lfc", "cnv-small"])
 def test_chain_is_bit_exact_on_every_input(zoo, key: str, bits: tuple[int, int]) -> None:
     case = zoo(key, bits)
     _alive_activations(case)

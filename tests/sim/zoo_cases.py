@@ -65,6 +65,7 @@ def make_case(name: str, arch: str, bits: tuple[int, int], input_shape: tuple[in
 ZOO = {
     "mlp-tfc": ("mlp", (1, 28, 28), {"preset": "tfc"}, 20_000),
     "mlp-sfc": ("mlp", (1, 28, 28), {"preset": "sfc"}, 20_000),
+    "mlp-lfc": ("mlp", (1, 28, 28), {"preset": "lfc"}, 20_000),
     "cnv-small": ("cnv", (3, 16, 16), {"preset": "cnv-small"}, 5_000),
     "cnv-small-padded": ("cnv", (1, 12, 12), {"preset": "cnv-small", "input_padding": 1}, 5_000),
     "cnv": ("cnv", (3, 32, 32), {"preset": "cnv"}, 1_000),
