@@ -1,8 +1,8 @@
 """Channel dependencies of a Brevitas model: which modules a conv filter / linear neuron flows
 through before the next weight layer consumes it.
 
-The model is traced with torch.fx, Brevitas layers and our scalar modules kept as leaves. From
-each QuantConv2d/QuantLinear the walk follows channel-wise modules (BatchNorm, quantized
+The model is traced with torch.fx, Brevitas layers and the supported layer kinds kept as leaves.
+From each QuantConv2d/QuantLinear the walk follows channel-wise modules (BatchNorm, quantized
 activations, pools, dropout), flattens and scalar arithmetic to the next weight layer, the
 consumer. Anything else on the way (a residual add, a concat, a branch, an unknown module) is
 an error naming the node: cutting channels there would break the other path silently."""
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 FLATTENS = ("flatten", "view", "reshape")
 SCALAR_OPS = (operator.mul, operator.truediv, operator.add, operator.sub, "mul", "div", "add",
               "sub", "__mul__", "__truediv__", "__add__", "__sub__")
+# Uses of a tensor that read its shape, not its values (x.view(x.size(0), -1) and the like).
+SHAPE_QUERIES = ("size", "dim")
+FOLLOWABLE = ("BatchNorm, quantized activations (QuantReLU, QuantIdentity, QuantHardTanh), pools, "
+              "dropout, identity, flatten/view/reshape and scalar arithmetic")
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,9 @@ def _trace(model: nn.Module) -> fx.GraphModule:
     from brevitas import nn as qnn
     from torch import fx, nn
 
-    leaves = _weight_types() + _channelwise_types() + (nn.Flatten,)
+    from codesign.models.user import _supported_types
+
+    leaves = _weight_types() + _channelwise_types() + tuple(_supported_types()) + (nn.Flatten,)
 
     class _Tracer(fx.Tracer):
         def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
@@ -85,7 +91,7 @@ def _trace(model: nn.Module) -> fx.GraphModule:
 
 
 def _is_scalar(arg: Any) -> bool:
-    return isinstance(arg, int | float)
+    return isinstance(arg, int | float) and not isinstance(arg, bool)
 
 
 def _describe(node: fx.Node, modules: dict[str, nn.Module]) -> str:
@@ -93,6 +99,27 @@ def _describe(node: fx.Node, modules: dict[str, nn.Module]) -> str:
         return f"layer {node.target} ({type(modules[str(node.target)]).__name__})"
     target = getattr(node.target, "__name__", node.target)
     return f"operation {target!r} (node {node.name})"
+
+
+def _reads_shape_only(user: fx.Node) -> bool:
+    if user.op == "call_method" and user.target in SHAPE_QUERIES:
+        return True
+    return user.op == "call_function" and user.target is getattr and \
+        len(user.args) > 1 and user.args[1] == "shape"
+
+
+def _is_flatten(user: fx.Node) -> bool:
+    if user.op == "call_method":
+        return user.target in FLATTENS
+    return user.op == "call_function" and getattr(user.target, "__name__", "") in FLATTENS
+
+
+def _is_scalar_op(user: fx.Node, node: fx.Node) -> bool:
+    if user.op not in ("call_method", "call_function") or user.target not in SCALAR_OPS:
+        return False
+    others = [a for a in user.args if a is not node]
+    return len(others) == len(user.args) - 1 and all(_is_scalar(a) for a in others) \
+        and not user.kwargs
 
 
 def _walk(start: fx.Node, modules: dict[str, nn.Module], weight_types: tuple[type, ...],
@@ -105,13 +132,13 @@ def _walk(start: fx.Node, modules: dict[str, nn.Module], weight_types: tuple[typ
     flattened = False
     node = start
     while True:
-        users = list(node.users)
+        users = [u for u in node.users if not _reads_shape_only(u)]
         if len(users) != 1:
-            where = _describe(node, modules)
             raise PruneError(
-                f"the output of {where} is used by {len(users)} operations "
-                f"({', '.join(u.name for u in users) or 'none'}); structured pruning follows "
-                "chains only (no residual adds, concats or branches)")
+                f"the output of {_describe(node, modules)} (on the channel path of "
+                f"{_describe(start, modules)}) is used by {len(users)} operations "
+                f"({', '.join(_describe(u, modules) for u in users) or 'none'}); structured "
+                "pruning follows chains only (no residual add, concat or branch)")
         user = users[0]
         if user.op == "output":
             return followers, None, flattened
@@ -121,24 +148,20 @@ def _walk(start: fx.Node, modules: dict[str, nn.Module], weight_types: tuple[typ
                 return followers, user, flattened
             if isinstance(module, nn.Flatten):
                 flattened = True
-            elif not isinstance(module, channelwise):
-                raise PruneError(
-                    f"{_describe(user, modules)} sits between weight layers and is not a "
-                    "channel-wise layer structured pruning can follow (BatchNorm, quantized "
-                    "activations, pools, dropout, flatten)")
-            else:
+            elif isinstance(module, channelwise):
                 followers.append(str(user.target))
-        elif user.target in FLATTENS or getattr(user.target, "__name__", "") == "flatten":
+            else:
+                raise PruneError(
+                    f"{_describe(user, modules)} sits on the channel path after "
+                    f"{_describe(start, modules)} and is not a layer structured pruning can "
+                    f"follow; supported between weight layers: {FOLLOWABLE}")
+        elif _is_flatten(user):
             flattened = True
-        elif user.target in SCALAR_OPS and sum(isinstance(a, type(node)) for a in user.args) == 1 \
-                and all(_is_scalar(a) for a in user.args if a is not node):
-            pass
-        else:
+        elif not _is_scalar_op(user, node):
             raise PruneError(
                 f"{_describe(user, modules)} sits on the channel path after "
-                f"{_describe(start, modules)}; structured pruning follows only channel-wise "
-                "layers, flattens and scalar arithmetic (no residual add, concat or "
-                "tensor-tensor operation)")
+                f"{_describe(start, modules)}; structured pruning follows only {FOLLOWABLE} "
+                "(no residual add, concat or tensor-tensor operation)")
         node = user
 
 
@@ -164,56 +187,58 @@ def execution_trace(model: nn.Module, input_shape: tuple[int, int, int],
     return trace
 
 
-def _output_shapes(model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, tuple]:
-    weights = _weight_types()
-    return {name: shape for name, _, shape in
-            execution_trace(model, input_shape, lambda m: isinstance(m, weights))}
-
-
 def _kind(module: nn.Module) -> str:
     from brevitas.nn import QuantConv2d
 
     return "conv" if isinstance(module, QuantConv2d) else "linear"
 
 
-def _weight_nodes(model: nn.Module) -> tuple[fx.GraphModule, dict[str, nn.Module], list]:
+def _weight_nodes(model: nn.Module) -> tuple[dict[str, nn.Module], list]:
     traced = _trace(model)
     modules = dict(traced.named_modules())
     nodes = [n for n in traced.graph.nodes if n.op == "call_module"
              and isinstance(modules[str(n.target)], _weight_types())]
-    return traced, modules, nodes
+    seen: set[str] = set()
+    for node in nodes:
+        if str(node.target) in seen:
+            raise PruneError(f"layer {node.target} is called more than once in the forward; "
+                             "structured pruning needs each weight layer used exactly once")
+        seen.add(str(node.target))
+    return modules, nodes
 
 
 def weight_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[str, ...]:
     """Module paths of all QuantConv2d/QuantLinear in execution order (FINN's MVAU order)."""
     del input_shape  # the order comes from the traced graph; kept for a uniform signature
-    _, _, nodes = _weight_nodes(model)
+    _, nodes = _weight_nodes(model)
     return tuple(str(n.target) for n in nodes)
 
 
 def channel_groups(model: nn.Module, input_shape: tuple[int, int, int]
                    ) -> tuple[ChannelGroup, ...]:
-    """Every prunable producer in execution order; the classifier (the weight layer feeding the
-    model output) is not one: its outputs are the classes."""
-    _, modules, nodes = _weight_nodes(model)
+    """Every prunable producer in execution order; the classifier (the last weight layer, whose
+    outputs are the classes) is not one. Shapes come from the weights: a consumer reading
+    k inputs per producer channel is only legal through a flatten into a linear layer."""
+    del input_shape  # channel counts and fan-ins are read off the weights
+    modules, nodes = _weight_nodes(model)
     if not nodes:
         raise PruneError(f"{type(model).__name__} has no QuantConv2d/QuantLinear layer to prune")
-    shapes = _output_shapes(model, input_shape)
+    for node in nodes:
+        groups_attr = getattr(modules[str(node.target)], "groups", 1)
+        if groups_attr != 1:
+            raise PruneError(f"layer {node.target} is a grouped/depthwise convolution "
+                             f"(groups={groups_attr}); only convolutions with groups=1 can be "
+                             "pruned")
     weight_types, channelwise = _weight_types(), _channelwise_types()
     groups: list[ChannelGroup] = []
-    for node in nodes:
+    for node in nodes[:-1]:
         name = str(node.target)
         module = modules[name]
-        if getattr(module, "groups", 1) != 1:
-            raise PruneError(f"layer {name} is a grouped/depthwise convolution "
-                             f"(groups={module.groups}); only groups=1 can be pruned")
         followers, consumer, flattened = _walk(node, modules, weight_types, channelwise)
         if consumer is None:
-            if node is not nodes[-1]:
-                raise PruneError(f"layer {name} feeds the model output but is not the last "
-                                 "weight layer; structured pruning needs a single classifier")
-            continue
-        channels = int(shapes[name][1])
+            raise PruneError(f"layer {name} feeds the model output but is not the last weight "
+                             "layer; structured pruning needs a single classifier at the end")
+        channels = int(module.weight.shape[0])
         consumer_module = modules[str(consumer.target)]
         fan_in = int(consumer_module.weight.shape[1])
         if fan_in % channels:
@@ -222,7 +247,8 @@ def channel_groups(model: nn.Module, input_shape: tuple[int, int, int]
         per_channel = fan_in // channels
         if per_channel != 1 and not (flattened and _kind(consumer_module) == "linear"):
             raise PruneError(f"layer {consumer.target} sees {per_channel} inputs per channel of "
-                             f"{name} without a flatten between them; unsupported reshaping")
+                             f"{name} without a flatten into a linear layer between them; "
+                             "unsupported reshaping")
         bns = [f for f in followers if type(modules[f]).__name__.startswith("BatchNorm")]
         groups.append(ChannelGroup(
             name=name, kind=_kind(module), channels=channels, followers=tuple(followers),

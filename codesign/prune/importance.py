@@ -47,37 +47,49 @@ def _bn_scales(model: nn.Module, groups: Sequence[ChannelGroup]) -> dict[str, np
     return scores
 
 
+def _check_data(data: Any, batches: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    if data is None:
+        raise PruneError("criterion taylor needs training data (x, y) to compute gradients; "
+                         "pass data=(x_train, y_train) or use criterion l1, l2 or bn_scale")
+    x_all, y_all = np.asarray(data[0]), np.asarray(data[1])
+    if len(x_all) == 0 or len(x_all) != len(y_all):
+        raise PruneError(f"criterion taylor needs as many labels as samples (and at least one); "
+                         f"got {len(x_all)} samples and {len(y_all)} labels")
+    if batches < 1 or batch_size < 1:
+        raise PruneError(f"criterion taylor needs batches >= 1 and batch_size >= 1, got "
+                         f"batches={batches}, batch_size={batch_size}")
+    return x_all, y_all
+
+
 def _taylor(model: nn.Module, groups: Sequence[ChannelGroup], data: Any, batches: int,
             batch_size: int, seed: int) -> dict[str, np.ndarray]:
     import torch
 
-    if data is None:
-        raise PruneError("criterion taylor needs training data (x, y) to compute gradients")
-    x_all, y_all = data
-    if len(x_all) == 0:
-        raise PruneError("criterion taylor got an empty dataset")
+    x_all, y_all = _check_data(data, batches, batch_size)
     modules = dict(model.named_modules())
     taps = {g.name: g.batchnorm or g.name for g in groups}
     outputs: dict[str, torch.Tensor] = {}
 
     def keep(name: str) -> Any:
-        def hook(_module: nn.Module, _inputs: Any, out: torch.Tensor) -> None:
-            out.retain_grad()
-            outputs[name] = out
+        def hook(_module: nn.Module, _inputs: Any, out: Any) -> None:
+            # A layer with return_quant_tensor=True hands on a QuantTensor; its value is what
+            # the rest of the graph computes with.
+            value = out if isinstance(out, torch.Tensor) else out.value
+            value.retain_grad()
+            outputs[name] = value
         return hook
 
-    hooks = [modules[tap].register_forward_hook(keep(name)) for name, tap in taps.items()]
     totals = {g.name: torch.zeros(g.channels, dtype=torch.float64) for g in groups}
     generator = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    saved_grads = {n: None if p.grad is None else p.grad.clone()
-                   for n, p in model.named_parameters()}
+    modes = {m: m.training for m in model.modules()}
+    saved_grads = {p: p.grad for p in model.parameters()}
+    hooks = [modules[tap].register_forward_hook(keep(name)) for name, tap in taps.items()]
     model.eval()  # BatchNorm statistics and quantizer state stay as trained
     try:
         for _ in range(batches):
-            idx = torch.randperm(len(x_all), generator=generator)[:batch_size]
-            xb = torch.from_numpy(np.asarray(x_all[idx.numpy()], dtype=np.float32))
-            yb = torch.from_numpy(np.asarray(y_all[idx.numpy()], dtype=np.int64))
+            idx = torch.randperm(len(x_all), generator=generator)[:batch_size].numpy()
+            xb = torch.from_numpy(np.asarray(x_all[idx], dtype=np.float32))
+            yb = torch.from_numpy(np.asarray(y_all[idx], dtype=np.int64))
             model.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
@@ -86,12 +98,14 @@ def _taylor(model: nn.Module, groups: Sequence[ChannelGroup], data: Any, batches
                 per_sample = contribution.flatten(2).sum(2) if contribution.dim() > 2 \
                     else contribution
                 totals[name] += per_sample.mean(0).abs()
+            outputs.clear()
     finally:
         for hook in hooks:
             hook.remove()
-        model.train(was_training)
-        for n, p in model.named_parameters():
-            p.grad = saved_grads[n]
+        for module, training in modes.items():
+            module.training = training
+        for param, grad in saved_grads.items():
+            param.grad = grad
     return {name: (total / batches).numpy() for name, total in totals.items()}
 
 
@@ -99,6 +113,11 @@ def channel_importance(model: nn.Module, groups: Sequence[ChannelGroup], criteri
                        data: Any = None, *, batches: int = 8, batch_size: int = 64,
                        seed: int = 0) -> dict[str, np.ndarray]:
     """Scores per output channel of every group; `data` = (x, y) arrays for taylor."""
+    names = {name for name, _ in model.named_modules()}
+    missing = [g.name for g in groups if g.name not in names]
+    if missing:
+        raise PruneError(f"groups {', '.join(missing)} are not layers of this model; compute "
+                         "them with channel_groups(model, input_shape) on the model you score")
     if criterion == "l1":
         return _weight_norms(model, groups, 1)
     if criterion == "l2":

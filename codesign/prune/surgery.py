@@ -1,10 +1,17 @@
 """Channel surgery: physically remove output channels of a producer and everything that carries
 them (BatchNorm entries, per-channel quantizer state, the consumer's input channels).
 
-Tensors are resized in place (`param.data = ...`) rather than replaced: Brevitas quantizers keep
-references to their layer's weight (`tracked_parameter_list`) and compute scales from them, so
-the Parameter objects must stay the same objects. Per-channel quantizer state is any parameter
-or buffer of a quantizer with exactly one non-singleton dimension of the old channel count."""
+Every resized parameter becomes a new nn.Parameter (a fresh autograd leaf: resizing `.data` in
+place leaves stale shape metadata in autograd's cached gradient accumulator while an old graph is
+alive). It is put straight into `_parameters`: Brevitas' `register_parameter` would re-initialise
+the weight quantizer and lose learned scales. Quantizer submodules that hold the old Parameter
+object (shared-quantizer stats wrappers) are re-pointed to the new one. Create optimizers after
+surgery: the pruned model's parameters are new objects.
+
+Per-channel quantizer state is any parameter or buffer of a quantizer with exactly one
+non-singleton dimension of the old channel count (Brevitas 0.13: per-channel `scaling_impl.value`
+(C,1,1,1) / (1,C[,1,1]), the runtime-stats `buffer` / `running_stats`, affine rescaling weights),
+plus the `*_shape` tuples Brevitas keeps for them (`stats_output_shape`)."""
 
 from __future__ import annotations
 
@@ -20,53 +27,95 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-QUANTIZER_ATTRS = ("weight_quant", "bias_quant", "act_quant", "input_quant", "output_quant")
+# Quantizers of a producer that act on its output channels; the consumer's input_quant acts on
+# the consumer's inputs, i.e. the producer's channels.
+PRODUCER_QUANTIZERS = ("weight_quant", "bias_quant", "output_quant")
+CONSUMER_QUANTIZERS = ("input_quant",)
+# Shapes a Brevitas proxy's injector may hold as plain values; it rebuilds its quantizer from
+# them when a state dict is loaded, so they must match the sliced state.
+INJECTOR_SHAPES = ("per_channel_broadcastable_shape", "scaling_shape")
 
 
-def _resize(tensor: torch.Tensor, dim: int, index: torch.Tensor) -> torch.Tensor:
-    return tensor.index_select(dim, index).clone()
+def _set_parameter(module: nn.Module, name: str, value: torch.Tensor,
+                   owners: Sequence[nn.Module] = ()) -> None:
+    """Replace parameter `name` of `module` by a new Parameter holding `value`; any submodule of
+    `owners` that registered the old object gets the new one too."""
+    from torch import nn
+
+    old = module._parameters[name]
+    assert old is not None
+    new = nn.Parameter(value.detach().clone(), requires_grad=old.requires_grad)
+    module._parameters[name] = new
+    for owner in owners:
+        for sub in owner.modules():
+            for key, param in list(sub._parameters.items()):
+                if param is old:
+                    sub._parameters[key] = new
 
 
-def _per_channel_shape(value: object, old: int) -> bool:
+def _per_channel_shape(value: object, sizes: Mapping[int, torch.Tensor]) -> bool:
     if not isinstance(value, tuple | list) or not value:
         return False
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return False
     big = [v for v in value if v != 1]
-    return len(big) == 1 and big[0] == old
+    return len(big) == 1 and big[0] in sizes
 
 
-def _slice_per_channel_state(module: nn.Module, old: int, index: torch.Tensor) -> None:
-    """Slice every parameter/buffer whose only non-singleton dimension has `old` entries, and
-    rewrite the shape tuples Brevitas stores for them (e.g. stats_output_shape (C, 1, 1, 1))."""
-    for sub in module.modules():
+def _resized(shape: tuple | list, sizes: Mapping[int, torch.Tensor]) -> tuple | list:
+    return type(shape)(len(sizes[v]) if v != 1 else 1 for v in shape)
+
+
+def _update_injector(proxy: nn.Module, sizes: Mapping[int, torch.Tensor]) -> None:
+    injector = proxy.quant_injector
+    updates = {}
+    for key in INJECTOR_SHAPES:
+        try:
+            value = getattr(injector, key)
+        except Exception:  # not defined (or not derivable) for this quantizer
+            continue
+        if _per_channel_shape(value, sizes):
+            updates[key] = _resized(value, sizes)
+    if updates:
+        proxy.quant_injector = injector.let(**updates)
+
+
+def _slice_state(quantizer: nn.Module, sizes: Mapping[int, torch.Tensor]) -> None:
+    """Slice every parameter/buffer of `quantizer` whose only non-singleton dimension has a
+    size in `sizes` (old size -> kept indices), and rewrite Brevitas' shape tuples for them."""
+    for sub in quantizer.modules():
+        if hasattr(sub, "quant_injector"):
+            _update_injector(sub, sizes)
         for name, value in list(vars(sub).items()):
-            if not name.startswith("_") and _per_channel_shape(value, old):
-                shape = [len(index) if v == old else v for v in value]
-                setattr(sub, name, type(value)(shape))
-        for store in (sub._parameters, sub._buffers):
-            for name, tensor in list(store.items()):
-                if tensor is None or tensor.dim() == 0:
-                    continue
-                dims = [d for d, size in enumerate(tensor.shape) if size != 1]
-                if len(dims) == 1 and tensor.shape[dims[0]] == old:
-                    new = _resize(tensor.data, dims[0], index)
-                    if name in sub._parameters:
-                        tensor.data = new
-                    else:
-                        store[name] = new
+            if name.endswith("_shape") and _per_channel_shape(value, sizes):
+                setattr(sub, name, _resized(value, sizes))
+        for name, tensor in list(sub._parameters.items()) + list(sub._buffers.items()):
+            if tensor is None or tensor.dim() == 0:
+                continue
+            dims = [d for d, size in enumerate(tensor.shape) if size != 1]
+            if len(dims) != 1 or tensor.shape[dims[0]] not in sizes:
+                continue
+            new = tensor.detach().index_select(dims[0], sizes[tensor.shape[dims[0]]])
+            if name in sub._parameters:
+                _set_parameter(sub, name, new)
+            else:
+                sub._buffers[name] = new.clone()
+
+
+def _quantizers(module: nn.Module, attrs: Sequence[str]) -> list[nn.Module]:
+    from torch import nn
+
+    found = [getattr(module, a, None) for a in attrs]
+    return [q for q in found if isinstance(q, nn.Module)]
 
 
 def _producer(module: nn.Module, index: torch.Tensor, old: int) -> None:
-    module.weight.data = _resize(module.weight.data, 0, index)
-    if getattr(module, "bias", None) is not None:
-        module.bias.data = _resize(module.bias.data, 0, index)
-    from torch import nn
-
-    for attr in QUANTIZER_ATTRS:
-        quantizer = getattr(module, attr, None)
-        if isinstance(quantizer, nn.Module):
-            _slice_per_channel_state(quantizer, old, index)
+    quantizers = _quantizers(module, PRODUCER_QUANTIZERS)
+    _set_parameter(module, "weight", module.weight.index_select(0, index), quantizers)
+    if module.bias is not None:
+        _set_parameter(module, "bias", module.bias.index_select(0, index), quantizers)
+    for quantizer in quantizers:
+        _slice_state(quantizer, {old: index})
     if hasattr(module, "out_features"):
         module.out_features = len(index)
     else:
@@ -78,15 +127,15 @@ def _follower(module: nn.Module, index: torch.Tensor, old: int) -> None:
 
     if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
         for name in ("weight", "bias"):
-            param = getattr(module, name)
-            if param is not None:
-                param.data = _resize(param.data, 0, index)
+            if module._parameters.get(name) is not None:
+                _set_parameter(module, name, getattr(module, name).index_select(0, index))
         for name in ("running_mean", "running_var"):
-            if getattr(module, name) is not None:
-                module._buffers[name] = _resize(getattr(module, name), 0, index)
+            if module._buffers.get(name) is not None:
+                module._buffers[name] = module._buffers[name].index_select(0, index).clone()
         module.num_features = len(index)
         return
-    _slice_per_channel_state(module, old, index)
+    # Quantized activations, pools, dropout: only quantizer state can be per channel.
+    _slice_state(module, {old: index})
 
 
 def _consumer(module: nn.Module, group: ChannelGroup, index: torch.Tensor) -> None:
@@ -95,7 +144,10 @@ def _consumer(module: nn.Module, group: ChannelGroup, index: torch.Tensor) -> No
     per = group.features_per_channel
     # A flatten of (C, H, W) is channel-major: channel c owns inputs c*H*W .. (c+1)*H*W - 1.
     inputs = (index[:, None] * per + torch.arange(per)[None, :]).reshape(-1) if per > 1 else index
-    module.weight.data = _resize(module.weight.data, 1, inputs)
+    quantizers = _quantizers(module, ("weight_quant", "bias_quant"))
+    _set_parameter(module, "weight", module.weight.index_select(1, inputs), quantizers)
+    for quantizer in _quantizers(module, CONSUMER_QUANTIZERS):
+        _slice_state(quantizer, {group.channels: index, group.channels * per: inputs})
     if hasattr(module, "in_features"):
         module.in_features = len(inputs)
     else:
@@ -103,26 +155,33 @@ def _consumer(module: nn.Module, group: ChannelGroup, index: torch.Tensor) -> No
 
 
 def _check_keep(group: ChannelGroup, keep: Sequence[int]) -> list[int]:
-    indices = sorted({int(i) for i in keep})
+    try:
+        indices = sorted({int(i) for i in keep})
+    except (TypeError, ValueError) as exc:
+        raise PruneError(f"channels to keep of layer {group.name} must be integer indices, got "
+                         f"{keep!r}") from exc
     if not indices:
         raise PruneError(f"pruning would remove every channel of layer {group.name} (to zero "
                          "channels); keep at least one")
     if indices[0] < 0 or indices[-1] >= group.channels:
+        bad = indices[0] if indices[0] < 0 else indices[-1]
         raise PruneError(f"layer {group.name} has channels 0..{group.channels - 1}; cannot keep "
-                         f"index {indices[0] if indices[0] < 0 else indices[-1]}")
+                         f"index {bad}")
     return indices
 
 
 def prune_channels(model: nn.Module, keep: Mapping[str, Sequence[int]],
                    input_shape: tuple[int, int, int]) -> nn.Module:
-    """Keep only the listed output channels of each named group (in place); returns `model`."""
+    """Keep only the listed output channels of each named group (in place); returns `model`.
+    Everything is checked before the first tensor changes, so a PruneError leaves the model
+    untouched."""
     import torch
 
     groups = {g.name: g for g in channel_groups(model, input_shape)}
     unknown = sorted(set(keep) - set(groups))
     if unknown:
         raise PruneError(f"cannot prune {', '.join(unknown)}: not a prunable layer; prunable "
-                         f"layers are {', '.join(groups) or 'none'}")
+                         f"layers are {', '.join(groups) or 'none'} (the classifier never is)")
     checked = {name: _check_keep(groups[name], indices) for name, indices in keep.items()}
     modules = dict(model.named_modules())
     with torch.no_grad():
@@ -143,6 +202,9 @@ def keep_top(importance: Mapping[str, np.ndarray], counts: Mapping[str, int]
     """Sorted indices of the counts[name] most important channels (ties: lower index first)."""
     keep: dict[str, list[int]] = {}
     for name, count in counts.items():
+        if name not in importance:
+            raise PruneError(f"no importance scores for layer {name}; scored layers are "
+                             f"{', '.join(importance) or 'none'}")
         scores = np.asarray(importance[name], dtype=np.float64)
         if count < 1:
             raise PruneError(f"layer {name} would be pruned to {count} channels (to zero); keep "
@@ -155,10 +217,12 @@ def keep_top(importance: Mapping[str, np.ndarray], counts: Mapping[str, int]
 
 
 def channel_counts(model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, int]:
+    """Current number of output channels of every prunable layer."""
     return {g.name: g.channels for g in channel_groups(model, input_shape)}
 
 
 def shrink_to_counts(model: nn.Module, counts: Mapping[str, int],
                      input_shape: tuple[int, int, int]) -> nn.Module:
-    """Give a freshly built model the channel counts of a pruned one, so its checkpoint loads."""
+    """Give a freshly built model the channel counts of a pruned one (keeping the first k of
+    each layer), so the pruned checkpoint's state dict loads into it."""
     return prune_channels(model, {name: range(int(n)) for name, n in counts.items()}, input_shape)

@@ -7,17 +7,27 @@ import pytest
 from codesign.errors import PruneError
 from codesign.models import build_model
 from codesign.prune import channel_groups, weight_layers
-from tests.prune.user_models import GroupedNet, ResidualNet, SigmoidNet
+from tests.prune.user_models import (
+    SHAPE,
+    ConcatNet,
+    GroupedNet,
+    PerChannelNet,
+    QuantBiasNet,
+    ResidualNet,
+    SharedNet,
+    SigmoidNet,
+)
 
 
-def test_tfc_groups_chain_through_batchnorm_and_activation() -> None:
-    model = build_model("mlp", input_shape=(1, 28, 28), num_classes=10, weight_bits=2,
-                        act_bits=2)
+@pytest.mark.parametrize("bits", [1, 2])
+def test_tfc_groups_chain_through_batchnorm_and_activation(bits: int) -> None:
+    model = build_model("mlp", input_shape=(1, 28, 28), num_classes=10, weight_bits=bits,
+                        act_bits=bits, preset="tfc")
     groups = channel_groups(model, (1, 28, 28))
     assert [g.name for g in groups] == ["features.0", "features.3", "features.6"]
     assert [g.consumer for g in groups] == ["features.3", "features.6", "classifier"]
     assert all(g.channels == 64 and g.features_per_channel == 1 and g.kind == "linear"
-               for g in groups)
+               and g.consumer_kind == "linear" for g in groups)
     assert groups[0].followers == ("features.1", "features.2")
     assert groups[0].batchnorm == "features.1"
     assert weight_layers(model, (1, 28, 28)) == ("features.0", "features.3", "features.6",
@@ -29,17 +39,36 @@ def test_cnv_flatten_maps_each_channel_to_its_pixels(shape: tuple, flat: int) ->
     model = build_model("cnv", input_shape=shape, num_classes=10, weight_bits=2, act_bits=2,
                         preset="cnv-small")
     groups = {g.name: g for g in channel_groups(model, shape)}
+    assert list(groups) == ["conv_features.0", "conv_features.3", "conv_features.7",
+                            "conv_features.10", "fc_features.0"]
     last_conv = groups["conv_features.10"]
     assert last_conv.consumer == "fc_features.0" and last_conv.consumer_kind == "linear"
-    assert last_conv.features_per_channel == flat
-    assert "conv_features.6" in groups["conv_features.3"].followers  # the max-pool
-    assert "classifier" not in groups
+    assert last_conv.kind == "conv" and last_conv.features_per_channel == flat
+    assert groups["conv_features.3"].followers == ("conv_features.4", "conv_features.5",
+                                                   "conv_features.6")  # BN, act, max-pool
+    assert groups["conv_features.0"].features_per_channel == 1
+    assert groups["fc_features.0"].consumer == "classifier"
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    (PerChannelNet(), {"conv1": ("bn1", "act1", "pool"), "conv2": ("act2", "drop"),
+                       "fc1": ("act3",)}),
+    (QuantBiasNet(), {"conv1": ("bn1", "act1", "pool"), "conv2": ("act2", "drop"),
+                      "fc1": ("act3",)}),
+])
+def test_user_models_through_flatten_view_and_dropout(model, expected: dict) -> None:
+    groups = {g.name: g for g in channel_groups(model, SHAPE)}
+    assert {name: g.followers for name, g in groups.items()} == expected
+    assert groups["conv2"].consumer == "fc1" and groups["conv2"].features_per_channel == 4
+    assert groups["conv1"].batchnorm == "bn1" and groups["conv2"].batchnorm is None
 
 
 @pytest.mark.parametrize(("model", "shape", "match"), [
-    (ResidualNet(), (1, 4, 4), "used by 2 operations"),
-    (GroupedNet(), (4, 6, 6), "grouped/depthwise"),
-    (SigmoidNet(), (1, 4, 4), r"layer sig \(Sigmoid\)"),
+    (ResidualNet(), (1, 4, 4), r"layer act \(QuantReLU\).*used by 2 operations.*'add'"),
+    (ConcatNet(), (1, 4, 4), r"operation 'cat'"),
+    (GroupedNet(), (4, 6, 6), r"layer conv1 is a grouped/depthwise convolution \(groups=2\)"),
+    (SigmoidNet(), (1, 4, 4), r"layer sig \(Sigmoid\).*supported between weight layers"),
+    (SharedNet(), (1, 4, 4), r"layer fc2 is called more than once"),
 ])
 def test_unsupported_structures_name_the_layer(model, shape: tuple, match: str) -> None:
     with pytest.raises(PruneError, match=match):

@@ -1,11 +1,12 @@
-"""Small user Brevitas models for the pruning tests: one that structured pruning supports
-(per-channel quantizers, bias, QuantHardTanh, nn.Flatten, Dropout) and ones it must refuse."""
+"""Small user Brevitas models for the pruning tests: ones that structured pruning supports
+(per-channel and parameter-scaled quantizers, quantized biases, QuantHardTanh, nn.Flatten,
+Dropout, view(x.size(0), -1)) and ones it must refuse."""
 
 from __future__ import annotations
 
 import torch
-from brevitas.nn import QuantConv2d, QuantHardTanh, QuantLinear, QuantReLU
-from brevitas.quant import Int8WeightPerChannelFloat
+from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear, QuantReLU
+from brevitas.quant import Int8Bias, Int8WeightPerChannelFloat, Int32Bias
 from torch import nn
 
 from codesign.models.mlp import PixelScale
@@ -40,6 +41,78 @@ class PerChannelNet(nn.Module):
         x = self.pool(self.act1(self.bn1(self.conv1(self.scale(x)))))
         x = self.drop(self.flatten(self.act2(self.conv2(x))))
         return self.fc2(self.act3(self.fc1(x)))
+
+
+PER_CHANNEL = {"weight_quant": Int8WeightPerChannelFloat, "weight_bit_width": 4}
+
+
+def per_channel_act(cls: type, channels: int, spatial: bool, **kwargs) -> nn.Module:
+    """A quantized activation with one learned scale per channel."""
+    shape = (1, channels, 1, 1) if spatial else (1, channels)
+    permute = (1, 0, 2, 3) if spatial else (1, 0)
+    return cls(bit_width=4, scaling_per_output_channel=True,
+               per_channel_broadcastable_shape=shape, scaling_stats_permute_dims=permute,
+               **kwargs)
+
+
+class QuantBiasNet(nn.Module):
+    """Quantized biases (Int32Bias, Int8Bias, which need a quantized input: return_quant_tensor)
+    and learned per-channel weight scales (PARAMETER and PARAMETER_FROM_STATS), per-channel
+    QuantReLU on a conv and per-channel QuantIdentity on a linear, view(x.size(0), -1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = PixelScale()
+        self.inp = QuantIdentity(bit_width=8, return_quant_tensor=True)
+        self.conv1 = QuantConv2d(3, 8, 3, bias=True, bias_quant=Int32Bias,
+                                 weight_scaling_impl_type="parameter", weight_scaling_init=0.05,
+                                 **PER_CHANNEL)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.act1 = per_channel_act(QuantReLU, 8, spatial=True)
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = QuantConv2d(8, 6, 3, bias=False,
+                                 weight_scaling_impl_type="parameter_from_stats", **PER_CHANNEL)
+        self.act2 = QuantHardTanh(bit_width=4, min_val=-1.0, max_val=1.0, return_quant_tensor=True)
+        self.drop = nn.Dropout(0.1)
+        self.fc1 = QuantLinear(6 * 2 * 2, 12, bias=True, bias_quant=Int8Bias,
+                               weight_scaling_impl_type="parameter", weight_scaling_init=0.1,
+                               **PER_CHANNEL)
+        self.act3 = per_channel_act(QuantIdentity, 12, spatial=False)
+        self.fc2 = QuantLinear(12, 4, bias=False, weight_bit_width=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.act1(self.bn1(self.conv1(self.inp(self.scale(x))))))
+        x = self.act2(self.conv2(x))
+        x = self.drop(x.view(x.size(0), -1))
+        return self.fc2(self.act3(self.fc1(x)))
+
+
+class SharedNet(nn.Module):
+    """One linear layer called twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = QuantLinear(16, 8, bias=False, weight_bit_width=2)
+        self.act = QuantReLU(bit_width=2)
+        self.fc2 = QuantLinear(8, 8, bias=False, weight_bit_width=2)
+        self.fc3 = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc3(self.fc2(self.act(self.fc2(self.act(self.fc1(x.flatten(1)))))))
+
+
+class ConcatNet(nn.Module):
+    """Two producers concatenated into one consumer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = QuantLinear(16, 4, bias=False, weight_bit_width=2)
+        self.b = QuantLinear(16, 4, bias=False, weight_bit_width=2)
+        self.fc = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        return self.fc(torch.cat([self.a(x), self.b(x)], dim=1))
 
 
 class ResidualNet(nn.Module):

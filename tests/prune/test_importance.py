@@ -1,0 +1,127 @@
+"""Importance criteria: what each ranks last, determinism, and the model left as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from codesign.errors import PruneError
+from codesign.models import build_model
+from codesign.prune import CRITERIA, channel_groups, channel_importance
+from tests.prune.user_models import SHAPE, PerChannelNet, QuantBiasNet
+
+SHAPE_MLP = (1, 8, 8)
+
+
+def _mlp() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model("mlp", input_shape=SHAPE_MLP, num_classes=4, weight_bits=4, act_bits=4,
+                       hidden=[6, 5])
+
+
+def _data(shape: tuple = SHAPE_MLP, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (n, *shape)).astype(np.uint8), rng.integers(0, 4, n)
+
+
+@pytest.mark.parametrize(("criterion", "expected"), [
+    ("l1", [1.6, 3.2, 5.6, 0.0, 0.2, 0.4]),
+    ("l2", [0.8, 1.6, 2.8, 0.0, 0.2, 0.4]),
+])
+def test_weight_norms_of_hand_set_quantized_weights(criterion: str, expected: list) -> None:
+    model = _mlp()
+    layer = model.features[0]
+    with torch.no_grad():
+        layer.weight.zero_()
+        # 4-bit narrow per-tensor grid: step = max|w| / 7 = 0.2. Rows 0-2 hold four entries of
+        # 0.4, 0.8, 1.4 (on the grid); row 3 holds 0.05, below half a step: quantized, it is 0.
+        for row, value in enumerate([0.4, 0.8, 1.4, 0.05, 0.2, 0.4]):
+            layer.weight[row, : 4 if row < 3 else 1] = value
+    scores = channel_importance(model, channel_groups(model, SHAPE_MLP), criterion)
+    assert np.allclose(scores["features.0"], expected, rtol=1e-5, atol=1e-7)
+    assert scores["features.3"].shape == (5,)
+    assert list(np.argsort(scores["features.0"], kind="stable")) == [3, 4, 5, 0, 1, 2]
+
+
+@pytest.mark.parametrize("criterion", ["l1", "l2"])
+def test_weight_norms_rank_a_weak_filter_last(criterion: str) -> None:
+    model = _mlp()
+    with torch.no_grad():
+        model.features[0].weight[3] *= 0.01
+    scores = channel_importance(model, channel_groups(model, SHAPE_MLP), criterion)
+    assert int(np.argmin(scores["features.0"])) == 3
+
+
+def test_bn_scale_picks_the_small_gamma() -> None:
+    model = _mlp()
+    with torch.no_grad():
+        model.features[4].weight.copy_(torch.tensor([0.9, -0.8, 0.05, -1.2, 0.7]))
+    scores = channel_importance(model, channel_groups(model, SHAPE_MLP), "bn_scale")
+    assert np.allclose(scores["features.3"], [0.9, 0.8, 0.05, 1.2, 0.7])
+    assert int(np.argmin(scores["features.3"])) == 2
+
+
+def test_bn_scale_without_batchnorm_names_the_layer() -> None:
+    model = PerChannelNet()
+    with pytest.raises(PruneError, match="after layer conv2; it has none"):
+        channel_importance(model, channel_groups(model, SHAPE), "bn_scale")
+
+
+def test_taylor_ranks_a_channel_nobody_reads_last_and_is_deterministic() -> None:
+    model = _mlp()
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(64, *SHAPE_MLP) * 255)  # BatchNorm statistics
+        model.features[3].weight[:, 4] = 0.0  # channel 4 of features.0 feeds nothing
+    model.train()
+    model.features[1].eval()  # a mixed train/eval state must come back as it was
+    seen = next(model.parameters())
+    seen.grad = torch.ones_like(seen)
+    groups = channel_groups(model, SHAPE_MLP)
+    first = channel_importance(model, groups, "taylor", _data(), batches=3, batch_size=16, seed=1)
+    again = channel_importance(model, groups, "taylor", _data(), batches=3, batch_size=16, seed=1)
+    other = channel_importance(model, groups, "taylor", _data(), batches=3, batch_size=16, seed=2)
+    assert first["features.0"][4] == 0.0 and np.all(np.delete(first["features.0"], 4) > 0)
+    for name in first:
+        assert np.array_equal(first[name], again[name])
+    assert not np.array_equal(first["features.0"], other["features.0"])
+    assert model.training and not model.features[1].training and model.features[2].training
+    assert torch.equal(seen.grad, torch.ones_like(seen))
+    assert all(p.grad is None for p in model.parameters() if p is not seen)
+
+
+@pytest.mark.parametrize("model_class", [PerChannelNet, QuantBiasNet])
+def test_taylor_on_user_models_scores_every_channel(model_class: type) -> None:
+    torch.manual_seed(0)
+    model = model_class()
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(16, *SHAPE) * 255)
+    model.eval()
+    groups = channel_groups(model, SHAPE)
+    scores = channel_importance(model, groups, "taylor", _data(SHAPE, 16), batches=2,
+                                batch_size=8)
+    for g in groups:
+        assert scores[g.name].shape == (g.channels,)
+        assert np.all(np.isfinite(scores[g.name])) and np.all(scores[g.name] >= 0)
+        assert scores[g.name].max() > 0
+
+
+@pytest.mark.parametrize(("criterion", "data", "kwargs", "match"), [
+    ("taylor", None, {}, "needs training data"),
+    ("taylor", (np.zeros((3, *SHAPE_MLP)), np.zeros(2)), {}, "3 samples and 2 labels"),
+    ("taylor", _data(), {"batches": 0}, "batches >= 1"),
+    ("magnitude", None, {}, "unknown pruning criterion 'magnitude'; choose one of l1, l2"),
+])
+def test_criterion_errors(criterion: str, data, kwargs: dict, match: str) -> None:
+    model = _mlp()
+    with pytest.raises(PruneError, match=match):
+        channel_importance(model, channel_groups(model, SHAPE_MLP), criterion, data, **kwargs)
+    assert CRITERIA == ("l1", "l2", "bn_scale", "taylor")
+
+
+def test_groups_of_another_model_are_refused() -> None:
+    groups = channel_groups(PerChannelNet(), SHAPE)
+    with pytest.raises(PruneError, match="conv1, conv2, fc1 are not layers of this model"):
+        channel_importance(_mlp(), groups, "l1")
