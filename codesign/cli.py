@@ -212,28 +212,34 @@ def build(
 def simulate(
     out_dir: Annotated[Path, typer.Argument(help="output directory of `codesign run` or `codesign build`")],
     samples: Annotated[int, typer.Option(help="test-set samples for the functional chain")] = 10,
+    random_inputs: Annotated[int, typer.Option(help="random inputs for the chain, besides all-min/max")] = 8,
     rtl: Annotated[bool, typer.Option(help="per-layer Verilator simulation of the RTL layers")] = True,
+    layer_frames: Annotated[int, typer.Option(help="frames per layer in Verilator")] = 3,
     pipeline: Annotated[str, typer.Option(
         help="whole-pipeline Verilator run: auto (when every layer is RTL) | on | off")] = "auto",
+    pipeline_frames: Annotated[int, typer.Option(help="frames through the whole pipeline")] = 8,
     cache_dir: Annotated[Path | None, typer.Option(
         help="Verilator build cache (default $CODESIGN_CACHE_DIR or ~/.cache/codesign/verilator)")] = None,
 ) -> None:
     """Simulate a built accelerator without hardware: bit-exact functional chain through every
     toolchain stage, stream packing, Verilator RTL per layer and whole pipeline. Writes
     simulation.json and simulation.md into OUT_DIR; exits non-zero on a mismatch."""
+    from rich.table import Table
+
+    from codesign.sim.report import summary_rows
     from codesign.sim.run import SimulationOptions, check_simulation, simulate_flow_outputs
 
-    options = SimulationOptions(samples=samples, rtl=rtl, pipeline=pipeline,
+    options = SimulationOptions(samples=samples, random_inputs=random_inputs, rtl=rtl,
+                                layer_frames=layer_frames, pipeline=pipeline,
+                                pipeline_frames=pipeline_frames,
                                 cache_dir=None if cache_dir is None else str(cache_dir))
     section = simulate_flow_outputs(out_dir, options=options)
-    layers = section.get("layers") or []
-    rtl_layers = sum(1 for s in layers if s["mode"] == "verilator")
+    table = Table(title=f"codesign simulate — {out_dir}", show_header=False)
+    for check, result in summary_rows(section):
+        table.add_row(check, result)
+    console.print(table)
     verdict = "[green]passed[/green]" if section["passed"] else "[bold red]FAILED[/bold red]"
-    console.print(f"simulation {verdict}: {section['summary']}")
-    if layers:
-        console.print(f"layers: {rtl_layers} in Verilator, {len(layers) - rtl_layers} in Python "
-                      "(HLS only)")
-    console.print(f"report: {out_dir / 'simulation.md'}")
+    console.print(f"simulation {verdict}; report: {out_dir / 'simulation.md'}")
     check_simulation(section, out_dir / "simulation.md")
 
 

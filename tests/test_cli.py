@@ -117,8 +117,12 @@ def test_unsupported_layer_in_user_model_is_named(tmp_path: Path, capsys: pytest
         (lambda t: ["simulate", str(t)], "no report.json"),
         (lambda t: ["simulate", str(t), "--pipeline", "sometimes"], "simulate.pipeline"),
         (lambda t: ["simulate", str(t), "--samples", "-1"], "simulate.samples"),
+        (lambda t: ["simulate", str(t), "--random-inputs", "-1"], "simulate.random_inputs"),
+        (lambda t: ["simulate", str(t), "--layer-frames", "0"], "simulate.layer_frames"),
+        (lambda t: ["simulate", str(t), "--pipeline-frames", "0"], "simulate.pipeline_frames"),
     ],
-    ids=["not-an-output-dir", "bad-pipeline", "negative-samples"],
+    ids=["not-an-output-dir", "bad-pipeline", "negative-samples", "negative-random-inputs",
+         "no-layer-frames", "no-pipeline-frames"],
 )
 def test_simulate_bad_input_gives_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   make_args, fragment: str) -> None:
@@ -145,7 +149,9 @@ def test_simulate_passes_then_names_a_corrupted_layer(tmp_path: Path,
     args = ["simulate", str(out), "--samples", "3", "--no-rtl", "--pipeline", "off"]
     capsys.readouterr()
     assert main(args) == 0
-    assert "simulation passed" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "simulation passed" in table and "functional chain" in table
+    assert "stream packing" in table and "skipped: switched off" in table
     section = json.loads((out / "simulation.json").read_text())
     assert section["passed"] and section["chain"]["inputs"]["test"] == 3
     assert "layers" not in section and section["pipeline"]["status"] == "skipped"

@@ -184,3 +184,34 @@ def test_build_simulate_without_verilator_keeps_results_and_names_the_layer(
     assert section["chain"]["passed"] and section["chain"]["stages"][0]["name"] == "qonnx"
     assert "verilator" in section["rtl_not_run"].lower() and "layers" not in section
     assert "Not run:" in (out / "report.md").read_text()
+
+
+def test_a_stalled_rtl_layer_fails_the_build_after_the_report_naming_it(
+        simulated_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An RTL run that exhausts its cycle budget (here 3 cycles, as a stalled stream would) is a
+    failed check: the other layers still run, the report is written, then exit 2 naming the
+    layer; nothing hangs."""
+    import time
+
+    from codesign.sim import rtl_layers
+
+    monkeypatch.setattr(rtl_layers, "cycle_budget", lambda estimate, beats, frames: (3, 1000))
+    monkeypatch.setenv("CODESIGN_CACHE_DIR", str(simulated_run.parent / "verilator"))  # warm
+    out = tmp_path / "built"
+    start = time.perf_counter()
+    code = main(["build", str(simulated_run / "model.qonnx.onnx"), "--board", "pynq-z1",
+                 "--simulate", "--samples", "4", "--out", str(out)])
+    assert time.perf_counter() - start < 120
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR and "Traceback" not in err
+    assert "simulation found a mismatch" in err and "StreamingFIFO_rtl_0" in err
+    assert "ran out of its cycle budget after 3 cycles" in err
+    partial = tmp_path / "built.partial"  # a failed run's output, kept for inspection
+    assert not out.exists()
+    section = json.loads((partial / "report.json").read_text())["simulation"]
+    assert section["chain"]["passed"] and not section["passed"]
+    verilated = [s for s in section["layers"] if s["mode"] == "verilator"]
+    assert len(verilated) > 1 and all(s["match"] is False for s in verilated)
+    assert all("cycle budget" in s["detail"] and s["name"] in s["detail"] for s in verilated)
+    assert "StreamingFIFO_rtl_0: RTL simulation of layer" in (partial / "report.md").read_text()

@@ -69,6 +69,8 @@ def _layers(layers: list[dict[str, Any]]) -> list[str]:
 def _pipeline(pipe: dict[str, Any]) -> list[str]:
     if pipe.get("status") == "skipped":
         return ["### Whole pipeline", "", f"Not simulated: {pipe['reason']}", ""]
+    if pipe.get("status") == "failed":
+        return ["### Whole pipeline (Verilator RTL simulation)", "", f"**FAILED**: {pipe['reason']}", ""]
     lines = [
         "### Whole pipeline (Verilator RTL simulation)", "",
         f"- {pipe['frames']} frames through {len(pipe['layers'])} layers with FIFOs and width "
@@ -110,6 +112,38 @@ def render_simulation_markdown(section: dict[str, Any]) -> str:
         rows = [[name, f"{secs:.1f}"] for name, secs in section["timings_s"].items()]
         lines += ["### Simulation times", "", *_table(["part", "seconds"], rows), ""]
     return "\n".join(lines)
+
+
+def summary_rows(section: dict[str, Any]) -> list[tuple[str, str]]:
+    """(check, result) rows of a short summary (the `codesign simulate` table)."""
+    rows = []
+    if section.get("chain"):
+        chain = section["chain"]
+        rows.append(("functional chain", f"{'passed' if chain['passed'] else 'FAILED'}: {chain['summary']}"))
+    if section.get("streams"):
+        rows.append(("stream packing", f"{section['streams']['passed']}/{section['streams']['checked']} "
+                                       "streams lossless"))
+    layers = section.get("layers") or []
+    rtl = [s for s in layers if s["mode"] == "verilator"]
+    if layers:
+        rows.append(("RTL layers", f"{sum(1 for s in rtl if s['match'])}/{len(rtl)} bit-exact in "
+                                   f"Verilator, {len(layers) - len(rtl)} in Python (HLS only)"))
+    for op, d in (section.get("deviation_by_type") or {}).items():
+        rows.append((f"cycles {op}", f"{_pct(d['mean_pct'])} mean vs FINN's estimate, largest "
+                                     f"|deviation| {d['max_abs_pct']:.1f} % ({d['layers']} layers)"))
+    pipe = section.get("pipeline")
+    if pipe and pipe.get("status") in ("skipped", "failed"):
+        rows.append(("pipeline", f"{pipe['status']}: {pipe['reason']}"))
+    elif pipe:
+        rows.append(("pipeline", f"{'bit-exact' if pipe['match'] else 'MISMATCH'}, "
+                                 f"{pipe['cycles_per_frame']:,.0f} cycles/frame (FINN "
+                                 f"{pipe['estimated_cycles']:,}, {_pct(pipe['throughput_deviation_pct'])}), "
+                                 f"latency {pipe['latency_cycles']:,} cycles (FINN "
+                                 f"{pipe['estimated_latency_cycles']:,})"))
+    if section.get("rtl_not_run"):
+        rows.append(("RTL simulation", f"not run: {section['rtl_not_run']}"))
+    rows.append(("verdict", "passed" if section["passed"] else "FAILED"))
+    return rows
 
 
 def write_simulation(section: dict[str, Any], out_dir: Path) -> dict[str, Path]:

@@ -20,6 +20,7 @@ from codesign.sim.verilator import (
     BuildSpec,
     BuiltModel,
     SimRun,
+    SimulationStalled,
     SourceFile,
     build_model,
     find_verilator,
@@ -223,7 +224,8 @@ def simulate_layers(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 
     width converters of a stitched accelerator are inserted (and simulated) too (`stitched`:
     that graph from stitch(), if already made). `only` restricts the RTL simulations to layers
     of those op types, `max_per_type` to the first layers of each type (the others run in
-    Python, and their reports say why)."""
+    Python, and their reports say why). A layer whose run stalls or exceeds its cycle budget
+    is recorded as a mismatch naming why; the other layers are still simulated."""
     from codesign.finn.rtl import (
         execute_frames,
         exp_cycles,
@@ -256,7 +258,12 @@ def simulate_layers(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 
             ins = [np.stack([c[name] for c in contexts]) for name in node.input[:len(layer.inputs)]]
             outs = [to_stream_order(node, np.stack([c[name] for c in contexts]))
                     for name in node.output]
-            results.append(simulate_rtl_layer(layer, ins, outs, Path(workdir) / node.name, cache))
+            try:
+                results.append(simulate_rtl_layer(layer, ins, outs, Path(workdir) / node.name, cache))
+            except SimulationStalled as exc:  # bounded run failed: record it, go on with the rest
+                results.append(LayerSim(node.name, node.op_type, "verilator", len(samples), False,
+                                        None, None, estimates.get(node.name, 0), None,
+                                        detail=str(exc)))
             continue
         if is_rtl_node(node):
             why = "RTL layer not selected for simulation: executed in Python"

@@ -68,8 +68,13 @@ def _summary(section: dict[str, Any]) -> str:
         dev = ", ".join(f"{op} {d['max_abs_pct']:.1f} %" for op, d in section["deviation_by_type"].items())
         parts.append(f"{exact}/{len(layers)} RTL layers bit-exact in Verilator"
                      + (f" (largest cycle deviation: {dev})" if dev else ""))
+    failed = [s for s in section.get("layers") or [] if s["match"] is False]
+    if failed:
+        parts.append(f"first RTL mismatch: {failed[0]['name']} ({failed[0]['detail']})")
     pipe = section.get("pipeline")
-    if pipe and pipe.get("status") != "skipped":
+    if pipe and pipe.get("status") == "failed":
+        parts.append(f"pipeline FAILED: {pipe['reason']}")
+    elif pipe and pipe.get("status") != "skipped":
         parts.append(f"pipeline {'bit-exact' if pipe['match'] else 'MISMATCH'} at "
                      f"{pipe['cycles_per_frame']:,.0f} cycles/frame vs {pipe['estimated_cycles']:,} "
                      "estimated")
@@ -136,7 +141,7 @@ def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: Simulation
     from codesign.finn.rtl import is_rtl_node
     from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
     from codesign.sim.rtl_layers import simulate_layers, stitch
-    from codesign.sim.verilator import cache_dir, find_verilator
+    from codesign.sim.verilator import SimulationStalled, cache_dir, find_verilator
 
     cache = Path(options.cache_dir) if options.cache_dir else cache_dir()
     missing = non_rtl_layers(hw)
@@ -160,9 +165,12 @@ def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: Simulation
         section["pipeline"] = {"status": "skipped", "reason": reason}
         return
     start = time.perf_counter()
-    pipe = simulate_pipeline(hw, x, workdir / "pipeline", frames=options.pipeline_frames, cache=cache,
-                             stitched=stitched)
-    section["pipeline"] = pipe.to_dict()
+    try:
+        pipe = simulate_pipeline(hw, x, workdir / "pipeline", frames=options.pipeline_frames,
+                                 cache=cache, stitched=stitched)
+        section["pipeline"] = pipe.to_dict()
+    except SimulationStalled as exc:  # bounded: recorded as a failed check, not a crash
+        section["pipeline"] = {"status": "failed", "match": False, "reason": str(exc)}
     timings["pipeline"] = time.perf_counter() - start
 
 

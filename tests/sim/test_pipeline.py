@@ -41,3 +41,30 @@ def test_pipeline_needs_every_layer_in_rtl(zoo, tmp_path: Path) -> None:
     case = zoo("cnv-small", (2, 2))  # MVAU_hls and Pool_hls
     with pytest.raises(CompileError, match=r"MVAU_hls_0 \(MVAU_hls\).*mvau_rtl=True"):
         simulate_pipeline(case.hw, case.x, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_stalled_pipeline_is_a_failed_check(zoo, verilator_cache: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole-pipeline run is bounded too: out of cycles, it is recorded as failed (with the
+    reason) and the simulation fails, instead of raising out of the run or hanging."""
+    from codesign.errors import VerificationError
+    from codesign.finn import apply_folding_config
+    from codesign.sim import pipeline
+    from codesign.sim.report import render_simulation_markdown, summary_rows
+    from codesign.sim.run import SimulationOptions, check_simulation, simulate_hardware
+
+    case = zoo("mlp-tfc", (2, 2), mvau_rtl=True)
+    hw = apply_folding_config(case.hw, {"MVAU_rtl_1": {"SIMD": 4}, "MVAU_rtl_2": {"PE": 2}})
+    monkeypatch.setattr(pipeline, "cycle_budget", lambda estimate, beats, frames: (50, 10_000))
+    options = SimulationOptions(samples=2, random_inputs=1, streams=False, rtl=False, pipeline="on",
+                                pipeline_frames=4, cache_dir=str(verilator_cache))
+    section = simulate_hardware(hw, case.onnx, case.x, tmp_path, model=case.model, options=options)
+    assert section["chain"]["passed"] and not section["passed"]
+    pipe = section["pipeline"]
+    assert pipe["status"] == "failed" and "ran out of its cycle budget after 50 cycles" in pipe["reason"]
+    assert "pipeline FAILED" in section["summary"]
+    assert ("pipeline", f"failed: {pipe['reason']}") in summary_rows(section)
+    assert "**FAILED**" in render_simulation_markdown(section)
+    with pytest.raises(VerificationError, match="pipeline FAILED"):
+        check_simulation(section)
