@@ -71,6 +71,7 @@ class VerifyConfig:
 
 PRUNE_CRITERIA = ("l1", "l2", "bn_scale", "taylor")
 PRUNE_BUDGETS = ("sparsity", "fps", "fit")
+PRUNE_ALLOCATIONS = ("hardware", "uniform")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class PruneConfig:
     final_epochs: int = 2  # after the last step
     finetune_lr: float | None = None  # default: train.lr
     align: bool = True  # kept counts on multiples of the board folding's PE/SIMD granularity
+    allocation: str = "hardware"  # hardware: where LUTs/cycles are spent | uniform: same ratio
     sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
@@ -209,6 +211,8 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
          f"{p.criterion!r} is not one of {', '.join(PRUNE_CRITERIA)}"),
         (p.budget in PRUNE_BUDGETS, "prune.budget",
          f"{p.budget!r} is not one of {', '.join(PRUNE_BUDGETS)}"),
+        (p.allocation in PRUNE_ALLOCATIONS, "prune.allocation",
+         f"{p.allocation!r} is not one of {', '.join(PRUNE_ALLOCATIONS)}"),
         (0 < p.target_sparsity < 1, "prune.target_sparsity",
          f"{p.target_sparsity} must lie strictly between 0 and 1: it is the fraction of MACs "
          "removed, and 1 or more would remove every channel"),

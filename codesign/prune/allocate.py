@@ -134,3 +134,36 @@ def _shortfall(fraction: float, removed: float, total: float, counts: Mapping[st
             f"short by {(fraction * total - removed) / total:.1%} ({fraction * total - removed:,.0f}"
             f" MACs). Layers at their minimum: {at_minimum}. Lower the fraction, or min_keep, or "
             "the granularity (align: false)")
+
+
+def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
+                     granularity: Mapping[str, int], remove_fraction: float) -> dict[str, int]:
+    """The classic baseline: every layer keeps the same fraction of its channels (rounded to
+    its granularity, at least one step), the largest fraction that removes `remove_fraction`
+    of the MACs. Blind to where the hardware is spent; for comparisons (`allocation: uniform`)."""
+    if not (isinstance(remove_fraction, numbers.Real) and 0.0 < remove_fraction < 1.0):
+        raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
+    feeder = {g.consumer: g.name for g in groups}
+    channels = {g.name: g.channels for g in groups}
+    macs = {x.layer: float(x.macs) for x in profile.layers}
+    total = sum(macs.values())
+
+    def counts_at(keep: float) -> dict[str, int]:
+        out = {}
+        for name, c in channels.items():
+            step = int(granularity[name])
+            out[name] = min(c, max(step, int(round(c * keep / step)) * step))
+        return out
+
+    def remaining(counts: Mapping[str, int]) -> float:
+        def frac(name: str | None) -> float:
+            return counts[name] / channels[name] if name else 1.0
+        return sum(m * frac(layer if layer in channels else None) * frac(feeder.get(layer))
+                   for layer, m in macs.items())
+
+    for step in range(1000, 0, -1):
+        counts = counts_at(step / 1000)
+        if remaining(counts) <= (1 - remove_fraction) * total * (1 + 1e-12):
+            return counts
+    raise PruneError(_shortfall(remove_fraction, total - remaining(counts_at(0.0)), total,
+                                counts_at(0.0), {n: int(granularity[n]) for n in channels}))

@@ -192,7 +192,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     Resources are compared at `reference_fps`, by default the unpruned model's best FPS within
     the caps (the throughput the pruned design must match with fewer resources)."""
     from codesign.prune.alignment import granularity as board_granularity
-    from codesign.prune.allocate import allocate
+    from codesign.prune.allocate import allocate, allocate_uniform
     from codesign.prune.graph import channel_groups
     from codesign.prune.importance import channel_importance
     from codesign.prune.surgery import keep_top, prune_channels
@@ -225,7 +225,9 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         scores = channel_importance(model, groups, settings.criterion,
                                     (data.x_train, data.y_train), seed=seed + step)
         try:
-            counts = allocate(groups, scores, profile, grain, fraction, sensitivity=sensitivity)
+            counts = (allocate_uniform(groups, profile, grain, fraction)
+                      if settings.allocation == "uniform" else
+                      allocate(groups, scores, profile, grain, fraction, sensitivity=sensitivity))
         except PruneError as exc:
             notes.append(f"step {step}: {exc}")
             break

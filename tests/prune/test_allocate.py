@@ -150,3 +150,28 @@ def test_inconsistent_inputs_are_named(change: dict[str, object], message: str) 
         allocate(groups, scores, profile, grain, 0.2,
                  sensitivity=change.get("sensitivity"),  # type: ignore[arg-type]
                  min_keep=change.get("min_keep"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("fraction", "grain"), [(0.3, 1), (0.6, 1), (0.6, 8)])
+def test_uniform_allocation_keeps_one_ratio_everywhere(fraction: float, grain: int) -> None:
+    from codesign.prune.allocate import allocate_uniform
+
+    groups, profile = _tfc_like()
+    counts = allocate_uniform(groups, profile, {g.name: grain for g in groups}, fraction)
+    widths = (784, 64, 64, 64, 10)
+    assert _macs(widths, groups, counts) <= (1 - fraction) * _macs(widths, groups, {
+        g.name: g.channels for g in groups}) + 1e-9
+    assert len(set(counts.values())) == 1  # the same width for equal layers: blind to hardware
+    assert all(c % grain == 0 and c >= grain for c in counts.values())
+    hardware_aware = allocate(groups, _flat(groups), profile, {g.name: grain for g in groups},
+                              fraction)
+    first = groups[0].name  # the layer holding most LUTs and cycles
+    assert hardware_aware[first] < counts[first] or grain > 1
+
+
+def test_uniform_allocation_rejects_bad_fractions() -> None:
+    from codesign.prune.allocate import allocate_uniform
+
+    groups, profile = _tfc_like()
+    with pytest.raises(PruneError, match="between 0 and 1"):
+        allocate_uniform(groups, profile, {g.name: 1 for g in groups}, 1.0)
