@@ -10,6 +10,7 @@ an error naming the node: cutting channels there would break the other path sile
 from __future__ import annotations
 
 import operator
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -165,23 +166,49 @@ def _walk(start: fx.Node, modules: dict[str, nn.Module], weight_types: tuple[typ
         node = user
 
 
+@dataclass(frozen=True)
+class Executed:
+    """One module call of a traced forward."""
+
+    name: str
+    module: nn.Module
+    output_shape: tuple[int, ...]
+    input_bits: int | None  # bit width of its first input if that is a QuantTensor
+    output_bits: int | None  # bit width of its output if that is a QuantTensor
+
+
+def _quant_bits(value: Any) -> int | None:
+    from brevitas.quant_tensor import QuantTensor
+
+    if isinstance(value, QuantTensor) and value.bit_width is not None:
+        return int(round(float(value.bit_width)))
+    return None
+
+
 def execution_trace(model: nn.Module, input_shape: tuple[int, int, int],
-                    select: Callable[[nn.Module], bool]) -> list[tuple[str, nn.Module, tuple]]:
-    """(name, module, output shape) of the selected modules, in the order one eval-mode forward
-    of a zero input runs them; the model's train/eval mode is restored."""
+                    select: Callable[[nn.Module], bool]) -> list[Executed]:
+    """The selected modules' calls, in the order one eval-mode forward of a zero input runs
+    them; every module's train/eval flag is restored."""
     import torch
 
-    trace: list[tuple[str, nn.Module, tuple]] = []
-    hooks = [m.register_forward_hook(
-        lambda mod, _i, out, name=name: trace.append((name, mod, tuple(out.shape))))
-        for name, m in model.named_modules() if name and select(m)]
-    was_training = model.training
+    trace: list[Executed] = []
+
+    def record(name: str) -> Callable:
+        def hook(module: nn.Module, args: tuple, out: Any) -> None:
+            trace.append(Executed(name, module, tuple(out.shape),
+                                  _quant_bits(args[0]) if args else None, _quant_bits(out)))
+        return hook
+
+    hooks = [m.register_forward_hook(record(name))
+             for name, m in model.named_modules() if name and select(m)]
+    modes = {m: m.training for m in model.modules()}
     try:
         model.eval()
         with torch.no_grad():
             model(torch.zeros((1, *input_shape)))
     finally:
-        model.train(was_training)
+        for module, training in modes.items():
+            module.training = training
         for hook in hooks:
             hook.remove()
     return trace
@@ -193,24 +220,30 @@ def _kind(module: nn.Module) -> str:
     return "conv" if isinstance(module, QuantConv2d) else "linear"
 
 
-def _weight_nodes(model: nn.Module) -> tuple[dict[str, nn.Module], list]:
+def _weight_nodes(model: nn.Module) -> tuple[dict[str, nn.Module], list, Counter[str]]:
+    """(modules, weight-layer nodes in execution order, calls per module path)."""
     traced = _trace(model)
     modules = dict(traced.named_modules())
+    calls = Counter(str(n.target) for n in traced.graph.nodes if n.op == "call_module")
     nodes = [n for n in traced.graph.nodes if n.op == "call_module"
              and isinstance(modules[str(n.target)], _weight_types())]
-    seen: set[str] = set()
     for node in nodes:
-        if str(node.target) in seen:
+        if calls[str(node.target)] > 1:
             raise PruneError(f"layer {node.target} is called more than once in the forward; "
                              "structured pruning needs each weight layer used exactly once")
-        seen.add(str(node.target))
-    return modules, nodes
+    return modules, nodes, calls
+
+
+def _has_channel_state(module: nn.Module) -> bool:
+    """Whether `module` holds a tensor with more than one entry (per-channel state)."""
+    tensors = list(module.parameters()) + list(module.buffers())
+    return any(t.numel() > 1 for t in tensors)
 
 
 def weight_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[str, ...]:
     """Module paths of all QuantConv2d/QuantLinear in execution order (FINN's MVAU order)."""
     del input_shape  # the order comes from the traced graph; kept for a uniform signature
-    _, nodes = _weight_nodes(model)
+    _, nodes, _ = _weight_nodes(model)
     return tuple(str(n.target) for n in nodes)
 
 
@@ -220,7 +253,7 @@ def channel_groups(model: nn.Module, input_shape: tuple[int, int, int]
     outputs are the classes) is not one. Shapes come from the weights: a consumer reading
     k inputs per producer channel is only legal through a flatten into a linear layer."""
     del input_shape  # channel counts and fan-ins are read off the weights
-    modules, nodes = _weight_nodes(model)
+    modules, nodes, calls = _weight_nodes(model)
     if not nodes:
         raise PruneError(f"{type(model).__name__} has no QuantConv2d/QuantLinear layer to prune")
     for node in nodes:
@@ -249,6 +282,13 @@ def channel_groups(model: nn.Module, input_shape: tuple[int, int, int]
             raise PruneError(f"layer {consumer.target} sees {per_channel} inputs per channel of "
                              f"{name} without a flatten into a linear layer between them; "
                              "unsupported reshaping")
+        for follower in followers:
+            if calls[follower] > 1 and _has_channel_state(modules[follower]):
+                raise PruneError(
+                    f"layer {follower} ({type(modules[follower]).__name__}) is called "
+                    f"{calls[follower]} times in the forward and holds per-channel state; pruning "
+                    f"the channels of {name} would cut it for its other uses too. Give each use "
+                    "its own module instance")
         bns = [f for f in followers if type(modules[f]).__name__.startswith("BatchNorm")]
         groups.append(ChannelGroup(
             name=name, kind=_kind(module), channels=channels, followers=tuple(followers),

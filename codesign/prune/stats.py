@@ -1,8 +1,9 @@
 """Work and size of a Brevitas model: parameters, MACs and BOPs per weight layer.
 
 BOPs (bit operations) = MACs x weight bits x input bits, the usual cost measure for
-quantized networks. Input bits come from the activation quantizer that ran last before the
-layer; a layer that sees raw pixels (nothing quantized before it) gets 8 bits."""
+quantized networks. A layer's input bits are, first match: its own enabled input quantizer, the
+bit width of a QuantTensor it receives, the last quantizer that ran before it (an activation's,
+or a truncating average pool's output), else 8 for raw pixels."""
 
 from __future__ import annotations
 
@@ -39,12 +40,18 @@ class ModelCost:
         return asdict(self)
 
 
-def _act_bits(module: nn.Module) -> int | None:
-    quant = getattr(module, "act_quant", None)
-    if quant is None or not callable(getattr(quant, "bit_width", None)):
+def _quantizer_bits(quantizer: Any) -> int | None:
+    """Bit width of an enabled Brevitas activation quantizer proxy, else None."""
+    if quantizer is None or not getattr(quantizer, "is_quant_enabled", False):
         return None
-    bits = quant.bit_width()
+    bits = quantizer.bit_width()
     return None if bits is None else int(round(float(bits)))
+
+
+def _sets_bits(module: nn.Module) -> bool:
+    """Quantized activations and truncating pools: modules whose output bit width the next
+    weight layer sees."""
+    return hasattr(module, "act_quant") or hasattr(module, "trunc_quant")
 
 
 def model_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelCost:
@@ -52,26 +59,28 @@ def model_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelCost
 
     from codesign.prune.graph import execution_trace
 
-    trace = execution_trace(model, input_shape, lambda m: isinstance(m, QuantConv2d | QuantLinear)
-                            or _act_bits(m) is not None)
+    weight_types = (QuantConv2d, QuantLinear)
+    trace = execution_trace(model, input_shape,
+                            lambda m: isinstance(m, weight_types) or _sets_bits(m))
     layers: list[LayerCost] = []
-    input_bits = PIXEL_BITS
-    for name, module, out_shape in trace:
-        bits = _act_bits(module)
-        if bits is not None:
-            input_bits = bits
+    bits_so_far = PIXEL_BITS
+    for call in trace:
+        module = call.module
+        if not isinstance(module, weight_types):
+            bits = call.output_bits or _quantizer_bits(getattr(module, "act_quant", None))
+            bits_so_far = bits or bits_so_far
             continue
-        if not isinstance(module, QuantConv2d | QuantLinear):
-            continue
+        input_bits = _quantizer_bits(module.input_quant) or call.input_bits or bits_so_far
         weight = module.weight
-        positions = int(out_shape[2] * out_shape[3]) if isinstance(module, QuantConv2d) else 1
+        conv = isinstance(module, QuantConv2d)
+        positions = int(call.output_shape[2] * call.output_shape[3]) if conv else 1
         macs = int(weight.numel()) * positions
         weight_bits = int(round(float(module.quant_weight().bit_width)))
         params = int(weight.numel()) + (0 if module.bias is None else int(module.bias.numel()))
         layers.append(LayerCost(
-            name=name, kind="conv" if isinstance(module, QuantConv2d) else "linear",
-            in_features=int(weight.shape[1]), out_features=int(weight.shape[0]), params=params,
-            macs=macs, bops=macs * weight_bits * input_bits, weight_bits=weight_bits,
+            name=call.name, kind="conv" if conv else "linear", in_features=int(weight.shape[1]),
+            out_features=int(weight.shape[0]), params=params, macs=macs,
+            bops=macs * weight_bits * input_bits, weight_bits=weight_bits,
             input_bits=input_bits))
     return ModelCost(tuple(layers), sum(c.params for c in layers), sum(c.macs for c in layers),
                      sum(c.bops for c in layers))

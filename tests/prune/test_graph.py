@@ -9,11 +9,13 @@ from codesign.models import build_model
 from codesign.prune import channel_groups, weight_layers
 from tests.prune.user_models import (
     SHAPE,
+    AvgPoolNet,
     ConcatNet,
     GroupedNet,
     PerChannelNet,
     QuantBiasNet,
     ResidualNet,
+    SharedActNet,
     SharedNet,
     SigmoidNet,
 )
@@ -55,6 +57,8 @@ def test_cnv_flatten_maps_each_channel_to_its_pixels(shape: tuple, flat: int) ->
                        "fc1": ("act3",)}),
     (QuantBiasNet(), {"conv1": ("bn1", "act1", "pool"), "conv2": ("act2", "drop"),
                       "fc1": ("act3",)}),
+    (AvgPoolNet(), {"conv1": ("bn1", "act1", "pool"), "conv2": ("act2", "drop"),
+                    "fc1": ("act3",)}),
 ])
 def test_user_models_through_flatten_view_and_dropout(model, expected: dict) -> None:
     groups = {g.name: g for g in channel_groups(model, SHAPE)}
@@ -69,7 +73,16 @@ def test_user_models_through_flatten_view_and_dropout(model, expected: dict) -> 
     (GroupedNet(), (4, 6, 6), r"layer conv1 is a grouped/depthwise convolution \(groups=2\)"),
     (SigmoidNet(), (1, 4, 4), r"layer sig \(Sigmoid\).*supported between weight layers"),
     (SharedNet(), (1, 4, 4), r"layer fc2 is called more than once"),
+    (SharedActNet(per_channel=True), (1, 4, 4),
+     r"layer act \(QuantReLU\) is called 2 times.*per-channel state.*channels of fc1"),
 ])
 def test_unsupported_structures_name_the_layer(model, shape: tuple, match: str) -> None:
     with pytest.raises(PruneError, match=match):
         channel_groups(model, shape)
+
+
+def test_a_shared_per_tensor_activation_is_followed() -> None:
+    # Per-tensor quantizer state has nothing to cut, so sharing the module is harmless.
+    groups = channel_groups(SharedActNet(per_channel=False), (1, 4, 4))
+    assert [(g.name, g.followers, g.consumer) for g in groups] == [
+        ("fc1", ("act",), "fc2"), ("fc2", ("act",), "fc3")]

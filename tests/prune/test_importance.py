@@ -9,7 +9,7 @@ import torch
 from codesign.errors import PruneError
 from codesign.models import build_model
 from codesign.prune import CRITERIA, channel_groups, channel_importance
-from tests.prune.user_models import SHAPE, PerChannelNet, QuantBiasNet
+from tests.prune.user_models import SHAPE, AvgPoolNet, PerChannelNet, QuantBiasNet
 
 SHAPE_MLP = (1, 8, 8)
 
@@ -91,7 +91,7 @@ def test_taylor_ranks_a_channel_nobody_reads_last_and_is_deterministic() -> None
     assert all(p.grad is None for p in model.parameters() if p is not seen)
 
 
-@pytest.mark.parametrize("model_class", [PerChannelNet, QuantBiasNet])
+@pytest.mark.parametrize("model_class", [PerChannelNet, QuantBiasNet, AvgPoolNet])
 def test_taylor_on_user_models_scores_every_channel(model_class: type) -> None:
     torch.manual_seed(0)
     model = model_class()

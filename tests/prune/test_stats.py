@@ -7,7 +7,7 @@ import torch
 
 from codesign.models import build_model
 from codesign.prune import model_cost, prune_channels, weight_sparsity
-from tests.prune.user_models import SHAPE, QuantBiasNet
+from tests.prune.user_models import SHAPE, AvgPoolNet, QuantBiasNet
 
 MNIST = (1, 28, 28)
 
@@ -59,6 +59,15 @@ def test_costs_of_a_user_model_with_biases_and_an_input_quantizer() -> None:
     # 8-bit QuantIdentity on the pixels, then the 4-bit activations
     assert [c.input_bits for c in cost.values()] == [8, 4, 4, 4]
     assert cost["conv1"].bops == 3 * 8 * 9 * 64 * 4 * 8
+
+
+def test_input_bits_of_a_truncating_pool_and_a_layer_input_quantizer() -> None:
+    cost = {c.name: c for c in model_cost(AvgPoolNet(), SHAPE).layers}
+    # pixels -> 8-bit QuantIdentity; 4-bit QuantReLU -> TruncAvgPool2d, whose output is 8 bits;
+    # fc1 quantizes its own input to 6 bits although a 4-bit HardTanh ran before it
+    assert [c.input_bits for c in cost.values()] == [8, 8, 6, 4]
+    assert cost["conv2"].macs == 8 * 6 * 9 * 2 * 2  # 10 -> 8, pool 4, conv 2
+    assert cost["fc1"].bops == 24 * 12 * 4 * 6
 
 
 def test_costs_follow_the_surgery() -> None:

@@ -16,7 +16,7 @@ from codesign.errors import PruneError
 from codesign.export import check_export, export_qonnx
 from codesign.models import build_model
 from codesign.prune import channel_counts, channel_groups, keep_top, prune_channels, shrink_to_counts
-from tests.prune.user_models import SHAPE, PerChannelNet, QuantBiasNet
+from tests.prune.user_models import SHAPE, AvgPoolNet, PerChannelNet, QuantBiasNet
 
 ZOO = {
     "tfc-w1a1": ("mlp", {"preset": "tfc"}, 1, (1, 28, 28)),
@@ -25,7 +25,7 @@ ZOO = {
     "cnv-small-rgb32": ("cnv", {"preset": "cnv-small"}, 2, (3, 32, 32)),
 }
 USER: dict[str, Callable[[], nn.Module]] = {"per-channel": PerChannelNet,
-                                            "quant-bias": QuantBiasNet}
+                                            "quant-bias": QuantBiasNet, "avg-pool": AvgPoolNet}
 CASES = list(ZOO) + list(USER)
 
 
@@ -132,17 +132,19 @@ def _scale(module: nn.Module) -> torch.Tensor:
 def test_per_channel_quantizer_state_follows_the_channels(case: str) -> None:
     model, shape = _settled(case)
     weight_scale = model.conv1.quant_weight().scale.detach().flatten().clone()
+    conv2_per_channel = model.conv2.quant_weight().scale.numel() > 1
     act1, act3 = _scale(model.act1).detach().clone(), _scale(model.act3).detach().clone()
     keep = {"conv1": [0, 2, 4], "conv2": [1, 3, 5], "fc1": [0, 1, 2, 5, 7]}
     prune_channels(model, keep, shape)
     assert torch.equal(model.conv1.quant_weight().scale.flatten(), weight_scale[keep["conv1"]])
-    assert model.conv2.quant_weight().scale.shape == (3, 1, 1, 1)
+    assert model.conv2.quant_weight().scale.shape == ((3, 1, 1, 1) if conv2_per_channel else ())
     assert torch.equal(_scale(model.act3), act3[:, keep["fc1"]])
-    if case == "quant-bias":  # learned per-channel act scale on a conv (1, C, 1, 1)
+    if act1.numel() > 1:  # learned per-channel act scale on a conv (1, C, 1, 1)
         assert torch.equal(_scale(model.act1), act1[:, keep["conv1"]])
-        assert model.conv1.bias.shape == (3,) and model.fc1.bias.shape == (5,)
-    stats = model.act3.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl.stats
-    assert stats.stats_output_shape == (1, 5)
+    assert model.conv1.bias.shape == (3,) and model.fc1.bias.shape == (5,)
+    scaling = model.act3.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl
+    if hasattr(scaling, "stats"):  # runtime-statistics scaling (not a learned PARAMETER only)
+        assert scaling.stats.stats_output_shape == (1, 5)
     # The injector the proxies rebuild from on a state-dict load agrees with the sliced state.
     assert model.act3.act_quant.quant_injector.per_channel_broadcastable_shape == (1, 5)
     x = torch.rand(4, *shape) * 255

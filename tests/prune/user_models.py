@@ -5,8 +5,15 @@ Dropout, view(x.size(0), -1)) and ones it must refuse."""
 from __future__ import annotations
 
 import torch
-from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear, QuantReLU
-from brevitas.quant import Int8Bias, Int8WeightPerChannelFloat, Int32Bias
+from brevitas.nn import (
+    QuantConv2d,
+    QuantHardTanh,
+    QuantIdentity,
+    QuantLinear,
+    QuantReLU,
+    TruncAvgPool2d,
+)
+from brevitas.quant import Int8ActPerTensorFloat, Int8Bias, Int8WeightPerChannelFloat, Int32Bias
 from torch import nn
 
 from codesign.models.mlp import PixelScale
@@ -85,6 +92,49 @@ class QuantBiasNet(nn.Module):
         x = self.act2(self.conv2(x))
         x = self.drop(x.view(x.size(0), -1))
         return self.fc2(self.act3(self.fc1(x)))
+
+
+class AvgPoolNet(nn.Module):
+    """An 8-bit input quantizer, a per-channel QuantReLU handing a QuantTensor to a TruncAvgPool2d
+    (its output is 8 bits again), nn.Flatten and Dropout, a linear layer with its own 6-bit input
+    quantizer and a per-channel QuantHardTanh."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = PixelScale()
+        self.inp = QuantIdentity(bit_width=8)
+        self.conv1 = QuantConv2d(3, 8, 3, bias=True, **PER_CHANNEL)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.act1 = per_channel_act(QuantReLU, 8, spatial=True, return_quant_tensor=True)
+        self.pool = TruncAvgPool2d(2)
+        self.conv2 = QuantConv2d(8, 6, 3, bias=False, weight_bit_width=4)
+        self.act2 = QuantHardTanh(bit_width=4, min_val=-1.0, max_val=1.0)
+        self.flatten = nn.Flatten()
+        self.drop = nn.Dropout(0.1)
+        self.fc1 = QuantLinear(6 * 2 * 2, 12, bias=True, input_quant=Int8ActPerTensorFloat,
+                               input_bit_width=6, **PER_CHANNEL)
+        self.act3 = per_channel_act(QuantHardTanh, 12, spatial=False, min_val=-1.0, max_val=1.0)
+        self.fc2 = QuantLinear(12, 4, bias=False, weight_bit_width=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.act1(self.bn1(self.conv1(self.inp(self.scale(x))))))
+        x = self.drop(self.flatten(self.act2(self.conv2(x))))
+        return self.fc2(self.act3(self.fc1(x)))
+
+
+class SharedActNet(nn.Module):
+    """One activation module after two layers; per-channel or per-tensor."""
+
+    def __init__(self, per_channel: bool) -> None:
+        super().__init__()
+        self.fc1 = QuantLinear(16, 8, bias=False, weight_bit_width=2)
+        self.act = per_channel_act(QuantReLU, 8, spatial=False) if per_channel else \
+            QuantReLU(bit_width=4)
+        self.fc2 = QuantLinear(8, 8, bias=False, weight_bit_width=2)
+        self.fc3 = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc3(self.act(self.fc2(self.act(self.fc1(x.flatten(1))))))
 
 
 class SharedNet(nn.Module):
