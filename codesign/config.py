@@ -81,6 +81,9 @@ class PruneConfig:
     criterion: str = "taylor"  # channel importance: l1 | l2 | bn_scale | taylor
     budget: str = "sparsity"  # stop at target_sparsity | at target_fps on the board | when it fits
     target_sparsity: float = 0.5  # fraction of the MACs to remove (budget sparsity)
+    # budget sparsity: the MAC sparsity to reach after each step (default: geometric spread);
+    # one value per step, non-decreasing, the last equal to target_sparsity
+    step_sparsity: tuple[float, ...] | None = None
     target_fps: float | None = None  # budget fps: FPS to reach within the board's caps
     steps: int = 3  # prune -> fine-tune iterations
     step_fraction: float = 0.3  # budgets fps/fit: fraction of the remaining MACs cut per step
@@ -219,6 +222,7 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         (0 < p.step_fraction < 1, "prune.step_fraction",
          f"{p.step_fraction} must lie strictly between 0 and 1"),
         (p.steps >= 1, "prune.steps", f"{p.steps} must be at least 1"),
+        *_step_sparsity_checks(p),
         (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
          "fine-tune epochs must be >= 0"),
         (p.budget != "fps" or (p.target_fps or 0) > 0, "prune.target_fps",
@@ -227,6 +231,26 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
           for key in ("target_fps", "finetune_lr", "reference_fps")),
     )
     return next(((key, msg) for ok, key, msg in checks if not ok), None)
+
+
+def _step_sparsity_checks(p: PruneConfig) -> tuple[tuple[bool, str, str], ...]:
+    values = p.step_sparsity
+    if values is None:
+        return ()
+    key = "prune.step_sparsity"
+    return (
+        (p.budget == "sparsity", key, f"needs budget 'sparsity', not {p.budget!r}: it lists the "
+         "MAC sparsity to reach after each step; remove it or set prune.budget: sparsity"),
+        (len(values) == p.steps, key, f"has {len(values)} value(s) for {p.steps} step(s); give "
+         "one per step (or set prune.steps to its length)"),
+        (all(0 < v < 1 for v in values), key,
+         f"{list(values)}: every value must lie strictly between 0 and 1"),
+        (all(a <= b for a, b in zip(values, values[1:], strict=False)), key,
+         f"{list(values)} must not decrease: a step cannot add channels back"),
+        (not values or abs(values[-1] - p.target_sparsity) < 1e-9, key,
+         f"ends at {values[-1] if values else None} but prune.target_sparsity is "
+         f"{p.target_sparsity}; make the last step reach the target"),
+    )
 
 
 def simulate_problem(options: Any) -> tuple[str, str] | None:

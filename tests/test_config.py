@@ -37,6 +37,9 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "folding": {"mode": "file"}}, "folding.file"),
         ({"name": "x", "dataset": {"test_fraction": 1.5}}, "dataset.test_fraction"),
         ({"name": "x", "verify": {"samples": 0}}, "verify.samples"),
+        ({"name": "x", "prune": {"step_sparsity": "0.2, 0.5"}}, "prune.step_sparsity: expected a list"),
+        ({"name": "x", "prune": {"step_sparsity": [0.2, "half"]}}, "expected a number, got 'half'"),
+        ({"name": "x", "prune": {"steps": 2, "step_sparsity": [0.2, 0.4]}}, "prune.step_sparsity"),
         ({"description": "no name"}, "missing required key name"),
         (["not", "a", "mapping"], "expected a mapping"),
     ],
@@ -45,6 +48,12 @@ def test_bad_flow_is_rejected_with_the_key(data: object, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")) as info:
         parse_flow(data, source="my.yaml")
     assert str(info.value).startswith("my.yaml: ")
+
+
+def test_step_sparsity_reads_as_a_tuple_of_floats() -> None:
+    flow = parse_flow({"name": "x", "prune": {"steps": 3, "target_sparsity": 0.5,
+                                              "step_sparsity": [0.2, 0.35, 0.5]}})
+    assert flow.prune is not None and flow.prune.step_sparsity == (0.2, 0.35, 0.5)
 
 
 def test_relative_paths_resolve_against_flow_file(tmp_path: Path) -> None:

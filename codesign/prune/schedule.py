@@ -152,8 +152,10 @@ def _step_fraction(settings: PruneConfig, step: int, macs0: int, macs: int) -> f
     """Fraction of the current MACs to remove at `step` (1-based)."""
     if settings.budget != "sparsity":
         return settings.step_fraction
-    # Geometric spread: after step k, (1 - target)^(k/steps) of the original MACs remain.
-    goal = macs0 * (1.0 - settings.target_sparsity) ** (step / settings.steps)
+    if settings.step_sparsity is not None:  # explicit: this step's sparsity of the original MACs
+        goal = macs0 * (1.0 - settings.step_sparsity[step - 1])
+    else:  # geometric spread: after step k, (1 - target)^(k/steps) of the original MACs remain
+        goal = macs0 * (1.0 - settings.target_sparsity) ** (step / settings.steps)
     return max(0.0, 1.0 - goal / macs)
 
 

@@ -35,6 +35,12 @@ def _record(step: int, macs: int, fps: float, fits: bool) -> StepRecord:
     ({"budget": "luts"}, "budget"),
     ({"budget": "fps"}, "target_fps"),
     ({"finetune_epochs": -1}, "finetune_epochs"),
+    ({"step_sparsity": (0.2, 0.5), "steps": 3}, "step_sparsity"),
+    ({"step_sparsity": (0.3, 0.2, 0.5)}, "step_sparsity"),
+    ({"step_sparsity": (0.2, 0.4, 0.45)}, "step_sparsity"),
+    ({"step_sparsity": (0.0, 0.2, 0.5)}, "step_sparsity"),
+    ({"step_sparsity": (0.5,), "steps": 1, "budget": "fit"}, "step_sparsity"),
+    ({"step_sparsity": (), "steps": 1}, "step_sparsity"),
 ])
 def test_bad_settings_name_the_key(changes: dict, key: str) -> None:
     with pytest.raises(PruneError, match=f"prune.{key}"):
@@ -58,6 +64,18 @@ def test_sparsity_budget_catches_up_after_an_undershoot_and_skips_after_overshoo
     assert _step_fraction(settings, 2, 1000, 1000) == pytest.approx(0.5)
     # Already below the step-1 goal: nothing to remove at step 1.
     assert _step_fraction(settings, 1, 1000, 600) == 0.0
+
+
+@pytest.mark.parametrize("targets", [(0.2, 0.35, 0.5), (0.25, 0.25, 0.5), (0.5, 0.5, 0.5)])
+def test_explicit_step_sparsity_is_reached_after_each_step(targets: tuple) -> None:
+    settings = PruneConfig(target_sparsity=0.5, steps=3, step_sparsity=targets)
+    check_settings(settings)
+    macs0 = macs = 1_000_000
+    for step, target in enumerate(targets, start=1):
+        fraction = _step_fraction(settings, step, macs0, macs)
+        assert 0 <= fraction < 1
+        macs = int(round(macs * (1 - fraction)))
+        assert macs == pytest.approx(macs0 * (1 - target), rel=1e-6)
 
 
 def test_fps_budget_uses_the_fixed_step_fraction() -> None:
