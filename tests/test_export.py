@@ -17,14 +17,7 @@ SHAPE = (1, 12, 12)
 SMALL = {"mlp": {"hidden": [24, 16]}, "cnv": {"channels": [4, 8, 8], "fc": [16]}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Tiny models run as fast on one thread, and far faster when the shared cores are busy:
-    two spinning torch threads on two contended cores measured 10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _calibrated_model(arch: str, wbits: int, abits: int) -> nn.Module:

@@ -16,15 +16,7 @@ from codesign.train import (
     train_model,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Tiny models run as fast on one thread, and far faster when the shared cores are busy:
-    two spinning torch threads on two contended cores measured 10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")
