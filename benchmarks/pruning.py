@@ -4,16 +4,21 @@ at the same MAC sparsity, and vs unstructured magnitude pruning at the same spar
 For each flow (default: the pruned TFC/MNIST-5k and CNV/Fashion-MNIST flows in flows/), one run:
 1. train the unpruned model exactly as the flow says (seeded);
 2. aligned: prune a copy with the flow's `prune:` settings (kept counts aligned to the board);
-3. unaligned: prune another copy with the same settings but `align: false` (granularity 1)
-   and the MAC sparsity the aligned run reached as its target; and the classic baseline, the
-   same fraction of every layer's channels (`allocation: uniform`), unaligned, same target;
+3. unaligned: prune another copy with the same settings but `align: false` (granularity 1),
+   made to reach after every step the MAC sparsity the aligned run reached after that step
+   (`step_sparsity`), so the two compare at the same sparsity step by step; and the classic
+   baseline, the same fraction of every layer's channels (`allocation: uniform`), unaligned,
+   same per-step sparsity;
 4. unstructured: zero the same fraction of the unpruned weights (magnitude), no shape change;
 5. FINN's estimates for each on the flow's board: the highest FPS within the caps (folding
-   optimizer, maximize) and the least resources reaching the reference FPS;
+   optimizer, maximize) and the least resources reaching the reference FPS, after every step;
+   and for the final models, the highest FPS when only 10 ... 70 % of the LUTs may be used
+   (where the caps bind, rather than a stage pruning cannot change);
 6. bit-exact verification of the aligned pruned model through the whole FINN path.
 
 Usage: python3 benchmarks/pruning.py [--flows flows/a.yaml ...] [--out benchmarks/results/pruning.json]
-Prints a table and the acceptance checks; writes JSON and one accuracy-vs-LUT/FPS PNG per flow."""
+Prints tables and the acceptance checks; writes JSON and one PNG per flow (accuracy vs LUT and
+vs FPS, FPS vs sparsity per step, FPS vs LUT cap)."""
 
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ FLOWS = ("flows/tfc_w2a2_mnist5k_pruned.yaml", "flows/cnv_w2a2_fashion_pruned.ya
 # (name, align, allocation): ours; ours without alignment; the classic uniform-ratio baseline
 VARIANTS = (("aligned", True, "hardware"), ("unaligned", False, "hardware"),
             ("uniform-unaligned", False, "uniform"))
+LUT_CAPS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)  # fractions of the board's LUTs (0.7: FINN's default)
 
 
 def train_baseline(flow: Any, work: Path) -> tuple[Any, Any]:
@@ -58,6 +64,65 @@ def verify_bit_exact(model: Any, data: Any, board: Any, flow: Any, work: Path) -
     return {"passed": hw["_verification_passed"], "details": hw["_verification_details"]}
 
 
+def reached_per_step(result: Any, steps: int) -> tuple[float, ...]:
+    """The MAC sparsity a schedule had reached after each of its `steps` prune steps (a step
+    that removed nothing repeats the one before), for another run to match step by step."""
+    macs0 = result.baseline.macs
+    after = {r.step: 1.0 - r.macs / macs0 for r in result.steps[1:] if r.step <= steps}
+    reached, last = [], 0.0
+    for step in range(1, steps + 1):
+        last = after.get(step, last)
+        reached.append(round(last, 6))
+    return tuple(reached)
+
+
+def step_comparison(schedules: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per step of the aligned schedule: each variant's MAC sparsity and FPS within the caps at
+    that step (the baselines were run to the aligned run's sparsity after every step)."""
+    by_step = {name: {s["step"]: s for s in sched["steps"]} for name, sched in schedules.items()}
+    rows = []
+    for step, ours in sorted(by_step["aligned"].items()):
+        if step == 0:
+            continue
+        macs0 = by_step["aligned"][0]["macs"]
+        row: dict[str, Any] = {"step": step}
+        for name, steps in by_step.items():
+            other = steps.get(step) or steps[max(k for k in steps if k <= step)]
+            row[name] = {"sparsity": 1.0 - other["macs"] / macs0, "fps": other["hardware"]["fps"],
+                         "counts": other["counts"]}
+        for name in by_step:
+            if name != "aligned":
+                row[f"aligned_vs_{name}_fps"] = ours["hardware"]["fps"] / row[name]["fps"]
+        rows.append(row)
+    return rows
+
+
+def caps_sweep(models: dict[str, Any], input_shape: tuple[int, int, int], board: Any,
+               fractions: tuple[float, ...], work: Path) -> dict[str, Any]:
+    """The highest FPS of each final model when the design may use only `fraction` of the
+    board's LUTs (the other caps as the board says): one FINN compile per model, one fold each."""
+    from codesign.errors import FoldingError
+    from codesign.prune.graph import weight_layers
+    from codesign.prune.hardware import compile_model, fold_profile, layer_dims
+
+    fps: dict[str, list[float]] = {}
+    for name, model in models.items():
+        hw = compile_model(model, input_shape, board, work / f"caps-{name}")
+        layers = weight_layers(model, input_shape)
+        dims = layer_dims(model, layers)
+        fps[name] = []
+        for fraction in fractions:
+            try:
+                profile = fold_profile(hw, layers, board.with_caps(LUT=fraction),
+                                       objective="maximize", dims=dims)
+                fps[name].append(profile.fps)
+            except FoldingError:
+                fps[name].append(0.0)
+    ratios = {name: [a / b if b else None for a, b in zip(fps["aligned"], values, strict=True)]
+              for name, values in fps.items() if name not in ("aligned", "unpruned")}
+    return {"lut_caps": list(fractions), "fps": fps, "aligned_vs": ratios}
+
+
 def run_case(path: str, console: Console) -> dict[str, Any]:
     from codesign.prune.driver import unstructured_control
     from codesign.prune.report import model_column
@@ -66,13 +131,12 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
     flow = load_flow(ROOT / path)
     assert flow.prune is not None, f"{path} has no prune: section"
     board = load_board(flow.board)
-    ref_fps = flow.prune.reference_fps  # None: the unpruned model's best FPS
     with tempfile.TemporaryDirectory(prefix="codesign-prune-bench-") as tmp:
         work = Path(tmp)
         console.print(f"[bold]{flow.name}[/]: training the unpruned model")
         model, data = train_baseline(flow, work)
         results: dict[str, Any] = {}
-        settings = flow.prune
+        settings, ref_fps = flow.prune, flow.prune.reference_fps  # None: unpruned's best FPS
         for variant, align, allocation in VARIANTS:
             console.print(f"  pruning ({variant})")
             pruned = copy.deepcopy(model)
@@ -81,14 +145,20 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
                                  reference_fps=ref_fps, workdir=work / variant, seed=flow.seed,
                                  progress=False)
             results[variant] = {"result": result.to_dict(), "model": pruned}
-            ref_fps = result.reference_fps  # the unaligned run compares at the same FPS
-            # ... and removes the MAC fraction the aligned run reached (granularity overshoots)
-            achieved = 1.0 - result.final.macs / result.baseline.macs
-            settings = dataclasses.replace(settings, target_sparsity=round(achieved, 4))
+            if variant == "aligned":
+                # the baselines compare at the same FPS and, after every step, remove the MAC
+                # fraction the aligned run had reached (its granularity overshoots the targets)
+                ref_fps = result.reference_fps
+                reached = reached_per_step(result, settings.steps)
+                settings = dataclasses.replace(settings, step_sparsity=reached,
+                                               target_sparsity=reached[-1])
         aligned = results["aligned"]["result"]
         sparsity = 1.0 - aligned["steps"][-1]["macs"] / aligned["steps"][0]["macs"]
         console.print(f"  unstructured control at {sparsity:.1%}")
         control = unstructured_control(model, data, board, sparsity, ref_fps, work / "unstr")
+        console.print(f"  FPS of the final models under LUT caps {LUT_CAPS}")
+        sweep = caps_sweep({"unpruned": model, **{k: v["model"] for k, v in results.items()}},
+                           data.input_shape, board, LUT_CAPS, work)
         console.print("  bit-exact verification of the aligned pruned model")
         verification = verify_bit_exact(results["aligned"]["model"], data, board, flow,
                                         work / "verify")
@@ -99,11 +169,13 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
                "uniform-unaligned": model_column(
                    results["uniform-unaligned"]["result"]["steps"][-1]),
                "unstructured": control}
+    schedules = {k: v["result"] for k, v in results.items()}
+    per_step = step_comparison(schedules)
     return {"flow": flow.name, "board": board.name, "reference_fps": ref_fps,
             "settings": dataclasses.asdict(flow.prune), "baseline_epochs": flow.train.epochs,
-            "columns": columns, "verification": verification,
-            "schedules": {k: v["result"] for k, v in results.items()},
-            "checks": acceptance(columns)}
+            "columns": columns, "verification": verification, "schedules": schedules,
+            "per_step": per_step, "caps_sweep": sweep,
+            "checks": acceptance(columns, per_step, sweep)}
 
 
 def _lut(column: dict[str, Any]) -> float | None:
@@ -111,7 +183,13 @@ def _lut(column: dict[str, Any]) -> float | None:
     return None if res is None else float(res["LUT"])
 
 
-def acceptance(c: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def geomean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v]
+    return float(np.exp(np.mean(np.log(kept)))) if kept else None
+
+
+def acceptance(c: dict[str, dict[str, Any]], per_step: list[dict[str, Any]],
+               sweep: dict[str, Any]) -> dict[str, Any]:
     base, ours = c["unpruned"], c["aligned"]
     lut_base, lut_ours = _lut(base), _lut(ours)
     return {
@@ -127,7 +205,16 @@ def acceptance(c: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "unstructured_lut_change": (None if not lut_base or _lut(c["unstructured"]) is None
                                     else _lut(c["unstructured"]) / lut_base - 1),
         "unstructured_fps_gain": c["unstructured"]["fps_within_caps"] / base["fps_within_caps"],
+        **{f"per_step_geomean_vs_{name}": geomean([r[f"aligned_vs_{name}_fps"] for r in per_step])
+           for name in ("unaligned", "uniform-unaligned")},
+        **{f"per_step_min_vs_{name}": min(r[f"aligned_vs_{name}_fps"] for r in per_step)
+           for name in ("unaligned", "uniform-unaligned")},
+        **{f"caps_geomean_vs_{name}": geomean(ratios)
+           for name, ratios in sweep["aligned_vs"].items()},
     }
+
+
+STYLES = (("aligned", "-o"), ("unaligned", "--s"), ("uniform-unaligned", ":^"))
 
 
 def plot_case(case: dict[str, Any], path: Path) -> None:
@@ -136,29 +223,66 @@ def plot_case(case: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for variant, style in (("aligned", "-o"), ("unaligned", "--s"), ("uniform-unaligned", ":^")):
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    (acc_lut, acc_fps), (fps_sparsity, fps_caps) = axes
+    for variant, style in STYLES:
         steps = case["schedules"][variant]["steps"]
         acc = [100 * s["accuracy"] for s in steps]
         lut = [(s["hardware"]["resources_at_reference"] or {}).get("LUT", np.nan) for s in steps]
         fps = [s["hardware"]["fps"] for s in steps]
-        axes[0].plot(lut, acc, style, label=variant)
-        axes[1].plot(fps, acc, style, label=variant)
+        sparsity = [100 * (1 - s["macs"] / steps[0]["macs"]) for s in steps]
+        acc_lut.plot(lut, acc, style, label=variant)
+        acc_fps.plot(fps, acc, style, label=variant)
+        fps_sparsity.plot(sparsity, fps, style, label=variant)
+    sweep = case["caps_sweep"]
+    for variant, style in (*STYLES, ("unpruned", "-.x")):
+        fps_caps.plot([100 * c for c in sweep["lut_caps"]], sweep["fps"][variant], style,
+                      label=variant)
     control = case["columns"]["unstructured"]
-    axes[0].plot([_lut(control) or np.nan], [100 * control["accuracy"]], "x", ms=10,
+    acc_lut.plot([_lut(control) or np.nan], [100 * control["accuracy"]], "x", ms=10,
                  color="tab:red", label="unstructured")
-    axes[1].plot([control["fps_within_caps"]], [100 * control["accuracy"]], "x", ms=10,
+    acc_fps.plot([control["fps_within_caps"]], [100 * control["accuracy"]], "x", ms=10,
                  color="tab:red", label="unstructured")
-    axes[0].set_xlabel(f"LUT at {case['reference_fps']:,.0f} FPS")
-    axes[1].set_xlabel(f"FPS within {case['board']}'s caps")
-    for ax in axes:
+    acc_lut.set_xlabel(f"LUT at {case['reference_fps']:,.0f} FPS")
+    acc_fps.set_xlabel(f"FPS within {case['board']}'s caps")
+    fps_sparsity.set_xlabel("MACs removed (%), per schedule step")
+    fps_sparsity.set_ylabel(f"FPS within {case['board']}'s caps")
+    fps_caps.set_xlabel(f"LUT cap (% of {case['board']}), final models")
+    fps_caps.set_ylabel("highest FPS")
+    for ax in (acc_lut, acc_fps):
         ax.set_ylabel("test top-1 (%)")
+    for ax in axes.flat:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"{case['flow']}: pruning schedules (first point = unpruned)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def print_comparisons(console: Console, case: dict[str, Any]) -> None:
+    steps = Table(title=f"{case['flow']}: FPS within the caps per step, baselines at the "
+                        "aligned run's sparsity")
+    for col in ("step", "sparsity a/u/n", "aligned", "unaligned", "uniform", "x vs unal.",
+                "x vs unif."):
+        steps.add_column(col)
+    for r in case["per_step"]:
+        names = ("aligned", "unaligned", "uniform-unaligned")
+        steps.add_row(str(r["step"]), " / ".join(f"{100 * r[n]['sparsity']:.1f}" for n in names),
+                      *(f"{r[n]['fps']:,.0f}" for n in names),
+                      f"{r['aligned_vs_unaligned_fps']:.2f}",
+                      f"{r['aligned_vs_uniform-unaligned_fps']:.2f}")
+    console.print(steps)
+    sweep = case["caps_sweep"]
+    caps = Table(title=f"{case['flow']}: highest FPS of the final models under a LUT cap")
+    caps.add_column("model")
+    for c in sweep["lut_caps"]:
+        caps.add_column(f"LUT {c:.0%}")
+    for name, values in sweep["fps"].items():
+        caps.add_row(name, *(f"{v:,.0f}" for v in values))
+    for name, ratios in sweep["aligned_vs"].items():
+        caps.add_row(f"aligned / {name}", *("-" if r is None else f"x{r:.2f}" for r in ratios))
+    console.print(caps)
 
 
 def main() -> None:
@@ -185,6 +309,8 @@ def main() -> None:
                           " ".join(str(v) for v in col["counts"].values()))
     console.print(table)
     for case in cases:
+        print_comparisons(console, case)
+    for case in cases:
         c = case["checks"]
         console.print(
             f"{case['flow']}: accuracy loss {c['accuracy_loss_points']:+.2f} pt (<= 1.0), MACs "
@@ -195,7 +321,11 @@ def main() -> None:
             f"x{c['aligned_vs_uniform_unaligned_fps']:.2f}, unstructured LUT change "
             + ("n/a" if c["unstructured_lut_change"] is None
                else f"{c['unstructured_lut_change']:+.1%}")
-            + f", bit-exact {case['verification']['passed']}")
+            + f", bit-exact {case['verification']['passed']}; per step aligned/unaligned FPS "
+            f"geomean x{c['per_step_geomean_vs_unaligned']:.2f} (min "
+            f"x{c['per_step_min_vs_unaligned']:.2f}), vs uniform "
+            f"x{c['per_step_geomean_vs_uniform-unaligned']:.2f}; under LUT caps geomean "
+            f"x{c['caps_geomean_vs_unaligned']:.2f} / x{c['caps_geomean_vs_uniform-unaligned']:.2f}")
 
 
 if __name__ == "__main__":
