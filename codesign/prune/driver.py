@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from codesign.data import Dataset
 
 
-
-
 def unstructured_control(model: nn.Module, data: Dataset, board: Board, sparsity: float,
                          ref_fps: float | None, workdir: Path) -> dict[str, Any]:
     """The unpruned model with `sparsity` of its weights zeroed, measured like the others."""

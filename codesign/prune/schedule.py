@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from codesign.prune.hardware import HardwareProfile
 
 
-
 @dataclass(frozen=True)
 class HardwarePoint:
     """FINN's estimates of one model on the board: best FPS within the caps, and the resources

@@ -137,8 +137,8 @@ class SharedActNet(nn.Module):
         return self.fc3(self.act(self.fc2(self.act(self.fc1(x.flatten(1))))))
 
 
-class SharedNet(nn.Module):
-    """One linear layer called twice."""
+class _ThreeLinears(nn.Module):
+    """16 -> 8 -> 8 -> 3 linears and one shared activation; subclasses wire them unusually."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -146,6 +146,10 @@ class SharedNet(nn.Module):
         self.act = QuantReLU(bit_width=2)
         self.fc2 = QuantLinear(8, 8, bias=False, weight_bit_width=2)
         self.fc3 = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+
+
+class SharedNet(_ThreeLinears):
+    """One linear layer called twice."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc3(self.fc2(self.act(self.fc2(self.act(self.fc1(x.flatten(1)))))))
@@ -165,13 +169,8 @@ class ConcatNet(nn.Module):
         return self.fc(torch.cat([self.a(x), self.b(x)], dim=1))
 
 
-class ResidualNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = QuantLinear(16, 8, bias=False, weight_bit_width=2)
-        self.act = QuantReLU(bit_width=2)
-        self.fc2 = QuantLinear(8, 8, bias=False, weight_bit_width=2)
-        self.fc3 = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+class ResidualNet(_ThreeLinears):
+    """A residual add around fc2."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.fc1(x.flatten(1)))
