@@ -113,6 +113,8 @@ def prune(
     target_fps: Annotated[float | None, typer.Option(help="budget fps: FPS to reach within the caps")] = None,
     steps: Annotated[int | None, typer.Option(help="prune -> fine-tune iterations")] = None,
     align: Annotated[bool | None, typer.Option(help="align kept counts to the board's PE/SIMD")] = None,
+    allocation: Annotated[str | None, typer.Option(
+        help="hardware (where LUTs/cycles go) | criterion | uniform (baselines)")] = None,
     seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -123,7 +125,7 @@ def prune(
 
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
-                        align=align)
+                        align=align, allocation=allocation)
     if seed is not None:
         flow = flow.replace(seed=seed)
     _run_and_summarise(flow, board, out, quiet)

@@ -71,7 +71,7 @@ class VerifyConfig:
 
 PRUNE_CRITERIA = ("l1", "l2", "bn_scale", "taylor")
 PRUNE_BUDGETS = ("sparsity", "fps", "fit")
-PRUNE_ALLOCATIONS = ("hardware", "uniform")
+PRUNE_ALLOCATIONS = ("hardware", "criterion", "uniform")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,9 @@ class PruneConfig:
     final_epochs: int = 2  # after the last step
     finetune_lr: float | None = None  # default: train.lr
     align: bool = True  # kept counts on multiples of the board folding's PE/SIMD granularity
-    allocation: str = "hardware"  # hardware: where LUTs/cycles are spent | uniform: same ratio
+    # hardware: where LUTs/cycles are spent | criterion: global importance order, hardware-blind
+    # | uniform: the same ratio in every layer (the last two are baselines for comparisons)
+    allocation: str = "hardware"
     sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity

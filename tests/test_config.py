@@ -40,6 +40,8 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "prune": {"step_sparsity": "0.2, 0.5"}}, "prune.step_sparsity: expected a list"),
         ({"name": "x", "prune": {"step_sparsity": [0.2, "half"]}}, "expected a number, got 'half'"),
         ({"name": "x", "prune": {"steps": 2, "step_sparsity": [0.2, 0.4]}}, "prune.step_sparsity"),
+        ({"name": "x", "prune": {"allocation": "global"}},
+         "prune.allocation: 'global' is not one of hardware, criterion, uniform"),
         ({"description": "no name"}, "missing required key name"),
         (["not", "a", "mapping"], "expected a mapping"),
     ],
@@ -54,6 +56,12 @@ def test_step_sparsity_reads_as_a_tuple_of_floats() -> None:
     flow = parse_flow({"name": "x", "prune": {"steps": 3, "target_sparsity": 0.5,
                                               "step_sparsity": [0.2, 0.35, 0.5]}})
     assert flow.prune is not None and flow.prune.step_sparsity == (0.2, 0.35, 0.5)
+
+
+@pytest.mark.parametrize("allocation", ["hardware", "criterion", "uniform"])
+def test_every_allocation_policy_is_accepted(allocation: str) -> None:
+    flow = parse_flow({"name": "x", "prune": {"allocation": allocation}})
+    assert flow.prune is not None and flow.prune.allocation == allocation
 
 
 def test_relative_paths_resolve_against_flow_file(tmp_path: Path) -> None:

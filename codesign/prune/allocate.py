@@ -16,7 +16,12 @@ fractions: a layer's MACs, LUTs and cycles are modelled as proportional to its k
 output channels. So after a group shrinks, its consumer frees less per channel, and the MACs
 removed are exact, not the first move's estimate repeated. No group goes below
 max(granularity, min_keep) channels, so no layer is pruned to zero; a group that loses nothing
-keeps its count as it was."""
+keeps its count as it was.
+
+Policy "criterion" is the hardware-blind baseline: the same greedy loop, but every channel is
+worth the same and its cost is its score over the L2 norm of its layer's scores (the per-layer
+normalisation of global Taylor ranking), so channels go in global order of normalised
+importance, wherever their MACs, LUTs and cycles are."""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from codesign.prune.graph import ChannelGroup
 from codesign.prune.hardware import HardwareProfile
 
 EPSILON = 1e-12
+POLICIES = ("hardware", "criterion")
 
 
 def _check_inputs(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray],
@@ -69,13 +75,17 @@ def _check_inputs(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nd
 def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray],
              profile: HardwareProfile, granularity: Mapping[str, int], remove_fraction: float,
              *, sensitivity: Mapping[str, float] | None = None,
-             min_keep: Mapping[str, int] | None = None) -> dict[str, int]:
+             min_keep: Mapping[str, int] | None = None,
+             policy: str = "hardware") -> dict[str, int]:
     """Kept channel counts per group after removing `remove_fraction` of the profile's MACs.
 
     `groups` and `profile` must describe the same (current) model; `importance` holds one
-    non-negative score per channel (higher = keep); counts are multiples of `granularity`."""
+    non-negative score per channel (higher = keep); counts are multiples of `granularity`.
+    `policy`: "hardware" (the module docstring) or "criterion" (hardware-blind baseline)."""
     if not (isinstance(remove_fraction, numbers.Real) and 0.0 < remove_fraction < 1.0):
         raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
+    if policy not in POLICIES:
+        raise PruneError(f"allocation policy {policy!r} is not one of {', '.join(POLICIES)}")
     sensitivity, min_keep = dict(sensitivity or {}), dict(min_keep or {})
     _check_inputs(groups, importance, profile, granularity, sensitivity, min_keep)
 
@@ -90,7 +100,8 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
     channels = {g.name: g.channels for g in groups}
     counts = dict(channels)
     ranked = {g.name: np.sort(np.asarray(importance[g.name], dtype=np.float64)) for g in groups}
-    norm = {n: float(r.sum()) for n, r in ranked.items()}
+    norm = {n: float(r.sum() if policy == "hardware" else np.sqrt(np.square(r).sum()))
+            for n, r in ranked.items()}
     floor = {n: max(int(granularity[n]), min_keep.get(n, 1)) for n in channels}
 
     def kept(layer: str, inputs: bool) -> float:
@@ -115,7 +126,9 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
             lost = ranked[g.name][gone:gone + counts[g.name] - target].sum()
             cost = (float(lost) / norm[g.name] if norm[g.name] > 0 else 0.0)
             cost = cost * sensitivity.get(g.name, 1.0) + EPSILON
-            score = freed(g, share, (counts[g.name] - target) / channels[g.name]) / cost
+            value = (freed(g, share, (counts[g.name] - target) / channels[g.name])
+                     if policy == "hardware" else counts[g.name] - target)
+            score = value / cost
             if best is None or score > best[0]:
                 best = (score, g, target)
         if best is None:

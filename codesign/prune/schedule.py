@@ -228,7 +228,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         try:
             counts = (allocate_uniform(groups, profile, grain, fraction)
                       if settings.allocation == "uniform" else
-                      allocate(groups, scores, profile, grain, fraction, sensitivity=sensitivity))
+                      allocate(groups, scores, profile, grain, fraction, sensitivity=sensitivity,
+                               policy=settings.allocation))
         except PruneError as exc:
             notes.append(f"step {step}: {exc}")
             break

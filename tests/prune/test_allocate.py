@@ -175,3 +175,47 @@ def test_uniform_allocation_rejects_bad_fractions() -> None:
     groups, profile = _tfc_like()
     with pytest.raises(PruneError, match="between 0 and 1"):
         allocate_uniform(groups, profile, {g.name: 1 for g in groups}, 1.0)
+
+
+def _ranked_scores(groups: list[ChannelGroup], low: str) -> dict[str, np.ndarray]:
+    """Score 1 for every channel, except half of `low`'s, which score 0.5."""
+    scores = {g.name: np.ones(g.channels) for g in groups}
+    scores[low][: scores[low].size // 2] = 0.5
+    return scores
+
+
+@pytest.mark.parametrize("low", ["l1", "l2"])
+def test_criterion_policy_follows_importance_not_hardware(low: str) -> None:
+    groups, profile = _tfc_like()  # l0 holds most LUTs and cycles
+    grain = {g.name: 1 for g in groups}
+    scores = _ranked_scores(groups, low)
+    blind = allocate(groups, scores, profile, grain, 0.02, policy="criterion")
+    aware = allocate(groups, scores, profile, grain, 0.02)
+    assert blind["l0"] == 64 and blind[low] < 64  # the cheap channels go, wherever they sit
+    assert aware["l0"] < 64  # the hardware policy still cuts where the hardware is spent
+    widths = (784, 64, 64, 64, 10)
+    full = _macs(widths, groups, {g.name: g.channels for g in groups})
+    for counts in (blind, aware):
+        assert _macs(widths, groups, counts) <= 0.98 * full + 1e-9
+
+
+@pytest.mark.parametrize("grain", [1, 4])
+def test_criterion_policy_takes_channels_in_global_order_of_normalised_score(grain: int) -> None:
+    groups, profile = _tfc_like()
+    # every layer ranks 1..64 the same way: normalised alike, so the layers shrink together
+    scores = {g.name: np.arange(1, g.channels + 1, dtype=float) for g in groups}
+    counts = allocate(groups, scores, profile, {g.name: grain for g in groups}, 0.5,
+                      policy="criterion")
+    assert max(counts.values()) - min(counts.values()) <= grain
+    assert all(c % grain == 0 for c in counts.values())
+    # scaling one layer's scores changes nothing: each layer is normalised by its own L2 norm
+    scaled = {**scores, "l1": scores["l1"] * 1000.0}
+    assert allocate(groups, scaled, profile, {g.name: grain for g in groups}, 0.5,
+                    policy="criterion") == counts
+
+
+def test_unknown_allocation_policy_is_named() -> None:
+    groups, profile = _tfc_like()
+    with pytest.raises(PruneError, match="'random' is not one of hardware, criterion"):
+        allocate(groups, _flat(groups), profile, {g.name: 1 for g in groups}, 0.1,
+                 policy="random")

@@ -83,3 +83,17 @@ def test_a_model_too_big_for_the_caps_at_any_folding_is_pruned_until_it_fits(
     assert result.final.macs < result.baseline.macs
     assert result.budget_met == result.final.hardware.fits_at_reference
     assert "fit" in result.budget_note
+
+
+@pytest.mark.parametrize("allocation", ["criterion", "uniform"])
+def test_baseline_allocations_reach_the_sparsity_unaligned(trained, tmp_path: Path,
+                                                           allocation: str) -> None:
+    result = _prune(trained, tmp_path, load_board("pynq-z1"), budget="sparsity",
+                    target_sparsity=0.4, steps=1, align=False, allocation=allocation)
+    assert result.budget_met, result.budget_note
+    assert 1 - result.final.macs / result.baseline.macs >= 0.4
+    assert set(result.final.granularity.values()) == {1}
+    assert result.final.hardware.fps > 0
+    ratios = [result.final.counts[n] / c for n, c in result.baseline.counts.items()]
+    if allocation == "uniform":  # one ratio for both hidden layers (64 and 32 channels)
+        assert max(ratios) - min(ratios) < 0.05, result.final.counts

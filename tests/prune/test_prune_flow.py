@@ -97,6 +97,7 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--target-sparsity", "1.0"], "prune.target_sparsity"),
     (["--budget", "fps"], "prune.target_fps"),
     (["--criterion", "random"], "prune.criterion"),
+    (["--allocation", "random"], "prune.allocation"),
 ])
 def test_bad_prune_options_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture,
                                          args: list[str], message: str) -> None:
