@@ -73,14 +73,12 @@ def verify_bit_exact(model: Any, data: Any, board: Any, flow: Any, work: Path) -
 
 def epoch_matched(model: Any, data: Any, flow: Any) -> tuple[Any, int]:
     """A copy of the unpruned model trained on for the epochs the pruning schedule adds."""
-    from codesign.train import train_model
+    from codesign.prune.schedule import finetune
 
     settings = flow.prune
     epochs = settings.steps * settings.finetune_epochs + settings.final_epochs
     matched = copy.deepcopy(model)
-    train_model(matched, data, epochs=epochs, batch_size=flow.train.batch_size,
-                lr=settings.finetune_lr or flow.train.lr, optimizer=flow.train.optimizer,
-                weight_decay=flow.train.weight_decay, seed=flow.seed + 2000, progress=False)
+    finetune(matched, data, flow.train, settings, epochs, flow.seed + 2000, progress=False)
     return matched, epochs
 
 

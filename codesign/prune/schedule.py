@@ -173,8 +173,9 @@ def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
                  f"({last.hardware.reference_note})")
 
 
-def _finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: PruneConfig,
-              epochs: int, seed: int, progress: bool) -> None:
+def finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: PruneConfig,
+             epochs: int, seed: int, progress: bool) -> None:
+    """Train `model` on for `epochs` as the schedule fine-tunes (settings.finetune_lr or train.lr)."""
     from codesign.train import train_model
 
     if epochs < 1:
@@ -234,14 +235,14 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
             notes.append(f"step {step}: {exc}")
             break
         prune_channels(model, keep_top(scores, counts), shape)
-        _finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress)
+        finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress)
         point, profile = measure_hardware(model, shape, board, reference_fps,
                                           workdir / f"step{step}")
         records.append(_record(step, model, data, grain, point, started))
         if on_step:
             on_step(records[-1])
     if len(records) > 1 and settings.final_epochs > 0:
-        _finetune(model, data, train, settings, settings.final_epochs, seed + 1000, progress)
+        finetune(model, data, train, settings, settings.final_epochs, seed + 1000, progress)
         last = records[-1]
         # Re-measured: FINN sizes accumulators and thresholds from the weight values.
         point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "final")
