@@ -3,14 +3,15 @@ at the same MAC sparsity, and vs unstructured magnitude pruning at the same spar
 
 For each flow (default: the pruned TFC/MNIST-5k and CNV/Fashion-MNIST flows in flows/), one run:
 1. train the unpruned model exactly as the flow says (seeded);
-2. aligned: prune a copy with the flow's `prune:` settings (kept counts aligned to the board);
+2. aligned: prune a copy with the flow's `prune:` settings (kept counts aligned to the board,
+   and the fold search trading granules between layers for FPS within the caps);
 3. three unaligned baselines (`align: false`, granularity 1), each made to reach after every
    step the MAC sparsity the aligned run reached after that step (`step_sparsity`), so all
    compare at the same sparsity step by step:
    - criterion-unaligned: the same criterion, no hardware at all (`allocation: criterion`,
      channels go in global order of normalised importance): the issue's "unaligned" baseline;
-   - hw-unaligned: our hardware-cost-aware allocation without the alignment (an ablation that
-     isolates what the divisibility of the counts alone buys);
+   - hw-unaligned: our hardware-cost-aware allocation and fold search without the alignment
+     (an ablation that isolates what the divisibility of the counts alone buys);
    - uniform-unaligned: the same fraction of every layer's channels (`allocation: uniform`);
 4. unstructured: zero the same fraction of the unpruned weights (magnitude), no shape change;
    and unpruned-matched: the unpruned model trained on for as many epochs as the schedule

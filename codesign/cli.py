@@ -115,6 +115,8 @@ def prune(
     align: Annotated[bool | None, typer.Option(help="align kept counts to the board's PE/SIMD")] = None,
     allocation: Annotated[str | None, typer.Option(
         help="hardware (where LUTs/cycles go) | criterion | uniform (baselines)")] = None,
+    fold_search: Annotated[int | None, typer.Option(
+        help="rounds per step of the fold-in-the-loop count search (0 = off)")] = None,
     seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -125,7 +127,7 @@ def prune(
 
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
-                        align=align, allocation=allocation)
+                        align=align, allocation=allocation, fold_search=fold_search)
     if seed is not None:
         flow = flow.replace(seed=seed)
     _run_and_summarise(flow, board, out, quiet)

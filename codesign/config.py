@@ -94,6 +94,9 @@ class PruneConfig:
     # hardware: where LUTs/cycles are spent | criterion: global importance order, hardware-blind
     # | uniform: the same ratio in every layer (the last two are baselines for comparisons)
     allocation: str = "hardware"
+    # allocation hardware: rounds per step of the fold-in-the-loop search (codesign.prune.
+    # fold_search), which trades granules between layers for FPS within the caps; 0 = off
+    fold_search: int = 2
     sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
@@ -224,6 +227,8 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         (0 < p.step_fraction < 1, "prune.step_fraction",
          f"{p.step_fraction} must lie strictly between 0 and 1"),
         (p.steps >= 1, "prune.steps", f"{p.steps} must be at least 1"),
+        (p.fold_search >= 0, "prune.fold_search",
+         f"{p.fold_search} must be >= 0 (search rounds per step; 0 turns the search off)"),
         *_step_sparsity_checks(p),
         (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
          "fine-tune epochs must be >= 0"),

@@ -40,6 +40,8 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "prune": {"step_sparsity": "0.2, 0.5"}}, "prune.step_sparsity: expected a list"),
         ({"name": "x", "prune": {"step_sparsity": [0.2, "half"]}}, "expected a number, got 'half'"),
         ({"name": "x", "prune": {"steps": 2, "step_sparsity": [0.2, 0.4]}}, "prune.step_sparsity"),
+        ({"name": "x", "prune": {"fold_search": -1}}, "prune.fold_search: -1 must be >= 0"),
+        ({"name": "x", "prune": {"fold_search": 1.5}}, "prune.fold_search: expected an integer"),
         ({"name": "x", "prune": {"allocation": "global"}},
          "prune.allocation: 'global' is not one of hardware, criterion, uniform"),
         ({"description": "no name"}, "missing required key name"),

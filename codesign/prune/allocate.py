@@ -76,12 +76,16 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
              profile: HardwareProfile, granularity: Mapping[str, int], remove_fraction: float,
              *, sensitivity: Mapping[str, float] | None = None,
              min_keep: Mapping[str, int] | None = None,
-             policy: str = "hardware") -> dict[str, int]:
+             policy: str = "hardware",
+             ceiling: Mapping[str, int] | None = None) -> dict[str, int]:
     """Kept channel counts per group after removing `remove_fraction` of the profile's MACs.
 
     `groups` and `profile` must describe the same (current) model; `importance` holds one
     non-negative score per channel (higher = keep); counts are multiples of `granularity`.
-    `policy`: "hardware" (the module docstring) or "criterion" (hardware-blind baseline)."""
+    `policy`: "hardware" (the module docstring) or "criterion" (hardware-blind baseline).
+    `ceiling`: groups forced down to at most that many channels (the aligned count at or below
+    it) before the greedy loop; their MACs count towards the fraction, so the loop takes that
+    much less elsewhere (how the fold search trades channels between layers)."""
     if not (isinstance(remove_fraction, numbers.Real) and 0.0 < remove_fraction < 1.0):
         raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
     if policy not in POLICIES:
@@ -115,6 +119,17 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
 
     goal = remove_fraction * total_macs
     removed = 0.0
+    for name, limit in sorted((ceiling or {}).items()):
+        if name not in counts:
+            raise PruneError(f"ceiling names {name}, which is not a prunable group "
+                             f"({', '.join(sorted(counts))})")
+        target = min(counts[name], int(limit) // int(granularity[name]) * int(granularity[name]))
+        if target < floor[name]:
+            raise PruneError(f"ceiling {limit} for {name} is below its minimum of {floor[name]} "
+                             "channels (granularity or min_keep); no layer goes that low")
+        group = next(g for g in groups if g.name == name)
+        removed += freed(group, macs, (counts[name] - target) / channels[name])
+        counts[name] = target
     while removed < goal * (1 - 1e-12):
         best: tuple[float, ChannelGroup, int] | None = None
         for g in groups:
@@ -149,6 +164,20 @@ def _shortfall(fraction: float, removed: float, total: float, counts: Mapping[st
             "the granularity (align: false)")
 
 
+def remaining_macs(groups: Sequence[ChannelGroup], profile: HardwareProfile,
+                   counts: Mapping[str, int]) -> float:
+    """The profile's MACs with each group cut to `counts`: a layer's MACs scale with its kept
+    output and input channels (the model `allocate` counts with)."""
+    feeder = {g.consumer: g.name for g in groups}
+    channels = {g.name: g.channels for g in groups}
+
+    def kept(name: str | None) -> float:
+        return counts[name] / channels[name] if name else 1.0
+
+    return sum(float(x.macs) * kept(x.layer if x.layer in channels else None)
+               * kept(feeder.get(x.layer)) for x in profile.layers)
+
+
 def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
                      granularity: Mapping[str, int], remove_fraction: float) -> dict[str, int]:
     """The classic baseline: every layer keeps the same fraction of its channels (rounded to
@@ -156,10 +185,8 @@ def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
     of the MACs. Blind to where the hardware is spent; for comparisons (`allocation: uniform`)."""
     if not (isinstance(remove_fraction, numbers.Real) and 0.0 < remove_fraction < 1.0):
         raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
-    feeder = {g.consumer: g.name for g in groups}
     channels = {g.name: g.channels for g in groups}
-    macs = {x.layer: float(x.macs) for x in profile.layers}
-    total = sum(macs.values())
+    total = sum(float(x.macs) for x in profile.layers)
 
     def counts_at(keep: float) -> dict[str, int]:
         out = {}
@@ -169,10 +196,7 @@ def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
         return out
 
     def remaining(counts: Mapping[str, int]) -> float:
-        def frac(name: str | None) -> float:
-            return counts[name] / channels[name] if name else 1.0
-        return sum(m * frac(layer if layer in channels else None) * frac(feeder.get(layer))
-                   for layer, m in macs.items())
+        return remaining_macs(groups, profile, counts)
 
     for step in range(1000, 0, -1):
         counts = counts_at(step / 1000)

@@ -119,7 +119,22 @@ def render_prune_markdown(section: dict[str, Any]) -> list[str]:
         lines.append(f"| {s['step']} | {s['macs']:,} | {100 * s['accuracy']:.2f} % | "
                      f"{s['hardware']['fps']:,.0f} | {lut} | "
                      f"{', '.join(str(c) for c in s['counts'].values())} |")
+    lines += _search_lines(section["schedule"])
     lines += ["", f"![accuracy vs LUT and FPS]({section['plot']})", ""]
+    return lines
+
+
+def _search_lines(schedule: list[dict[str, Any]]) -> list[str]:
+    """What the fold search changed per step (nothing when it was off)."""
+    searched = [s for s in schedule if s.get("search")]
+    if not searched:
+        return []
+    lines = ["", "Fold search (counts measured before fine-tuning; `prune.fold_search`):", ""]
+    for s in searched:
+        found = s["search"]
+        moves = "; ".join(found["moves"]) or "the allocation's counts were already the fastest"
+        lines.append(f"- step {s['step']}: {found['evaluated']} foldings measured, "
+                     f"{found['fps_allocated']:,.0f} -> {found['fps']:,.0f} FPS: {moves}")
     return lines
 
 

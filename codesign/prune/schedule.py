@@ -1,7 +1,8 @@
 """The pruning schedule: iterative prune -> fine-tune steps under a budget, hardware in the loop.
 
 Each step scores channels (the configured criterion), lets `allocate` decide how many channels
-each layer keeps (hardware-cost-aware, counts aligned to the board's PE/SIMD granularity), cuts
+each layer keeps (hardware-cost-aware, counts aligned to the board's PE/SIMD granularity;
+`fold_search` rounds then trade granules between layers for FPS within the caps), cuts
 them out physically, fine-tunes, and measures the result: accuracy, MACs, and FINN's estimates
 for the board (the highest FPS within the caps, and the resources needed at the reference FPS).
 Budgets: `sparsity` (remove a fraction of the MACs, spread geometrically over the steps), `fps`
@@ -54,6 +55,7 @@ class StepRecord:
     accuracy: float
     hardware: HardwarePoint
     seconds: float
+    search: dict[str, Any] | None = None  # the fold search of this step (fold_search.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,7 +137,8 @@ def _bottleneck(profile: HardwareProfile) -> str:
 
 
 def _record(step: int, model: nn.Module, data: Dataset, granularity: dict[str, int],
-            hardware: HardwarePoint, started: float) -> StepRecord:
+            hardware: HardwarePoint, started: float,
+            search: dict[str, Any] | None = None) -> StepRecord:
     from codesign.prune.stats import model_cost
     from codesign.prune.surgery import channel_counts
     from codesign.train import evaluate
@@ -144,7 +147,7 @@ def _record(step: int, model: nn.Module, data: Dataset, granularity: dict[str, i
     return StepRecord(step=step, counts=channel_counts(model, data.input_shape),
                       granularity=dict(granularity), params=cost.params, macs=cost.macs,
                       bops=cost.bops, accuracy=evaluate(model, data.x_test, data.y_test),
-                      hardware=hardware, seconds=time.perf_counter() - started)
+                      hardware=hardware, seconds=time.perf_counter() - started, search=search)
 
 
 def _step_fraction(settings: PruneConfig, step: int, macs0: int, macs: int) -> float:
@@ -195,6 +198,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     the caps (the throughput the pruned design must match with fewer resources)."""
     from codesign.prune.alignment import granularity as board_granularity
     from codesign.prune.allocate import allocate, allocate_uniform
+    from codesign.prune.fold_search import search_counts
     from codesign.prune.graph import channel_groups
     from codesign.prune.importance import channel_importance
     from codesign.prune.surgery import keep_top, prune_channels
@@ -226,11 +230,18 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         groups = channel_groups(model, shape)
         scores = channel_importance(model, groups, settings.criterion,
                                     (data.x_train, data.y_train), seed=seed + step)
+        search = None
         try:
-            counts = (allocate_uniform(groups, profile, grain, fraction)
-                      if settings.allocation == "uniform" else
-                      allocate(groups, scores, profile, grain, fraction, sensitivity=sensitivity,
-                               policy=settings.allocation))
+            if settings.allocation == "uniform":
+                counts = allocate_uniform(groups, profile, grain, fraction)
+            elif settings.allocation == "hardware" and settings.fold_search > 0:
+                search = search_counts(model, groups, scores, profile, grain, fraction, board,
+                                       shape, workdir / f"step{step}-search",
+                                       rounds=settings.fold_search, sensitivity=sensitivity)
+                counts = search.counts
+            else:
+                counts = allocate(groups, scores, profile, grain, fraction,
+                                  sensitivity=sensitivity, policy=settings.allocation)
         except PruneError as exc:
             notes.append(f"step {step}: {exc}")
             break
@@ -238,7 +249,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress)
         point, profile = measure_hardware(model, shape, board, reference_fps,
                                           workdir / f"step{step}")
-        records.append(_record(step, model, data, grain, point, started))
+        records.append(_record(step, model, data, grain, point, started,
+                               search.to_dict() if search else None))
         if on_step:
             on_step(records[-1])
     if len(records) > 1 and settings.final_epochs > 0:

@@ -10,31 +10,7 @@ import pytest
 from codesign.errors import PruneError
 from codesign.prune.allocate import allocate
 from codesign.prune.graph import ChannelGroup
-from codesign.prune.hardware import HardwareProfile, LayerHardware
-
-NAMES = ("l0", "l1", "l2", "cls")
-
-
-def _chain(widths: tuple[int, ...], lut: tuple[float, ...], cycles: tuple[int, ...]
-           ) -> tuple[list[ChannelGroup], HardwareProfile]:
-    """An MLP in -> widths[1] -> ... -> widths[-1]; every layer but the last is a group."""
-    names = NAMES[:len(widths) - 2] + ("cls",)
-    layers = tuple(LayerHardware(layer=n, node=f"MVAU_{i}", pe=1, simd=1, mh=widths[i + 1],
-                                 mw=widths[i], cycles=cycles[i], macs=widths[i] * widths[i + 1],
-                                 lut=lut[i], bram_18k=0.0, uram=0.0, dsp=0.0)
-                   for i, n in enumerate(names))
-    groups = [ChannelGroup(name=n, kind="linear", channels=widths[i + 1], followers=(),
-                           batchnorm=None, consumer=names[i + 1], consumer_kind="linear",
-                           features_per_channel=1) for i, n in enumerate(names[:-1])]
-    profile = HardwareProfile(layers=layers, fps=1.0, max_cycles=max(cycles),
-                              totals={"LUT": sum(lut)}, fits=True, objective="maximize",
-                              target_fps=None, estimates=None)  # type: ignore[arg-type]
-    return groups, profile
-
-
-def _tfc_like() -> tuple[list[ChannelGroup], HardwareProfile]:
-    # TFC-W2A2 as folded for pynq-z2: the first layer holds 91 % of the LUTs and the bottleneck
-    return _chain((784, 64, 64, 64, 10), (30754, 1281, 1308, 442), (98, 64, 64, 80))
+from tests.prune.chains import chain, flat, tfc_like
 
 
 def _macs(widths: tuple[int, ...], groups: list[ChannelGroup], counts: dict[str, int]) -> int:
@@ -43,14 +19,10 @@ def _macs(widths: tuple[int, ...], groups: list[ChannelGroup], counts: dict[str,
     return sum(a * b for a, b in zip(kept, kept[1:], strict=False))
 
 
-def _flat(groups: list[ChannelGroup]) -> dict[str, np.ndarray]:
-    return {g.name: np.ones(g.channels) for g in groups}
-
-
 def test_the_layer_holding_most_lut_and_cycles_goes_first() -> None:
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     # groups listed last-first, so a tie would not favour l0: the hardware share decides
-    counts = allocate(groups[::-1], _flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.05)
+    counts = allocate(groups[::-1], flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.05)
     assert counts == {"l0": 56, "l1": 64, "l2": 64}  # one step of the first layer suffices
 
 
@@ -61,8 +33,8 @@ def test_first_move_follows_the_hardware_of_producer_and_consumer(heavy: int,
     # freed equally by l0 and l1 (the tie goes to the earlier group), the classifier only by l2
     lut = tuple(10_000.0 if i == heavy else 100.0 for i in range(4))
     cycles = tuple(100 if i == heavy else 10 for i in range(4))
-    groups, profile = _chain((64, 64, 64, 64, 64), lut, cycles)
-    counts = allocate(groups, _flat(groups), profile, {g.name: 8 for g in groups}, 0.01)
+    groups, profile = chain((64, 64, 64, 64, 64), lut, cycles)
+    counts = allocate(groups, flat(groups), profile, {g.name: 8 for g in groups}, 0.01)
     assert counts == {g.name: 56 if g.name == expected else 64 for g in groups}
 
 
@@ -71,7 +43,7 @@ def test_first_move_follows_the_hardware_of_producer_and_consumer(heavy: int,
 def test_counts_are_aligned_never_zero_and_reach_the_fraction(
         fraction: float, grains: tuple[int, int, int]) -> None:
     widths = (784, 64, 64, 64, 10)
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     grain = dict(zip(("l0", "l1", "l2"), grains, strict=True))
     rng = np.random.default_rng(0)
     scores = {g.name: rng.random(g.channels) for g in groups}
@@ -86,48 +58,48 @@ def test_counts_are_aligned_never_zero_and_reach_the_fraction(
 
 
 def test_sensitivity_protects_a_layer() -> None:
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     grain = {"l0": 8, "l1": 8, "l2": 8}
     # the last three layers hold 15 % of the MACs, enough for 10 % without touching l0
-    protected = allocate(groups, _flat(groups), profile, grain, 0.1,
+    protected = allocate(groups, flat(groups), profile, grain, 0.1,
                          sensitivity={"l0": 1e6})
     assert protected["l0"] == 64 and min(protected["l1"], protected["l2"]) < 64
-    assert allocate(groups, _flat(groups), profile, grain, 0.1)["l0"] < 64
+    assert allocate(groups, flat(groups), profile, grain, 0.1)["l0"] < 64
 
 
 def test_unimportant_channels_go_before_hardware_share_alone_would_say() -> None:
     # l0 and l1 free the same hardware (l0 wins ties); l1 has eight channels that carry nothing
-    groups, profile = _chain((64, 64, 64, 64, 10), (100, 100, 100, 10), (10, 10, 10, 1))
-    scores = _flat(groups)
+    groups, profile = chain((64, 64, 64, 64, 10), (100, 100, 100, 10), (10, 10, 10, 1))
+    scores = flat(groups)
     scores["l1"] = np.concatenate([np.full(8, 1e-3), np.ones(56)])
     counts = allocate(groups, scores, profile, {g.name: 8 for g in groups}, 0.05)
     assert counts == {"l0": 64, "l1": 56, "l2": 64}
 
 
 def test_min_keep_and_the_floor_hold() -> None:
-    groups, profile = _tfc_like()
-    counts = allocate(groups, _flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.4,
+    groups, profile = tfc_like()
+    counts = allocate(groups, flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.4,
                       min_keep={"l0": 40})
     assert counts["l0"] == 40 and min(counts.values()) >= 8
 
 
 def test_an_unaligned_count_first_goes_to_the_multiple_below() -> None:
-    groups, profile = _chain((100, 60, 30, 10), (1000, 100, 10), (100, 10, 1))
-    counts = allocate(groups, _flat(groups), profile, {"l0": 8, "l1": 4}, 0.02)
+    groups, profile = chain((100, 60, 30, 10), (1000, 100, 10), (100, 10, 1))
+    counts = allocate(groups, flat(groups), profile, {"l0": 8, "l1": 4}, 0.02)
     assert counts == {"l0": 56, "l1": 30}
 
 
 def test_unreachable_fraction_says_how_short_and_which_layers() -> None:
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     with pytest.raises(PruneError, match=r"short by .*l0 at 32 \(minimum 32\)"):
-        allocate(groups, _flat(groups), profile, {"l0": 32, "l1": 32, "l2": 32}, 0.9)
+        allocate(groups, flat(groups), profile, {"l0": 32, "l1": 32, "l2": 32}, 0.9)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, -0.2, float("nan")])
 def test_bad_fraction(fraction: float) -> None:
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     with pytest.raises(PruneError, match="between 0 and 1"):
-        allocate(groups, _flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, fraction)
+        allocate(groups, flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, fraction)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -140,8 +112,8 @@ def test_bad_fraction(fraction: float) -> None:
     ({"stale": True}, "after its latest surgery"),
 ])
 def test_inconsistent_inputs_are_named(change: dict[str, object], message: str) -> None:
-    groups, profile = _tfc_like()
-    scores = {**_flat(groups), **change.get("importance", {})}  # type: ignore[dict-item]
+    groups, profile = tfc_like()
+    scores = {**flat(groups), **change.get("importance", {})}  # type: ignore[dict-item]
     grain = {"l0": 8, "l1": 8, "l2": 8, **change.get("granularity", {})}  # type: ignore[dict-item]
     if change.get("stale"):
         groups[1] = dataclasses.replace(groups[1], channels=48)
@@ -156,14 +128,14 @@ def test_inconsistent_inputs_are_named(change: dict[str, object], message: str) 
 def test_uniform_allocation_keeps_one_ratio_everywhere(fraction: float, grain: int) -> None:
     from codesign.prune.allocate import allocate_uniform
 
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     counts = allocate_uniform(groups, profile, {g.name: grain for g in groups}, fraction)
     widths = (784, 64, 64, 64, 10)
     assert _macs(widths, groups, counts) <= (1 - fraction) * _macs(widths, groups, {
         g.name: g.channels for g in groups}) + 1e-9
     assert len(set(counts.values())) == 1  # the same width for equal layers: blind to hardware
     assert all(c % grain == 0 and c >= grain for c in counts.values())
-    hardware_aware = allocate(groups, _flat(groups), profile, {g.name: grain for g in groups},
+    hardware_aware = allocate(groups, flat(groups), profile, {g.name: grain for g in groups},
                               fraction)
     first = groups[0].name  # the layer holding most LUTs and cycles
     assert hardware_aware[first] < counts[first] or grain > 1
@@ -172,7 +144,7 @@ def test_uniform_allocation_keeps_one_ratio_everywhere(fraction: float, grain: i
 def test_uniform_allocation_rejects_bad_fractions() -> None:
     from codesign.prune.allocate import allocate_uniform
 
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     with pytest.raises(PruneError, match="between 0 and 1"):
         allocate_uniform(groups, profile, {g.name: 1 for g in groups}, 1.0)
 
@@ -186,7 +158,7 @@ def _ranked_scores(groups: list[ChannelGroup], low: str) -> dict[str, np.ndarray
 
 @pytest.mark.parametrize("low", ["l1", "l2"])
 def test_criterion_policy_follows_importance_not_hardware(low: str) -> None:
-    groups, profile = _tfc_like()  # l0 holds most LUTs and cycles
+    groups, profile = tfc_like()  # l0 holds most LUTs and cycles
     grain = {g.name: 1 for g in groups}
     scores = _ranked_scores(groups, low)
     blind = allocate(groups, scores, profile, grain, 0.02, policy="criterion")
@@ -201,7 +173,7 @@ def test_criterion_policy_follows_importance_not_hardware(low: str) -> None:
 
 @pytest.mark.parametrize("grain", [1, 4])
 def test_criterion_policy_takes_channels_in_global_order_of_normalised_score(grain: int) -> None:
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     # every layer ranks 1..64 the same way: normalised alike, so the layers shrink together
     scores = {g.name: np.arange(1, g.channels + 1, dtype=float) for g in groups}
     counts = allocate(groups, scores, profile, {g.name: grain for g in groups}, 0.5,
@@ -215,7 +187,32 @@ def test_criterion_policy_takes_channels_in_global_order_of_normalised_score(gra
 
 
 def test_unknown_allocation_policy_is_named() -> None:
-    groups, profile = _tfc_like()
+    groups, profile = tfc_like()
     with pytest.raises(PruneError, match="'random' is not one of hardware, criterion"):
-        allocate(groups, _flat(groups), profile, {g.name: 1 for g in groups}, 0.1,
+        allocate(groups, flat(groups), profile, {g.name: 1 for g in groups}, 0.1,
                  policy="random")
+
+
+@pytest.mark.parametrize(("forced", "limit"), [("l1", 48), ("l2", 40), ("l2", 43)])
+def test_a_ceiling_forces_its_group_down_and_the_rest_takes_less(forced: str,
+                                                                 limit: int) -> None:
+    widths = (784, 64, 64, 64, 10)
+    groups, profile = tfc_like()
+    grain = {"l0": 8, "l1": 8, "l2": 8}
+    free = allocate(groups, flat(groups), profile, grain, 0.3)
+    capped = allocate(groups, flat(groups), profile, grain, 0.3, ceiling={forced: limit})
+    assert capped[forced] == limit // 8 * 8  # the aligned count at or below the ceiling
+    assert capped["l0"] >= free["l0"]  # the forced MACs count: l0 gives up no more
+    before = _macs(widths, groups, {g.name: 64 for g in groups})
+    assert before - _macs(widths, groups, capped) >= 0.3 * before
+
+
+@pytest.mark.parametrize(("ceiling", "message"), [
+    ({"l1": 4}, "ceiling 4 for l1 is below its minimum of 8"),
+    ({"cls": 4}, "ceiling names cls, which is not a prunable group"),
+])
+def test_bad_ceilings_are_named(ceiling: dict[str, int], message: str) -> None:
+    groups, profile = tfc_like()
+    with pytest.raises(PruneError, match=message):
+        allocate(groups, flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.1,
+                 ceiling=ceiling)

@@ -6,29 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from codesign.boards import load_board
 from codesign.config import PruneConfig, TrainConfig
-from codesign.data import load_dataset
-from codesign.models import build_model
 from codesign.prune.schedule import measure_hardware, prune_model
-from codesign.train import set_seed, train_model
 
 pytestmark = pytest.mark.slow
 TRAIN = TrainConfig(epochs=2, batch_size=64, lr=0.02)
 REFERENCE_FPS = 200_000.0
-
-
-@pytest.fixture(scope="module")
-def trained() -> tuple[torch.nn.Module, object]:
-    torch.set_num_threads(1)
-    data = load_dataset("digits", seed=0)
-    set_seed(0)
-    model = build_model("mlp", input_shape=data.input_shape, num_classes=10, weight_bits=2,
-                        act_bits=2, hidden=[64, 32])
-    train_model(model, data, epochs=2, batch_size=64, lr=0.02, seed=0, progress=False)
-    return model, data
 
 
 def _prune(trained, tmp_path: Path, board, **settings: object):

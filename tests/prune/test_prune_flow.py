@@ -55,6 +55,11 @@ def test_report_puts_pruned_beside_unpruned_and_verifies_bit_exact(pruned_run: P
     assert all(after["counts"][n] % grains[n] == 0 for n in grains)  # aligned
     assert after["resources_at_reference"]["LUT"] < before["resources_at_reference"]["LUT"]
     assert after["fps_within_caps"] >= before["fps_within_caps"]
+    # every prune step ran the fold search and says what it measured and chose
+    for step in section["schedule"][1:-1]:
+        assert step["search"]["evaluated"] >= 1
+        assert step["search"]["fps"] >= step["search"]["fps_allocated"]
+        assert step["search"]["chosen"] == step["counts"]
     # the unstructured control keeps every shape, so FINN's estimates do not move
     control = section["unstructured"]
     assert control["resources_at_reference"] == before["resources_at_reference"]
@@ -67,7 +72,7 @@ def test_report_puts_pruned_beside_unpruned_and_verifies_bit_exact(pruned_run: P
     assert mvau_mh[:2] == [after["counts"]["features.0"], after["counts"]["features.3"]]
     assert report["accuracy"]["test_top1"] == pytest.approx(after["accuracy"])
     md = (pruned_run / "report.md").read_text()
-    assert "## Pruning" in md and "unstructured" in md
+    assert "## Pruning" in md and "unstructured" in md and "Fold search" in md
     for name in ("pruning.png", "model_unpruned.pt", "model.pt"):
         assert (pruned_run / name).stat().st_size > 0
 
@@ -98,6 +103,7 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--budget", "fps"], "prune.target_fps"),
     (["--criterion", "random"], "prune.criterion"),
     (["--allocation", "random"], "prune.allocation"),
+    (["--fold-search", "-1"], "prune.fold_search"),
 ])
 def test_bad_prune_options_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture,
                                          args: list[str], message: str) -> None:
