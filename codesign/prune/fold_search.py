@@ -78,16 +78,14 @@ def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: M
     """FPS within the caps of a copy of `model` cut to `counts` (the highest-scored channels
     kept), its slowest weight layer, and whether that layer bounds the whole design."""
     from codesign.prune.graph import weight_layers
-    from codesign.prune.hardware import compile_model, fold_profile, layer_dims
+    from codesign.prune.hardware import hardware_profile
     from codesign.prune.surgery import keep_top, prune_channels
 
     cut = copy.deepcopy(model)
     prune_channels(cut, keep_top(scores, counts), input_shape)
-    names = weight_layers(cut, input_shape)
-    hw = compile_model(cut, input_shape, board, workdir)
     try:
-        profile = fold_profile(hw, names, board, objective="maximize",
-                               dims=layer_dims(cut, names))
+        profile = hardware_profile(cut, input_shape, weight_layers(cut, input_shape), board,
+                                   workdir=workdir)
     except FoldingError:
         return 0.0, None, False
     slowest = profile.bottleneck
