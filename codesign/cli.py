@@ -117,6 +117,9 @@ def prune(
         help="hardware (where LUTs/cycles go) | criterion | uniform (baselines)")] = None,
     fold_search: Annotated[int | None, typer.Option(
         help="rounds per step of the fold-in-the-loop count search (0 = off)")] = None,
+    fold_targets: Annotated[bool | None, typer.Option(
+        help="let the search try each bottleneck's exact folding count (default: budget fps "
+             "only)")] = None,
     seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -127,7 +130,8 @@ def prune(
 
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
-                        align=align, allocation=allocation, fold_search=fold_search)
+                        align=align, allocation=allocation, fold_search=fold_search,
+                        fold_targets=fold_targets)
     if seed is not None:
         flow = flow.replace(seed=seed)
     _run_and_summarise(flow, board, out, quiet)

@@ -97,6 +97,10 @@ class PruneConfig:
     # allocation hardware: rounds per step of the fold-in-the-loop search (codesign.prune.
     # fold_search), which trades granules between layers for FPS within the caps; 0 = off
     fold_search: int = 2
+    # let the search also try each bottleneck's folding target, the exact count (aligned or not)
+    # that folds faster in the same PE x SIMD lanes; default (null): only under budget fps, as
+    # it buys speed with channels of the layer that bounds it, often the one accuracy needs
+    fold_targets: bool | None = None
     sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity

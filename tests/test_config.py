@@ -42,6 +42,8 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "prune": {"steps": 2, "step_sparsity": [0.2, 0.4]}}, "prune.step_sparsity"),
         ({"name": "x", "prune": {"fold_search": -1}}, "prune.fold_search: -1 must be >= 0"),
         ({"name": "x", "prune": {"fold_search": 1.5}}, "prune.fold_search: expected an integer"),
+        ({"name": "x", "prune": {"fold_targets": "yes"}},
+         "prune.fold_targets: expected true or false"),
         ({"name": "x", "prune": {"allocation": "global"}},
          "prune.allocation: 'global' is not one of hardware, criterion, uniform"),
         ({"description": "no name"}, "missing required key name"),

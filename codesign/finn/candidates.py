@@ -35,7 +35,7 @@ from codesign.finn._env import base_op_type, ensure_finn_settings, is_hw_node, q
 from codesign.finn.compile import HWGraph
 from codesign.finn.costs import CostCache, NodeEvaluator, dwc_cost, private_instance
 from codesign.folding.prune import prune_dominated
-from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Tie
+from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Tie, divisors
 
 _PE_SIZE = {"MVAU": "MH", "VVAU": "Channels", "Thresholding": "NumChannels", "Pool": "Channels",
             "LabelSelect": "Labels", "GlobalAccPool": "NumChannels",
@@ -59,10 +59,6 @@ class BuiltSpace:
         return {"layers": len(self.space.layers), "evaluated": self.evaluated, "kept": self.kept,
                 "illegal": self.illegal, "links": len(self.space.links),
                 "seconds": self.seconds, "notes": list(self.notes)}
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def _is_versal(part: str) -> bool:
@@ -114,8 +110,8 @@ def _parallelism(inst: Any, node: Any, model: Any, parallel_window: bool) -> lis
     grid: list[dict[str, Any]] = []
     if op == "VVAU":
         channels, kernel = get("Channels"), int(get("Kernel")[0] * get("Kernel")[1])
-        for pe in _divisors(channels):
-            for simd in _divisors(kernel) if pe == channels else [1]:
+        for pe in divisors(channels):
+            for simd in divisors(kernel) if pe == channels else [1]:
                 grid.append({"PE": pe, "SIMD": simd})
         return grid
     if op == "ConvolutionInputGenerator":
@@ -123,7 +119,7 @@ def _parallelism(inst: Any, node: Any, model: Any, parallel_window: bool) -> lis
         consumer = model.find_consumer(node.output[0])
         before_vvau = consumer is not None and base_op_type(consumer.op_type) == "VVAU"
         rtl = node.op_type.endswith("_rtl") and not get("dynamic_mode")
-        for simd in _divisors(channels):
+        for simd in divisors(channels):
             windows = [0]
             if rtl and parallel_window and list(get("ConvKernelDim")) != [1, 1]:
                 if (get("depthwise") and before_vvau) or (not get("depthwise") and simd == channels):
@@ -131,8 +127,8 @@ def _parallelism(inst: Any, node: Any, model: Any, parallel_window: bool) -> lis
             grid += [{"SIMD": simd, "parallel_window": w} for w in windows]
         return grid
     pe_size, simd_size = _PE_SIZE.get(op), _SIMD_SIZE.get(op)
-    pes = _divisors(get(pe_size)) if pe_size else [None]
-    simds = _divisors(get(simd_size)) if simd_size else [None]
+    pes = divisors(get(pe_size)) if pe_size else [None]
+    simds = divisors(get(simd_size)) if simd_size else [None]
     for pe, simd in itertools.product(pes, simds):
         grid.append({k: v for k, v in (("PE", pe), ("SIMD", simd)) if v is not None})
     return grid

@@ -15,6 +15,7 @@ import numpy as np
 from codesign.errors import FoldingError
 from codesign.finn._env import base_op_type, quiet_finn
 from codesign.finn.compile import HWGraph
+from codesign.folding.space import divisors
 
 # The attributes FINN's builder writes to auto_folding_config.json (step_target_fps_parallelization)
 # and accepts back through ApplyConfig: parallelism, memory and compute implementation styles.
@@ -85,10 +86,6 @@ def read_folding(hw: HWGraph) -> dict[str, Any]:
     return config
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
 def _size_for(inst: Any, node: Any, attr: str, types: dict[str, Any]) -> tuple[str, int] | None:
     for name, size_attr in _DIVISIBILITY.get(base_op_type(node.op_type), ()):
         if name == attr and size_attr in types:
@@ -115,7 +112,7 @@ def check_folding_legal(hw: HWGraph) -> None:
                 continue
             size_name, n = size
             if not isinstance(value, int) or value < 1 or n % value != 0:
-                legal = ", ".join(map(str, _divisors(n)))
+                legal = ", ".join(map(str, divisors(n)))
                 raise FoldingError(f"{node.name} ({node.op_type}): {attr}={value} does not divide "
                                    f"{size_name}={n}; legal {attr} values are {legal}")
         op = base_op_type(node.op_type)

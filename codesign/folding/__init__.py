@@ -10,10 +10,10 @@ from codesign.folding.optimize import (
     pareto_front,
 )
 from codesign.folding.prune import prune_dominated
-from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Tie
+from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Tie, divisors
 
 __all__ = [
-    "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Link", "Tie", "brute_force",
+    "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Link", "Tie", "brute_force", "divisors",
     "explain_infeasible", "maximize_throughput", "minimize_resources", "pareto_front",
     "prune_dominated",
 ]

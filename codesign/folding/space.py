@@ -17,6 +17,12 @@ from typing import Any
 from codesign.boards import RESOURCE_KINDS
 
 
+def divisors(n: int) -> list[int]:
+    """The divisors of a positive integer, ascending: the legal PE (SIMD) values for a
+    dimension of n (FINN needs MH % PE == 0 and MW % SIMD == 0)."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
 @dataclass(frozen=True)
 class Candidate:
     attrs: tuple[tuple[str, Any], ...]  # sorted (name, value) pairs, e.g. (("PE", 4), ("SIMD", 8))

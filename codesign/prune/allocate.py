@@ -77,7 +77,8 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
              *, sensitivity: Mapping[str, float] | None = None,
              min_keep: Mapping[str, int] | None = None,
              policy: str = "hardware",
-             ceiling: Mapping[str, int] | None = None) -> dict[str, int]:
+             ceiling: Mapping[str, int] | None = None,
+             pinned: Mapping[str, int] | None = None) -> dict[str, int]:
     """Kept channel counts per group after removing `remove_fraction` of the profile's MACs.
 
     `groups` and `profile` must describe the same (current) model; `importance` holds one
@@ -85,7 +86,9 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
     `policy`: "hardware" (the module docstring) or "criterion" (hardware-blind baseline).
     `ceiling`: groups forced down to at most that many channels (the aligned count at or below
     it) before the greedy loop; their MACs count towards the fraction, so the loop takes that
-    much less elsewhere (how the fold search trades channels between layers)."""
+    much less elsewhere (how the fold search trades channels between layers).
+    `pinned`: groups set to exactly that many channels, aligned or not, and left there by the
+    loop (a count the fold search derived from the folding arithmetic); their MACs count too."""
     if not (isinstance(remove_fraction, numbers.Real) and 0.0 < remove_fraction < 1.0):
         raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
     if policy not in POLICIES:
@@ -119,23 +122,33 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
 
     goal = remove_fraction * total_macs
     removed = 0.0
-    for name, limit in sorted((ceiling or {}).items()):
+    forced = sorted([(n, v, False) for n, v in (ceiling or {}).items()]
+                    + [(n, v, True) for n, v in (pinned or {}).items()])
+    for name, limit, exact in forced:
+        label = "pinned count" if exact else "ceiling"
         if name not in counts:
-            raise PruneError(f"ceiling names {name}, which is not a prunable group "
+            raise PruneError(f"{label} names {name}, which is not a prunable group "
                              f"({', '.join(sorted(counts))})")
-        target = min(counts[name], int(limit) // int(granularity[name]) * int(granularity[name]))
-        if target < floor[name]:
-            raise PruneError(f"ceiling {limit} for {name} is below its minimum of {floor[name]} "
-                             "channels (granularity or min_keep); no layer goes that low")
+        if name in (ceiling or {}) and name in (pinned or {}):
+            raise PruneError(f"{name} has both a ceiling and a pinned count; give one")
+        step = int(granularity[name])
+        target = min(counts[name], int(limit) if exact else int(limit) // step * step)
+        least = max(1, min_keep.get(name, 1)) if exact else floor[name]
+        if target < least or (exact and int(limit) > counts[name]):
+            raise PruneError(f"{label} {limit} for {name} is outside what it may keep "
+                             f"({least} to {counts[name]} channels: granularity, min_keep and "
+                             "its current count); no layer goes below its minimum")
         group = next(g for g in groups if g.name == name)
         removed += freed(group, macs, (counts[name] - target) / channels[name])
         counts[name] = target
+        if exact:
+            floor[name] = target  # the loop leaves a pinned group alone (below)
     while removed < goal * (1 - 1e-12):
         best: tuple[float, ChannelGroup, int] | None = None
         for g in groups:
             step = int(granularity[g.name])
             target = (counts[g.name] - 1) // step * step
-            if target < floor[g.name]:
+            if target < floor[g.name] or g.name in (pinned or {}):
                 continue
             gone = channels[g.name] - counts[g.name]
             lost = ranked[g.name][gone:gone + counts[g.name] - target].sum()

@@ -161,6 +161,14 @@ def _step_fraction(settings: PruneConfig, step: int, macs0: int, macs: int) -> f
     return max(0.0, 1.0 - goal / macs)
 
 
+def fold_targets(settings: PruneConfig) -> bool:
+    """Whether the fold search tries folding targets (`prune.fold_targets`; default: only under
+    budget fps, where FPS is what the user asked for)."""
+    if settings.fold_targets is not None:
+        return settings.fold_targets
+    return settings.budget == "fps"
+
+
 def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
                    ) -> tuple[bool, str]:
     if settings.budget == "sparsity":
@@ -237,7 +245,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
             elif settings.allocation == "hardware" and settings.fold_search > 0:
                 search = search_counts(model, groups, scores, profile, grain, fraction, board,
                                        shape, workdir / f"step{step}-search",
-                                       rounds=settings.fold_search, sensitivity=sensitivity)
+                                       rounds=settings.fold_search, sensitivity=sensitivity,
+                                       targets=fold_targets(settings))
                 counts = search.counts
             else:
                 counts = allocate(groups, scores, profile, grain, fraction,

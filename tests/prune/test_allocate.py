@@ -193,26 +193,38 @@ def test_unknown_allocation_policy_is_named() -> None:
                  policy="random")
 
 
-@pytest.mark.parametrize(("forced", "limit"), [("l1", 48), ("l2", 40), ("l2", 43)])
-def test_a_ceiling_forces_its_group_down_and_the_rest_takes_less(forced: str,
-                                                                 limit: int) -> None:
+@pytest.mark.parametrize(("kind", "forced", "limit", "kept"), [
+    # a ceiling: the aligned count at or below it, which the loop may cut further
+    ("ceiling", "l1", 48, 48), ("ceiling", "l2", 40, 40), ("ceiling", "l2", 43, 40),
+    # a pinned count: exactly that, aligned or not, and the loop leaves it there
+    ("pinned", "l0", 21, 21), ("pinned", "l1", 45, 45), ("pinned", "l2", 64, 64),
+])
+def test_forced_groups_count_towards_the_fraction_and_the_rest_takes_less(
+        kind: str, forced: str, limit: int, kept: int) -> None:
     widths = (784, 64, 64, 64, 10)
     groups, profile = tfc_like()
     grain = {"l0": 8, "l1": 8, "l2": 8}
     free = allocate(groups, flat(groups), profile, grain, 0.3)
-    capped = allocate(groups, flat(groups), profile, grain, 0.3, ceiling={forced: limit})
-    assert capped[forced] == limit // 8 * 8  # the aligned count at or below the ceiling
-    assert capped["l0"] >= free["l0"]  # the forced MACs count: l0 gives up no more
+    counts = allocate(groups, flat(groups), profile, grain, 0.3, **{kind: {forced: limit}})
+    assert counts[forced] == kept
+    others = [n for n in counts if n != forced]
+    assert all(counts[n] % 8 == 0 for n in others)
+    if kept < free[forced]:  # the forced MACs count: the others give up no more
+        assert all(counts[n] >= free[n] for n in others)
     before = _macs(widths, groups, {g.name: 64 for g in groups})
-    assert before - _macs(widths, groups, capped) >= 0.3 * before
+    assert before - _macs(widths, groups, counts) >= 0.3 * before
 
 
-@pytest.mark.parametrize(("ceiling", "message"), [
-    ({"l1": 4}, "ceiling 4 for l1 is below its minimum of 8"),
-    ({"cls": 4}, "ceiling names cls, which is not a prunable group"),
+@pytest.mark.parametrize(("forced", "message"), [
+    ({"ceiling": {"l1": 4}}, "ceiling 4 for l1 is outside what it may keep .8 to 64"),
+    ({"ceiling": {"cls": 4}}, "ceiling names cls, which is not a prunable group"),
+    ({"pinned": {"cls": 4}}, "pinned count names cls, which is not a prunable group"),
+    ({"pinned": {"l1": 65}}, "pinned count 65 for l1 is outside what it may keep .1 to 64"),
+    ({"pinned": {"l1": 0}}, "pinned count 0 for l1 is outside what it may keep"),
+    ({"pinned": {"l1": 40}, "min_keep": {"l1": 48}}, "outside what it may keep .48 to 64"),
+    ({"pinned": {"l1": 40}, "ceiling": {"l1": 48}}, "l1 has both a ceiling and a pinned count"),
 ])
-def test_bad_ceilings_are_named(ceiling: dict[str, int], message: str) -> None:
+def test_bad_ceilings_and_pins_are_named(forced: dict, message: str) -> None:
     groups, profile = tfc_like()
     with pytest.raises(PruneError, match=message):
-        allocate(groups, flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.1,
-                 ceiling=ceiling)
+        allocate(groups, flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.1, **forced)

@@ -14,6 +14,7 @@ from codesign.prune.schedule import (
     _budget_status,
     _step_fraction,
     check_settings,
+    fold_targets,
 )
 
 
@@ -96,3 +97,13 @@ def test_budget_status(settings: PruneConfig, last: StepRecord, met: bool) -> No
     ok, note = _budget_status(settings, baseline, last)
     assert ok is met
     assert note
+
+
+@pytest.mark.parametrize(("budget", "setting", "expected"), [
+    ("fps", None, True), ("sparsity", None, False), ("fit", None, False),
+    ("sparsity", True, True), ("fps", False, False),
+])
+def test_folding_targets_default_to_the_fps_budget(budget: str, setting: bool | None,
+                                                   expected: bool) -> None:
+    settings = PruneConfig(budget=budget, target_fps=1000.0, fold_targets=setting)
+    assert fold_targets(settings) is expected
