@@ -5,11 +5,13 @@ reaches the target FPS within its caps. The fold search (`prune.fold_search`) ma
 bottleneck layer one granule lower, and with folding targets (`prune.fold_targets`, on by default
 under this budget) to the exact count whose divisors fold faster in the same PE x SIMD lanes.
 
-For the pruned TFC flow (default) and each target FPS: train the unpruned model once (seeded),
-then prune copies three ways: the search with folding targets, the search with granule moves only
-(`fold_targets: false`), and no search (`fold_search: 0`). Per run: whether the target was
-reached, the FPS within the caps, the MAC sparsity it took, top-1 after the final fine-tune, the
-kept counts and the steps. Fewer MACs removed for the same FPS is the point.
+For the FPS-budget TFC flow (default; 15 % of the MACs per step, at most 8 steps) and each
+target FPS: train the unpruned model once (seeded), then prune copies four ways: the search with
+folding targets (the flow as shipped), the search with granule moves only
+(`fold_targets: false`), no search (`fold_search: 0`), and unaligned structured pruning with the
+same criterion, hardware-blind (`align: false, allocation: criterion`). Per run: whether the
+target was reached, the FPS within the caps, the MAC sparsity it took, top-1 after the final
+fine-tune, the kept counts and the steps. Fewer MACs removed for the same FPS is the point.
 
 Usage: python3 benchmarks/pruning_fps_budget.py [--flow flows/x.yaml] [--targets 2.5e6 3.5e6]
        [--out benchmarks/results/pruning_fps_budget.json]
@@ -33,12 +35,12 @@ from codesign.config import load_flow
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-FLOW = "flows/tfc_w2a2_mnist5k_pruned.yaml"
+FLOW = "flows/tfc_w2a2_mnist5k_fps.yaml"
 TARGETS = (2.5e6, 3.5e6)  # TFC on Pynq-Z2: unpruned 1.02 M FPS within the caps
-# (name, prune overrides); every run: budget fps, 15 % of the MACs per step, at most 8 steps
+# (name, prune overrides of the flow's budget-fps section)
 VARIANTS = (("targets", {"fold_targets": True}), ("granules", {"fold_targets": False}),
-            ("no search", {"fold_search": 0}))
-SCHEDULE = {"budget": "fps", "step_fraction": 0.15, "steps": 8}
+            ("no search", {"fold_search": 0}),
+            ("criterion-unaligned", {"align": False, "allocation": "criterion"}))
 
 
 def run(flow_path: str, targets: tuple[float, ...], console: Console) -> dict[str, Any]:
@@ -46,7 +48,8 @@ def run(flow_path: str, targets: tuple[float, ...], console: Console) -> dict[st
     from codesign.prune.schedule import prune_model
 
     flow = load_flow(ROOT / flow_path)
-    assert flow.prune is not None, f"{flow_path} has no prune: section"
+    assert flow.prune is not None and flow.prune.budget == "fps", \
+        f"{flow_path} needs a prune: section with budget fps"
     board = load_board(flow.board)
     runs = []
     with tempfile.TemporaryDirectory(prefix="codesign-fps-budget-") as tmp:
@@ -56,8 +59,7 @@ def run(flow_path: str, targets: tuple[float, ...], console: Console) -> dict[st
         for target in targets:
             for name, overrides in VARIANTS:
                 console.print(f"  target {target:,.0f} FPS: {name}")
-                settings = dataclasses.replace(flow.prune, **SCHEDULE, target_fps=target,
-                                               **overrides)
+                settings = dataclasses.replace(flow.prune, target_fps=target, **overrides)
                 pruned = copy.deepcopy(model)
                 result = prune_model(pruned, data, board, settings, flow.train,
                                      workdir=work / f"{name}-{target:.0f}".replace(" ", "-"),
@@ -71,7 +73,7 @@ def run(flow_path: str, targets: tuple[float, ...], console: Console) -> dict[st
                     "moves": [m for s in result.steps if s.search for m in s.search["moves"]],
                     "seconds": result.seconds, "note": result.budget_note})
     return {"benchmark": "pruning_fps_budget", "flow": flow.name, "board": board.name,
-            "schedule": SCHEDULE, "runs": runs}
+            "settings": dataclasses.asdict(flow.prune), "runs": runs}
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
@@ -119,7 +121,7 @@ def main() -> None:
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))
     table = Table(title=f"{report['flow']} on {report['board']}: pruning to a target FPS "
-                        f"({SCHEDULE['step_fraction']:.0%} of the MACs per step)")
+                        f"({report['settings']['step_fraction']:.0%} of the MACs per step)")
     for col in ("target FPS", "search", "reached", "FPS in caps", "MACs removed", "top-1",
                 "steps", "channels"):
         table.add_column(col)

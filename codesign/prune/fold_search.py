@@ -15,14 +15,15 @@ The search, per pruning step:
    the rest of the fraction again (`allocate(..., ceiling=...)`), so other layers keep more and
    the MACs removed stay the step's; measure each. With `targets` (the schedule sets it under
    an FPS budget, where speed is what the user asked for) also try the folding's own target
-   (`faster_count`): the most channels below the current count at which the bottleneck's MVAU
-   has a legal PE/SIMD (PE | MH, SIMD | MW) needing fewer cycles with no more lanes
-   (PE x SIMD) than it uses now, so about the same LUTs; that exact count, aligned or not
-   (`allocate(..., pinned=...)`; its divisors carry the folding), once with the other layers
-   keeping more and once with them as they are (they may have to stay narrow to keep pace).
-   TFC's first layer at 24 channels folds at PE 3 x SIMD 196 = 588 lanes, 32 cycles; 21
-   channels fold at PE 21 x SIMD 28 = 588 lanes, 28 cycles, while the granule below (16)
-   removes more MACs than a step may add. Under a sparsity budget the targets stay off:
+   (`faster_counts`): the most channels below the current count at which the bottleneck's
+   MVAU has a legal PE/SIMD (PE | MH, SIMD | MW) needing fewer cycles with no more lanes
+   (PE x SIMD) than it uses now, so about the same LUTs, and the most channels that reach that
+   speed in fewer lanes; each exact count, aligned or not (`allocate(..., pinned=...)`; its
+   divisors carry the folding), once with the other layers keeping more and once with them as
+   they are (they may have to stay narrow to keep pace). TFC's first layer at 24 channels
+   folds at PE 3 x SIMD 196 = 588 lanes, 32 cycles; 21 channels fold at PE 21 x SIMD 28 = 588
+   lanes, 28 cycles, 20 at PE 5 x SIMD 112 = 560 lanes, 28 cycles, while the granule below
+   (16) removes more MACs than a step may add. Under a sparsity budget the targets stay off:
    measured on TFC / MNIST-5k, the last step's 24 -> 21 move reached x1.14 the FPS but the
    model ended at 91.4 % top-1 instead of 93.6 % (the first layer's width bounds both);
 3. keep the best candidate if it is at least MIN_GAIN faster and removes at most MAX_EXTRA of
@@ -115,23 +116,41 @@ def fewest_folds(mh: int, mw: int, lanes: int) -> int:
                if pe * simd <= lanes)
 
 
-def faster_count(slowest: LayerHardware, channels: int, floor: int, *, outputs: bool
-                 ) -> int | None:
-    """The most channels below `channels` (>= floor) at which `slowest`'s MVAU could fold to
-    fewer cycles than it has, with no more PE x SIMD lanes than it uses. `outputs`: the count is
-    the layer's own outputs (MH); otherwise the group feeding it, `channels` of its MW inputs.
-    None when no count down to `floor` does (or the layer's cycles are not whole folds)."""
+def least_lanes(mh: int, mw: int, folds: int) -> int:
+    """The fewest PE * SIMD (PE | MH, SIMD | MW) that fold MH x MW in at most `folds`."""
+    return min(pe * simd for pe in divisors(mh) for simd in divisors(mw)
+               if (mh // pe) * (mw // simd) <= folds)
+
+
+def faster_counts(slowest: LayerHardware, channels: int, floor: int, *, outputs: bool
+                  ) -> list[int]:
+    """Folding targets for `slowest`'s MVAU, most channels first (each >= floor):
+    1. the most channels below `channels` at which it could fold to fewer cycles than it has,
+       with no more PE x SIMD lanes than it uses (about the same LUTs);
+    2. the most channels below that which reach those cycles in fewer lanes: when the first does
+       not fit because the other layers need more lanes to keep pace, this frees some for them.
+    `outputs`: the count is the layer's own outputs (MH); otherwise the group feeding it,
+    `channels` of its MW inputs. Empty when no count down to `floor` is faster (or the layer's
+    cycles are not whole folds)."""
     folds = (slowest.mh // slowest.pe) * (slowest.mw // slowest.simd)
-    per_channel = slowest.mw // channels
     if (folds < 1 or slowest.cycles % folds or slowest.mh % slowest.pe
             or slowest.mw % slowest.simd or (not outputs and slowest.mw % channels)):
-        return None
-    pixels, lanes = slowest.cycles // folds, slowest.pe * slowest.simd
-    for count in range(channels - 1, max(floor, 1) - 1, -1):
-        mh, mw = (count, slowest.mw) if outputs else (slowest.mh, count * per_channel)
-        if pixels * fewest_folds(mh, mw, lanes) < slowest.cycles:
-            return count
-    return None
+        return []
+    per_channel = slowest.mw // channels
+
+    def dims(count: int) -> tuple[int, int]:
+        return (count, slowest.mw) if outputs else (slowest.mh, count * per_channel)
+
+    lanes = slowest.pe * slowest.simd  # cycles are pixels x folds: compare folds
+    lower = range(channels - 1, max(floor, 1) - 1, -1)
+    first = next((c for c in lower if fewest_folds(*dims(c), lanes) < folds), None)
+    if first is None:
+        return []
+    reached = fewest_folds(*dims(first), lanes)
+    needed = least_lanes(*dims(first), reached)
+    leaner = next((c for c in lower if c < first
+                   and least_lanes(*dims(c), reached) < needed), None)
+    return [first] if leaner is None else [first, leaner]
 
 
 def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
@@ -178,9 +197,9 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                     if g.name == slowest.layer or g.consumer == slowest.layer]
         trials = []
         for name in touching:  # the folding's target first: ties go to the nearer count
-            target = targets and faster_count(slowest, best.counts[name], floor[name],
-                                              outputs=name == slowest.layer)
-            if target:  # the other layers keep more, or keep what they have
+            found = (faster_counts(slowest, best.counts[name], floor[name],
+                                   outputs=name == slowest.layer) if targets else [])
+            for target in found:  # the other layers keep more, or keep what they have
                 trials.append((candidate(without(best.ceiling, name),
                                          {**best.pinned, name: target}), name))
                 trials.append((candidate({}, {**best.counts, name: target}), name))

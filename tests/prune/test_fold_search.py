@@ -15,8 +15,9 @@ from codesign.prune.allocate import allocate, remaining_macs
 from codesign.prune.fold_search import (
     MAX_EXTRA,
     MIN_GAIN,
-    faster_count,
+    faster_counts,
     fewest_folds,
+    least_lanes,
     measure_counts,
     search_counts,
 )
@@ -133,30 +134,40 @@ def _layer(mh: int, mw: int, pe: int, simd: int, pixels: int = 1) -> LayerHardwa
 
 @pytest.mark.parametrize(("layer", "channels", "outputs", "expected"), [
     # TFC's first layer on Pynq-Z2: 24 outputs at PE 3 x SIMD 196 (588 lanes) take 32 cycles;
-    # 21 fold at PE 21 x SIMD 28 (588 lanes) to 28; 23 and 22 find no faster folding
-    (_layer(24, 784, 3, 196), 24, True, 21),
+    # 21 fold at PE 21 x SIMD 28 (588 lanes) to 28 (23 and 22 find no faster folding), and
+    # 20 reach 28 in fewer lanes (PE 5 x SIMD 112 = 560)
+    (_layer(24, 784, 3, 196), 24, True, [21, 20]),
     # a conv (K*K = 9 inputs per channel, 64 pixels) on 32 input channels at PE 4 x SIMD 8:
-    # its feeder at 30 channels (MW 270) folds at PE 16 x SIMD 2, 135 < 144 folds per pixel
-    (_layer(16, 9 * 32, 4, 8, pixels=64), 32, False, 30),
+    # its feeder at 30 channels (MW 270) folds at PE 16 x SIMD 2, 135 < 144 folds per pixel;
+    # 25 (MW 225) gets there in 30 lanes (PE 2 x SIMD 15, 120 folds)
+    (_layer(16, 9 * 32, 4, 8, pixels=64), 32, False, [30, 25]),
     # already fully parallel: no count folds faster with the same lanes
-    (_layer(8, 16, 8, 16), 8, True, None),
+    (_layer(8, 16, 8, 16), 8, True, []),
 ])
-def test_faster_count_is_the_most_channels_that_fold_faster_in_the_same_lanes(
-        layer: LayerHardware, channels: int, outputs: bool, expected: int | None) -> None:
-    found = faster_count(layer, channels, 1, outputs=outputs)
+def test_folding_targets_fold_faster_in_the_same_lanes_then_in_fewer(
+        layer: LayerHardware, channels: int, outputs: bool, expected: list[int]) -> None:
+    found = faster_counts(layer, channels, 1, outputs=outputs)
     assert found == expected
-    if found is not None:  # and it really does fold faster, with no more lanes
-        pixels = layer.cycles // ((layer.mh // layer.pe) * (layer.mw // layer.simd))
-        mh, mw = ((found, layer.mw) if outputs
-                  else (layer.mh, found * layer.mw // channels))
-        assert pixels * fewest_folds(mh, mw, layer.pe * layer.simd) < layer.cycles
-        for more in range(found + 1, channels):  # and no count between does
-            mh, mw = (more, layer.mw) if outputs else (layer.mh, more * layer.mw // channels)
-            assert pixels * fewest_folds(mh, mw, layer.pe * layer.simd) >= layer.cycles
+    folds = (layer.mh // layer.pe) * (layer.mw // layer.simd)
+    lanes = layer.pe * layer.simd
+
+    def dims(count: int) -> tuple[int, int]:
+        return (count, layer.mw) if outputs else (layer.mh, count * layer.mw // channels)
+
+    if found:  # the first folds faster with no more lanes, and no count above it does
+        assert fewest_folds(*dims(found[0]), lanes) < folds
+        assert all(fewest_folds(*dims(c), lanes) >= folds for c in range(found[0] + 1, channels))
+    if len(found) == 2:  # the second is as fast in fewer lanes, and no count between is
+        reached = fewest_folds(*dims(found[0]), lanes)
+        needed = least_lanes(*dims(found[0]), reached)
+        assert least_lanes(*dims(found[1]), reached) < needed
+        assert all(least_lanes(*dims(c), reached) >= needed
+                   for c in range(found[1] + 1, found[0]))
 
 
-def test_faster_count_respects_the_floor() -> None:
-    assert faster_count(_layer(24, 784, 3, 196), 24, 22, outputs=True) is None
+def test_folding_targets_respect_the_floor() -> None:
+    assert faster_counts(_layer(24, 784, 3, 196), 24, 21, outputs=True) == [21]
+    assert faster_counts(_layer(24, 784, 3, 196), 24, 22, outputs=True) == []
 
 
 @pytest.mark.parametrize("targets", [False, True])
