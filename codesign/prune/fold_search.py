@@ -29,7 +29,9 @@ The search, per pruning step:
 3. keep the best candidate if it is at least MIN_GAIN faster and removes at most MAX_EXTRA of
    the current MACs more than the allocation did (when the other layers have nothing to give
    back, a move only prunes deeper; later steps then remove less, but the search must not
-   trade much accuracy for speed on its own), and repeat from it, `rounds` times at most; stop
+   trade much accuracy for speed on its own; under budget fps, where a step's fraction only
+   paces the schedule, the schedule makes it MAX_EXTRA of the unpruned model's MACs), and
+   repeat from it, `rounds` times at most; stop
    early when nothing is faster, when the bottleneck is not a weight layer (an input stream,
    say: no channel count moves it) or when its groups are at their minimum.
 
@@ -159,12 +161,16 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   input_shape: tuple[int, int, int], workdir: Path, *, rounds: int,
                   sensitivity: Mapping[str, float] | None = None,
                   min_keep: Mapping[str, int] | None = None,
-                  targets: bool = False) -> SearchResult:
-    """The module docstring's search for one step; `profile` is the current (uncut) model's."""
+                  targets: bool = False, extra_macs: float | None = None) -> SearchResult:
+    """The module docstring's search for one step; `profile` is the current (uncut) model's.
+    `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
+    the current model's)."""
     from codesign.prune.allocate import allocate, remaining_macs
 
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
+    if extra_macs is not None and not extra_macs >= 0:
+        raise PruneError(f"extra_macs must be >= 0, got {extra_macs}")
     workdir = Path(workdir)
     seen: dict[tuple[int, ...], Candidate] = {}
     order = [g.name for g in groups]
@@ -185,7 +191,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
 
     best = first = candidate({}, {})
     total = sum(float(x.macs) for x in profile.layers)
-    least = remaining_macs(groups, profile, first.counts) - MAX_EXTRA * total
+    allowance = MAX_EXTRA * total if extra_macs is None else float(extra_macs)
+    least = remaining_macs(groups, profile, first.counts) - allowance
     moves: list[str] = []
     floor = {g.name: max(int(granularity[g.name]), (min_keep or {}).get(g.name, 1))
              for g in groups}

@@ -169,6 +169,16 @@ def fold_targets(settings: PruneConfig) -> bool:
     return settings.budget == "fps"
 
 
+def _search_allowance(settings: PruneConfig, baseline: StepRecord) -> float | None:
+    """MACs a fold-search move may remove beyond its step's allocation. Under budget fps a
+    step's fraction only paces the schedule, so the allowance is a share of the user's model
+    (MAX_EXTRA of the unpruned MACs); otherwise the search's default, a share of the step's
+    model, whose MACs the sparsity schedule sets."""
+    from codesign.prune.fold_search import MAX_EXTRA
+
+    return MAX_EXTRA * baseline.macs if settings.budget == "fps" else None
+
+
 def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
                    ) -> tuple[bool, str]:
     if settings.budget == "sparsity":
@@ -246,7 +256,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                 search = search_counts(model, groups, scores, profile, grain, fraction, board,
                                        shape, workdir / f"step{step}-search",
                                        rounds=settings.fold_search, sensitivity=sensitivity,
-                                       targets=fold_targets(settings))
+                                       targets=fold_targets(settings),
+                                       extra_macs=_search_allowance(settings, baseline))
                 counts = search.counts
             else:
                 counts = allocate(groups, scores, profile, grain, fraction,

@@ -119,6 +119,37 @@ def test_rounds_bound_the_moves_and_moves_respect_max_extra(monkeypatch, rounds:
     assert all(result.counts[n] % 8 == 0 and result.counts[n] >= 8 for n in result.counts)
 
 
+@pytest.mark.parametrize("allowance", [0.0, 500.0, 2000.0])
+def test_extra_macs_bounds_what_a_move_may_remove_beyond_the_allocation(
+        monkeypatch, allowance: float) -> None:
+    groups, profile = _chain_case()
+    seen: list[dict[str, int]] = []
+
+    def measure(model, scores, counts, input_shape, board, workdir):
+        seen.append(dict(counts))
+        return 100.0 - counts["l0"], _unfolded("l1", counts), True
+
+    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, None, (1, 8, 8),
+                           Path("unused"), rounds=4, targets=True, extra_macs=allowance)
+    extra = remaining_macs(groups, profile, result.allocated) - remaining_macs(
+        groups, profile, result.counts)
+    assert extra <= allowance + 1e-9
+    # a larger allowance never ends slower: it only admits more candidates
+    if allowance:
+        tighter = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, None,
+                                (1, 8, 8), Path("unused"), rounds=4, targets=True,
+                                extra_macs=allowance / 4)
+        assert result.fps >= tighter.fps
+
+
+def test_a_negative_allowance_is_refused() -> None:
+    groups, profile = _chain_case()
+    with pytest.raises(PruneError, match="extra_macs must be >= 0"):
+        search_counts(None, groups, flat(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+                      Path("unused"), rounds=1, extra_macs=-1.0)
+
+
 def test_groups_at_their_minimum_are_not_cut(monkeypatch) -> None:
     result, seen, _, _ = _search(monkeypatch, lambda c: (100.0 - c["l0"] - c["l1"], "l1"),
                                  grain={"l0": 32, "l1": 32, "l2": 8}, fraction=0.45)

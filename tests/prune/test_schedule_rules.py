@@ -12,6 +12,7 @@ from codesign.prune.schedule import (
     HardwarePoint,
     StepRecord,
     _budget_status,
+    _search_allowance,
     _step_fraction,
     check_settings,
     fold_targets,
@@ -107,3 +108,11 @@ def test_folding_targets_default_to_the_fps_budget(budget: str, setting: bool | 
                                                    expected: bool) -> None:
     settings = PruneConfig(budget=budget, target_fps=1000.0, fold_targets=setting)
     assert fold_targets(settings) is expected
+
+
+@pytest.mark.parametrize(("budget", "expected"), [("fps", 0.05 * 10_000), ("sparsity", None),
+                                                   ("fit", None)])
+def test_the_search_allowance_is_of_the_unpruned_model_under_the_fps_budget(
+        budget: str, expected: float | None) -> None:
+    settings = PruneConfig(budget=budget, target_fps=1000.0)
+    assert _search_allowance(settings, _record(0, 10_000, 1.0, True)) == expected
