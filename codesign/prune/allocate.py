@@ -141,14 +141,14 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
         group = next(g for g in groups if g.name == name)
         removed += freed(group, macs, (counts[name] - target) / channels[name])
         counts[name] = target
-        if exact:
-            floor[name] = target  # the loop leaves a pinned group alone (below)
+        if exact:  # the loop's next count would go below this floor: a pinned group stays
+            floor[name] = target
     while removed < goal * (1 - 1e-12):
         best: tuple[float, ChannelGroup, int] | None = None
         for g in groups:
             step = int(granularity[g.name])
             target = (counts[g.name] - 1) // step * step
-            if target < floor[g.name] or g.name in (pinned or {}):
+            if target < floor[g.name]:
                 continue
             gone = channels[g.name] - counts[g.name]
             lost = ranked[g.name][gone:gone + counts[g.name] - target].sum()

@@ -112,16 +112,19 @@ def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: M
     return profile.fps, slowest, slowest.cycles >= profile.max_cycles
 
 
+def _foldings(mh: int, mw: int) -> list[tuple[int, int]]:
+    """(folds, lanes) of every legal PE | MH, SIMD | MW: (MH / PE) * (MW / SIMD), PE * SIMD."""
+    return [((mh // pe) * (mw // simd), pe * simd) for pe in divisors(mh) for simd in divisors(mw)]
+
+
 def fewest_folds(mh: int, mw: int, lanes: int) -> int:
     """The fewest (MH / PE) * (MW / SIMD) over legal PE | MH, SIMD | MW with PE * SIMD <= lanes."""
-    return min((mh // pe) * (mw // simd) for pe in divisors(mh) for simd in divisors(mw)
-               if pe * simd <= lanes)
+    return min(f for f, used in _foldings(mh, mw) if used <= lanes)
 
 
 def least_lanes(mh: int, mw: int, folds: int) -> int:
     """The fewest PE * SIMD (PE | MH, SIMD | MW) that fold MH x MW in at most `folds`."""
-    return min(pe * simd for pe in divisors(mh) for simd in divisors(mw)
-               if (mh // pe) * (mw // simd) <= folds)
+    return min(used for f, used in _foldings(mh, mw) if f <= folds)
 
 
 def faster_counts(slowest: LayerHardware, channels: int, floor: int, *, outputs: bool
