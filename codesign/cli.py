@@ -186,6 +186,8 @@ def build(
     seed: Annotated[int, typer.Option(help="seed of the verification inputs")] = 0,
     simulate: Annotated[bool, typer.Option(
         help="also simulate without hardware (functional chain, Verilator RTL)")] = False,
+    mvau_rtl: Annotated[bool, typer.Option(
+        help="RTL (DSP-based) MVAUs instead of HLS: an MLP becomes RTL end to end")] = False,
 ) -> None:
     """Compile your own model for a board: fold, estimate, verify, report (no training)."""
     from codesign.atomic import staged_directory
@@ -196,8 +198,10 @@ def build(
 
     if target_fps is not None and folding is not None:
         raise ConfigError("give either --target-fps or --folding, not both")
-    fold = (FoldingConfig(mode="file", file=str(folding)) if folding is not None
-            else FoldingConfig(target_fps=target_fps or FoldingConfig.target_fps))
+    fold = (FoldingConfig(mode="file", file=str(folding), mvau_rtl=mvau_rtl)
+            if folding is not None
+            else FoldingConfig(target_fps=target_fps or FoldingConfig.target_fps,
+                               mvau_rtl=mvau_rtl))
     the_board = load_board(board)
     shape = parse_input_shape(input_shape) if input_shape else None
     name = Path(model.split(":")[-1] if not model.endswith(".onnx") else model).stem
@@ -260,6 +264,8 @@ def fold(
     caps: Annotated[str | None, typer.Option(help="cap overrides, e.g. LUT=0.7,BRAM_18K=0.5")] = None,
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/fold-<model>-<board>)")]
     = None,
+    mvau_rtl: Annotated[bool, typer.Option(
+        help="fold for RTL (DSP-based) MVAUs instead of HLS ones")] = False,
 ) -> None:
     """Choose the folding (PE/SIMD, memory and compute styles) for a board with codesign's exact
     optimizer; writes folding_config.json, fold_report.json and a Pareto front (JSON + PNG)."""
@@ -273,7 +279,7 @@ def fold(
     out_dir = out or Path("runs") / f"fold-{model.stem.split('.')[0]}-{the_board.aliases[0]}"
     with staged_directory(out_dir) as staging:
         summary = fold_model(model, the_board, target_fps=target_fps, maximize=maximize, caps=caps,
-                             out_dir=staging)
+                             out_dir=staging, mvau_rtl=mvau_rtl)
     table = Table(title=f"codesign fold — {model.name} on {the_board.name}", show_header=False)
     table.add_row("objective", summary["objective"])
     table.add_row("throughput", f"{summary['fps']:,.0f} FPS ({summary['max_cycles']:,} cycles/frame)")

@@ -62,6 +62,9 @@ class FoldingConfig:
     target_fps: float = 100_000.0
     mvau_wwidth_max: int = 1024
     file: str | None = None
+    # compile matrix-vector units to FINN's RTL MVAU (DSP-based, standalone thresholds) instead
+    # of the HLS one: with it an MLP is RTL end to end, so the whole pipeline simulates
+    mvau_rtl: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,10 @@ class PruneConfig:
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
 
+
+PRUNE_RTL_MVAU = ("true with a prune section: pruning sizes layers by the LUT-based HLS MVAU's "
+                  "costs, not the DSP-based RTL one's; set folding.mvau_rtl: false to prune, "
+                  "or remove the prune section")
 
 SIMULATE_PIPELINE_MODES = ("auto", "on", "off")
 
@@ -303,6 +310,7 @@ def _validate(flow: FlowConfig) -> None:
     need(flow.clock_mhz is None or flow.clock_mhz > 0, "clock_mhz", "must be positive")
     problem = prune_problem(flow.prune) if flow.prune is not None else None
     need(problem is None, *(problem or ("", "")))
+    need(flow.prune is None or not flow.folding.mvau_rtl, "folding.mvau_rtl", PRUNE_RTL_MVAU)
     problem = simulate_problem(flow.simulate)
     need(problem is None, *(problem or ("", "")))
     unknown = [o for o in flow.outputs if o not in OUTPUTS]

@@ -105,7 +105,7 @@ def build_hardware(
 
     with timer.stage("finn_compile"):
         hw = compile_to_hw(onnx_path, part=board.part, clock_mhz=board.clock_mhz,
-                           workdir=out_dir / "finn")
+                           workdir=out_dir / "finn", mvau_rtl=folding.mvau_rtl)
     optimizer: dict[str, Any] | None = None
     with timer.stage("folding"):
         if folding.mode == "file":

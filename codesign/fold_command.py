@@ -30,11 +30,12 @@ def _resolve_board(board: Board | str, caps: Mapping[str, float] | str | None) -
 def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float | None = None,
                maximize: bool = False, caps: Mapping[str, float] | str | None = None,
                out_dir: Path | str, setfolding_points: bool = True,
-               cache_dir: Path | str | None = None) -> dict[str, Any]:
+               cache_dir: Path | str | None = None, mvau_rtl: bool = False) -> dict[str, Any]:
     """Fold a QONNX model for `board`: the highest FPS within the budget (`maximize`, the
     default) or the least resources reaching `target_fps`. `caps` overrides the board's
     utilisation caps ("LUT=0.7,BRAM_18K=0.5" or a mapping). `cache_dir` keeps FINN's
-    per-candidate estimates on disk for later runs. Returns a summary dict and writes the files
+    per-candidate estimates on disk for later runs. `mvau_rtl` folds FINN's RTL (DSP-based)
+    MVAUs instead of the HLS ones. Returns a summary dict and writes the files
     listed in the module doc into `out_dir`."""
     from codesign.finn import compile_to_hw, write_folding_config
     from codesign.finn.baseline import SetFoldingSweep
@@ -52,7 +53,7 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     hw = compile_to_hw(Path(model_path), part=the_board.part, clock_mhz=the_board.clock_mhz,
-                       workdir=out / "finn")
+                       workdir=out / "finn", mvau_rtl=mvau_rtl)
     compiled = time.perf_counter()
     cache = CostCache(Path(cache_dir)) if cache_dir is not None else None
     folded, plan, report = fold_for_board(hw, the_board, objective, target_fps, cache=cache)
@@ -69,7 +70,7 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
     used = plan.grand_totals()
     summary: dict[str, Any] = {
         "model": str(model_path), "board": the_board.name, "caps": dict(the_board.caps),
-        "objective": objective, "target_fps": target_fps, "fps": report.fps,
+        "objective": objective, "target_fps": target_fps, "mvau_rtl": mvau_rtl, "fps": report.fps,
         "max_cycles": plan.max_cycles, "clock_mhz": hw.clock_mhz,
         "totals": dict(plan.totals), "converter_totals": dict(plan.link_totals),
         "budget": budget,

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from codesign.config import FlowConfig, PruneConfig, prune_problem
+from codesign.config import PRUNE_RTL_MVAU, FlowConfig, PruneConfig, prune_problem
 from codesign.errors import ConfigError
 
 
@@ -26,6 +26,8 @@ def with_pruning(flow: FlowConfig, **overrides: Any) -> FlowConfig:
     problem = prune_problem(settings)
     if problem is not None:
         raise ConfigError(f"{problem[0]}: {problem[1]}")
+    if flow.folding.mvau_rtl:
+        raise ConfigError(f"folding.mvau_rtl: {PRUNE_RTL_MVAU}")
     return flow.replace(prune=settings)
 
 

@@ -44,6 +44,7 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "prune": {"fold_search": 1.5}}, "prune.fold_search: expected an integer"),
         ({"name": "x", "prune": {"fold_targets": "yes"}},
          "prune.fold_targets: expected true or false"),
+        ({"name": "x", "prune": {}, "folding": {"mvau_rtl": True}}, "folding.mvau_rtl: true with a"),
         ({"name": "x", "prune": {"allocation": "global"}},
          "prune.allocation: 'global' is not one of hardware, criterion, uniform"),
         ({"description": "no name"}, "missing required key name"),

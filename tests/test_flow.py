@@ -166,6 +166,28 @@ def test_flow_simulate_section_runs_after_the_build(simulated_run: Path) -> None
     assert report["artifacts"]["simulation"] == "simulation.json, simulation.md"
 
 
+def test_build_with_rtl_mvaus_simulates_the_whole_pipeline(
+        simulated_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--mvau-rtl makes the MLP RTL end to end: every layer runs in Verilator and the whole
+    pipeline with FIFOs is simulated (the HLS build above skips it), bit-exact throughout."""
+    monkeypatch.setenv("CODESIGN_CACHE_DIR", str(simulated_run.parent / "verilator"))
+    out = tmp_path / "built"
+    assert main(["build", str(simulated_run / "model.qonnx.onnx"), "--board", "pynq-z1",
+                 "--simulate", "--mvau-rtl", "--samples", "4", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["verification"]["passed"]
+    section = report["simulation"]
+    assert section["passed"], section["summary"]
+    assert {s["mode"] for s in section["layers"]} == {"verilator"}
+    assert "MVAU_rtl" in {s["op_type"] for s in section["layers"]}
+    pipeline = section["pipeline"]
+    assert pipeline["status"] == "passed" and pipeline["match"], pipeline
+    assert pipeline["fps"] == pytest.approx(report["estimates"]["fps"], rel=0.1)
+    assert report["estimates"]["totals"]["DSP"] > 0  # the RTL MVAU computes in DSPs
+    folding = json.loads((out / "folding_config.json").read_text())
+    assert any(name.startswith("MVAU_rtl") for name in folding)
+
+
 def test_build_simulate_without_verilator_keeps_results_and_names_the_layer(
         simulated_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

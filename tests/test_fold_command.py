@@ -91,6 +91,27 @@ def test_target_fps_minimises_resources(onnx_model: Path, folded: tuple[dict, Pa
     assert lean["totals"]["LUT"] < fastest["totals"]["LUT"]
 
 
+def test_rtl_mvaus_fold_into_dsps_and_the_file_reproduces_them(
+        onnx_model: Path, folded: tuple[dict, Path], tmp_path: Path) -> None:
+    from codesign.boards import load_board
+    from codesign.finn import apply_folding_file, compile_to_hw, estimate
+    from codesign.fold_command import fold_model
+
+    hls, _ = folded
+    rtl = fold_model(onnx_model, "pynq-z1", caps="LUT=0.05,BRAM_18K=0.05", out_dir=tmp_path,
+                     setfolding_points=False, mvau_rtl=True)
+    config = json.loads((tmp_path / "folding_config.json").read_text())
+    assert rtl["mvau_rtl"] and not hls["mvau_rtl"]
+    assert sorted(n for n in config if n.startswith("MVAU")) == [f"MVAU_rtl_{i}" for i in range(3)]
+    assert sum(n.startswith("Thresholding") for n in config) == 2  # one per hidden layer
+    assert rtl["totals"]["DSP"] > 0  # the RTL MVAU computes in DSPs
+    board = load_board("pynq-z1")
+    fresh = compile_to_hw(onnx_model, part=board.part, clock_mhz=board.clock_mhz,
+                          workdir=tmp_path / "fresh", mvau_rtl=True)
+    est = estimate(apply_folding_file(fresh, tmp_path / "folding_config.json"))
+    assert (est.max_cycles, est.totals) == (rtl["max_cycles"], rtl["totals"])
+
+
 @pytest.mark.parametrize("kwargs,error,text", [
     ({"target_fps": 1000.0, "maximize": True}, ConfigError, "not both"),
     ({"target_fps": -5.0}, ConfigError, "positive"),

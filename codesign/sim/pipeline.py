@@ -229,7 +229,8 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
     if missing:
         raise CompileError(f"whole-pipeline RTL simulation needs every layer in RTL; "
                            f"{', '.join(missing)} have only HLS implementations here. Compile "
-                           "with mvau_rtl=True, or simulate the layers one by one")
+                           "with RTL MVAUs (folding.mvau_rtl: true in a flow, --mvau-rtl for codesign "
+                           "build, mvau_rtl=True for compile_to_hw), or simulate the layers one by one")
     name = f"the pipeline {hw.model.graph.node[0].name}..{hw.model.graph.node[-1].name}"
     find_verilator(name)
     samples = np.resize(np.asarray(x), (frames, *np.asarray(x).shape[1:]))
