@@ -285,7 +285,8 @@ def simulate_problem(options: Any) -> tuple[str, str] | None:
     return next(((key, msg) for ok, key, msg in checks if not ok), None)
 
 
-def _validate(flow: FlowConfig) -> None:
+def validate_flow(flow: FlowConfig) -> None:
+    """ConfigError ("key: what is wrong") for the first invalid setting of `flow`."""
     def need(ok: bool, key: str, msg: str) -> None:
         if not ok:
             raise ConfigError(f"{key}: {msg}")
@@ -321,7 +322,7 @@ def parse_flow(data: Any, source: str | None = None) -> FlowConfig:
     """Build a validated FlowConfig from a mapping (e.g. parsed YAML)."""
     try:
         flow = _build(FlowConfig, data, "")
-        _validate(flow)
+        validate_flow(flow)
     except ConfigError as exc:
         where = f"{source}: " if source else ""
         raise ConfigError(f"{where}{exc}. Fix the flow file (see flows/ for examples).") from None

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from codesign.config import PRUNE_RTL_MVAU, FlowConfig, PruneConfig, prune_problem
+from codesign.config import FlowConfig, PruneConfig, validate_flow
 from codesign.errors import ConfigError
 
 
@@ -23,12 +23,9 @@ def with_pruning(flow: FlowConfig, **overrides: Any) -> FlowConfig:
         raise ConfigError(f"unknown prune setting(s) {', '.join(unknown)}")
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items()
                                                 if v is not None})
-    problem = prune_problem(settings)
-    if problem is not None:
-        raise ConfigError(f"{problem[0]}: {problem[1]}")
-    if flow.folding.mvau_rtl:
-        raise ConfigError(f"folding.mvau_rtl: {PRUNE_RTL_MVAU}")
-    return flow.replace(prune=settings)
+    flow = flow.replace(prune=settings)
+    validate_flow(flow)  # the prune settings, and how they combine with the rest of the flow
+    return flow
 
 
 def run_sensitivity(flow: FlowConfig, out_dir: Path, *, progress: bool = True

@@ -114,6 +114,17 @@ def test_bad_prune_options_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFi
     assert not out.exists()
 
 
+def test_prune_command_refuses_rtl_mvaus(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A flow without a prune: section but with RTL MVAUs: `codesign prune` adds pruning, which
+    sizes layers by the HLS MVAU's costs, so it stops before training."""
+    flow = _flow(tmp_path, prune=None, folding={"mode": "setfolding", "mvau_rtl": True})
+    out = tmp_path / "out"
+    assert main(["prune", str(flow), "--out", str(out)]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "folding.mvau_rtl" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_sensitivity_command_writes_json_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "sens"
     assert main(["sensitivity", str(_flow(tmp_path)), "--out", str(out), "--quiet"]) == 0
