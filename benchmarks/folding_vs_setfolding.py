@@ -34,8 +34,8 @@ from codesign.finn import compile_to_hw
 from codesign.finn.baseline import SetFoldingSweep
 from codesign.finn.costs import CostCache, dwc_cost
 from codesign.finn.plan import fold_for_board
+from codesign.flow.pareto import pareto_data, plot_pareto
 from codesign.models import build_model
-from codesign.pareto_report import pareto_data, plot_pareto
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -63,13 +63,13 @@ def train_baseline(flow: Any, work: Path) -> tuple[Any, Any]:
 
 def verify_bit_exact(model: Any, data: Any, board: Any, flow: Any, work: Path) -> dict[str, Any]:
     from codesign.export import export_qonnx
-    from codesign.flow import StageTimer, build_hardware, reference_outputs
+    from codesign.flow import StageTimer, build_accelerator, reference_outputs
 
     x = data.x_test[: flow.verify.samples]
     onnx = export_qonnx(model, data.input_shape, work / "model.qonnx.onnx")
-    hw = build_hardware(onnx, board, flow.folding, work, x, reference_outputs(model, x),
-                        StageTimer())
-    return {"passed": hw["_verification_passed"], "details": hw["_verification_details"]}
+    acc = build_accelerator(onnx, board, flow.folding, work, x, reference_outputs(model, x),
+                            StageTimer())
+    return {"passed": acc.verification.passed, "details": acc.verification.details}
 
 
 def epoch_matched(model: Any, data: Any, flow: Any) -> tuple[Any, int]:
@@ -122,7 +122,7 @@ def caps_sweep(models: dict[str, Any], input_shape: tuple[int, int, int], board:
     board's LUTs (the other caps as the board says): one FINN compile per model, one fold each."""
     from codesign.errors import FoldingError
     from codesign.prune.graph import weight_layers
-    from codesign.prune.hardware import compile_model, fold_profile, layer_dims
+    from codesign.prune.profile import compile_model, fold_profile, layer_dims
 
     fps: dict[str, list[float]] = {}
     for name, model in models.items():
@@ -143,7 +143,7 @@ def caps_sweep(models: dict[str, Any], input_shape: tuple[int, int, int], board:
 
 
 def run_case(path: str, console: Console) -> dict[str, Any]:
-    from codesign.prune.driver import unstructured_control
+    from codesign.flow.prune import unstructured_control
     from codesign.prune.report import model_column
     from codesign.prune.schedule import prune_model
 

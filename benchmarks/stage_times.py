@@ -94,9 +94,9 @@ def main() -> None:
                                      board.clock_mhz, args.repeats)
         results.append({
             "flow": flow.name, "board": board.name, "total_s": total,
-            "stages_s": res.report["timings_s"],
+            "stages_s": res.result.timings,
             "finn_compile_to_estimates_s": {"runs": compiles, "median": statistics.median(compiles)},
-            "test_top1": res.report["accuracy"]["test_top1"], "fps": res.report["estimates"]["fps"],
+            "test_top1": res.result.accuracy.test_top1, "fps": res.result.accelerator.estimates.fps,
         })
     write_json(args.out, {"benchmark": "stage_times", "results": results})
     stages = sorted({s for r in results for s in r["stages_s"]}, key=list(results[0]["stages_s"]).index)

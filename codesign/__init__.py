@@ -22,9 +22,9 @@ _PUBLIC = {
     # FINN boundary
     "compile_to_hw": "codesign.finn", "estimate": "codesign.finn", "verify_against": "codesign.finn",
     # folding search
-    "fold_for_board": "codesign.finn.plan", "fold_model": "codesign.fold_command",
+    "fold_for_board": "codesign.finn.plan", "fold_model": "codesign.flow.fold",
     # orchestration
-    "run_flow": "codesign.flow", "build_user_model": "codesign.build",
+    "run_flow": "codesign.flow", "build_user_model": "codesign.flow.build",
 }
 __all__ = sorted(_PUBLIC) + ["__version__"]
 

@@ -110,6 +110,12 @@ class Board:
                               "frequency in MHz, e.g. 150")
         return dataclasses.replace(self, clock_mhz=float(clock_mhz))
 
+    def to_file_dict(self) -> dict[str, Any]:
+        """The board as a board file holds it (`load_board` on its YAML gives this board back)."""
+        return {"name": self.name, "aliases": list(self.aliases), "part": self.part,
+                "finn_board": self.finn_board, "shell": self.shell, "clock_mhz": self.clock_mhz,
+                "resources": dict(self.resources), "caps": dict(self.caps), "source": self.source}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

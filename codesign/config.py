@@ -50,7 +50,7 @@ class TrainConfig:
 
 FOLDING_MODES = ("setfolding", "optimize", "file")
 FOLDING_OBJECTIVES = ("maximize", "min_resources")
-# What a flow may ask for beyond estimates; all but "estimates" need Vivado (codesign.hardware).
+# What a flow may ask for beyond estimates; all but "estimates" need Vivado (codesign.finn.builder).
 OUTPUTS = ("estimates", "ip", "stitched_ip", "rtlsim_perf", "ooc_synth", "bitfile", "driver")
 DEFAULT_OUTPUTS = ("estimates",)
 
@@ -65,6 +65,9 @@ class FoldingConfig:
     # compile matrix-vector units to FINN's RTL MVAU (DSP-based, standalone thresholds) instead
     # of the HLS one: with it an MLP is RTL end to end, so the whole pipeline simulates
     mvau_rtl: bool = False
+    # mode optimize: also find FINN's fastest SetFolding design within the same caps on the same
+    # graph, so the report shows what the optimizer gains over FINN's own folding
+    compare_setfolding: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,10 @@ SIMULATE_PIPELINE_MODES = ("auto", "on", "off")
 
 @dataclass(frozen=True)
 class SimulateConfig:
-    """Simulation without hardware after the build (codesign.sim); mirrors SimulationOptions."""
+    """Simulation without hardware (codesign.sim): a flow's `simulate:` section, and the options
+    of `codesign simulate` and of codesign.sim's entry points (one type for all three)."""
 
-    enabled: bool = False
+    enabled: bool = False  # in a flow: simulate after the build
     samples: int = 10  # test-set samples for the functional chain (plus random and boundary inputs)
     random_inputs: int = 8
     streams: bool = True  # stream packing checks of every folded layer
@@ -129,6 +133,11 @@ class SimulateConfig:
     pipeline: str = "auto"  # whole-pipeline Verilator run: auto = when every layer is RTL
     pipeline_frames: int = 8
     cache_dir: str | None = None  # Verilator builds (default $CODESIGN_CACHE_DIR or ~/.cache)
+
+    def __post_init__(self) -> None:
+        problem = simulate_problem(self)
+        if problem is not None:
+            raise ConfigError(f"{problem[0]}: {problem[1]}")
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,21 @@ class FlowConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def to_file_dict(self) -> dict[str, Any]:
+        """The flow as a flow file holds it (`parse_flow` on it gives this flow back)."""
+        def plain(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [plain(v) for v in value]
+            return value
+
+        data = plain(self.to_dict())
+        data.pop("source")
+        if data["prune"] is None:
+            data.pop("prune")
+        return data
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
@@ -271,9 +295,8 @@ def _step_sparsity_checks(p: PruneConfig) -> tuple[tuple[bool, str, str], ...]:
     )
 
 
-def simulate_problem(options: Any) -> tuple[str, str] | None:
-    """The first invalid simulation setting of a SimulateConfig or SimulationOptions as
-    (dotted key, what is wrong), or None."""
+def simulate_problem(options: SimulateConfig) -> tuple[str, str] | None:
+    """The first invalid simulation setting as (dotted key, what is wrong), or None."""
     checks = (
         (options.pipeline in SIMULATE_PIPELINE_MODES, "simulate.pipeline",
          f"{options.pipeline!r} is not one of {', '.join(SIMULATE_PIPELINE_MODES)}"),
@@ -312,8 +335,6 @@ def validate_flow(flow: FlowConfig) -> None:
     problem = prune_problem(flow.prune) if flow.prune is not None else None
     need(problem is None, *(problem or ("", "")))
     need(flow.prune is None or not flow.folding.mvau_rtl, "folding.mvau_rtl", PRUNE_RTL_MVAU)
-    problem = simulate_problem(flow.simulate)
-    need(problem is None, *(problem or ("", "")))
     unknown = [o for o in flow.outputs if o not in OUTPUTS]
     need(not unknown, "outputs", f"{unknown[0] if unknown else ''!r} is not one of {', '.join(OUTPUTS)}")
 

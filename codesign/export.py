@@ -64,12 +64,6 @@ def export_qonnx(model: nn.Module, input_shape: tuple[int, int, int], path: Path
     """Export `model` (in eval mode, batch size 1) to a cleaned QONNX file at `path`."""
     import torch
     from brevitas.export import export_qonnx as brevitas_export_qonnx
-    from qonnx.core.datatype import DataType
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
-    from qonnx.transformation.infer_datatypes import InferDataTypes
-    from qonnx.transformation.infer_shapes import InferShapes
-    from qonnx.util.cleanup import cleanup_model
 
     path = Path(path)
     was_training = model.training
@@ -92,16 +86,49 @@ def export_qonnx(model: nn.Module, input_shape: tuple[int, int, int], path: Path
                 ) from exc
             finally:
                 tracker.remove()
-            wrapped = cleanup_model(ModelWrapper(str(raw_path)))
-            wrapped = wrapped.transform(InferShapes())
-            wrapped = wrapped.transform(GiveUniqueNodeNames())
-            wrapped = wrapped.transform(GiveReadableTensorNames())
-            wrapped.set_tensor_datatype(wrapped.graph.input[0].name, DataType["UINT8"])
-            wrapped = wrapped.transform(InferDataTypes())
-            wrapped.save(str(raw_path))
+            _clean(raw_path, raw_path)
     finally:
         model.train(was_training)
     return path
+
+
+def _clean(src: Path, dst: Path) -> None:
+    """qonnx cleanup, shape and datatype inference, readable names; a float input becomes the
+    UINT8 pixel stream codesign builds for."""
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.cleanup import cleanup_model
+
+    wrapped = cleanup_model(ModelWrapper(str(src)))
+    wrapped = wrapped.transform(InferShapes())
+    wrapped = wrapped.transform(GiveUniqueNodeNames())
+    wrapped = wrapped.transform(GiveReadableTensorNames())
+    iname = wrapped.graph.input[0].name
+    if wrapped.get_tensor_datatype(iname) == DataType["FLOAT32"]:
+        wrapped.set_tensor_datatype(iname, DataType["UINT8"])
+    wrapped = wrapped.transform(InferDataTypes())
+    wrapped.save(str(dst))
+
+
+def prepare_qonnx(src: Path, dst: Path) -> Path:
+    """A QONNX file as a user brings it (straight from brevitas.export.export_qonnx, or already
+    cleaned) made ready for FINN at `dst`: cleaned up, shapes and datatypes inferred."""
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise ModelError(f"model file {src} does not exist; pass a QONNX file (.onnx)")
+    try:
+        with atomic_path(dst) as tmp:
+            _clean(src, tmp)
+    except ModelError:
+        raise
+    except Exception as exc:  # onnx/qonnx raise many kinds for a broken file
+        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ModelError(f"{src} is not a QONNX model codesign can read ({type(exc).__name__}: "
+                         f"{first_line}); export it with brevitas.export.export_qonnx") from None
+    return dst
 
 
 def check_export(model: nn.Module, onnx_path: Path, x: np.ndarray, atol: float = 1e-4) -> ExportCheck:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesign.atomic import atomic_path
+from codesign.checkpoint import save_checkpoint
 from codesign.data import Dataset
 from codesign.errors import ConfigError, ModelError
 
@@ -27,7 +27,6 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 # The final train accuracy is measured on the first samples of the (shuffled) training set:
 # on 60k Fashion-MNIST images a full pass would cost as much as a training epoch.
 TRAIN_EVAL_SAMPLES = 10_000
-CHECKPOINT_FORMAT = "codesign-checkpoint-1"
 
 
 @dataclass(frozen=True)
@@ -209,48 +208,3 @@ def _progress(enabled: bool, epochs: int, steps: int) -> Iterator[_Bar]:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), transient=True) as progress:
         yield _Bar(progress, epochs, steps)
-
-
-def save_checkpoint(model: nn.Module, path: Path, meta: dict) -> None:
-    """Write the state dict and JSON-able `meta` atomically (a crash never leaves half a file)."""
-    import torch
-
-    payload = {"format": CHECKPOINT_FORMAT, "state_dict": model.state_dict(), "meta": dict(meta)}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def _read_checkpoint(path: Path) -> dict:
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"checkpoint {path} does not exist; train the model first")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(f"cannot read checkpoint {path} ({exc}); it is not a codesign "
-                         "checkpoint or it is corrupt, retrain to recreate it") from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ModelError(f"{path} is not a codesign checkpoint (written by save_checkpoint)")
-    return payload
-
-
-def load_checkpoint(model: nn.Module, path: Path) -> dict:
-    """Load weights saved by save_checkpoint into `model`; returns the stored meta.
-    A pruned model's checkpoint records its channel counts: the model is shrunk to them first."""
-    payload = _read_checkpoint(path)
-    counts = payload["meta"].get("channel_counts")
-    if counts:
-        from codesign.prune.surgery import shrink_to_counts
-
-        if getattr(model, "input_shape", None) is None:
-            raise ModelError(f"checkpoint {path} holds a pruned model; set `input_shape` (C, H, W) "
-                             "on the model so its channel counts can be restored")
-        shrink_to_counts(model, counts, tuple(model.input_shape))
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise ModelError(f"checkpoint {path} does not fit this model (different architecture or "
-                         f"bit widths?): {exc}") from exc
-    return dict(payload["meta"])

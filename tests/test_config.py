@@ -108,17 +108,19 @@ def test_bad_simulate_section_is_rejected(section: dict, fragment: str) -> None:
         parse_flow({"name": "x", "simulate": section}, source="my.yaml")
 
 
-def test_simulate_section_mirrors_the_library_options() -> None:
-    """The flow section and codesign.sim's SimulationOptions have the same keys and defaults
-    (plus `enabled`), so a flow can ask for everything `codesign simulate` can."""
-    import dataclasses
+def test_simulate_section_is_the_library_options() -> None:
+    """A flow's simulate: section and the options of codesign.sim are one type, so a flow can
+    ask for everything `codesign simulate` can, and both are validated by one function."""
+    import inspect
 
     from codesign.config import SimulateConfig
-    from codesign.sim import SimulationOptions
+    from codesign.flow import simulate_run
+    from codesign.sim.run import simulate_hardware
 
-    section = dataclasses.asdict(SimulateConfig())
-    assert section.pop("enabled") is False
-    assert section == dataclasses.asdict(SimulationOptions())
+    for entry in (simulate_hardware, simulate_run):
+        assert inspect.signature(entry).parameters["options"].annotation == "SimulateConfig | None"
+    with pytest.raises(ConfigError, match="simulate.layer_frames"):
+        SimulateConfig(layer_frames=0)
     flow = parse_flow({"name": "x", "simulate": {"enabled": True, "rtl": False, "pipeline": "off"}})
     assert (flow.simulate.enabled, flow.simulate.rtl, flow.simulate.pipeline) == (True, False, "off")
     assert parse_flow({"name": "x"}).simulate.enabled is False

@@ -4,17 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from codesign.checkpoint import load_checkpoint, save_checkpoint
 from codesign.data import Dataset, load_dataset
 from codesign.errors import ConfigError, ModelError
 from codesign.models import build_model
-from codesign.train import (
-    evaluate,
-    load_checkpoint,
-    predict,
-    save_checkpoint,
-    set_seed,
-    train_model,
-)
+from codesign.train import evaluate, predict, set_seed, train_model
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -20,6 +20,7 @@ from codesign.finn.compile import HWGraph
 from codesign.finn.estimates import estimate
 from codesign.finn.folding import apply_setfolding, target_cycles
 from codesign.finn.plan import converters
+from codesign.folding.fits import fits
 
 WWIDTHS = (36, 64, 128, 1024)
 
@@ -35,8 +36,7 @@ class SetFoldingPoint:
 
     def fits(self, budget: Mapping[str, float], with_converters: bool = True) -> bool:
         extra = self.converter_totals if with_converters else {}
-        return all(self.totals[k] + extra.get(k, 0.0) <= budget.get(k, 0.0) + 1e-6
-                   for k in RESOURCE_KINDS)
+        return fits({k: self.totals[k] + extra.get(k, 0.0) for k in RESOURCE_KINDS}, budget)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

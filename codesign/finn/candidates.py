@@ -34,7 +34,7 @@ from typing import Any
 from codesign.finn._env import base_op_type, ensure_finn_settings, is_hw_node, quiet_finn
 from codesign.finn.compile import HWGraph
 from codesign.finn.costs import CostCache, NodeEvaluator, dwc_cost, private_instance
-from codesign.folding.prune import prune_dominated
+from codesign.folding.dominance import prune_dominated
 from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Tie, divisors
 
 _PE_SIZE = {"MVAU": "MH", "VVAU": "Channels", "Thresholding": "NumChannels", "Pool": "Channels",

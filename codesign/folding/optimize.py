@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from codesign.boards import RESOURCE_KINDS
+from codesign.folding.fits import fits, within
 from codesign.folding.program import Program, weights_for
 from codesign.folding.space import Candidate, FoldingSpace
 
@@ -134,7 +135,7 @@ def explain_infeasible(space: FoldingSpace, budget: Mapping[str, float]) -> str:
             min(c.cost[kind] for c in layer.candidates) for layer in space.layers)
         least += sum(min((c.get(kind, 0.0) for c in link.costs.values()), default=0.0)
                      for link in space.links)
-        if least > budget.get(kind, 0.0) + 1e-6:
+        if not within(least, budget.get(kind, 0.0)):
             over.append(f"{kind} needs at least {least:,.0f} but the budget is "
                         f"{budget.get(kind, 0.0):,.0f} (over by {least - budget.get(kind, 0.0):,.0f})")
     if over:
@@ -185,7 +186,7 @@ def brute_force(space: FoldingSpace, budget: Mapping[str, float]) -> FoldingPlan
             continue
         extra = _sum_links(links)
         totals = _totals(space, choices)
-        if any(totals[k] + extra[k] > budget.get(k, 0.0) + 1e-6 for k in RESOURCE_KINDS):
+        if not fits({k: totals[k] + extra[k] for k in RESOURCE_KINDS}, budget):
             continue
         bottleneck = max([c.cycles for c in combo] + [space.fixed_cycles])
         key = (bottleneck, sum(weights[k] * (totals[k] + extra[k] - space.fixed_cost.get(k, 0.0))

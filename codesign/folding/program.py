@@ -22,7 +22,8 @@ from collections.abc import Hashable, Mapping
 import numpy as np
 
 from codesign.boards import RESOURCE_KINDS
-from codesign.folding.prune import cost_dominance, undominated
+from codesign.folding.dominance import cost_dominance, undominated
+from codesign.folding.fits import TOLERANCE
 from codesign.folding.space import Candidate, FoldingSpace
 
 # Relative optimality gap for resource minimisation; HiGHS' default (1e-4) would leave a few
@@ -78,7 +79,7 @@ class Program:
             entries += [(n_x + j, float(cost.get(kind, 0.0)))
                         for j, (_, _, _, cost) in enumerate(self.pairs) if cost.get(kind, 0.0)]
             add_row(entries, -np.inf,
-                    budget.get(kind, 0.0) - space.fixed_cost.get(kind, 0.0) + 1e-6)
+                    budget.get(kind, 0.0) - space.fixed_cost.get(kind, 0.0) + TOLERANCE)
         for tie in space.ties:
             a0, a1 = self._layer_range[tie.layer_a]
             b0, b1 = self._layer_range[tie.layer_b]

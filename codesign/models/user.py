@@ -10,11 +10,12 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ModelError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 SPEC_HELP = "expected 'package.module:attr' or 'path/to/file.py:attr'"
 
@@ -55,6 +56,8 @@ def load_user_model(spec: str) -> nn.Module:
 
     `attr` (dotted names allowed) may be an nn.Module instance, an nn.Module class or a
     zero-argument factory returning one."""
+    from torch import nn
+
     if not isinstance(spec, str) or ":" not in spec:
         raise ModelError(f"model spec {spec!r} has no ':attr' part; {SPEC_HELP}")
     target, attr = spec.rsplit(":", 1)
@@ -92,8 +95,9 @@ def load_user_model(spec: str) -> nn.Module:
 def _supported_types() -> dict[type, str]:
     """Layer types the QONNX -> FINN path maps to hardware (or removes), with why/how."""
     from brevitas import nn as qnn
+    from torch import nn
 
-    from codesign.models.mlp import PixelScale
+    from codesign.models.mlp import PixelScale  # imports torch
 
     supported: dict[type, str] = {
         qnn.QuantLinear: "MVAU", qnn.QuantConv2d: "ConvolutionInputGenerator + MVAU",
@@ -123,6 +127,7 @@ def _unsupported(name: str, module: nn.Module, why: str, supported: dict[type, s
 def check_supported_layers(model: nn.Module) -> None:
     """Raise ModelError naming the first layer (qualified name, type) FINN cannot handle."""
     from brevitas import nn as qnn
+    from torch import nn
 
     supported = _supported_types()
     hints = {

@@ -36,7 +36,7 @@ from math import gcd, lcm
 
 from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup
-from codesign.prune.hardware import HardwareProfile
+from codesign.prune.profile import HardwareProfile
 
 MIN_OPTIONS = 8  # a wide layer keeps at least this many legal counts (fine pruning steps)
 NARROW_GRAIN = 4  # ... but a narrow layer still aligns to (a divisor of) 4, at most C // 2

@@ -33,7 +33,7 @@ import numpy as np
 
 from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup
-from codesign.prune.hardware import HardwareProfile
+from codesign.prune.profile import HardwareProfile
 
 EPSILON = 1e-12
 POLICIES = ("hardware", "criterion")

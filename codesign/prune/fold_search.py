@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
     from codesign.boards import Board
     from codesign.prune.graph import ChannelGroup
-    from codesign.prune.hardware import HardwareProfile, LayerHardware
+    from codesign.prune.profile import HardwareProfile, LayerHardware
 
 MIN_GAIN = 0.02  # a candidate must be this much faster to replace the current counts
 MAX_EXTRA = 0.05  # ... and remove at most this fraction of the MACs beyond the allocation
@@ -98,7 +98,7 @@ def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: M
     """FPS within the caps of a copy of `model` cut to `counts` (the highest-scored channels
     kept), its slowest weight layer, and whether that layer bounds the whole design."""
     from codesign.prune.graph import weight_layers
-    from codesign.prune.hardware import hardware_profile
+    from codesign.prune.profile import hardware_profile
     from codesign.prune.surgery import keep_top, prune_channels
 
     cut = copy.deepcopy(model)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from codesign.boards import Board
     from codesign.config import PruneConfig, TrainConfig
     from codesign.data import Dataset
-    from codesign.prune.hardware import HardwareProfile
+    from codesign.prune.profile import HardwareProfile
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board:
     """Best FPS within the board's caps, and the resources the model needs at `reference_fps`
     (None: at that best FPS). One FINN compile, two folds."""
     from codesign.prune.graph import weight_layers
-    from codesign.prune.hardware import compile_model, fold_profile, layer_dims
+    from codesign.prune.profile import compile_model, fold_profile, layer_dims
 
     hw = compile_model(model, input_shape, board, workdir)
     names = weight_layers(model, input_shape)

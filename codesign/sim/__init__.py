@@ -7,12 +7,7 @@ from codesign.sim.chain import ChainResult, Divergence, StageResult, simulate_ch
 from codesign.sim.pipeline import FifoDepth, PipelineSim, simulate_pipeline
 from codesign.sim.report import render_simulation_markdown, write_simulation
 from codesign.sim.rtl_layers import LayerSim, simulate_layers
-from codesign.sim.run import (
-    SimulationOptions,
-    check_simulation,
-    simulate_flow_outputs,
-    simulate_hardware,
-)
+from codesign.sim.run import check_simulation, simulate_hardware
 from codesign.sim.streams import StreamCheck, check_streams
 from codesign.sim.verilator import SimulationStalled, cache_dir, find_verilator
 
@@ -22,7 +17,6 @@ __all__ = [
     "FifoDepth",
     "LayerSim",
     "PipelineSim",
-    "SimulationOptions",
     "SimulationStalled",
     "StageResult",
     "StreamCheck",
@@ -32,7 +26,6 @@ __all__ = [
     "find_verilator",
     "render_simulation_markdown",
     "simulate_chain",
-    "simulate_flow_outputs",
     "simulate_hardware",
     "simulate_layers",
     "simulate_pipeline",

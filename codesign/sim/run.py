@@ -1,48 +1,28 @@
-"""Entry points: simulate a compiled accelerator (`simulate_hardware`) or the output directory
-of a flow or build (`simulate_flow_outputs`), and write simulation.json / simulation.md.
+"""Entry point: simulate a compiled accelerator (`simulate_hardware`); `check_simulation` turns
+a failed check into an error. (Simulating a finished run's output directory is orchestration:
+codesign.flow.simulate_run.)
 
 Order of work: the functional chain and stream checks (Python, seconds), then per-layer RTL
 simulation and, when every layer of the partition is RTL, the whole pipeline (Verilator)."""
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesign.errors import ConfigError, ToolchainMissing, VerificationError
-from codesign.sim.report import SCHEMA, write_simulation
+from codesign.config import SimulateConfig
+from codesign.errors import ToolchainMissing, VerificationError
+from codesign.sim.report import SCHEMA
 
 if TYPE_CHECKING:
     from torch import nn
 
     from codesign.finn.compile import HWGraph
 
-
-
-@dataclass(frozen=True)
-class SimulationOptions:
-    """What to simulate; mirrors a flow's `simulate:` section."""
-
-    samples: int = 10  # test-set samples for the chain (plus random and boundary inputs)
-    random_inputs: int = 8
-    streams: bool = True
-    rtl: bool = True  # per-layer Verilator simulation of the RTL layers
-    layer_frames: int = 3
-    pipeline: str = "auto"  # auto: when every layer is RTL
-    pipeline_frames: int = 8
-    cache_dir: str | None = None  # Verilator builds (default $CODESIGN_CACHE_DIR or ~/.cache)
-
-    def __post_init__(self) -> None:
-        from codesign.config import simulate_problem
-
-        problem = simulate_problem(self)
-        if problem is not None:
-            raise ConfigError(f"{problem[0]}: {problem[1]}")
 
 
 def _deviations(layers: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -92,18 +72,20 @@ def _passed(section: dict[str, Any]) -> bool:
 
 def simulate_hardware(hw: HWGraph, onnx_path: Path, x: np.ndarray | None, workdir: Path, *,
                       model: nn.Module | None = None, stages_dir: Path | None = None,
-                      options: SimulationOptions = SimulationOptions()) -> dict[str, Any]:
+                      options: SimulateConfig | None = None) -> dict[str, Any]:
     """Simulate the folded accelerator `hw` (compiled from `onnx_path`; `model` is its Brevitas
     source if known) on test samples `x`. Returns the simulation section (JSON-ready).
 
-    Raises ToolchainMissing if RTL simulation is asked for and Verilator is missing; the
-    Python results are then in the exception's `section` attribute."""
+    If RTL simulation is asked for and Verilator is missing, the section holds the Python
+    results and `rtl_not_run` says why (the caller decides whether that fails its run)."""
+    options = options or SimulateConfig()
     from codesign.sim.chain import simulate_chain
     from codesign.sim.streams import check_streams
 
     workdir = Path(workdir)
     timings: dict[str, float] = {}
-    section: dict[str, Any] = {"schema": SCHEMA, "options": asdict(options)}
+    options_doc = {k: v for k, v in asdict(options).items() if k != "enabled"}
+    section: dict[str, Any] = {"schema": SCHEMA, "options": options_doc}
     x = None if x is None else np.asarray(x)[:options.samples]
     start = time.perf_counter()
     section["chain"] = simulate_chain(model, onnx_path, x, hw=hw, stages_dir=stages_dir,
@@ -123,9 +105,6 @@ def simulate_hardware(hw: HWGraph, onnx_path: Path, x: np.ndarray | None, workdi
         _simulate_rtl(hw, frames_x, workdir, options, section, timings)
     except ToolchainMissing as exc:
         section["rtl_not_run"] = str(exc)
-        _finish(section, timings)
-        exc.section = section  # type: ignore[attr-defined]
-        raise
     return _finish(section, timings)
 
 
@@ -136,7 +115,7 @@ def _finish(section: dict[str, Any], timings: dict[str, float]) -> dict[str, Any
     return section
 
 
-def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulationOptions,
+def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulateConfig,
                   section: dict[str, Any], timings: dict[str, float]) -> None:
     from codesign.finn.rtl import is_rtl_node
     from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
@@ -190,58 +169,3 @@ def check_simulation(section: dict[str, Any], where: Path | None = None) -> None
         place = f"; details in {where}" if where else ""
         raise VerificationError(f"simulation found a mismatch: {section['summary']}{place}. This "
                                 "is a bug in the toolchain path, please report it")
-
-
-def _flow_model_and_inputs(out_dir: Path, report: dict[str, Any], samples: int
-                           ) -> tuple[Any, np.ndarray | None]:
-    """The trained Brevitas model and test samples of a flow run (None, None for a build)."""
-    flow = report.get("flow")
-    if not flow or not (out_dir / "model.pt").is_file():
-        return None, None
-    from codesign.data import load_dataset
-    from codesign.models import build_model
-    from codesign.train import load_checkpoint
-
-    ds, m = flow["dataset"], flow["model"]
-    data = load_dataset(ds["name"], path=ds.get("path"), test_fraction=ds["test_fraction"],
-                        seed=flow["seed"], limit_train=ds.get("limit_train"),
-                        limit_test=ds.get("limit_test"))
-    model = build_model(m["arch"], input_shape=data.input_shape, num_classes=data.num_classes,
-                        weight_bits=m["weight_bits"], act_bits=m["act_bits"], **m["options"])
-    load_checkpoint(model, out_dir / "model.pt")
-    return model.eval(), data.x_test[:samples]
-
-
-def simulate_flow_outputs(out_dir: Path, *, options: SimulationOptions = SimulationOptions(),
-                          x: np.ndarray | None = None) -> dict[str, Any]:
-    """Simulate what `codesign run` or `codesign build` left in `out_dir` and write
-    simulation.json and simulation.md there. Test samples come from the flow's dataset unless
-    `x` is given. Returns the section; check_simulation(section) turns a mismatch into an error."""
-    from codesign.finn.stages import FOLDED_PARTITION, PARENT_GRAPH, load_hw_graph
-
-    out_dir = Path(out_dir)
-    report_path = out_dir / "report.json"
-    if not report_path.is_file():
-        raise ConfigError(f"{out_dir} has no report.json; pass the output directory of "
-                          "`codesign run` or `codesign build`")
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    finn_dir = out_dir / "finn"
-    hw = load_hw_graph(finn_dir / PARENT_GRAPH, finn_dir / FOLDED_PARTITION,
-                       part=report["board"]["part"], clock_mhz=report["estimates"]["clock_mhz"])
-    model, samples = _flow_model_and_inputs(out_dir, report, options.samples)
-    try:
-        section = simulate_hardware(hw, out_dir / "model.qonnx.onnx", samples if x is None else x,
-                                    out_dir / "simulation", model=model, stages_dir=finn_dir,
-                                    options=options)
-    except ToolchainMissing as exc:
-        if hasattr(exc, "section"):
-            write_simulation(exc.section, out_dir)
-        raise
-    write_simulation(section, out_dir)
-    # The run's own report gains (or refreshes) its simulation section, as if the flow had run it.
-    from codesign.report import write_report
-
-    report["simulation"] = section
-    report.setdefault("artifacts", {})["simulation"] = "simulation.json, simulation.md"
-    write_report(report, out_dir)
-    return section

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from codesign.prune.graph import ChannelGroup
-from codesign.prune.hardware import HardwareProfile, LayerHardware
+from codesign.prune.profile import HardwareProfile, LayerHardware
 
 NAMES = ("l0", "l1", "l2", "cls")
 

@@ -16,7 +16,7 @@ from codesign.prune.alignment import (
     legal_counts,
 )
 from codesign.prune.graph import ChannelGroup
-from codesign.prune.hardware import HardwareProfile, LayerHardware
+from codesign.prune.profile import HardwareProfile, LayerHardware
 
 
 def _layer(name: str, pe: int, simd: int, mh: int, mw: int, folds: tuple[int, ...] = ()

@@ -21,7 +21,7 @@ from codesign.prune.fold_search import (
     measure_counts,
     search_counts,
 )
-from codesign.prune.hardware import LayerHardware
+from codesign.prune.profile import LayerHardware
 from tests.prune.chains import chain, flat
 
 GRAIN = {"l0": 8, "l1": 8, "l2": 8}

@@ -48,16 +48,17 @@ def test_a_stalled_pipeline_is_a_failed_check(zoo, verilator_cache: Path, tmp_pa
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole-pipeline run is bounded too: out of cycles, it is recorded as failed (with the
     reason) and the simulation fails, instead of raising out of the run or hanging."""
+    from codesign.config import SimulateConfig
     from codesign.errors import VerificationError
     from codesign.finn import apply_folding_config
     from codesign.sim import pipeline
     from codesign.sim.report import render_simulation_markdown, summary_rows
-    from codesign.sim.run import SimulationOptions, check_simulation, simulate_hardware
+    from codesign.sim.run import check_simulation, simulate_hardware
 
     case = zoo("mlp-tfc", (2, 2), mvau_rtl=True)
     hw = apply_folding_config(case.hw, {"MVAU_rtl_1": {"SIMD": 4}, "MVAU_rtl_2": {"PE": 2}})
     monkeypatch.setattr(pipeline, "cycle_budget", lambda estimate, beats, frames: (50, 10_000))
-    options = SimulationOptions(samples=2, random_inputs=1, streams=False, rtl=False, pipeline="on",
+    options = SimulateConfig(samples=2, random_inputs=1, streams=False, rtl=False, pipeline="on",
                                 pipeline_frames=4, cache_dir=str(verilator_cache))
     section = simulate_hardware(hw, case.onnx, case.x, tmp_path, model=case.model, options=options)
     assert section["chain"]["passed"] and not section["passed"]

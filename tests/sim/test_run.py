@@ -1,4 +1,4 @@
-"""simulate_flow_outputs on a real flow run: reads the output directory (model checkpoint,
+"""simulate_run on a real flow run: reads the output directory (model checkpoint,
 QONNX file, FINN stage graphs, folded partition), writes simulation.json and .md."""
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from codesign.config import SimulateConfig
 from codesign.errors import ConfigError, ToolchainMissing, VerificationError
+from codesign.flow import simulate_run
 from codesign.sim.report import render_simulation_markdown
-from codesign.sim.run import SimulationOptions, check_simulation, simulate_flow_outputs
+from codesign.sim.run import check_simulation
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +33,9 @@ def flow_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_flow_outputs_are_simulated(flow_out: Path, verilator_cache: Path) -> None:
-    options = SimulationOptions(samples=4, random_inputs=2, layer_frames=2,
+    options = SimulateConfig(samples=4, random_inputs=2, layer_frames=2,
                                 cache_dir=str(verilator_cache))
-    section = simulate_flow_outputs(flow_out, options=options)
+    section = simulate_run(flow_out, options=options)
     check_simulation(section)  # passes silently
     written = json.loads((flow_out / "simulation.json").read_text())
     assert written == json.loads(json.dumps(section))
@@ -57,7 +59,7 @@ def test_missing_verilator_keeps_the_python_results(flow_out: Path, tmp_path: Pa
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "verilator", None)
     with pytest.raises(ToolchainMissing, match="verilator"):
-        simulate_flow_outputs(flow_out, options=SimulationOptions(samples=2, random_inputs=1,
+        simulate_run(flow_out, options=SimulateConfig(samples=2, random_inputs=1,
                                                                   cache_dir=str(tmp_path)))
     written = json.loads((flow_out / "simulation.json").read_text())
     assert written["chain"]["passed"] and "verilator" in written["rtl_not_run"]
@@ -72,14 +74,14 @@ def test_a_failed_check_raises(tmp_path: Path) -> None:
 
 def test_missing_report_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no report.json"):
-        simulate_flow_outputs(tmp_path)
+        simulate_run(tmp_path)
 
 
 @pytest.mark.parametrize(("field", "value"), [("pipeline", "sometimes"), ("layer_frames", 0),
                                               ("random_inputs", -1)])
 def test_bad_options_are_rejected(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=f"simulate.{field}"):
-        SimulationOptions(**{field: value})
+        SimulateConfig(**{field: value})
 
 
 @pytest.mark.slow
@@ -88,7 +90,7 @@ def test_a_model_without_test_data_is_simulated_on_random_inputs(zoo, tmp_path: 
     from codesign.sim.run import simulate_hardware
 
     case = zoo("mlp-tfc", (2, 2))
-    options = SimulationOptions(random_inputs=3, rtl=False, pipeline="off")
+    options = SimulateConfig(random_inputs=3, rtl=False, pipeline="off")
     section = simulate_hardware(case.hw, case.onnx, None, tmp_path, options=options)
     assert section["passed"], section["summary"]
     assert section["chain"]["stages"][0]["name"] == "qonnx"

@@ -13,15 +13,15 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from codesign import __version__
+from codesign.config import load_flow
 from codesign.errors import ConfigError, ToolchainMissing
-from codesign.hardware import VERSION_IN_PATH
+from codesign.finn.xilinx import XilinxInstall, inspect_xilinx_install
 
 DEFAULT_TAG = f"codesign:{__version__}"
 UID_ENV, GID_ENV = "CODESIGN_UID", "CODESIGN_GID"  # read by docker/entrypoint.sh
@@ -31,59 +31,11 @@ SHM_SIZE = "2g"  # FINN's FIFO-sizing simulation talks through shared memory; do
 
 def source_root() -> Path:
     """The codesign checkout that holds docker/Dockerfile (the build context)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if not (root / "docker" / "Dockerfile").is_file() or not (root / "scripts" / "install.sh").is_file():
         raise ConfigError(f"`codesign docker build` needs a source checkout of codesign, but "
                           f"{root} has no docker/Dockerfile; clone the repository and run it there")
     return root
-
-
-@dataclass(frozen=True)
-class XilinxInstall:
-    vivado: Path  # XILINX_VIVADO
-    hls: Path | None  # XILINX_HLS
-    vitis: Path | None  # XILINX_VITIS
-    mounts: tuple[Path, ...]  # directories mounted read-only
-    version: str
-
-
-def _tool_dir(candidates: list[Path], binaries: tuple[str, ...]) -> Path | None:
-    return next((c for c in candidates if any((c / "bin" / b).is_file() for b in binaries)), None)
-
-
-def inspect_xilinx_install(path: str | os.PathLike[str]) -> XilinxInstall:
-    """Validate `--xilinx` (a Vivado version directory) and find Vitis HLS/Vitis beside it, for
-    AMD's layouts <root>/Vivado/<ver> (up to 2024.2) and <root>/<ver>/Vivado (2025.1 on)."""
-    vivado = Path(path).expanduser().absolute()
-    example = "/tools/Xilinx/Vivado/2022.2"
-    if not vivado.is_dir():
-        raise ConfigError(f"--xilinx {vivado} does not exist; pass your Vivado install "
-                          f"directory, e.g. {example}")
-    if not (vivado / "bin" / "vivado").is_file():
-        inside = sorted([*vivado.glob("Vivado/*/bin/vivado"), *vivado.glob("*/Vivado/bin/vivado")])
-        hint = f" such as {inside[0].parent.parent}" if inside else f", e.g. {example}"
-        raise ConfigError(f"--xilinx {vivado} is not a Vivado install (it has no bin/vivado); "
-                          f"pass the versioned directory that holds bin/vivado and "
-                          f"settings64.sh{hint}")
-    match = VERSION_IN_PATH.search(str(vivado))
-    if match is None:
-        raise ConfigError(f"--xilinx {vivado} does not name a Vivado version (e.g. 2022.2); FINN "
-                          f"reads the version from this path, so pass the install's own "
-                          f"versioned directory, e.g. {example}")
-    version = match.group(0)
-    if vivado.name == version and vivado.parent.name == "Vivado":
-        root = vivado.parent.parent
-        hls_dirs = [root / "Vitis_HLS" / version, root / "Vitis" / version]
-        vitis_dirs = [root / "Vitis" / version]
-    elif vivado.name == "Vivado" and vivado.parent.name == version:
-        root = vivado.parent
-        hls_dirs, vitis_dirs = [root / "Vitis", root / "Vitis_HLS"], [root / "Vitis"]
-    else:
-        root, hls_dirs, vitis_dirs = vivado, [], []
-    hls = _tool_dir(hls_dirs, ("vitis_hls", "vitis-run"))
-    vitis = _tool_dir(vitis_dirs, ("v++",))
-    mounts = (root,) if root != Path(root.anchor) else tuple(p for p in (vivado, hls, vitis) if p)
-    return XilinxInstall(vivado, hls, vitis, mounts, version)
 
 
 def docker_build_command(tag: str = DEFAULT_TAG, root: Path | None = None) -> list[str]:
@@ -108,8 +60,6 @@ def docker_run_command(
 ) -> list[str]:
     """The `docker run` that runs `codesign run FLOW` in the image with the right mounts, env,
     user and working directory. Loads the flow to mount the files it refers to."""
-    from codesign.config import load_flow
-
     cwd = (cwd or Path.cwd()).absolute()
     env = os.environ if env is None else env
     flow_path = (cwd / Path(flow_file).expanduser()).absolute()

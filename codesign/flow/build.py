@@ -6,16 +6,19 @@ or the Brevitas module itself."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from codesign import __version__
 from codesign.boards import Board
 from codesign.config import FoldingConfig, SimulateConfig
 from codesign.errors import ConfigError, ModelError
-from codesign.flow import FlowResult, StageTimer, _finish, build_hardware, reference_outputs
-from codesign.report import SCHEMA
+from codesign.export import export_qonnx, prepare_qonnx
+from codesign.flow.accelerator import BUILD_CONFIG, FOLDING_CONFIG, build_accelerator
+from codesign.flow.finish import finish_run
+from codesign.flow.results import FlowResult, RunResult
+from codesign.flow.run import QONNX_MODEL
+from codesign.flow.stages import StageTimer, reference_outputs
+from codesign.models.user import check_supported_layers, load_user_model
 
 ONNX_SUFFIXES = (".onnx",)
 
@@ -65,42 +68,39 @@ def _onnx_input_shape(onnx_path: Path) -> tuple[int, ...]:
 def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_dir: Path, *,
                      input_shape: tuple[int, int, int] | None = None, samples: int = 20,
                      seed: int = 0, simulate: SimulateConfig | None = None) -> FlowResult:
-    """With `simulate.enabled`, the accelerator is also simulated without hardware on the
-    verification inputs (simulation.json/md and a report section)."""
+    """Compile, fold, estimate and verify a model the user brings (QONNX file or Brevitas
+    module) for `board`. With `simulate.enabled`, the accelerator is also simulated without
+    hardware on the verification inputs (simulation.json/md and a report section)."""
     timer = StageTimer()
     module = None
     out_dir.mkdir(parents=True, exist_ok=True)
     path = Path(model_spec)
+    onnx_path = out_dir / QONNX_MODEL
     if path.suffix in ONNX_SUFFIXES:
         if not path.is_file():
             raise ConfigError(f"model file {path} does not exist")
-        onnx_path = out_dir / "model.qonnx.onnx"
-        onnx_path.write_bytes(path.read_bytes())
+        with timer.stage("cleanup"):
+            prepare_qonnx(path, onnx_path)
         x = verification_inputs(_onnx_input_shape(onnx_path), samples, seed)
         with timer.stage("reference"):
             expected = _qonnx_reference(onnx_path, x)
         summary = f"QONNX file {path.name}"
     else:
-        from codesign.export import export_qonnx
-        from codesign.models.user import check_supported_layers, load_user_model
-
         if input_shape is None:
             raise ConfigError("a Brevitas module needs --input-shape C,H,W (e.g. 1,28,28)")
         module = load_user_model(model_spec)
         check_supported_layers(module)
         with timer.stage("export"):
-            onnx_path = export_qonnx(module, input_shape, out_dir / "model.qonnx.onnx")
+            export_qonnx(module, input_shape, onnx_path)
         x = verification_inputs(input_shape, samples, seed)
         expected = reference_outputs(module, x)
         summary = f"Brevitas module {model_spec}"
-    hw_report = build_hardware(onnx_path, board, folding, out_dir, x, expected, timer,
-                               simulate=simulate, model=module, x_test=x)
-    report: dict[str, Any] = {
-        "schema": SCHEMA, "codesign_version": __version__, "name": path.stem or model_spec,
-        "description": f"codesign build of {summary}", "seed": seed, "board": board.to_dict(),
-        "model_summary": summary, "accuracy": None, **hw_report,
-        "timings_s": dict(timer.seconds),
-        "artifacts": {"QONNX model": onnx_path.name, "FINN folding config": "folding_config.json",
-                      "FINN build config": "finn_build_config.json"},
-    }
-    return _finish(report, out_dir, board)
+    accelerator = build_accelerator(onnx_path, board, folding, out_dir, x, expected, timer,
+                                    simulate=simulate, model=module, x_test=x)
+    result = RunResult(
+        name=path.stem or model_spec, description=f"codesign build of {summary}", seed=seed,
+        board=board, model_summary=summary, accelerator=accelerator,
+        artifacts={"QONNX model": QONNX_MODEL, "FINN folding config": FOLDING_CONFIG,
+                   "FINN build config": BUILD_CONFIG},
+        timings=dict(timer.seconds))
+    return finish_run(result, out_dir)

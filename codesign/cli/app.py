@@ -1,19 +1,26 @@
 """The `codesign` command line: a thin client of the library.
 
 Each command parses its options, calls one library function and renders the result. Every
-`CodesignError` is printed as a one-line message (no traceback) with a non-zero exit code."""
+`CodesignError` is printed as a one-line message (no traceback) with a non-zero exit code.
+Commands import the orchestration (codesign.flow, which brings numpy and the toolchain
+boundaries) and the renderers of its results when they run, so `codesign --help` and
+`codesign boards` stay instant."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from codesign.docker import docker_app
-from codesign.errors import CodesignError, ToolchainMissing
+from codesign.atomic import staged_directory
+from codesign.boards import list_boards, load_board
+from codesign.cli.boards_view import render_board_detail, render_board_table
+from codesign.cli.docker import docker_app
+from codesign.config import FlowConfig, FoldingConfig, SimulateConfig, load_flow
+from codesign.errors import CodesignError, ConfigError, ToolchainMissing
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="FPGA co-design for quantized neural networks (Brevitas → QONNX → FINN).")
@@ -27,28 +34,6 @@ err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=Tr
 EXIT_USER_ERROR = 2
 
 
-def _summary(report: dict[str, Any], out_dir: Path) -> None:
-    from rich.table import Table
-
-    est, acc, ver = report["estimates"], report.get("accuracy"), report["verification"]
-    table = Table(title=f"codesign — {report['name']} on {report['board']['name']}",
-                  show_header=False)
-    if acc:
-        table.add_row("test accuracy", f"{acc['test_top1']:.2%} ({acc['test_samples']} samples)")
-    table.add_row("throughput", f"{est['fps']:,.0f} FPS at {est['clock_mhz']:g} MHz")
-    table.add_row("latency", f"{est['latency_us']:,.1f} µs")
-    for kind, r in report["budget"]["resources"].items():
-        table.add_row(kind, f"{r['used']:,.0f} / {r['budget']:,.0f} budget "
-                            f"({r['utilisation']:.1%} of {r['capacity']:,})")
-    table.add_row("verdict", report["budget"]["verdict"])
-    table.add_row("bit-exact", f"{ver['matched']}/{ver['samples']}")
-    if report.get("simulation"):
-        sim = report["simulation"]
-        table.add_row("simulation", f"{'passed' if sim['passed'] else 'FAILED'} (simulation.md)")
-    console.print(table)
-    console.print(f"report: {out_dir / 'report.md'}")
-
-
 @app.command()
 def run(
     flow_file: Annotated[Path, typer.Argument(help="flow YAML file, e.g. flows/tfc_w2a2_mnist5k.yaml")],
@@ -58,7 +43,6 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Run a whole co-design flow: train, export, compile with FINN, fold, verify, report."""
-    from codesign.config import load_flow
 
     flow = load_flow(flow_file)
     if seed is not None:
@@ -66,10 +50,8 @@ def run(
     _run_and_summarise(flow, board, out, quiet)
 
 
-def _run_and_summarise(flow: Any, board: str | None, out: Path | None, quiet: bool) -> None:
+def _run_and_summarise(flow: FlowConfig, board: str | None, out: Path | None, quiet: bool) -> None:
     """Run a flow into a staging directory (earlier results stay intact on failure)."""
-    from codesign.atomic import staged_directory
-    from codesign.boards import load_board
     from codesign.flow import run_flow
 
     the_board = load_board(board or flow.board)
@@ -85,21 +67,9 @@ def _run_and_summarise(flow: Any, board: str | None, out: Path | None, quiet: bo
     if missing_tools is not None:
         console.print(f"estimate results kept in {out_dir}")
         raise missing_tools
-    _summary(result.report, out_dir)
-    if result.report.get("pruning"):
-        _prune_summary(result.report["pruning"])
+    from codesign.cli.render import print_run
 
-
-def _prune_summary(section: dict[str, Any]) -> None:
-    r = section["ratios"]
-    lut = "–" if r["lut_reduction"] is None else f"−{r['lut_reduction']:.1%}"
-    fps = "–" if r["fps_gain"] is None else f"×{r['fps_gain']:.2f}"
-    ref = section["reference_fps"]
-    at = "the reference FPS" if ref is None else f"{ref:,.0f} FPS"
-    console.print(f"pruning: accuracy {r['accuracy_delta_points']:+.2f} pt, MACs "
-                  f"−{r['macs_reduction']:.1%}, LUT at {at} {lut}, "
-                  f"FPS within caps {fps}; budget {section['budget']['kind']} "
-                  f"{'met' if section['budget']['met'] else 'NOT met'}: {section['budget']['note']}")
+    print_run(console, result.result, out_dir)
 
 
 @app.command()
@@ -125,8 +95,7 @@ def prune(
 ) -> None:
     """Run a flow with hardware-aware structured pruning (its prune: section or the defaults,
     with these overrides); the report puts the pruned model beside the unpruned one."""
-    from codesign.config import load_flow
-    from codesign.prune_command import with_pruning
+    from codesign.flow.prune import with_pruning
 
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
@@ -150,9 +119,7 @@ def sensitivity(
     25/50/75 % and measure validation accuracy (sensitivity.json + sensitivity.png)."""
     from rich.table import Table
 
-    from codesign.atomic import staged_directory
-    from codesign.config import load_flow
-    from codesign.prune_command import run_sensitivity, with_pruning
+    from codesign.flow.prune import run_sensitivity, with_pruning
 
     flow = with_pruning(load_flow(flow_file), criterion=criterion)
     out_dir = out or Path("runs") / f"{flow.name}-sensitivity"
@@ -190,11 +157,7 @@ def build(
         help="RTL (DSP-based) MVAUs instead of HLS: an MLP becomes RTL end to end")] = False,
 ) -> None:
     """Compile your own model for a board: fold, estimate, verify, report (no training)."""
-    from codesign.atomic import staged_directory
-    from codesign.boards import load_board
-    from codesign.build import build_user_model, parse_input_shape
-    from codesign.config import FoldingConfig, SimulateConfig
-    from codesign.errors import ConfigError
+    from codesign.flow.build import build_user_model, parse_input_shape
 
     if target_fps is not None and folding is not None:
         raise ConfigError("give either --target-fps or --folding, not both")
@@ -217,7 +180,9 @@ def build(
     if missing_tools is not None:
         console.print(f"results without RTL simulation kept in {out_dir}")
         raise missing_tools
-    _summary(result.report, out_dir)
+    from codesign.cli.render import print_run
+
+    print_run(console, result.result, out_dir)
 
 
 @app.command()
@@ -238,14 +203,15 @@ def simulate(
     simulation.json and simulation.md into OUT_DIR; exits non-zero on a mismatch."""
     from rich.table import Table
 
+    from codesign.flow import simulate_run
     from codesign.sim.report import summary_rows
-    from codesign.sim.run import SimulationOptions, check_simulation, simulate_flow_outputs
+    from codesign.sim.run import check_simulation
 
-    options = SimulationOptions(samples=samples, random_inputs=random_inputs, rtl=rtl,
+    options = SimulateConfig(samples=samples, random_inputs=random_inputs, rtl=rtl,
                                 layer_frames=layer_frames, pipeline=pipeline,
                                 pipeline_frames=pipeline_frames,
                                 cache_dir=None if cache_dir is None else str(cache_dir))
-    section = simulate_flow_outputs(out_dir, options=options)
+    section = simulate_run(out_dir, options=options)
     table = Table(title=f"codesign simulate — {out_dir}", show_header=False)
     for check, result in summary_rows(section):
         table.add_row(check, result)
@@ -271,9 +237,7 @@ def fold(
     optimizer; writes folding_config.json, fold_report.json and a Pareto front (JSON + PNG)."""
     from rich.table import Table
 
-    from codesign.atomic import staged_directory
-    from codesign.boards import load_board
-    from codesign.fold_command import fold_model
+    from codesign.flow.fold import fold_model
 
     the_board = load_board(board)
     out_dir = out or Path("runs") / f"fold-{model.stem.split('.')[0]}-{the_board.aliases[0]}"
@@ -295,8 +259,6 @@ def fold(
 @boards_app.command("list")
 def boards_list() -> None:
     """List the boards codesign knows."""
-    from codesign.boards import list_boards
-    from codesign.boards_view import render_board_table
 
     console.print(render_board_table(list_boards()))
 
@@ -304,8 +266,6 @@ def boards_list() -> None:
 @boards_app.command("show")
 def boards_show(name: Annotated[str, typer.Argument(help="board name, alias or YAML file")]) -> None:
     """Show one board's part, resources, clock and utilisation caps."""
-    from codesign.boards import load_board
-    from codesign.boards_view import render_board_detail
 
     console.print(render_board_detail(load_board(name)))
 

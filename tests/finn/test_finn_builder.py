@@ -14,7 +14,7 @@ import pytest
 
 from codesign.boards import load_board
 from codesign.errors import BoardError, ConfigError, ToolchainMissing
-from codesign.hardware import (
+from codesign.finn.builder import (
     OUTPUTS,
     PREPARE_STEPS,
     VITIS,
@@ -219,7 +219,7 @@ def test_stop_happens_before_finn_is_imported(tmp_path: Path) -> None:
         "from pathlib import Path\n"
         "from codesign.boards import load_board\n"
         "from codesign.errors import ToolchainMissing\n"
-        "from codesign.hardware import run_hardware_steps\n"
+        "from codesign.finn.builder import run_hardware_steps\n"
         "try:\n"
         f"    run_hardware_steps(['bitfile'], Path({str(tmp_path)!r}), load_board('pynq-z2'),\n"
         "                       Path('m.onnx'), Path('f.json'), env={'PATH': ''})\n"
@@ -312,7 +312,7 @@ def test_preparation_runs_in_finn(tmp_path: Path, fake_xilinx: dict[str, str],
     codesign's, a folding naming a missing layer is caught, and the hardware phase restarts
     from the preparation's last model."""
     from codesign.errors import FoldingError
-    from codesign.hardware import _run_builder, prepare_in_finn
+    from codesign.finn.builder import _run_builder, prepare_in_finn
 
     _finn_builder_importable()
     (tmp_path / "finn_tmp").mkdir()

@@ -18,6 +18,12 @@ from typing import Any
 from codesign.atomic import write_json
 from codesign.boards import RESOURCE_KINDS, Board, load_board, parse_caps
 from codesign.errors import ConfigError
+from codesign.finn import compile_to_hw, write_folding_config
+from codesign.finn.baseline import SetFoldingSweep
+from codesign.finn.costs import CostCache
+from codesign.finn.plan import fold_for_board
+from codesign.flow.pareto import pareto_data, plot_pareto
+from codesign.folding import fits
 
 
 def _resolve_board(board: Board | str, caps: Mapping[str, float] | str | None) -> Board:
@@ -37,12 +43,6 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
     per-candidate estimates on disk for later runs. `mvau_rtl` folds FINN's RTL (DSP-based)
     MVAUs instead of the HLS ones. Returns a summary dict and writes the files
     listed in the module doc into `out_dir`."""
-    from codesign.finn import compile_to_hw, write_folding_config
-    from codesign.finn.baseline import SetFoldingSweep
-    from codesign.finn.costs import CostCache
-    from codesign.finn.plan import fold_for_board
-    from codesign.pareto_report import pareto_data, plot_pareto
-
     if target_fps is not None and maximize:
         raise ConfigError("give either --target-fps or --maximize, not both")
     if target_fps is not None and not target_fps > 0:
@@ -75,7 +75,7 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
         "totals": dict(plan.totals), "converter_totals": dict(plan.link_totals),
         "budget": budget,
         "utilisation": {k: used[k] / budget[k] if budget[k] else 0.0 for k in RESOURCE_KINDS},
-        "fits": all(used[k] <= budget[k] + 1e-6 for k in RESOURCE_KINDS),
+        "fits": fits(used, budget),
         "message": plan.message, "plan": plan.to_dict(), "report": report.to_dict(),
         "estimates": report.estimates.to_dict(),
         "seconds": {"compile": compiled - start, "fold": folding_seconds,

@@ -12,9 +12,7 @@ import dataclasses
 import json
 import logging
 import os
-import re
 import shlex
-import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +22,8 @@ from typing import Any
 from codesign.boards import Board
 from codesign.config import OUTPUTS  # flow files validate against them
 from codesign.errors import BoardError, CompileError, ConfigError, FoldingError, ToolchainMissing
+from codesign.finn.postsynth import compare_estimates, load_postsynth
+from codesign.finn.xilinx import TOOL_SPECS, VITIS, VITIS_HLS, VIVADO, XilinxTools, detect_xilinx_tools
 
 HARDWARE_DIRNAME = "hardware"  # FINN's build output (report/, stitched_ip/, bitfile/, deploy/)
 
@@ -55,16 +55,6 @@ _FINN_OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
 # folding_config.json are the graph's: FINN applies the folding and writes its estimates.
 PREPARE_STEPS = ("step_apply_folding_config", "step_minimize_bit_width",
                  "step_generate_estimate_reports")
-
-VIVADO, VITIS_HLS, VITIS = "Vivado", "Vitis HLS", "Vitis"
-# tool -> (environment variable naming its install dir, executables under <dir>/bin)
-_TOOL_SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
-    VIVADO: ("XILINX_VIVADO", ("vivado",)),
-    VITIS_HLS: ("XILINX_HLS", ("vitis_hls", "vitis-run")),  # vitis-run replaces it after 2024.2
-    VITIS: ("XILINX_VITIS", ("v++",)),
-}
-VERSION_IN_PATH = re.compile(r"\b(20\d{2})\.(1|2)\b")  # how FINN reads the Vivado version
-
 
 def validate_outputs(outputs: Iterable[str]) -> tuple[str, ...]:
     """The requested outputs without duplicates; unknown names raise a ConfigError."""
@@ -101,50 +91,6 @@ def tools_needed(output: str, shell: str) -> tuple[str, ...]:
     if output == "bitfile" and shell == "alveo":
         return (VIVADO, VITIS)
     return (VIVADO,)
-
-
-@dataclass(frozen=True)
-class XilinxTools:
-    """Install directories of the tools that were found, and why the others were not."""
-
-    found: Mapping[str, Path]
-    problems: Mapping[str, str]
-
-
-def _locate(env: Mapping[str, str], var: str, binaries: tuple[str, ...]) -> tuple[Path | None, str]:
-    value = env.get(var)
-    if value:
-        root = Path(value)
-        if any((root / "bin" / b).is_file() for b in binaries):
-            return root, ""
-        return None, f"{var}={value} has no bin/{binaries[0]}"
-    search = env.get("PATH")
-    for binary in binaries:
-        hit = shutil.which(binary, path=search) if search else None
-        if hit:  # <install>/bin/<tool>
-            return Path(hit).resolve().parent.parent, ""
-    return None, f"{var} is not set and {binaries[0]} is not on PATH"
-
-
-def detect_xilinx_tools(env: Mapping[str, str] | None = None) -> XilinxTools:
-    """Find Vivado, Vitis HLS and Vitis from XILINX_VIVADO/XILINX_HLS/XILINX_VITIS or PATH."""
-    env = os.environ if env is None else env
-    found: dict[str, Path] = {}
-    problems: dict[str, str] = {}
-    for tool, (var, binaries) in _TOOL_SPECS.items():
-        where, problem = _locate(env, var, binaries)
-        if where is not None and tool == VIVADO and not VERSION_IN_PATH.search(str(where)):
-            where, problem = None, (f"{where} does not name a Vivado version such as 2022.2; FINN "
-                                    "reads it from the path, so use the versioned install directory")
-        if where is not None and tool == VITIS:
-            lacking = [v for v in ("XILINX_XRT", "PLATFORM_REPO_PATHS") if not env.get(v)]
-            if lacking:
-                where, problem = None, f"{' and '.join(lacking)} not set (Alveo builds need XRT)"
-        if where is None:
-            problems[tool] = problem
-        else:
-            found[tool] = where
-    return XilinxTools(found, problems)
 
 
 @dataclass(frozen=True)
@@ -218,12 +164,10 @@ class HardwareStepsResult:
     outputs: tuple[str, ...]
     steps: tuple[str, ...]
     output_dir: Path
-    postsynth: dict[str, Any] | None  # codesign.postsynth.load_postsynth of output_dir
+    postsynth: dict[str, Any] | None  # codesign.finn.postsynth.load_postsynth of output_dir
 
     def to_dict(self, estimates: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Report section; with `estimates`, includes the estimate-vs-actual rows."""
-        from codesign.postsynth import compare_estimates
-
         rows = (compare_estimates(estimates, self.postsynth)
                 if estimates is not None and self.postsynth else [])
         return {"outputs": list(self.outputs), "finn_steps": list(self.steps),
@@ -261,7 +205,7 @@ def unapplied_folding_nodes(requested: Mapping[str, Any], applied: Mapping[str, 
 def _prepare_finn(tools: XilinxTools, output_dir: Path) -> None:
     """What FINN's CLI does before a build: settings, XSI, tool paths; dependencies stay as
     installed (the docker image fetched them; nothing is downloaded here)."""
-    for tool, (var, _) in _TOOL_SPECS.items():
+    for tool, (var, _) in TOOL_SPECS.items():
         if tool in tools.found:
             os.environ.setdefault(var, str(tools.found[tool]))
     build_dir = Path(os.environ.setdefault("FINN_BUILD_DIR", str(output_dir / "finn_tmp")))
@@ -322,8 +266,6 @@ def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx
 
     Raises ToolchainMissing before any step when a needed tool is absent, and FoldingError
     before any Vivado step when FINN's graph does not take the folding the estimates used."""
-    from codesign.postsynth import load_postsynth
-
     plan = plan_hardware(outputs, board.shell, env)
     output_dir = Path(out_dir) / HARDWARE_DIRNAME
     if not plan.hardware:

@@ -1,4 +1,9 @@
-"""Compare estimated resource totals with a board's capacity and utilisation caps."""
+"""The one fits check: estimated resources against a board's budget (capacity x utilisation caps).
+
+Every "does it fit" in codesign (the flow's verdict, the folding optimizer, FINN's SetFolding
+baseline, `codesign fold`, the pruning profile) comes through `within`/`fits`, so they share one
+tolerance: FINN's estimates are floats summed per layer, and a design that lands on its budget
+exactly must not fail on rounding."""
 
 from __future__ import annotations
 
@@ -6,6 +11,19 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from codesign.boards import RESOURCE_KINDS
+
+TOLERANCE = 1e-6  # resource units; far below one LUT, far above float summation error
+
+
+def within(used: float, budget: float) -> bool:
+    """True if `used` of one resource stays inside `budget` of it."""
+    return used <= budget + TOLERANCE
+
+
+def fits(used: Mapping[str, float], budget: Mapping[str, float]) -> bool:
+    """True if every resource kind of `used` stays inside `budget` (a kind the budget lacks has
+    a budget of 0)."""
+    return all(within(float(used.get(k, 0.0)), float(budget.get(k, 0.0))) for k in RESOURCE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -56,5 +74,5 @@ def check_budget(
         cap = float(caps.get(kind, 1.0))
         budget = cap_total * cap
         util = used / cap_total if cap_total else (0.0 if used == 0 else float("inf"))
-        rows.append(ResourceUse(kind, used, cap_total, cap, budget, util, used <= budget + 1e-9))
+        rows.append(ResourceUse(kind, used, cap_total, cap, budget, util, within(used, budget)))
     return BudgetCheck(tuple(rows))

@@ -30,7 +30,7 @@ def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def folded(onnx_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    from codesign.fold_command import fold_model
+    from codesign.flow.fold import fold_model
 
     out = tmp_path_factory.mktemp("fold_out")
     return fold_model(onnx_model, "pynq-z1", caps="LUT=0.05,BRAM_18K=0.05", out_dir=out), out
@@ -81,7 +81,7 @@ def test_the_folding_file_reproduces_the_plan_in_finn(folded: tuple[dict, Path],
 
 def test_target_fps_minimises_resources(onnx_model: Path, folded: tuple[dict, Path],
                                         tmp_path: Path) -> None:
-    from codesign.fold_command import fold_model
+    from codesign.flow.fold import fold_model
 
     fastest, _ = folded
     target = fastest["fps"] / 8
@@ -95,7 +95,7 @@ def test_rtl_mvaus_fold_into_dsps_and_the_file_reproduces_them(
         onnx_model: Path, folded: tuple[dict, Path], tmp_path: Path) -> None:
     from codesign.boards import load_board
     from codesign.finn import apply_folding_file, compile_to_hw, estimate
-    from codesign.fold_command import fold_model
+    from codesign.flow.fold import fold_model
 
     hls, _ = folded
     rtl = fold_model(onnx_model, "pynq-z1", caps="LUT=0.05,BRAM_18K=0.05", out_dir=tmp_path,
@@ -122,7 +122,7 @@ def test_rtl_mvaus_fold_into_dsps_and_the_file_reproduces_them(
 ])
 def test_user_mistakes_are_explained(onnx_model: Path, tmp_path: Path, kwargs: dict[str, Any],
                                      error: type, text: str) -> None:
-    from codesign.fold_command import fold_model
+    from codesign.flow.fold import fold_model
 
     board = kwargs.pop("board", "pynq-z1")
     with pytest.raises(error, match=text):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codesign.postsynth import (
+from codesign.finn.postsynth import (
     compare_estimates,
     error_pct,
     load_postsynth,
@@ -20,7 +20,7 @@ from codesign.postsynth import (
     render_comparison_markdown,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "finn_reports"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "finn_reports"
 ZYNQ = FIXTURES / "zynq_build"
 OOC_PROJ = ZYNQ / "finn_tmp" / "vivado_stitch_proj_q3x9d1ke"
 STITCHED = FIXTURES / "stitched_ip_build"

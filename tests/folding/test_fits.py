@@ -1,6 +1,6 @@
 import pytest
 
-from codesign.analysis.budget import check_budget
+from codesign.folding.fits import check_budget
 
 CAPACITY = {"LUT": 1000, "BRAM_18K": 100, "URAM": 0, "DSP": 10}
 CAPS = {"LUT": 0.7, "BRAM_18K": 0.8, "URAM": 0.8, "DSP": 0.8}

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from codesign import docker as cdocker
+from codesign.cli import docker as cdocker
 from codesign.errors import ConfigError, ToolchainMissing
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 FLOW = ROOT / "flows" / "tfc_w2a2_mnist5k.yaml"

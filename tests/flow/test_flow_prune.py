@@ -9,9 +9,9 @@ import pytest
 import torch
 import yaml
 
+from codesign.checkpoint import load_checkpoint
 from codesign.cli import EXIT_USER_ERROR, main
 from codesign.models import build_model
-from codesign.train import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

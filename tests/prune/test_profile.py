@@ -14,7 +14,7 @@ from codesign.finn.estimates import Estimates, LayerEstimate
 from codesign.models import build_model
 from codesign.prune.alignment import alignments, legal_counts
 from codesign.prune.graph import channel_groups, weight_layers
-from codesign.prune.hardware import (
+from codesign.prune.profile import (
     HardwareProfile,
     attribute,
     compile_model,

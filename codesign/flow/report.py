@@ -1,17 +1,20 @@
 """The flow report: one versioned JSON document, rendered to Markdown and PNG plots.
 
-The JSON is the source of truth; `render_markdown` and the plots read only from it, so a report
-can be re-rendered later (`codesign report show`)."""
+The JSON document (codesign.flow.document) is the source of truth; `render_markdown` and the
+plots read only from it, so a report can be re-rendered from report.json alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from codesign.atomic import atomic_path, write_json, write_text
-
-SCHEMA = "codesign.report/1"
-RESOURCE_COLUMNS = (("lut", "LUT"), ("bram_18k", "BRAM_18K"), ("uram", "URAM"), ("dsp", "DSP"))
+from codesign.atomic import write_json, write_text
+from codesign.finn.postsynth import render_comparison_markdown
+from codesign.flow.document import report_document
+from codesign.flow.plots import RESOURCE_COLUMNS, plot_cycles, plot_resources
+from codesign.flow.results import RunResult
+from codesign.prune.report import render_prune_markdown
+from codesign.sim.report import render_simulation_markdown
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -71,8 +74,6 @@ def _hardware_section(hw: dict[str, Any] | None) -> list[str]:
     if hw.get("status") != "done":
         return [*lines, f"- not run: {hw.get('reason', '')}", ""]
     if hw.get("comparison"):
-        from codesign.postsynth import render_comparison_markdown
-
         lines += ["", render_comparison_markdown(hw["comparison"], hw.get("postsynth"))]
     return [*lines, ""]
 
@@ -107,12 +108,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _budget_section(report)
     lines += _layer_section(est)
     if report.get("pruning"):
-        from codesign.prune.report import render_prune_markdown
-
         lines += render_prune_markdown(report["pruning"])
     if report.get("simulation"):
-        from codesign.sim.report import render_simulation_markdown
-
         lines += render_simulation_markdown(report["simulation"]).splitlines()
     lines += _hardware_section(report.get("hardware"))
     if report.get("timings_s"):
@@ -125,67 +122,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_cycles(report: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    layers = report["estimates"]["layers"]
-    names = [layer["name"] for layer in layers]
-    cycles = [layer["cycles"] for layer in layers]
-    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(names) + 2), 4))
-    colors = ["tab:red" if n == report["estimates"]["bottleneck"] else "tab:blue" for n in names]
-    ax.bar(range(len(names)), cycles, color=colors)
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("cycles per frame")
-    ax.set_title(f"{report['name']}: per-layer cycles (red = bottleneck)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
-
-
-def plot_resources(report: dict[str, Any], path: Path) -> Path:
-    """Stacked per-layer resource use for each kind, against the board's capped budget."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    layers = report["estimates"]["layers"]
-    budget = report["budget"]["resources"]
-    fig, axes = plt.subplots(1, len(RESOURCE_COLUMNS), figsize=(12, 4))
-    cmap = plt.get_cmap("tab20")
-    for ax, (key, kind) in zip(axes, RESOURCE_COLUMNS, strict=True):
-        bottom = 0.0
-        for i, layer in enumerate(layers):
-            value = float(layer[key])
-            if value > 0:
-                ax.bar(0, value, bottom=bottom, color=cmap(i % 20), label=layer["name"])
-                bottom += value
-        ax.axhline(budget[kind]["budget"], color="red", ls="--", label="budget (cap)")
-        ax.axhline(budget[kind]["capacity"], color="black", ls=":", label="capacity")
-        ax.set_title(kind)
-        ax.set_xticks([])
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes[1:]:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="center right", fontsize=7)
-    fig.suptitle(f"{report['name']}: resources vs {report['board']['name']} budget")
-    fig.tight_layout(rect=(0, 0, 0.82, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
-
-
-def write_report(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    """Write report.json, report.md and the plots into `out_dir` (each file atomically)."""
+def write_document(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Write report.json, report.md and the plots of a report document into `out_dir` (each
+    file atomically)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "cycles_plot": plot_cycles(report, out_dir / "cycles.png"),
@@ -193,4 +132,13 @@ def write_report(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
         "markdown": write_text(out_dir / "report.md", render_markdown(report)),
     }
     paths["json"] = write_json(out_dir / "report.json", report)
+    return paths
+
+
+def write_report(result: RunResult, out_dir: Path) -> dict[str, Path]:
+    """The run's report (report.json, report.md, plots, pruning.png for a pruned run)."""
+    paths = write_document(report_document(result), out_dir)
+    if result.pruning is not None:
+        paths["pruning_plot"] = result.pruning.write_plot(
+            out_dir, f"{result.name}: pruning on {result.board.name}")
     return paths

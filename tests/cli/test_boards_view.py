@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from codesign.boards import RESOURCE_FIELDS, RESOURCE_KINDS, list_boards, load_board
-from codesign.boards_view import render_board_detail, render_board_table
+from codesign.cli.boards_view import render_board_detail, render_board_table
 
 
 def _text(renderable: object) -> str:

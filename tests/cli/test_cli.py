@@ -11,7 +11,7 @@ import yaml
 
 from codesign.cli import EXIT_USER_ERROR, main
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 DEFAULT_FLOW = ROOT / "flows" / "tfc_w2a2_mnist5k.yaml"
 
 

@@ -153,8 +153,8 @@ def fold_profile(hw: HWGraph, layer_names: Sequence[str], board: Board, *,
                  dims: Mapping[str, tuple[int, int]] | None = None) -> HardwareProfile:
     """Fold a compiled graph for the board and charge FINN's estimates to torch layers.
     FoldingError (saying which board, objective and why) when no folding fits."""
-    from codesign.analysis.budget import check_budget
     from codesign.finn.plan import fold_for_board
+    from codesign.folding.fits import check_budget
 
     try:
         _, _, report = fold_for_board(hw, board, objective, target_fps)

@@ -1,1 +1,0 @@
-"""Pure analyses over cost tables (no FINN, no torch)."""
