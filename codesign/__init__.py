@@ -11,20 +11,27 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    # boards and flows (data)
+    # boards, flows and their settings (data)
     "Board": "codesign.boards", "load_board": "codesign.boards", "list_boards": "codesign.boards",
     "FlowConfig": "codesign.config", "load_flow": "codesign.config", "parse_flow": "codesign.config",
+    "PruneConfig": "codesign.config", "SimulateConfig": "codesign.config",
+    "FoldingConfig": "codesign.config",
     # errors
     "CodesignError": "codesign.errors",
     # data, models, training, export
     "load_dataset": "codesign.data", "build_model": "codesign.models",
     "train_model": "codesign.train", "export_qonnx": "codesign.export",
-    # FINN boundary
+    # hardware-aware pruning of a model for a board
+    "prune_model": "codesign.prune",
+    # FINN boundary and the folding optimizer
     "compile_to_hw": "codesign.finn", "estimate": "codesign.finn", "verify_against": "codesign.finn",
-    # folding search
-    "fold_for_board": "codesign.finn.plan", "fold_model": "codesign.flow.fold",
-    # orchestration
-    "run_flow": "codesign.flow", "build_user_model": "codesign.flow.build",
+    "fold_for_board": "codesign.finn.plan",
+    # simulation without hardware
+    "simulate_hardware": "codesign.sim",
+    # orchestration: the same entry points as the commands
+    "run_flow": "codesign.flow", "build_user_model": "codesign.flow", "fold_model": "codesign.flow",
+    "with_pruning": "codesign.flow", "simulate_run": "codesign.flow",
+    "FlowResult": "codesign.flow", "RunResult": "codesign.flow",
 }
 __all__ = sorted(_PUBLIC) + ["__version__"]
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from codesign.atomic import atomic_path
 from codesign.errors import ModelError
+from codesign.train import predict
 
 if TYPE_CHECKING:
     from torch import nn
@@ -29,7 +30,6 @@ class ExportCheck:
 class _LayerTracker:
     """Forward hooks keeping the stack of modules being executed, so that when the exporter
     fails mid-trace the innermost user-level layer on the stack is the one to blame."""
-
     def __init__(self, model: nn.Module) -> None:
         self.stack: list[tuple[str, nn.Module]] = []
         self.hooks: list[Any] = []
@@ -139,7 +139,6 @@ def check_export(model: nn.Module, onnx_path: Path, x: np.ndarray, atol: float =
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    from codesign.train import predict
 
     if len(x) == 0:
         raise ModelError("check_export needs at least one sample")

@@ -17,6 +17,7 @@ import numpy as np
 from codesign.errors import ModelError
 from codesign.finn._env import ensure_finn_settings, quiet_finn
 from codesign.finn.compile import HWGraph
+from codesign.finn.exact import execute_float64
 from codesign.finn.verify import despecialise
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ COMPILE_STAGES = (
 @dataclass(frozen=True)
 class NodeView:
     """A node of an executed graph, in execution order, with its dynamic (non-constant) inputs."""
-
     name: str
     op_type: str
     inputs: tuple[str, ...]
@@ -91,7 +91,6 @@ def run_graph(model: ModelWrapper, sample: np.ndarray, full: bool = False,
     `float64`, `model` is a to_float64 copy, executed in float64 (codesign.finn.exact)."""
     from finn.core.onnx_exec import execute_onnx
 
-    from codesign.finn.exact import execute_float64
 
     ensure_finn_settings()
     name = model.graph.input[0].name
@@ -115,7 +114,6 @@ def graph_nodes(model: ModelWrapper) -> list[NodeView]:
 class FoldedGraph:
     """The folded accelerator inside its parent, executable in Python: the de-specialised
     partition runs in place of the StreamingDataflowPartition node."""
-
     def __init__(self, hw: HWGraph) -> None:
         from qonnx.custom_op.registry import getCustomOp
 

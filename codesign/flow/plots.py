@@ -3,12 +3,16 @@ as shares of the board's capacity."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from codesign.atomic import atomic_path
 
 RESOURCE_COLUMNS = (("lut", "LUT"), ("bram_18k", "BRAM_18K"), ("uram", "URAM"), ("dsp", "DSP"))
+LEGEND_LAYERS = 8  # layers named in resources.png's legend; the rest are stacked as "other"
+OTHER = "other"
+BAR_HEIGHT = 0.5
 
 
 def plot_cycles(report: dict[str, Any], path: Path) -> Path:
@@ -33,38 +37,121 @@ def plot_cycles(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
+class ResourceShare(NamedTuple):
+    """One bar of resources.png: a resource kind the board has (or the design uses)."""
+    kind: str
+    share: float  # the design's use / the board's capacity (inf: the board has none)
+    cap: float  # the fraction of the capacity a design may use
+    layers: tuple[tuple[str, float], ...]  # (layer, its use / capacity) of layers using any
+
+
+def resource_shares(report: dict[str, Any]) -> list[ResourceShare]:
+    """Per resource kind, utilisation as a share of the board's capacity, split by layer;
+    kinds the board lacks and the design does not use are left out."""
+    layers = report["estimates"]["layers"]
+    budget = report["budget"]["resources"]
+    shares = []
+    for key, kind in RESOURCE_COLUMNS:
+        r = budget[kind]
+        capacity, used = float(r["capacity"]), float(r["used"])
+        if capacity == 0 and used == 0:
+            continue
+        per_layer = tuple((layer["name"], float(layer[key]) / capacity) for layer in layers
+                          if capacity and float(layer[key]) > 0)
+        shares.append(ResourceShare(kind, used / capacity if capacity else math.inf,
+                                    float(r["cap"]), per_layer))
+    return shares
+
+
+def _top_layers(shares: list[ResourceShare], count: int) -> list[str]:
+    """The `count` layers with the largest share of any resource (the legend's entries)."""
+    largest: dict[str, float] = {}
+    for bar in shares:
+        for name, share in bar.layers:
+            largest[name] = max(largest.get(name, 0.0), share)
+    return sorted(largest, key=largest.__getitem__, reverse=True)[:count]
+
+
+def _bar_segments(bar: ResourceShare, top: list[str]) -> list[tuple[str, float]]:
+    """The bar's stacked segments: each top layer, then the rest summed as "other"."""
+    segments = [(name, share) for name, share in bar.layers if name in top]
+    rest = sum(share for name, share in bar.layers if name not in top)
+    return segments + ([(OTHER, rest)] if rest > 0 else [])
+
+
+def _total_label(ax: Any, y: float, bar: ResourceShare, r: dict[str, Any]) -> None:
+    """The bar's total, right of the axes; red when the design exceeds the cap."""
+    text = (f"{r['used']:,.0f} used, the board has none" if math.isinf(bar.share)
+            else f"{bar.share:.1%}  ({r['used']:,.0f} / {r['capacity']:,.0f})")
+    over = not r["fits"]
+    ax.text(1.01, y, text, transform=ax.get_yaxis_transform(), va="center", fontsize=9,
+            color="red" if over else "black", fontweight="bold" if over else "normal")
+
+
+def _mark_cap(ax: Any, y: float, cap: float) -> None:
+    half = BAR_HEIGHT / 2 + 0.08
+    ax.plot([cap, cap], [y - half, y + half], color="red", lw=2.5)
+    ax.text(cap, y - half - 0.02, f"cap {cap:.0%}", color="red", fontsize=8, ha="center",
+            va="bottom")
+
+
+def _draw_bar(ax: Any, y: float, bar: ResourceShare, top: list[str],
+              colors: dict[str, Any]) -> dict[str, Any]:
+    """One resource's stacked bar and its cap; returns the drawn segments by layer."""
+    if math.isinf(bar.share):  # no capacity to take a share of: the whole bar says so
+        ax.barh(y, 1.0, height=BAR_HEIGHT, color="none", edgecolor="red", hatch="//")
+    else:
+        _mark_cap(ax, y, bar.cap)
+    drawn: dict[str, Any] = {}
+    left = 0.0
+    for name, share in _bar_segments(bar, top):
+        drawn[name] = ax.barh(y, share, left=left, height=BAR_HEIGHT, color=colors[name],
+                              edgecolor="white", linewidth=0.5)
+        left += share
+    return drawn
+
+
+def _legend(ax: Any, shares: list[ResourceShare], top: list[str], drawn: dict[str, Any]) -> None:
+    names = [name for name in [*top, OTHER] if name in drawn]
+    if not names:
+        return
+    others = len({name for bar in shares for name, _ in bar.layers} - set(top))
+    labels = [f"other ({others} layers)" if name == OTHER else name for name in names]
+    ax.legend([drawn[name] for name in names], labels, fontsize=8, ncol=min(4, len(names)),
+              loc="upper center", bbox_to_anchor=(0.5, -0.2))
+
+
 def plot_resources(report: dict[str, Any], path: Path) -> Path:
-    """Stacked per-layer resource use for each kind, against the board's capped budget."""
+    """One bar per resource kind: utilisation as a share of the board's capacity, stacked by
+    layer (the largest layers named, the rest as "other"), with the cap marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
-    layers = report["estimates"]["layers"]
+    shares = resource_shares(report)
     budget = report["budget"]["resources"]
-    fig, axes = plt.subplots(1, len(RESOURCE_COLUMNS), figsize=(12, 4))
-    cmap = plt.get_cmap("tab20")
-    for ax, (key, kind) in zip(axes, RESOURCE_COLUMNS, strict=True):
-        bottom = 0.0
-        for i, layer in enumerate(layers):
-            value = float(layer[key])
-            if value > 0:
-                ax.bar(0, value, bottom=bottom, color=cmap(i % 20), label=layer["name"])
-                bottom += value
-        ax.axhline(budget[kind]["budget"], color="red", ls="--", label="budget (cap)")
-        ax.axhline(budget[kind]["capacity"], color="black", ls=":", label="capacity")
-        ax.set_title(kind)
-        ax.set_xticks([])
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes[1:]:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="center right", fontsize=7)
-    fig.suptitle(f"{report['name']}: resources vs {report['board']['name']} budget")
-    fig.tight_layout(rect=(0, 0, 0.82, 1))
+    top = _top_layers(shares, LEGEND_LAYERS)
+    palette = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7]  # grey: "other"
+    colors = {name: palette[i % len(palette)] for i, name in enumerate(top)}
+    colors[OTHER] = "lightgrey"
+    fig, ax = plt.subplots(figsize=(10, 1.6 + 0.9 * len(shares)))
+    drawn: dict[str, Any] = {}
+    for y, bar in enumerate(shares):
+        drawn.update(_draw_bar(ax, y, bar, top, colors))
+        _total_label(ax, y, bar, budget[bar.kind])
+    widest = max((bar.share for bar in shares if not math.isinf(bar.share)), default=0.0)
+    ax.set_xlim(0, max(1.0, widest * 1.05))
+    ax.set_ylim(len(shares) - 0.5, -0.7)  # first kind on top, room for its cap label
+    ax.set_yticks(range(len(shares)), [bar.kind for bar in shares])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("share of the board's capacity")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"{report['name']}: resources on {report['board']['name']} (share of capacity)")
+    _legend(ax, shares, top, drawn)
+    fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
     plt.close(fig)
     return path

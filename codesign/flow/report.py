@@ -16,6 +16,8 @@ from codesign.flow.results import RunResult
 from codesign.prune.report import render_prune_markdown
 from codesign.sim.report import render_simulation_markdown
 
+MISSING = "—"  # a resource the board does not have
+
 
 def _num(value: Any, digits: int = 0) -> str:
     if value is None:
@@ -49,14 +51,31 @@ def _layer_section(est: dict[str, Any]) -> list[str]:
     return ["## Per-layer estimates (FINN)", "", *_table(header, rows), ""]
 
 
+def _lacks(capacity: float, used: float) -> bool:
+    """The board has none of a resource and the design uses none: nothing to report."""
+    return capacity == 0 and used == 0
+
+
+def _resource_cell(value: float, capacity: float) -> str:
+    return MISSING if _lacks(capacity, value) else _num(value)
+
+
+def _utilisation(r: dict[str, Any]) -> str:
+    # check_budget sets utilisation to inf when a design uses a resource the board has none of
+    return "∞" if r["capacity"] == 0 else f"{r['utilisation']:.1%}"
+
+
+def _budget_row(kind: str, r: dict[str, Any]) -> list[str]:
+    cap = f"{r['cap']:.0%}"
+    if _lacks(r["capacity"], r["used"]):
+        return [kind, MISSING, MISSING, cap, MISSING, MISSING, MISSING]
+    return [kind, _num(r["used"]), _num(r["capacity"]), cap, _num(r["budget"]), _utilisation(r),
+            "yes" if r["fits"] else "**no**"]
+
+
 def _budget_section(report: dict[str, Any]) -> list[str]:
     budget = report["budget"]
-    rows = []
-    for kind, r in budget["resources"].items():
-        rows.append([
-            kind, _num(r["used"]), _num(r["capacity"]), f"{r['cap']:.0%}", _num(r["budget"]),
-            f"{r['utilisation']:.1%}", "yes" if r["fits"] else "**no**",
-        ])
+    rows = [_budget_row(kind, r) for kind, r in budget["resources"].items()]
     board = report["board"]
     verdict = budget["verdict"]
     return [
@@ -64,6 +83,34 @@ def _budget_section(report: dict[str, Any]) -> list[str]:
         *_table(["resource", "estimated", "capacity", "cap", "budget", "utilisation", "within cap"], rows),
         "", f"**Verdict: the design {verdict}.**", "",
     ]
+
+
+def _folding_row(label: str, fps: float, cycles: int, totals: dict[str, float],
+                 resources: dict[str, Any]) -> list[str]:
+    cells = [_resource_cell(totals.get(kind, 0.0), resources[kind]["capacity"])
+             for _, kind in RESOURCE_COLUMNS]
+    return [label, f"{fps:,.0f}", _num(cycles), *cells]
+
+
+def _setfolding_section(report: dict[str, Any]) -> list[str]:
+    """codesign's folding beside FINN's best fitting SetFolding (folding mode optimize)."""
+    baseline = report["folding"].get("setfolding_baseline")
+    if baseline is None:
+        return []
+    est, resources = report["estimates"], report["budget"]["resources"]
+    rows = [_folding_row("codesign optimizer", est["fps"], est["max_cycles"], est["totals"],
+                         resources)]
+    if baseline["fits"]:
+        rows.append(_folding_row("FINN SetFolding (best fitting)", baseline["fps"],
+                                 baseline["max_cycles"], baseline["totals"], resources))
+    header = ["folding", "FPS", "cycles/frame", *(kind for _, kind in RESOURCE_COLUMNS)]
+    lines = ["## Folding: codesign vs FINN SetFolding", "", *_table(header, rows), ""]
+    if not baseline["fits"]:
+        return [*lines, f"{baseline['note']}.", ""]
+    ratio = baseline.get("fps_ratio")
+    times = MISSING if ratio is None else f"×{ratio:.2f}"
+    return [*lines, f"codesign folding: {times} the FPS of FINN's best fitting SetFolding", "",
+            f"SetFolding baseline: {baseline['note']}.", ""]
 
 
 def _hardware_section(hw: dict[str, Any] | None) -> list[str]:
@@ -106,6 +153,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     lines += _budget_section(report)
+    lines += _setfolding_section(report)
     lines += _layer_section(est)
     if report.get("pruning"):
         lines += render_prune_markdown(report["pruning"])

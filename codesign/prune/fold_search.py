@@ -51,6 +51,10 @@ import numpy as np
 
 from codesign.errors import FoldingError, PruneError
 from codesign.folding.space import divisors
+from codesign.prune.allocate import allocate, remaining_macs
+from codesign.prune.graph import weight_layers
+from codesign.prune.profile import hardware_profile
+from codesign.prune.surgery import keep_top, prune_channels
 
 if TYPE_CHECKING:
     from torch import nn
@@ -97,10 +101,6 @@ def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: M
                    ) -> tuple[float, LayerHardware | None, bool]:
     """FPS within the caps of a copy of `model` cut to `counts` (the highest-scored channels
     kept), its slowest weight layer, and whether that layer bounds the whole design."""
-    from codesign.prune.graph import weight_layers
-    from codesign.prune.profile import hardware_profile
-    from codesign.prune.surgery import keep_top, prune_channels
-
     cut = copy.deepcopy(model)
     prune_channels(cut, keep_top(scores, counts), input_shape)
     try:
@@ -168,8 +168,6 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
     the current model's)."""
-    from codesign.prune.allocate import allocate, remaining_macs
-
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
     if extra_macs is not None and not extra_macs >= 0:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codesign.errors import PruneError
+from codesign.models.user import _supported_types
 
 if TYPE_CHECKING:
     from torch import fx, nn
@@ -32,7 +33,6 @@ FOLLOWABLE = ("BatchNorm, quantized activations (QuantReLU, QuantIdentity, Quant
 @dataclass(frozen=True)
 class ChannelGroup:
     """A prunable producer and everything its output channels pass through."""
-
     name: str  # module path of the producing QuantConv2d/QuantLinear
     kind: str  # "conv" | "linear"
     channels: int  # its current number of output channels / features
@@ -72,7 +72,6 @@ def _trace(model: nn.Module) -> fx.GraphModule:
     from brevitas import nn as qnn
     from torch import fx, nn
 
-    from codesign.models.user import _supported_types
 
     leaves = _weight_types() + _channelwise_types() + tuple(_supported_types()) + (nn.Flatten,)
 
@@ -169,7 +168,6 @@ def _walk(start: fx.Node, modules: dict[str, nn.Module], weight_types: tuple[typ
 @dataclass(frozen=True)
 class Executed:
     """One module call of a traced forward."""
-
     name: str
     module: nn.Module
     output_shape: tuple[int, ...]

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.config import PRUNE_CRITERIA as CRITERIA  # one list, validated with the flow schema
 from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup
 
 if TYPE_CHECKING:
     from torch import nn
 
-CRITERIA = ("l1", "l2", "bn_scale", "taylor")
 
 
 def _weight_norms(model: nn.Module, groups: Sequence[ChannelGroup], order: int

@@ -22,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.boards import RESOURCE_KINDS
 from codesign.errors import CompileError, FoldingError, PruneError
+from codesign.export import export_qonnx
+from codesign.finn import compile_to_hw
+from codesign.finn.plan import fold_for_board
+from codesign.folding.fits import check_budget
 
 if TYPE_CHECKING:
     from torch import nn
@@ -34,7 +38,6 @@ if TYPE_CHECKING:
 class LayerHardware:
     """One weight layer on the board: its MVAU's folding and cycles, and the resources of the
     MVAU plus the nodes charged to it."""
-
     layer: str  # torch module path
     node: str  # FINN MVAU node
     pe: int
@@ -138,9 +141,6 @@ def attribute(est: Estimates, layer_names: Sequence[str],
 def compile_model(model: nn.Module, input_shape: tuple[int, int, int], board: Board,
                   workdir: Path) -> HWGraph:
     """Export `model` and compile it to FINN HW layers for the board's part and clock."""
-    from codesign.export import export_qonnx
-    from codesign.finn import compile_to_hw
-
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     onnx = export_qonnx(model, input_shape, workdir / "model.qonnx.onnx")
@@ -153,9 +153,6 @@ def fold_profile(hw: HWGraph, layer_names: Sequence[str], board: Board, *,
                  dims: Mapping[str, tuple[int, int]] | None = None) -> HardwareProfile:
     """Fold a compiled graph for the board and charge FINN's estimates to torch layers.
     FoldingError (saying which board, objective and why) when no folding fits."""
-    from codesign.finn.plan import fold_for_board
-    from codesign.folding.fits import check_budget
-
     try:
         _, _, report = fold_for_board(hw, board, objective, target_fps)
     except FoldingError as exc:

@@ -9,6 +9,7 @@ from typing import Any
 from codesign.atomic import atomic_path
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
+MISSING = "—"  # a setting left unset
 
 
 def model_column(record: dict[str, Any]) -> dict[str, Any]:
@@ -71,10 +72,9 @@ def _resource(column: dict[str, Any] | None, kind: str) -> str:
     return "does not fit" if res is None else _fmt(res.get(kind, 0.0))
 
 
-def render_prune_markdown(section: dict[str, Any]) -> list[str]:
+def _side_by_side(section: dict[str, Any]) -> list[str]:
+    """Unpruned vs pruned (and the unstructured control): the table and what it means."""
     before, after, control = section["unpruned"], section["pruned"], section.get("unstructured")
-    r = section["ratios"]
-    names = list(before["counts"])
     header = ["", "unpruned", "pruned (structured, aligned)"]
     if control:
         header.append(f"unstructured: {control['target_sparsity']:.0%} of weights zeroed "
@@ -92,10 +92,83 @@ def render_prune_markdown(section: dict[str, Any]) -> list[str]:
                  _resource(after, kind)]
         rows.append(cells + ([_resource(control, kind)] if control else []))
     rows.append(row("FPS within the board's caps", "fps_within_caps"))
-    for name in names:
+    for name in before["counts"]:
         cells = [f"channels {name}", str(before["counts"][name]),
                  str(after["counts"].get(name, "–"))]
         rows.append(cells + ([str(before["counts"][name])] if control else []))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    if control:
+        lines += ["", "Unstructured pruning zeroes weights but keeps every layer's shape: FINN's "
+                  "matrix-vector units are dense, so its estimated resources and FPS do not move."]
+    return lines
+
+
+def _has_final_finetune(section: dict[str, Any]) -> bool:
+    """Whether the schedule's last record is the final fine-tune, not a pruning step: the
+    schedule adds one (numbered after the last step) when final_epochs > 0 and a step pruned,
+    so there are then at least three records."""
+    return (section["settings"].get("final_epochs", 0) or 0) > 0 and len(section["schedule"]) > 2
+
+
+def _skipped_steps(schedule: list[dict[str, Any]]) -> list[int]:
+    present = {s["step"] for s in schedule}
+    return [n for n in range(max(present) + 1) if n not in present]
+
+
+def _skipped_note(schedule: list[dict[str, Any]]) -> list[str]:
+    """Why step numbers are missing: the schedule skips a step whose fraction to remove is not
+    positive (codesign.prune.schedule), which only the sparsity budget's targets can give."""
+    skipped = _skipped_steps(schedule)
+    if not skipped:
+        return []
+    plural = len(skipped) > 1
+    return ["", f"Skipped step{'s' if plural else ''} {', '.join(map(str, skipped))}: at "
+            f"{'each' if plural else 'that step'} the model's MACs were already at or below the "
+            "step's sparsity target (an earlier step removed more than its share, as counts round "
+            "to the PE/SIMD granularity and the fold search may cut extra channels, or "
+            "`prune.step_sparsity` repeats a value), so nothing was pruned or fine-tuned and no "
+            "record was made."]
+
+
+def _schedule_lines(section: dict[str, Any]) -> list[str]:
+    schedule = section["schedule"]
+    final = schedule[-1]["step"] if _has_final_finetune(section) else None
+    lines = ["### Schedule", "",
+             "| step | MACs | top-1 | FPS within caps | LUT at reference FPS | channels |",
+             "|---|---|---|---|---|---|"]
+    for s in schedule:
+        res = s["hardware"]["resources_at_reference"]
+        lut = "does not fit" if res is None else _fmt(res.get("LUT"))
+        step = f"{s['step']} (final fine-tune)" if s["step"] == final else str(s["step"])
+        lines.append(f"| {step} | {s['macs']:,} | {100 * s['accuracy']:.2f} % | "
+                     f"{s['hardware']['fps']:,.0f} | {lut} | "
+                     f"{', '.join(str(c) for c in s['counts'].values())} |")
+    return lines + _skipped_note(schedule)
+
+
+def _setting(value: Any) -> str:
+    """A setting's value as a user would write it: lists comma-joined, None as —."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(_setting(v) for v in value) or MISSING
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _settings_lines(settings: dict[str, Any]) -> list[str]:
+    if not settings:
+        return []
+    return ["### Settings", "", "| setting | value |", "|---|---|",
+            *(f"| {key} | {_setting(value)} |" for key, value in settings.items()), ""]
+
+
+def render_prune_markdown(section: dict[str, Any]) -> list[str]:
+    r = section["ratios"]
     lines = ["## Pruning (structured, quantization-aware, aligned to PE/SIMD)", "",
              f"- budget **{section['budget']['kind']}**: "
              f"{'met' if section['budget']['met'] else 'NOT met'} — {section['budget']['note']}",
@@ -103,25 +176,11 @@ def render_prune_markdown(section: dict[str, Any]) -> list[str]:
              f"LUT at the reference FPS "
              + ("–" if r["lut_reduction"] is None else f"−{r['lut_reduction']:.1%}")
              + "; FPS within the same caps "
-             + ("–" if r["fps_gain"] is None else f"×{r['fps_gain']:.2f}"),
-             f"- settings: {section['settings']}", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    if control:
-        lines += ["", "Unstructured pruning zeroes weights but keeps every layer's shape: FINN's "
-                  "matrix-vector units are dense, so its estimated resources and FPS do not move."]
-    lines += ["", "### Schedule", "",
-              "| step | MACs | top-1 | FPS within caps | LUT at reference FPS | channels |",
-              "|---|---|---|---|---|---|"]
-    for s in section["schedule"]:
-        res = s["hardware"]["resources_at_reference"]
-        lut = "does not fit" if res is None else _fmt(res.get("LUT"))
-        lines.append(f"| {s['step']} | {s['macs']:,} | {100 * s['accuracy']:.2f} % | "
-                     f"{s['hardware']['fps']:,.0f} | {lut} | "
-                     f"{', '.join(str(c) for c in s['counts'].values())} |")
-    lines += _search_lines(section["schedule"])
+             + ("–" if r["fps_gain"] is None else f"×{r['fps_gain']:.2f}"), ""]
+    lines += _side_by_side(section)
+    lines += ["", *_schedule_lines(section), *_search_lines(section["schedule"])]
     lines += ["", f"![accuracy vs LUT and FPS]({section['plot']})", ""]
-    return lines
+    return lines + _settings_lines(section["settings"])
 
 
 def _search_lines(schedule: list[dict[str, Any]]) -> list[str]:

@@ -17,7 +17,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codesign.config import prune_problem
 from codesign.errors import FoldingError, PruneError
+from codesign.prune.alignment import granularity as board_granularity
+from codesign.prune.allocate import allocate, allocate_uniform
+from codesign.prune.fold_search import MAX_EXTRA, search_counts
+from codesign.prune.graph import channel_groups, weight_layers
+from codesign.prune.importance import channel_importance
+from codesign.prune.profile import compile_model, fold_profile, layer_dims
+from codesign.prune.stats import model_cost
+from codesign.prune.surgery import channel_counts, keep_top, prune_channels
+from codesign.train import evaluate, train_model
 
 if TYPE_CHECKING:
     from torch import nn
@@ -32,7 +42,6 @@ if TYPE_CHECKING:
 class HardwarePoint:
     """FINN's estimates of one model on the board: best FPS within the caps, and the resources
     of the cheapest folding that reaches the reference FPS (None when it does not fit)."""
-
     fps: float
     bottleneck: str
     resources_at_reference: dict[str, float] | None
@@ -90,8 +99,6 @@ class PruneResult:
 
 def check_settings(settings: PruneConfig) -> None:
     """Reject settings no schedule can honour, naming the key and the fix."""
-    from codesign.config import prune_problem
-
     problem = prune_problem(settings)
     if problem is not None:
         raise PruneError(f"{problem[0]}: {problem[1]}")
@@ -102,9 +109,6 @@ def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board:
                      ) -> tuple[HardwarePoint, HardwareProfile]:
     """Best FPS within the board's caps, and the resources the model needs at `reference_fps`
     (None: at that best FPS). One FINN compile, two folds."""
-    from codesign.prune.graph import weight_layers
-    from codesign.prune.profile import compile_model, fold_profile, layer_dims
-
     hw = compile_model(model, input_shape, board, workdir)
     names = weight_layers(model, input_shape)
     dims = layer_dims(model, names)  # FINN's MVAUs must have these shapes, or mapping fails
@@ -139,9 +143,6 @@ def _bottleneck(profile: HardwareProfile) -> str:
 def _record(step: int, model: nn.Module, data: Dataset, granularity: dict[str, int],
             hardware: HardwarePoint, started: float,
             search: dict[str, Any] | None = None) -> StepRecord:
-    from codesign.prune.stats import model_cost
-    from codesign.prune.surgery import channel_counts
-    from codesign.train import evaluate
 
     cost = model_cost(model, data.input_shape)
     return StepRecord(step=step, counts=channel_counts(model, data.input_shape),
@@ -174,8 +175,6 @@ def _search_allowance(settings: PruneConfig, baseline: StepRecord) -> float | No
     step's fraction only paces the schedule, so the allowance is a share of the user's model
     (MAX_EXTRA of the unpruned MACs); otherwise the search's default, a share of the step's
     model, whose MACs the sparsity schedule sets."""
-    from codesign.prune.fold_search import MAX_EXTRA
-
     return MAX_EXTRA * baseline.macs if settings.budget == "fps" else None
 
 
@@ -197,8 +196,6 @@ def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
 def finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: PruneConfig,
              epochs: int, seed: int, progress: bool) -> None:
     """Train `model` on for `epochs` as the schedule fine-tunes (settings.finetune_lr or train.lr)."""
-    from codesign.train import train_model
-
     if epochs < 1:
         return
     train_model(model, data, epochs=epochs, batch_size=train.batch_size,
@@ -214,13 +211,6 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     """Prune the trained `model` in place following `settings`; returns the whole schedule.
     Resources are compared at `reference_fps`, by default the unpruned model's best FPS within
     the caps (the throughput the pruned design must match with fewer resources)."""
-    from codesign.prune.alignment import granularity as board_granularity
-    from codesign.prune.allocate import allocate, allocate_uniform
-    from codesign.prune.fold_search import search_counts
-    from codesign.prune.graph import channel_groups
-    from codesign.prune.importance import channel_importance
-    from codesign.prune.surgery import keep_top, prune_channels
-
     check_settings(settings)
     started = time.perf_counter()
     shape = data.input_shape

@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.atomic import atomic_path
 from codesign.errors import PruneError
+from codesign.prune.graph import channel_groups
+from codesign.prune.importance import channel_importance
+from codesign.prune.surgery import keep_top, prune_channels
+from codesign.train import evaluate
 
 if TYPE_CHECKING:
     from torch import nn
@@ -59,10 +63,6 @@ def validation_slice(data: Dataset, samples: int) -> tuple[Any, Any]:
 def layer_sensitivity(model: nn.Module, data: Dataset, criterion: str = "l1", *,
                       fractions: tuple[float, ...] = DEFAULT_FRACTIONS, samples: int = 1000,
                       seed: int = 0) -> SensitivityResult:
-    from codesign.prune.graph import channel_groups
-    from codesign.prune.importance import channel_importance
-    from codesign.prune.surgery import keep_top, prune_channels
-    from codesign.train import evaluate
 
     if not fractions or any(not 0.0 < f < 1.0 for f in fractions):
         raise PruneError(f"sensitivity fractions must lie strictly between 0 and 1, got "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from codesign.prune.graph import execution_trace
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -57,7 +59,6 @@ def _sets_bits(module: nn.Module) -> bool:
 def model_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelCost:
     from brevitas.nn import QuantConv2d, QuantLinear
 
-    from codesign.prune.graph import execution_trace
 
     weight_types = (QuantConv2d, QuantLinear)
     trace = execution_trace(model, input_shape,

@@ -23,6 +23,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.errors import ModelError
+from codesign.finn.exact import to_float64
+from codesign.finn.stages import (
+    COMPILE_STAGES,
+    FoldedGraph,
+    graph_nodes,
+    input_range,
+    load_graph,
+    output_affine,
+    run_graph,
+)
+from codesign.finn.stages import stages_dir as default_stages_dir
 from codesign.sim.divergence import NodeDivergence, locate_divergence
 
 if TYPE_CHECKING:
@@ -139,9 +150,6 @@ def _brevitas(model: nn.Module) -> _Stage:
 
 
 def _onnx_stage(name: str, description: str, path: Path, float64: bool) -> _Stage:
-    from codesign.finn.exact import to_float64
-    from codesign.finn.stages import graph_nodes, load_graph, run_graph
-
     graph = load_graph(path)
     if float64:
         graph = to_float64(graph)
@@ -156,8 +164,6 @@ def _onnx_stage(name: str, description: str, path: Path, float64: bool) -> _Stag
 
 
 def _folded_stage(hw: HWGraph) -> tuple[_Stage, Any]:
-    from codesign.finn.stages import FoldedGraph
-
     folded = FoldedGraph(hw)
     stage = _Stage("folded", "specialised and folded accelerator (de-specialised copy)",
                    lambda x: np.stack([folded.run(s)[0] for s in x]),
@@ -185,9 +191,6 @@ def simulate_chain(model: nn.Module | None, onnx_path: Path, x: np.ndarray | Non
 
     `hw` is the folded graph; `stages_dir` holds compile_to_hw's stage graphs (by default
     the directory the compile wrote to). `model` may be None (a user QONNX file)."""
-    from codesign.finn.stages import COMPILE_STAGES, input_range, load_graph, output_affine
-    from codesign.finn.stages import stages_dir as default_stages_dir
-
     qonnx = load_graph(Path(onnx_path))
     shape = tuple(qonnx.get_tensor_shape(qonnx.graph.input[0].name))[1:]
     inputs, kinds = chain_inputs(x, input_range(qonnx), shape, random_inputs, seed)

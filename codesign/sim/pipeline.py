@@ -23,6 +23,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.errors import CompileError
+from codesign.finn import estimate
+from codesign.finn.rtl import (
+    add_stream_infrastructure,
+    execute_frames,
+    fifo_depth,
+    generate_rtl,
+    is_rtl_node,
+    memstream_sources,
+    rtl_layer,
+    set_fifo_depths,
+)
 from codesign.sim.packing import pack_beats, unpack_beats
 from codesign.sim.rtl_layers import DesignRun, cycle_budget, deviation, partition_inputs, run_design
 from codesign.sim.testbench import StreamPort, TestbenchSpec
@@ -77,8 +88,6 @@ class PipelineSim:
 
 
 def non_rtl_layers(hw: HWGraph) -> list[str]:
-    from codesign.finn.rtl import is_rtl_node
-
     return [f"{n.name} ({n.op_type})" for n in hw.model.graph.node if not is_rtl_node(n)]
 
 
@@ -150,8 +159,6 @@ def generate_top(layers: list[RtlLayer], graph_in: str, graph_out: str,
 def _sources(layers: list[RtlLayer], top_text: str) -> tuple[list[SourceFile], list[tuple[Path, str]]]:
     """Every layer's HDL (shared library files once), weight streamers with their memory
     image made a relative path, and the top level; plus the memory images to copy."""
-    from codesign.finn.rtl import memstream_sources
-
     paths: list[Path] = []
     data: list[tuple[Path, str]] = []
     streamers: list[SourceFile] = []
@@ -177,7 +184,6 @@ def _sources(layers: list[RtlLayer], top_text: str) -> tuple[list[SourceFile], l
 @dataclass(frozen=True)
 class _Design:
     """A generated pipeline ready to run: its model (with FIFOs/DWCs), layers and build inputs."""
-
     model: Any
     layers: list[RtlLayer]
     fifos: list[str]
@@ -187,8 +193,6 @@ class _Design:
 
 
 def _design(stitched: Any, part: str, clock_mhz: float) -> _Design:
-    from codesign.finn.rtl import generate_rtl, rtl_layer
-
     model = generate_rtl(stitched, part, clock_mhz)
     layers = [rtl_layer(model, node) for node in model.graph.node]
     fifos = [layer.name for layer in layers if layer.op_type.startswith("StreamingFIFO")]
@@ -218,13 +222,6 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
     `check_depths`, the pipeline is rebuilt with the FIFO depths it needed and run again, to
     show that they keep the throughput. `stitched`: the graph from rtl_layers.stitch(), if
     already made (only its FIFOs are then regenerated)."""
-    from codesign.finn import estimate
-    from codesign.finn.rtl import (
-        add_stream_infrastructure,
-        execute_frames,
-        set_fifo_depths,
-    )
-
     missing = non_rtl_layers(hw)
     if missing:
         raise CompileError(f"whole-pipeline RTL simulation needs every layer in RTL; "
@@ -296,6 +293,4 @@ def _neighbour(layers: list[RtlLayer], fifo: str, producer: bool) -> str:
 
 
 def fifo_depth_of(design: _Design, name: str) -> int:
-    from codesign.finn.rtl import fifo_depth
-
     return fifo_depth(design.model, name)

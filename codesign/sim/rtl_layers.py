@@ -14,6 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.finn.rtl import (
+    add_stream_infrastructure,
+    execute_frames,
+    exp_cycles,
+    generate_rtl,
+    is_rtl_node,
+    rtl_layer,
+    to_stream_order,
+)
+from codesign.finn.stages import FoldedGraph
 from codesign.sim.packing import pack_beats, unpack_beats
 from codesign.sim.testbench import StreamPort, TestbenchSpec, format_beats, generate_testbench, parse_output
 from codesign.sim.verilator import (
@@ -196,8 +206,6 @@ def simulate_rtl_layer(layer: RtlLayer, node_inputs: list[np.ndarray],
 
 def partition_inputs(hw: HWGraph, x: np.ndarray) -> np.ndarray:
     """The accelerator's input frames for samples `x` (the software head applied)."""
-    from codesign.finn.stages import FoldedGraph
-
     folded = FoldedGraph(hw)
     try:
         return np.stack([folded.run(sample, full=True)[folded.sdp.input[0]][0] for sample in x])
@@ -209,8 +217,6 @@ def stitch(hw: HWGraph) -> Any:
     """The partition as a stitched accelerator has it (FIFOs `LAYER_FIFO_DEPTH` deep, width
     converters), with the HDL of every RTL layer generated. Pass it to simulate_layers and
     simulate_pipeline to generate the HDL once for both."""
-    from codesign.finn.rtl import add_stream_infrastructure, generate_rtl
-
     return generate_rtl(add_stream_infrastructure(hw.model, hw.part, LAYER_FIFO_DEPTH), hw.part,
                         hw.clock_mhz)
 
@@ -226,15 +232,6 @@ def simulate_layers(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 
     of those op types, `max_per_type` to the first layers of each type (the others run in
     Python, and their reports say why). A layer whose run stalls or exceeds its cycle budget
     is recorded as a mismatch naming why; the other layers are still simulated."""
-    from codesign.finn.rtl import (
-        execute_frames,
-        exp_cycles,
-        generate_rtl,
-        is_rtl_node,
-        rtl_layer,
-        to_stream_order,
-    )
-
     if stream_infrastructure:
         model = stitched if stitched is not None else stitch(hw)
     else:

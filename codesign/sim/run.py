@@ -16,7 +16,14 @@ import numpy as np
 
 from codesign.config import SimulateConfig
 from codesign.errors import ToolchainMissing, VerificationError
+from codesign.finn.rtl import is_rtl_node
+from codesign.finn.stages import input_range, load_graph
+from codesign.sim.chain import simulate_chain
+from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
 from codesign.sim.report import SCHEMA
+from codesign.sim.rtl_layers import simulate_layers, stitch
+from codesign.sim.streams import check_streams
+from codesign.sim.verilator import SimulationStalled, cache_dir, find_verilator
 
 if TYPE_CHECKING:
     from torch import nn
@@ -79,8 +86,6 @@ def simulate_hardware(hw: HWGraph, onnx_path: Path, x: np.ndarray | None, workdi
     If RTL simulation is asked for and Verilator is missing, the section holds the Python
     results and `rtl_not_run` says why (the caller decides whether that fails its run)."""
     options = options or SimulateConfig()
-    from codesign.sim.chain import simulate_chain
-    from codesign.sim.streams import check_streams
 
     workdir = Path(workdir)
     timings: dict[str, float] = {}
@@ -117,10 +122,6 @@ def _finish(section: dict[str, Any], timings: dict[str, float]) -> dict[str, Any
 
 def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulateConfig,
                   section: dict[str, Any], timings: dict[str, float]) -> None:
-    from codesign.finn.rtl import is_rtl_node
-    from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
-    from codesign.sim.rtl_layers import simulate_layers, stitch
-    from codesign.sim.verilator import SimulationStalled, cache_dir, find_verilator
 
     cache = Path(options.cache_dir) if options.cache_dir else cache_dir()
     missing = non_rtl_layers(hw)
@@ -155,8 +156,6 @@ def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulateCo
 
 
 def _random_frames(onnx_path: Path, n: int) -> np.ndarray:
-    from codesign.finn.stages import input_range, load_graph
-
     graph = load_graph(Path(onnx_path))
     _, low, high = input_range(graph)
     shape = tuple(graph.get_tensor_shape(graph.graph.input[0].name))[1:]

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.finn.rtl import (
+    execute_frames,
+    node_streams,
+    pack_stream,
+    to_stream_order,
+    unpack_stream,
+    weight_stream,
+)
 from codesign.sim.packing import pack_beats, unpack_beats
+from codesign.sim.rtl_layers import partition_inputs
 
 if TYPE_CHECKING:
     from codesign.finn.compile import HWGraph
@@ -48,7 +57,6 @@ class StreamCheck:
 
 def check_stream(layer: str, op_type: str, stream: StreamInfo, values: np.ndarray,
                  kind: str = "input") -> StreamCheck:
-    from codesign.finn.rtl import pack_stream, unpack_stream
 
     values = np.asarray(values, dtype=np.float32)
     frames = len(values)
@@ -88,9 +96,6 @@ def check_stream(layer: str, op_type: str, stream: StreamInfo, values: np.ndarra
 def check_streams(hw: HWGraph, x: np.ndarray, frames: int = 2) -> tuple[StreamCheck, ...]:
     """Check every input and output stream of every layer of the folded partition `hw` on
     the first `frames` samples of `x`, and the weight stream of every decoupled MVAU."""
-    from codesign.finn.rtl import execute_frames, node_streams, to_stream_order, weight_stream
-    from codesign.sim.rtl_layers import partition_inputs
-
     contexts = execute_frames(hw.model, partition_inputs(hw, np.asarray(x)[:frames]))
     checks = []
     for node in hw.model.graph.node:

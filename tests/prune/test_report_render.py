@@ -1,0 +1,58 @@
+"""The pruning section of report.md: its settings table and its step-by-step schedule."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from codesign.config import PruneConfig
+from codesign.prune.report import prune_section, render_prune_markdown
+
+
+def _step(step: int, macs: int) -> dict:
+    res = {"LUT": 10.0 * macs, "BRAM_18K": 4.0, "URAM": 0.0, "DSP": 0.0}
+    return {"step": step, "counts": {"a": macs // 10}, "granularity": {"a": 8}, "params": macs,
+            "macs": macs, "bops": 4 * macs, "accuracy": 0.9, "seconds": 1.0, "search": None,
+            "hardware": {"fps": 1000.0, "bottleneck": "a", "resources_at_reference": res,
+                         "fps_at_reference": None, "reference_note": "n"}}
+
+
+def _markdown(steps: list[int], settings: dict) -> str:
+    result = {"steps": [_step(n, 1000 - 100 * n) for n in steps], "budget": "sparsity",
+              "budget_met": True, "budget_note": "removed 60 %", "seconds": 1.0}
+    return "\n".join(render_prune_markdown(prune_section(result, settings, 1000.0, None)))
+
+
+def _schedule_steps(md: str) -> list[str]:
+    table = md.split("### Schedule")[1].split("\n\n")[1]
+    return [line.split(" | ")[0].removeprefix("| ") for line in table.splitlines()[2:]]
+
+
+def test_settings_are_a_table_of_plain_values() -> None:
+    settings = dataclasses.asdict(PruneConfig(step_sparsity=(0.2, 0.5), steps=2,
+                                              target_fps=100_000.0))
+    md = _markdown([0, 1, 2, 3], settings)
+    assert "{" not in md and "'criterion'" not in md
+    assert "| setting | value |" in md
+    assert "| criterion | taylor |" in md
+    assert "| step_sparsity | 0.2, 0.5 |" in md
+    assert "| finetune_lr | — |" in md
+    assert "| target_fps | 100,000 |" in md
+    assert "| align | true |" in md and "| step_fraction | 0.3 |" in md
+
+
+def test_skipped_steps_are_named_with_the_reason() -> None:
+    md = _markdown([0, 1, 2, 3, 5, 6], {})
+    assert _schedule_steps(md) == ["0", "1", "2", "3", "5", "6"]
+    assert "Skipped step 4: at that step the model's MACs were already at or below" in md
+    assert "Skipped steps 2, 4:" in _markdown([0, 1, 3, 5], {})
+
+
+def test_a_schedule_without_gaps_has_no_note() -> None:
+    assert "Skipped" not in _markdown([0, 1, 2], {})
+
+
+def test_the_final_fine_tune_is_labelled() -> None:
+    """With final_epochs, the last record is the final fine-tune (numbered after the last
+    pruning step), not a pruning step."""
+    assert _schedule_steps(_markdown([0, 1, 3, 4], {"final_epochs": 2}))[-1] == "4 (final fine-tune)"
+    assert _schedule_steps(_markdown([0, 1, 2], {"final_epochs": 0}))[-1] == "2"
