@@ -143,7 +143,7 @@ def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     for heavy in (".git", "runs", "benchmarks/results", ".pytest_cache", ".ruff_cache"):
         assert heavy in patterns
     needed = ["scripts/install.sh", "scripts/requirements-stack.txt", "pyproject.toml",
-              "codesign/cli.py", "boards/pynq-z2.yaml", "flows/tfc_w2a2_mnist5k.yaml",
+              "codesign/cli/app.py", "boards/pynq-z2.yaml", "flows/tfc_w2a2_mnist5k.yaml",
               "docker/entrypoint.sh", "README.md"]
     for path in needed:
         parts = Path(path).parts
