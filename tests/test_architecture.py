@@ -28,7 +28,7 @@ LAYERS = (
 # Internal imports made inside a function, and why they cannot be at the top.
 DEFERRED = {
     "codesign.cli.app": "commands load the orchestration when they run: `codesign --help` stays instant",
-    "codesign.checkpoint": "only restoring a pruned model needs pruning's surgery; training writes checkpoints",
+    "codesign.checkpoint": "only restoring a pruned model needs pruning's surgery; train writes checkpoints",
     "codesign.models": "the zoo modules import torch at the top",
     "codesign.models.user": "codesign.models.mlp imports torch at the top",
     "codesign.prune.graph": "codesign.models.mlp imports torch at the top",

@@ -28,8 +28,8 @@ from codesign.finn import (
     write_folding_config,
 )
 from codesign.finn.baseline import SetFoldingPoint, SetFoldingSweep
+from codesign.finn.compile_graphs import FOLDED_PARTITION
 from codesign.finn.plan import FoldReport, fold_for_board
-from codesign.finn.stages import FOLDED_PARTITION
 from codesign.flow.stages import StageTimer
 from codesign.folding import BudgetCheck, FoldingPlan, check_budget
 from codesign.sim.report import write_simulation

@@ -11,7 +11,7 @@ import yaml
 from codesign.atomic import write_text
 from codesign.errors import ToolchainMissing, VerificationError
 from codesign.finn.builder import run_hardware_steps
-from codesign.finn.stages import FOLDED_PARTITION
+from codesign.finn.compile_graphs import FOLDED_PARTITION
 from codesign.flow.accelerator import FINN_DIR, FOLDING_CONFIG
 from codesign.flow.report import write_report
 from codesign.flow.results import FlowResult, HardwareOutcome, RunResult

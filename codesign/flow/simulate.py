@@ -15,7 +15,7 @@ import numpy as np
 from codesign.boards import load_board
 from codesign.config import SimulateConfig, load_flow
 from codesign.errors import ConfigError, ToolchainMissing
-from codesign.finn.stages import FOLDED_PARTITION, PARENT_GRAPH, load_hw_graph
+from codesign.finn.compile_graphs import FOLDED_PARTITION, PARENT_GRAPH, load_hw_graph
 from codesign.flow.accelerator import FINN_DIR
 from codesign.flow.finish import BOARD_FILE, FLOW_FILE
 from codesign.flow.report import write_document

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.errors import ModelError
-from codesign.finn.exact import to_float64
-from codesign.finn.stages import (
+from codesign.finn.compile_graphs import (
     COMPILE_STAGES,
     FoldedGraph,
     graph_nodes,
@@ -33,7 +32,8 @@ from codesign.finn.stages import (
     output_affine,
     run_graph,
 )
-from codesign.finn.stages import stages_dir as default_stages_dir
+from codesign.finn.compile_graphs import stages_dir as default_stages_dir
+from codesign.finn.exact import to_float64
 from codesign.sim.divergence import NodeDivergence, locate_divergence
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.finn.compile_graphs import FoldedGraph
 from codesign.finn.rtl import (
     add_stream_infrastructure,
     execute_frames,
@@ -23,7 +24,6 @@ from codesign.finn.rtl import (
     rtl_layer,
     to_stream_order,
 )
-from codesign.finn.stages import FoldedGraph
 from codesign.sim.packing import pack_beats, unpack_beats
 from codesign.sim.testbench import StreamPort, TestbenchSpec, format_beats, generate_testbench, parse_output
 from codesign.sim.verilator import (

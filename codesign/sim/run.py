@@ -16,8 +16,8 @@ import numpy as np
 
 from codesign.config import SimulateConfig
 from codesign.errors import ToolchainMissing, VerificationError
+from codesign.finn.compile_graphs import input_range, load_graph
 from codesign.finn.rtl import is_rtl_node
-from codesign.finn.stages import input_range, load_graph
 from codesign.sim.chain import simulate_chain
 from codesign.sim.pipeline import non_rtl_layers, simulate_pipeline
 from codesign.sim.report import SCHEMA

@@ -19,7 +19,7 @@ STAGES = ["brevitas", "qonnx", "finn_onnx", "streamlined", "hw_layers", "folded"
 
 def _alive_activations(case: ZooCase) -> None:
     """Every thresholded layer output varies across inputs: the check is not trivially true."""
-    from codesign.finn.stages import FoldedGraph
+    from codesign.finn.compile_graphs import FoldedGraph
 
     folded = FoldedGraph(case.hw)
     try:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 PARENT_GRAPH = "04_dataflow_parent.onnx"  # compile_to_hw's full graph around the partition
 FOLDED_PARTITION = "06_partition_folded.onnx"  # the folded partition, as codesign.flow saves it
+# (the one name of that file: the flow saves it, simulation and FINN's builder start from it)
 
 # (stage name, file compile_to_hw writes, what the graph is, executed in float64)
 COMPILE_STAGES = (
