@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from codesign.errors import ConfigError
 
 
 @contextmanager
@@ -54,14 +57,10 @@ def staged_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh staging directory that replaces `path` only if the block succeeds.
 
     A failed or interrupted run leaves an earlier result at `path` untouched; its partial
-    output stays in `<path>.partial` for inspection."""
-    import shutil
-
+    output stays in `<path>.partial` for inspection. An output directory that cannot be
+    created raises ConfigError before the block runs."""
     target = Path(path)
-    staging = target.with_name(target.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    staging = _fresh_staging(target)
     yield staging
     old = target.with_name(target.name + ".old")
     if old.exists():
@@ -71,3 +70,21 @@ def staged_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.replace(staging, target)
     if old.exists():
         shutil.rmtree(old)
+
+
+def _fresh_staging(target: Path) -> Path:
+    """Create an empty `<target>.partial` beside `target`, or say which directory to choose."""
+    staging = target.with_name(target.name + ".partial")
+    fix = "choose a writable directory (--out DIR)"
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"output directory {target} is an existing file; choose another path "
+                          "(--out DIR)")
+    try:
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create output directory {target} ({exc.strerror or exc}); {fix}"
+        ) from exc
+    return staging

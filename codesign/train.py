@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from codesign.data import Dataset
 from codesign.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from torch import nn
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -200,11 +202,27 @@ class _Bar:
 
 @contextmanager
 def _progress(enabled: bool, epochs: int, steps: int) -> Iterator[_Bar]:
-    if not enabled:
+    """Live bars on stderr, beside the command line's stage lines, erased when training ends.
+
+    None where they cannot be drawn live (stderr piped into a file or a CI log): rich draws
+    nothing there but still ends every Progress with an empty line."""
+    console = _live_console() if enabled else None
+    if console is None:
         yield _Bar(None, epochs, steps)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    # print() output goes above the bars only when it is bound for the same terminal.
+    redirect_stdout = sys.stdout is not None and sys.stdout.isatty()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=True) as progress:
+                  TimeElapsedColumn(), console=console, transient=True,
+                  redirect_stdout=redirect_stdout) as progress:
         yield _Bar(progress, epochs, steps)
+
+
+def _live_console() -> Console | None:
+    """A console on stderr if it can redraw progress bars in place, else None."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_interactive or console.is_jupyter else None

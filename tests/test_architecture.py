@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "codesign"
 # (prefix, layer): the longest matching prefix decides. L0 errors/atomic ... L6 cli.
 LAYERS = (
     ("codesign", 0),  # the package itself: __version__ and the lazily resolved public API
-    ("codesign.errors", 0), ("codesign.atomic", 0),
+    ("codesign.errors", 0), ("codesign.atomic", 0), ("codesign.quiet", 0),
     ("codesign.boards", 1), ("codesign.config", 1),
     ("codesign.folding", 2),
     ("codesign.models", 3), ("codesign.data", 3), ("codesign.train", 3),

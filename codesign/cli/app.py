@@ -8,9 +8,11 @@ boundaries) and the renderers of its results when they run, so `codesign --help`
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +24,9 @@ from codesign.cli.docker import docker_app
 from codesign.config import FlowConfig, FoldingConfig, SimulateConfig, load_flow
 from codesign.errors import CodesignError, ConfigError, ToolchainMissing
 
+if TYPE_CHECKING:
+    from codesign.flow import FlowResult
+
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="FPGA co-design for quantized neural networks (Brevitas → QONNX → FINN).")
 boards_app = typer.Typer(no_args_is_help=True, help="List and inspect FPGA boards.")
@@ -32,6 +37,7 @@ console = Console() if sys.stdout.isatty() else Console(width=160)
 err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 
 
 @app.command()
@@ -55,20 +61,26 @@ def _run_and_summarise(flow: FlowConfig, board: str | None, out: Path | None, qu
     from codesign.flow import run_flow
 
     the_board = load_board(board or flow.board)
-    out_dir = out or Path("runs") / flow.name
+    on_stage = None if quiet else lambda s: err_console.print(f"[dim]» {s}[/dim]")
+    _staged_and_summarised(out or Path("runs") / flow.name, lambda staging: run_flow(
+        flow, the_board, staging, progress=not quiet, on_stage=on_stage))
+
+
+def _staged_and_summarised(out_dir: Path, run: Callable[[Path], FlowResult]) -> None:
+    """Run into a staging directory that replaces `out_dir` only on success (earlier results
+    stay intact), then print the summary. A missing tool (Vivado for hardware outputs,
+    Verilator for RTL simulation) still keeps the results that were complete without it."""
+    from codesign.cli.render import print_run
+
     missing_tools: ToolchainMissing | None = None
     with staged_directory(out_dir) as staging:
         try:
-            result = run_flow(flow, the_board, staging, progress=not quiet,
-                              on_stage=None if quiet else lambda s: err_console.print(f"[dim]» {s}[/dim]"))
+            result = run(staging)
         except ToolchainMissing as exc:
-            # The estimate results are complete and worth keeping; only hardware steps are missing.
             missing_tools = exc
     if missing_tools is not None:
-        console.print(f"estimate results kept in {out_dir}")
+        console.print(f"results without the missing tool's part kept in {out_dir}")
         raise missing_tools
-    from codesign.cli.render import print_run
-
     print_run(console, result.result, out_dir)
 
 
@@ -168,21 +180,9 @@ def build(
     the_board = load_board(board)
     shape = parse_input_shape(input_shape) if input_shape else None
     name = Path(model.split(":")[-1] if not model.endswith(".onnx") else model).stem
-    out_dir = out or Path("runs") / f"build-{name}"
-    missing_tools: ToolchainMissing | None = None
-    with staged_directory(out_dir) as staging:
-        try:
-            result = build_user_model(model, the_board, fold, staging, input_shape=shape,
-                                      samples=samples, seed=seed,
-                                      simulate=SimulateConfig(enabled=simulate))
-        except ToolchainMissing as exc:  # e.g. no Verilator: the other results are complete
-            missing_tools = exc
-    if missing_tools is not None:
-        console.print(f"results without RTL simulation kept in {out_dir}")
-        raise missing_tools
-    from codesign.cli.render import print_run
-
-    print_run(console, result.result, out_dir)
+    _staged_and_summarised(out or Path("runs") / f"build-{name}", lambda staging: build_user_model(
+        model, the_board, fold, staging, input_shape=shape, samples=samples, seed=seed,
+        simulate=SimulateConfig(enabled=simulate)))
 
 
 @app.command()
@@ -273,7 +273,7 @@ def boards_show(name: Annotated[str, typer.Argument(help="board name, alias or Y
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning CodesignError into a clean message and exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        _invoke(sys.argv[1:] if argv is None else argv)
     except CodesignError as exc:
         from rich.markup import escape
 
@@ -281,20 +281,33 @@ def main(argv: list[str] | None = None) -> int:
                           soft_wrap=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        err_console.print("interrupted; earlier results were left intact")
-        return 130
-    except typer.Exit as exc:
+        err_console.print("interrupted; earlier results were left intact", highlight=False,
+                          soft_wrap=True)
+        return EXIT_INTERRUPTED
+    except typer.Exit as exc:  # --help, or a command's typer.Exit(code)
         return exc.exit_code
-    except Exception as exc:  # click usage errors
-        import click
+    except typer.Abort:
+        return 1
+    except typer.TyperException as exc:  # usage errors (typer's own copy of click's exceptions)
+        from typer.rich_utils import rich_format_error
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+        rich_format_error(exc)
+        return exc.exit_code
+    except BrokenPipeError:  # e.g. `codesign boards list | head` stopped reading: exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the final flush succeeds
+        return 1
     return 0
+
+
+def _invoke(args: list[str]) -> None:
+    """Run the click command behind `app` with every exception reaching main().
+
+    Not `app(standalone_mode=False)`: typer's main loop turns Ctrl-C (and a command's
+    typer.Exit) into an exit code it *returns*, which main() took for success, and prints
+    nothing."""
+    command = typer.main.get_command(app)
+    with command.make_context("codesign", list(args)) as ctx:
+        command.invoke(ctx)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ from brevitas.quant import (
 from torch import nn
 
 from codesign.errors import ModelError
+from codesign.quiet import import_brevitas
+
+import_brevitas()  # before brevitas.export imports it: keeps its notice out of run output
 
 MIN_BITS, MAX_BITS = 1, 8
 ACT_CLIP_INIT = 2.0  # initial clip of the hidden ReLUs, in units of the BatchNorm output

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ModelError
+from codesign.quiet import import_brevitas
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,6 +64,7 @@ def load_user_model(spec: str) -> nn.Module:
     target, attr = spec.rsplit(":", 1)
     if not target or not attr:
         raise ModelError(f"model spec {spec!r} is incomplete; {SPEC_HELP}")
+    import_brevitas()  # first, so the user's module's own brevitas imports stay quiet too
     if target.endswith(".py") or "/" in target or "\\" in target:
         module = _import_file(Path(target))
     else:
