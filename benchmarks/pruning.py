@@ -121,7 +121,7 @@ def caps_sweep(models: dict[str, Any], input_shape: tuple[int, int, int], board:
     """The highest FPS of each final model when the design may use only `fraction` of the
     board's LUTs (the other caps as the board says): one FINN compile per model, one fold each."""
     from codesign.errors import FoldingError
-    from codesign.prune.graph import weight_layers
+    from codesign.prune import weight_layers
     from codesign.prune.profile import compile_model, fold_profile, layer_dims
 
     fps: dict[str, list[float]] = {}
@@ -144,8 +144,8 @@ def caps_sweep(models: dict[str, Any], input_shape: tuple[int, int, int], board:
 
 def run_case(path: str, console: Console) -> dict[str, Any]:
     from codesign.flow.prune import unstructured_control
+    from codesign.prune import prune_model
     from codesign.prune.report import model_column
-    from codesign.prune.schedule import prune_model
 
     flow = load_flow(ROOT / path)
     assert flow.prune is not None, f"{path} has no prune: section"

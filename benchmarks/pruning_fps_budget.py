@@ -45,7 +45,7 @@ VARIANTS = (("targets", {"fold_targets": True}), ("granules", {"fold_targets": F
 
 def run(flow_path: str, targets: tuple[float, ...], console: Console) -> dict[str, Any]:
     from codesign.flow import train_flow_model
-    from codesign.prune.schedule import prune_model
+    from codesign.prune import prune_model
 
     flow = load_flow(ROOT / flow_path)
     assert flow.prune is not None and flow.prune.budget == "fps", \

@@ -49,7 +49,7 @@ def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
     from pruning import reached_per_step
 
     from codesign.flow import train_flow_model
-    from codesign.prune.schedule import prune_model
+    from codesign.prune import prune_model
 
     flow = flow.replace(seed=seed)
     model, data, _ = train_flow_model(flow, work, progress=False)
