@@ -75,7 +75,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     stages = list(runs[0]["stages_s"])
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.5 * len(runs)))
+    fig, ax = plt.subplots(figsize=(10, 1.4 + 0.45 * len(runs)))
     labels = [f"run {i + 1} ({r['cache']})" for i, r in enumerate(runs)]
     left = [0.0] * len(runs)
     cmap = plt.get_cmap("tab20")
@@ -86,7 +86,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> Path:
     ax.axvline(BUDGET_S, color="red", ls="--", label="2 min budget")
     ax.set_xlabel("wall time (s)")
     ax.set_title("default flow: stage times")
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.45))
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
