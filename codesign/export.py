@@ -60,7 +60,7 @@ class _LayerTracker:
             hook.remove()
 
 
-def export_qonnx(model: nn.Module, input_shape: tuple[int, int, int], path: Path) -> Path:
+def export_qonnx(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> Path:
     """Export `model` (in eval mode, batch size 1) to a cleaned QONNX file at `path`."""
     import torch
     from brevitas.export import export_qonnx as brevitas_export_qonnx
@@ -80,7 +80,8 @@ def export_qonnx(model: nn.Module, input_shape: tuple[int, int, int], path: Path
                 first_line = (str(exc).strip().splitlines() or [""])[0][:300]
                 raise ModelError(
                     f"QONNX export failed at layer {tracker.culprit()}: {type(exc).__name__}: "
-                    f"{first_line}. Check the input shape {tuple(input_shape)} (C,H,W) and that "
+                    f"{first_line}. Check the input shape {tuple(input_shape)} (C,H,W, or C,L "
+                    "for a 1-D model) and that "
                     "every layer is a Brevitas quant layer FINN supports "
                     "(codesign.models.user.check_supported_layers)"
                 ) from exc

@@ -32,6 +32,7 @@ DEFERRED = {
     "codesign.models": "the zoo modules import torch at the top",
     "codesign.models.user": "codesign.models.mlp imports torch at the top",
     "codesign.prune.graph": "codesign.models.mlp imports torch at the top",
+    "codesign.finn.compile": "codesign.finn.passes subclasses qonnx's Transformation (loads qonnx)",
 }
 
 

@@ -159,7 +159,8 @@ def build(
     board: Annotated[str, typer.Option(help="board name, alias or YAML file")],
     target_fps: Annotated[float | None, typer.Option(help="FINN SetFolding target")] = None,
     folding: Annotated[Path | None, typer.Option(help="FINN folding_config.json to apply")] = None,
-    input_shape: Annotated[str | None, typer.Option(help="C,H,W for a Brevitas module")] = None,
+    input_shape: Annotated[str | None, typer.Option(
+        help="C,H,W for a Brevitas module (C,L for a 1-D one)")] = None,
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/build-<name>)")] = None,
     samples: Annotated[int, typer.Option(help="verification inputs")] = 20,
     seed: Annotated[int, typer.Option(help="seed of the verification inputs")] = 0,

@@ -75,11 +75,15 @@ def _tidy(model: ModelWrapper) -> ModelWrapper:
 
 def _qonnx_to_finn(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+    from qonnx.transformation.change_3d_tensors_to_4d import Change3DTo4DTensors
     from qonnx.util.cleanup import cleanup_model
 
     quantizers = ("Quant", "BipolarQuant", "BinaryQuant", "Trunc")
     if any(node.op_type in quantizers for node in model.graph.node):
         model = cleanup_model(model).transform(ConvertQONNXtoFINN())
+    if len(model.get_tensor_shape(model.graph.input[0].name)) == 3:
+        # A 1-D model (N, C, L): FINN lowers convolutions on 4-D tensors, a length as H, W = 1.
+        model = model.transform(Change3DTo4DTensors())
     return _tidy(model)
 
 
@@ -94,12 +98,15 @@ def _streamline(model: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+    from codesign.finn.passes import MoveInputTransposeBeforeThresholds  # subclasses qonnx's
+
     model = model.transform(absorb.AbsorbScalarBiasIntoMultiThreshold())
     model = model.transform(Streamline())
     if model.get_nodes_by_op_type("Conv"):
         for transformation in (LowerConvsToMatMul(), MakeMaxPoolNHWC(),
                                absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
-                               absorb.AbsorbConsecutiveTransposes()):
+                               absorb.AbsorbConsecutiveTransposes(),
+                               MoveInputTransposeBeforeThresholds()):
             model = model.transform(transformation)
     model = model.transform(ConvertBipolarMatMulToXnorPopcount())
     model = model.transform(Streamline())

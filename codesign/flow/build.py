@@ -18,19 +18,21 @@ from codesign.flow.finish import finish_run
 from codesign.flow.results import FlowResult, RunResult
 from codesign.flow.run import QONNX_MODEL
 from codesign.flow.stages import StageTimer, reference_outputs
-from codesign.models.user import check_supported_layers, load_user_model
+from codesign.models.user import check_input_rank, check_supported_layers, load_user_model
 
 ONNX_SUFFIXES = (".onnx",)
 
 
-def parse_input_shape(text: str) -> tuple[int, int, int]:
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """C,H,W for a 2-D model or C,L for a 1-D one, as positive integers."""
     try:
         dims = tuple(int(v) for v in text.split(","))
     except ValueError:
         dims = ()
-    if len(dims) != 3 or min(dims) < 1:
-        raise ConfigError(f"--input-shape {text!r} must be three positive integers C,H,W, e.g. 1,28,28")
-    return dims  # type: ignore[return-value]
+    if len(dims) not in (2, 3) or min(dims) < 1:
+        raise ConfigError(f"--input-shape {text!r} must be positive integers C,H,W (e.g. "
+                          "1,28,28) or, for a 1-D model, C,L (e.g. 28,28)")
+    return dims
 
 
 def verification_inputs(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
@@ -66,7 +68,7 @@ def _onnx_input_shape(onnx_path: Path) -> tuple[int, ...]:
 
 
 def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_dir: Path, *,
-                     input_shape: tuple[int, int, int] | None = None, samples: int = 20,
+                     input_shape: tuple[int, ...] | None = None, samples: int = 20,
                      seed: int = 0, simulate: SimulateConfig | None = None) -> FlowResult:
     """Compile, fold, estimate and verify a model the user brings (QONNX file or Brevitas
     module) for `board`. With `simulate.enabled`, the accelerator is also simulated without
@@ -87,9 +89,11 @@ def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_
         summary = f"QONNX file {path.name}"
     else:
         if input_shape is None:
-            raise ConfigError("a Brevitas module needs --input-shape C,H,W (e.g. 1,28,28)")
+            raise ConfigError("a Brevitas module needs --input-shape C,H,W (e.g. 1,28,28), or "
+                              "C,L for a 1-D model (e.g. 28,28)")
         module = load_user_model(model_spec)
         check_supported_layers(module)
+        check_input_rank(module, input_shape)
         with timer.stage("export"):
             export_qonnx(module, input_shape, onnx_path)
         x = verification_inputs(input_shape, samples, seed)

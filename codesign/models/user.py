@@ -103,6 +103,7 @@ def _supported_types() -> dict[type, str]:
 
     supported: dict[type, str] = {
         qnn.QuantLinear: "MVAU", qnn.QuantConv2d: "ConvolutionInputGenerator + MVAU",
+        qnn.QuantConv1d: "ConvolutionInputGenerator (1-D) + MVAU", nn.MaxPool1d: "Pool (max, 1-D)",
         qnn.QuantReLU: "Thresholding", qnn.QuantIdentity: "Thresholding",
         qnn.QuantHardTanh: "Thresholding", qnn.TruncAvgPool2d: "Pool (average)",
         nn.BatchNorm1d: "folded into thresholds", nn.BatchNorm2d: "folded into thresholds",
@@ -135,6 +136,7 @@ def check_supported_layers(model: nn.Module) -> None:
     hints = {
         nn.Linear: "float nn.Linear is not quantized; use brevitas.nn.QuantLinear",
         nn.Conv2d: "float nn.Conv2d is not quantized; use brevitas.nn.QuantConv2d",
+        nn.Conv1d: "float nn.Conv1d is not quantized; use brevitas.nn.QuantConv1d",
         nn.ReLU: "float activations have no integer hardware; use brevitas.nn.QuantReLU",
         nn.Softmax: "softmax does not change the argmax; drop it and return logits",
         nn.LogSoftmax: "softmax does not change the argmax; drop it and return logits",
@@ -146,7 +148,7 @@ def check_supported_layers(model: nn.Module) -> None:
     def visit(prefix: str, module: nn.Module) -> None:
         kind = type(module)
         if kind in supported:
-            if isinstance(module, qnn.QuantLinear | qnn.QuantConv2d) and not (
+            if isinstance(module, qnn.QuantLinear | qnn.QuantConv1d | qnn.QuantConv2d) and not (
                 module.weight_quant.is_quant_enabled
             ):
                 raise _unsupported(prefix, module, "its weights are not quantized (weight_quant="
@@ -170,3 +172,19 @@ def check_supported_layers(model: nn.Module) -> None:
             visit(f"{prefix}.{child_name}" if prefix else child_name, child)
 
     visit("", model)
+
+
+def check_input_rank(model: nn.Module, input_shape: tuple[int, ...]) -> None:
+    """ModelError if the model's convolutions or pools are 1-D and the input shape is not
+    (C, L), or 2-D and it is not (C, H, W); names the first such layer."""
+    from torch import nn
+
+    expected = {nn.Conv1d: 2, nn.MaxPool1d: 2, nn.AvgPool1d: 2,
+                nn.Conv2d: 3, nn.MaxPool2d: 3, nn.AvgPool2d: 3}
+    for name, module in model.named_modules():
+        rank = next((r for kind, r in expected.items() if isinstance(module, kind)), None)
+        if rank is not None and rank != len(input_shape):
+            want = "C,L (a 1-D model)" if rank == 2 else "C,H,W (a 2-D model)"
+            raise ModelError(f"layer {name} ({type(module).__name__}) needs an input shape "
+                             f"{want}, got {','.join(map(str, input_shape))}; pass "
+                             f"--input-shape {want.split()[0]}")

@@ -47,7 +47,7 @@ def test_unknown_board_exits_cleanly_without_traceback(tmp_path: Path) -> None:
         (lambda t: ["build", str(t / "missing.onnx"), "--board", "pynq-z1"], "does not exist"),
         (lambda t: ["build", "x.onnx", "--board", "pynq-z1", "--target-fps", "5", "--folding", "f.json"],
          "not both"),
-        (lambda t: ["build", "pkg:model", "--board", "pynq-z1", "--input-shape", "1,28"], "C,H,W"),
+        (lambda t: ["build", "pkg:model", "--board", "pynq-z1", "--input-shape", "1,28,28,3"], "C,H,W"),
         (lambda t: ["fold", "m.onnx", "--board", "pynq-z1", "--caps", "LUT=2"], "LUT"),
     ],
     ids=["unknown-flow-key", "missing-flow", "missing-dataset", "unknown-dataset", "unknown-board",

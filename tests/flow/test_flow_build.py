@@ -43,3 +43,30 @@ def test_build_cleans_up_a_raw_brevitas_export(tmp_path: Path,
     assert report["verification"]["passed"] and report["verification"]["matched"] == 6
     assert "cleanup" in report["timings_s"]
     assert "Traceback" not in capsys.readouterr().err
+
+
+CONV1D = Path(__file__).resolve().parents[1] / "finn" / "conv1d_models.py"
+
+
+@pytest.mark.slow
+def test_build_a_1d_brevitas_module_with_a_c_l_input_shape(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["build", f"{CONV1D}:kws_like", "--board", "pynq-z2", "--input-shape", "28,28",
+                 "--out", str(out), "--samples", "6"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["verification"]["matched"] == 6 and report["budget"]["fits"]
+    ops = {layer["op_type"] for layer in report["estimates"]["layers"]}
+    assert any(op.startswith("ConvolutionInputGenerator") for op in ops)
+
+
+def test_a_1d_module_given_a_2d_input_shape_is_one_clear_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    code = main(["build", f"{CONV1D}:kws_like", "--board", "pynq-z2", "--input-shape", "1,28,28",
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "features.0 (QuantConv1d)" in err and "C,L" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (out / "report.json").read_text() == "{}"  # the earlier result is intact

@@ -1,0 +1,106 @@
+"""1-D convolutional networks through the FINN boundary: a raw brevitas export of a Brevitas-
+example-style 1-D net compiles (1-D sliding windows, 1-D max pool, the input quantizer's
+Transpose moved to the host), is bit-exact, its estimates are FINN's own, and the optimizer folds
+it within every board's caps at least as fast as FINN's best fitting SetFolding."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conv1d_models import CHANNELS, LENGTH, kws_like
+
+from codesign.boards import load_board
+from codesign.errors import ModelError
+from codesign.export import prepare_qonnx
+from codesign.finn import apply_setfolding, compile_to_hw, estimate, verify_against
+from codesign.finn.estimates import RESOURCES
+
+pytestmark = pytest.mark.slow
+BOARDS = ("pynq-z2", "ultra96-v2", "zcu104", "u250")
+
+
+def _raw_export(model: Any, path: Path) -> Path:
+    import torch
+    from brevitas.export import export_qonnx
+
+    export_qonnx(model, torch.zeros(1, CHANNELS, LENGTH), export_path=str(path), dynamo=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Any]:
+    """bits -> (model, cleaned QONNX path, HW graph compiled for Pynq-Z2)."""
+    board = load_board("pynq-z2")
+    out = {}
+    for bits in (2, 4):
+        work = tmp_path_factory.mktemp(f"conv1d_w{bits}")
+        model = kws_like(bits)
+        onnx = prepare_qonnx(_raw_export(model, work / "raw.onnx"), work / "model.onnx")
+        out[bits] = (model, onnx, compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz,
+                                                workdir=work / "finn"))
+    return out
+
+
+def _reference(model: Any, x: np.ndarray) -> np.ndarray:
+    from codesign.flow import reference_outputs
+
+    return reference_outputs(model, x)
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_compiles_to_1d_windows_with_the_transpose_on_the_host(cases: dict, bits: int) -> None:
+    _, _, hw = cases[bits]
+    ops = [n.op_type for n in hw.model.graph.node]
+    assert ops[0].startswith("Thresholding") and "Transpose" not in ops
+    assert sum(op.startswith("ConvolutionInputGenerator") for op in ops) == 3  # 2 convs, 1 pool
+    assert any(op.startswith("Pool") for op in ops)
+    assert hw.software_nodes()[0] == ["Transpose"]
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_bit_exact_on_random_and_boundary_inputs(cases: dict, bits: int) -> None:
+    model, _, hw = cases[bits]
+    x = np.random.default_rng(bits).integers(0, 256, (8, CHANNELS, LENGTH)).astype(np.float32)
+    x[0], x[1] = 0, 255
+    folded = apply_setfolding(hw, target_fps=100_000)
+    check = verify_against(folded, x, _reference(model, x))
+    assert check.passed and check.matched == len(x), check.details
+
+
+def test_estimates_equal_finn_analyses(cases: dict) -> None:
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    hw = apply_setfolding(cases[2][2], target_fps=200_000)
+    est = estimate(hw)
+    resources = hw.model.analysis(partial(res_estimation, fpgapart=hw.part))
+    cycles = hw.model.analysis(exp_cycles_per_layer)
+    for layer in est.layers:
+        assert layer.cycles == cycles[layer.name]
+        assert (layer.lut, layer.bram_18k, layer.uram, layer.dsp) == tuple(
+            float(resources[layer.name][r]) for r in RESOURCES)
+
+
+@pytest.mark.parametrize("board_name", BOARDS)
+def test_optimizer_fits_every_board_and_never_trails_setfolding(cases: dict, board_name: str,
+                                                                tmp_path: Path) -> None:
+    from codesign.finn.baseline import SetFoldingSweep
+    from codesign.finn.plan import fold_for_board
+
+    board = load_board(board_name)
+    hw = compile_to_hw(cases[2][1], part=board.part, clock_mhz=board.clock_mhz, workdir=tmp_path)
+    folded, plan, report = fold_for_board(hw, board, "maximize")
+    assert plan.feasible and report.fps > 0
+    baseline = SetFoldingSweep(hw).best_fitting(board.budget())
+    assert baseline is None or report.fps >= baseline.fps * (1 - 1e-9)
+
+
+def test_a_1d_model_with_a_2d_input_shape_names_the_layer() -> None:
+    from codesign.models.user import check_input_rank
+
+    with pytest.raises(ModelError, match=r"features\.0 \(QuantConv1d\).*C,L"):
+        check_input_rank(kws_like(2), (1, 28, 28))
