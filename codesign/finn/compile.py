@@ -83,7 +83,9 @@ def _qonnx_to_finn(model: ModelWrapper) -> ModelWrapper:
         model = cleanup_model(model).transform(ConvertQONNXtoFINN())
     if len(model.get_tensor_shape(model.graph.input[0].name)) == 3:
         # A 1-D model (N, C, L): FINN lowers convolutions on 4-D tensors, a length as H, W = 1.
-        model = model.transform(Change3DTo4DTensors())
+        from codesign.finn.passes import CompletePoolDilations  # subclasses qonnx's
+
+        model = model.transform(Change3DTo4DTensors()).transform(CompletePoolDilations())
     return _tidy(model)
 
 

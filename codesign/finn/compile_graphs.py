@@ -76,13 +76,15 @@ def input_range(model: ModelWrapper) -> tuple[str, float, float]:
 
 
 def fit_input(model: ModelWrapper, sample: np.ndarray) -> np.ndarray:
-    """One sample (NCHW or flat) in the shape of the graph input (batch 1)."""
+    """One sample (NCHW, NCL or flat) in the shape of the graph input (batch 1)."""
     shape = tuple(model.get_tensor_shape(model.graph.input[0].name))
     sample = np.asarray(sample, dtype=np.float32)
     if sample.size != int(np.prod(shape)):
         raise ModelError(f"an input of {sample.size} values does not fit the graph input {shape}")
     if sample.ndim == 3 and len(shape) == 4 and sample.shape != shape[1:]:
         sample = sample.transpose(1, 2, 0)  # NCHW sample, NHWC graph
+    if sample.ndim == 2 and len(shape) == 4 and tuple(shape[1:3]) != sample.shape:
+        sample = sample.T  # NCL sample, a 1-D model's NHWC graph (N, L, 1, C)
     return sample.reshape(shape)
 
 

@@ -45,15 +45,29 @@ def _attr(node: Any, name: str, default: Any) -> Any:
     return default
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, node: Any) -> np.ndarray:
-    """ONNX Conv (NCHW, 2D, explicit pads, groups, strides, dilations) in float64."""
+def conv(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, node: Any) -> np.ndarray:
+    """ONNX Conv in float64, 2-D (NCHW) or 1-D (NCL, computed as a 2-D conv with H = 1)."""
+    if w.ndim == 4:
+        return conv2d(x, w, bias, node)
+    (stride,), (dilation,) = _attr(node, "strides", [1]), _attr(node, "dilations", [1])
+    begin, end = _attr(node, "pads", [0, 0])
+    out = conv2d(x[:, :, None, :], w[:, :, None, :], bias, node, strides=(1, stride),
+                 dilations=(1, dilation), pads=(0, begin, 0, end))
+    return out[:, :, 0, :]
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, node: Any, *,
+           strides: tuple[int, int] | None = None, dilations: tuple[int, int] | None = None,
+           pads: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """ONNX Conv (NCHW, 2D, explicit pads, groups, strides, dilations) in float64; `strides`,
+    `dilations` and `pads` override the node's attributes."""
     if _attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         raise NotImplementedError(f"{node.name}: auto_pad is not supported in float64 execution")
     groups = int(_attr(node, "group", 1))
     kh, kw = w.shape[2:]
-    sh, sw = _attr(node, "strides", [1, 1])
-    dh, dw = _attr(node, "dilations", [1, 1])
-    top, left, bottom, right = _attr(node, "pads", [0, 0, 0, 0])
+    sh, sw = strides or _attr(node, "strides", [1, 1])
+    dh, dw = dilations or _attr(node, "dilations", [1, 1])
+    top, left, bottom, right = pads or _attr(node, "pads", [0, 0, 0, 0])
     x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
     windows = np.lib.stride_tricks.sliding_window_view(x, (span_h, span_w), axis=(2, 3))
@@ -93,7 +107,7 @@ def execute_float64(model: ModelWrapper, sample: np.ndarray) -> dict[str, np.nda
                 context[name] = value.astype(np.float64)
         if node.op_type == "Conv" and node.domain in ("", "ai.onnx"):
             bias = context[node.input[2]] if len(node.input) > 2 and node.input[2] else None
-            context[node.output[0]] = conv2d(context[node.input[0]], context[node.input[1]], bias, node)
+            context[node.output[0]] = conv(context[node.input[0]], context[node.input[1]], bias, node)
         elif node.op_type == "Quant" and node.domain.startswith("qonnx"):
             context[node.output[0]] = _quant(node, context)
         else:

@@ -59,3 +59,21 @@ class MoveInputTransposeBeforeThresholds(Transformation):
         if not per_tensor and getCustomOp(node).get_nodeattr("data_layout") != "NCHW":
             return None
         return transpose
+
+
+class CompletePoolDilations(Transformation):
+    """qonnx's Change3DTo4DTensors gives a 1-D pool a 2-D kernel, strides and pads but keeps its
+    1-D `dilations`, which ONNX (and the float64 reference execution) rejects: extend them with
+    the new axis, like the kernel's (length as H, W = 1)."""
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        changed = False
+        for node in model.graph.node:
+            if node.op_type not in ("MaxPool", "AveragePool"):
+                continue
+            kernel = get_by_name(node.attribute, "kernel_shape")
+            dilations = get_by_name(node.attribute, "dilations")
+            if kernel is not None and dilations is not None and len(dilations.ints) < len(kernel.ints):
+                dilations.ints.extend([1] * (len(kernel.ints) - len(dilations.ints)))
+                changed = True
+        return model, changed
