@@ -53,8 +53,9 @@ def load_checkpoint(model: nn.Module, path: Path) -> dict:
         from codesign.prune.surgery import shrink_to_counts
 
         if getattr(model, "input_shape", None) is None:
-            raise ModelError(f"checkpoint {path} holds a pruned model; set `input_shape` (C, H, W) "
-                             "on the model so its channel counts can be restored")
+            raise ModelError(f"checkpoint {path} holds a pruned model; set `input_shape` "
+                             "((C, H, W) or (C, L)) on the model so its channel counts can be "
+                             "restored")
         shrink_to_counts(model, counts, tuple(model.input_shape))
     try:
         model.load_state_dict(payload["state_dict"])

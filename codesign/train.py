@@ -98,9 +98,14 @@ def _check_input_shape(model: nn.Module, dataset: Dataset) -> None:
     expected = getattr(model, "input_shape", None)
     if expected is not None and tuple(expected) != dataset.input_shape:
         raise ModelError(
-            f"the model was built for inputs {tuple(expected)} (C,H,W) but dataset "
-            f"{dataset.name} has {dataset.input_shape}; build it with input_shape=dataset.input_shape"
+            f"the model was built for inputs {tuple(expected)} but dataset {dataset.name} has "
+            f"{dataset.input_shape} ({_shape_kind(dataset)}); build it with "
+            "input_shape=dataset.input_shape"
         )
+
+
+def _shape_kind(dataset: Dataset) -> str:
+    return "(C, H, W) images" if len(dataset.input_shape) == 3 else "(C, L) sequences"
 
 
 def _cosine_lr(base_lr: float, step: int, total_steps: int) -> float:

@@ -13,28 +13,53 @@ from codesign.errors import ModelError
 if TYPE_CHECKING:
     from torch import nn
 
-ARCHS = ("mlp", "cnv")
+ARCHS = ("mlp", "cnv", "cnn1d")
+# What input_shape means per arch: images (C, H, W), or sequences (C features, L time steps).
+INPUT_DIMS: dict[str, tuple[str, ...]] = {"mlp": ("C", "H", "W"), "cnv": ("C", "H", "W"),
+                                          "cnn1d": ("C", "L")}
 
 __all__ = ["ARCHS", "build_model"]
 
 
-def build_model(arch: str, *, input_shape: tuple[int, int, int], num_classes: int,
+def build_model(arch: str, *, input_shape: tuple[int, ...], num_classes: int,
                 weight_bits: int, act_bits: int, **options: Any) -> nn.Module:
-    """Build zoo model `arch` for (C, H, W) uint8-pixel inputs; it returns `num_classes` logits.
+    """Build zoo model `arch` for uint8 inputs; it returns `num_classes` logits.
 
+    input_shape is (C, H, W) for the image archs mlp and cnv, (C, L) for cnn1d.
     mlp options: hidden | preset (tfc, sfc, lfc). cnv options: preset (cnv, cnv-small) |
-    channels, fc, pool_every, input_padding. Bit widths are 1..8 (1 = bipolar)."""
+    channels, fc, pool_every, input_padding. cnn1d options: preset (kws-small, vgg10) |
+    channels, kernel, pool_every, fc. Bit widths are 1..8 (1 = bipolar)."""
     if arch not in ARCHS:
         raise ModelError(f"unknown model arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    if len(input_shape) != 3 or not all(isinstance(d, Integral) and d >= 1 for d in input_shape):
-        raise ModelError(f"input_shape must be (C, H, W) positive integers, got {input_shape!r}")
+    shape = _check_input_shape(arch, input_shape)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ModelError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    shape = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
     if arch == "mlp":
         from codesign.models.mlp import build_mlp
 
         return build_mlp(shape, num_classes, weight_bits, act_bits, **options)
+    if arch == "cnn1d":
+        from codesign.models.cnn1d import build_cnn1d
+
+        return build_cnn1d(shape, num_classes, weight_bits, act_bits, **options)
     from codesign.models.cnv import build_cnv
 
     return build_cnv(shape, num_classes, weight_bits, act_bits, **options)
+
+
+def _check_input_shape(arch: str, input_shape: Any) -> Any:
+    """input_shape as a tuple of ints of the rank `arch` takes; ModelError saying the fix if not."""
+    rank = len(INPUT_DIMS[arch])
+    dims = tuple(input_shape) if isinstance(input_shape, list | tuple) else (input_shape,)
+    if len(dims) == rank and all(isinstance(d, Integral) and not isinstance(d, bool) and d >= 1
+                                 for d in dims):
+        return tuple(int(d) for d in dims)
+    if rank == 2 and len(dims) == 3:
+        hint = ("a 1-D model needs channels and length; for MNIST rows as a sequence use "
+                "dataset sequence: rows")
+    elif rank == 3 and len(dims) == 2:
+        hint = "an image model needs channels, height and width; for (C, L) sequences use arch cnn1d"
+    else:
+        hint = "every dimension must be a positive integer"
+    expected = f"({', '.join(INPUT_DIMS[arch])})"
+    raise ModelError(f"{arch} takes input_shape {expected}, got {input_shape!r}: {hint}")

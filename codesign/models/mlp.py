@@ -75,7 +75,7 @@ class PixelScale(nn.Module):
         return x * (1.0 / 255.0)
 
 
-def _weight_kwargs(bits: int) -> dict[str, Any]:
+def weight_kwargs(bits: int) -> dict[str, Any]:
     # 1 bit: bipolar {-s, +s} with a constant scale (exported as BipolarQuant, FINN's BIPOLAR
     # weights). 2..8 bits: narrow-range signed ints with one per-tensor scale from max |w|.
     if bits == 1:
@@ -84,12 +84,12 @@ def _weight_kwargs(bits: int) -> dict[str, Any]:
 
 
 def quant_linear(in_features: int, out_features: int, bits: int) -> QuantLinear:
-    return QuantLinear(in_features, out_features, bias=False, **_weight_kwargs(bits))
+    return QuantLinear(in_features, out_features, bias=False, **weight_kwargs(bits))
 
 
 def quant_conv3x3(in_channels: int, out_channels: int, bits: int, padding: int = 0) -> QuantConv2d:
     return QuantConv2d(in_channels, out_channels, kernel_size=3, padding=padding, bias=False,
-                       **_weight_kwargs(bits))
+                       **weight_kwargs(bits))
 
 
 def quant_activation(act_bits: int) -> nn.Module:
