@@ -104,3 +104,37 @@ def test_a_1d_model_with_a_2d_input_shape_names_the_layer() -> None:
 
     with pytest.raises(ModelError, match=r"features\.0 \(QuantConv1d\).*C,L"):
         check_input_rank(kws_like(2), (1, 28, 28))
+
+
+def _calibrated_zoo(bits: int) -> Any:
+    import torch
+    from torch import nn
+
+    from codesign.models import build_model
+
+    torch.manual_seed(bits)
+    model = build_model("cnn1d", input_shape=(CHANNELS, LENGTH), num_classes=10, weight_bits=bits,
+                        act_bits=bits, channels=[8, 16], fc=[16])
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm1d):
+            module.momentum = None
+            module.bias.data.normal_(0.0, 0.5)
+    model.train()
+    with torch.no_grad():
+        for _ in range(8):
+            model(torch.randint(0, 256, (16, CHANNELS, LENGTH)).float())
+    return model.eval()
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_zoo_cnn1d_is_bit_exact_at_every_bit_width(bits: int, tmp_path: Path) -> None:
+    from codesign.export import export_qonnx
+
+    model = _calibrated_zoo(bits)
+    onnx = export_qonnx(model, (CHANNELS, LENGTH), tmp_path / "model.onnx")
+    hw = compile_to_hw(onnx, part="xc7z020clg400-1", clock_mhz=100.0, workdir=tmp_path / "finn")
+    x = np.random.default_rng(bits).integers(0, 256, (8, CHANNELS, LENGTH)).astype(np.float32)
+    x[0], x[1] = 0, 255
+    check = verify_against(apply_setfolding(hw, target_fps=100_000), x, _reference(model, x))
+    assert check.passed and check.matched == len(x), check.details
+    assert hw.software_nodes()[0] == ["Transpose"]  # the layout change runs on the host
