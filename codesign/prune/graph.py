@@ -225,11 +225,24 @@ def _weight_nodes(model: nn.Module) -> tuple[dict[str, nn.Module], list, Counter
     calls = Counter(str(n.target) for n in traced.graph.nodes if n.op == "call_module")
     nodes = [n for n in traced.graph.nodes if n.op == "call_module"
              and isinstance(modules[str(n.target)], _weight_types())]
+    _refuse_unprunable(modules)
     for node in nodes:
         if calls[str(node.target)] > 1:
             raise PruneError(f"layer {node.target} is called more than once in the forward; "
                              "structured pruning needs each weight layer used exactly once")
     return modules, nodes, calls
+
+
+def _refuse_unprunable(modules: dict[str, nn.Module]) -> None:
+    """PruneError naming the first weight layer the channel surgery does not know (it would
+    otherwise be left out of the groups and the hardware profile silently)."""
+    from brevitas.nn import QuantConv1d
+
+    for name, module in modules.items():
+        if isinstance(module, QuantConv1d):
+            raise PruneError(f"layer {name} (QuantConv1d): structured pruning handles "
+                             "QuantConv2d and QuantLinear layers only, not 1-D convolutions yet; "
+                             "remove the prune: section to build this model unpruned")
 
 
 def _has_channel_state(module: nn.Module) -> bool:

@@ -86,3 +86,13 @@ def test_a_shared_per_tensor_activation_is_followed() -> None:
     groups = channel_groups(SharedActNet(per_channel=False), (1, 4, 4))
     assert [(g.name, g.followers, g.consumer) for g in groups] == [
         ("fc1", ("act",), "fc2"), ("fc2", ("act",), "fc3")]
+
+
+def test_a_1d_convolution_is_refused_by_name() -> None:
+    from codesign.errors import PruneError
+    from codesign.models import build_model
+
+    model = build_model("cnn1d", input_shape=(28, 28), num_classes=10, weight_bits=2, act_bits=2,
+                        channels=[8, 8], fc=[16])
+    with pytest.raises(PruneError, match=r"conv_features\.0 \(QuantConv1d\).*prune: section"):
+        channel_groups(model, (28, 28))
