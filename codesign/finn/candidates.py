@@ -114,6 +114,8 @@ def _parallelism(inst: Any, node: Any, model: Any, parallel_window: bool) -> lis
             for simd in divisors(kernel) if pe == channels else [1]:
                 grid.append({"PE": pe, "SIMD": simd})
         return grid
+    if op == "ElementwiseAdd":  # a residual join: PE lanes over the channels (last axis)
+        return [{"PE": pe} for pe in divisors(int(get("out_shape")[-1]))]
     if op == "ConvolutionInputGenerator":
         channels = get("IFMChannels")
         consumer = model.find_consumer(node.output[0])
@@ -137,7 +139,7 @@ def _parallelism(inst: Any, node: Any, model: Any, parallel_window: bool) -> lis
 def _grid(node: Any, model: Any, part: str, allow_uram: bool, styles: bool,
           parallel_window: bool, notes: list[str]) -> list[dict[str, Any]]:
     op = base_op_type(node.op_type)
-    if op not in _PE_SIZE and op not in _SIMD_SIZE and op not in ("VVAU",):
+    if op not in _PE_SIZE and op not in _SIMD_SIZE and op not in ("VVAU", "ElementwiseAdd"):
         return [{}]  # a layer FINN folds differently or not at all: keep it as compiled
     inst = private_instance(node)
     try:

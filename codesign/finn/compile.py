@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING, Any
 from codesign.errors import CompileError, ConfigError, ModelError
 from codesign.finn._coverage import check_hw_coverage
 from codesign.finn._env import ensure_finn_settings, is_specialised, quiet_finn
+from codesign.finn.residual import (
+    check_residual_joins,
+    has_fork,
+    integer_join,
+    move_residual_transposes,
+    streamline_residual_scales,
+)
 
 if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
@@ -104,12 +111,17 @@ def _streamline(model: ModelWrapper) -> ModelWrapper:
 
     model = model.transform(absorb.AbsorbScalarBiasIntoMultiThreshold())
     model = model.transform(Streamline())
+    residual = has_fork(model)
+    if residual:
+        model = streamline_residual_scales(model)
     if model.get_nodes_by_op_type("Conv"):
         for transformation in (LowerConvsToMatMul(), MakeMaxPoolNHWC(),
                                absorb.AbsorbTransposeIntoMultiThreshold(), MakeMaxPoolNHWC(),
                                absorb.AbsorbConsecutiveTransposes(),
                                MoveInputTransposeBeforeThresholds()):
             model = model.transform(transformation)
+        if residual:
+            model = move_residual_transposes(model)
     model = model.transform(ConvertBipolarMatMulToXnorPopcount())
     model = model.transform(Streamline())
     model = model.transform(absorb.AbsorbScalarMulAddIntoTopK())
@@ -118,7 +130,9 @@ def _streamline(model: ModelWrapper) -> ModelWrapper:
     model = model.transform(RoundAndClipThresholds())
     model = model.transform(InferDataTypes())
     model = model.transform(InferDataLayouts())
-    return model.transform(RemoveUnusedTensors())
+    model = model.transform(RemoveUnusedTensors())
+    check_residual_joins(model)
+    return model
 
 
 def _minimize_bit_widths(model: ModelWrapper) -> ModelWrapper:
@@ -150,6 +164,9 @@ def _convert_to_hw(mvau_rtl: bool) -> Stage:
             thresholding,
             vector_vector_activation,
         )
+        from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+            InferElementwiseBinaryOperation,
+        )
         from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
         from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
         from qonnx.custom_op.registry import getCustomOp
@@ -158,7 +175,9 @@ def _convert_to_hw(mvau_rtl: bool) -> Stage:
         from qonnx.transformation.infer_datatypes import InferDataTypes
         from qonnx.transformation.infer_shapes import InferShapes
 
-        steps: list[Any] = []
+        # Only the residual joins become ElementwiseAdd layers (FINN's inference would also
+        # take every scalar Mul/Add of the software head and tail).
+        steps: list[Any] = [InferElementwiseBinaryOperation(integer_join)]
         if mvau_rtl:  # the RTL MVAU has no built-in activation: thresholds become own layers
             steps.append(thresholding.InferThresholdingLayer())
         steps += [
