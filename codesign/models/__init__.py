@@ -13,10 +13,11 @@ from codesign.errors import ModelError
 if TYPE_CHECKING:
     from torch import nn
 
-ARCHS = ("mlp", "cnv", "cnn1d")
+ARCHS = ("mlp", "cnv", "cnn1d", "resnet", "mobilenet")
 # What input_shape means per arch: images (C, H, W), or sequences (C features, L time steps).
 INPUT_DIMS: dict[str, tuple[str, ...]] = {"mlp": ("C", "H", "W"), "cnv": ("C", "H", "W"),
-                                          "cnn1d": ("C", "L")}
+                                          "cnn1d": ("C", "L"), "resnet": ("C", "H", "W"),
+                                          "mobilenet": ("C", "H", "W")}
 
 __all__ = ["ARCHS", "build_model"]
 
@@ -25,10 +26,13 @@ def build_model(arch: str, *, input_shape: tuple[int, ...], num_classes: int,
                 weight_bits: int, act_bits: int, **options: Any) -> nn.Module:
     """Build zoo model `arch` for uint8 inputs; it returns `num_classes` logits.
 
-    input_shape is (C, H, W) for the image archs mlp and cnv, (C, L) for cnn1d.
+    input_shape is (C, H, W) for the image archs mlp, cnv, resnet and mobilenet, (C, L) for cnn1d.
     mlp options: hidden | preset (tfc, sfc, lfc). cnv options: preset (cnv, cnv-small) |
     channels, fc, pool_every, input_padding. cnn1d options: preset (kws-small, vgg10) |
-    channels, kernel, pool_every, fc. Bit widths are 1..8 (1 = bipolar)."""
+    channels, kernel, pool_every, fc. resnet options: preset (resnet8, resnet-small) | stem,
+    stages, final_pool. mobilenet options: preset (ds-cnn, mobilenet-v1, mobilenet-small) |
+    stem, stem_stride, blocks, width_multiplier, final_pool. Bit widths are 1..8 (1 = bipolar;
+    resnet and mobilenet take act_bits >= 2)."""
     if arch not in ARCHS:
         raise ModelError(f"unknown model arch {arch!r}; choose one of {', '.join(ARCHS)}")
     shape = _check_input_shape(arch, input_shape)
@@ -42,6 +46,14 @@ def build_model(arch: str, *, input_shape: tuple[int, ...], num_classes: int,
         from codesign.models.cnn1d import build_cnn1d
 
         return build_cnn1d(shape, num_classes, weight_bits, act_bits, **options)
+    if arch == "resnet":
+        from codesign.models.resnet import build_resnet
+
+        return build_resnet(shape, num_classes, weight_bits, act_bits, **options)
+    if arch == "mobilenet":
+        from codesign.models.mobilenet import build_mobilenet
+
+        return build_mobilenet(shape, num_classes, weight_bits, act_bits, **options)
     from codesign.models.cnv import build_cnv
 
     return build_cnv(shape, num_classes, weight_bits, act_bits, **options)
