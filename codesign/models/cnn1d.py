@@ -19,6 +19,7 @@ from codesign.models.mlp import (
     PixelScale,
     check_bits,
     check_widths,
+    fc_stack,
     quant_activation,
     quant_linear,
     reject_unknown_options,
@@ -105,12 +106,7 @@ class QuantCNN1d(nn.Module):
             in_ch = out_ch
         self.conv_features = nn.Sequential(*layers)
         in_features = in_ch * output_length(input_shape[1], len(channels), kernel, pool_every)
-        layers = []
-        for width in fc:
-            layers += [quant_linear(in_features, width, weight_bits), nn.BatchNorm1d(width),
-                       quant_activation(act_bits)]
-            in_features = width
-        self.fc_features = nn.Sequential(*layers)
+        self.fc_features, in_features = fc_stack(in_features, fc, weight_bits, act_bits)
         self.classifier = quant_linear(in_features, num_classes, weight_bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

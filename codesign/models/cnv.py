@@ -16,6 +16,7 @@ from codesign.models.mlp import (
     PixelScale,
     check_bits,
     check_widths,
+    fc_stack,
     quant_activation,
     quant_conv3x3,
     quant_linear,
@@ -112,12 +113,7 @@ class QuantCNV(nn.Module):
         self.conv_features = nn.Sequential(*layers)
         h, w = conv_geometry(input_shape[1:], len(channels), pool_every, input_padding).output
         in_features = in_ch * h * w
-        layers = []
-        for width in fc:
-            layers += [quant_linear(in_features, width, weight_bits), nn.BatchNorm1d(width),
-                       quant_activation(act_bits)]
-            in_features = width
-        self.fc_features = nn.Sequential(*layers)
+        self.fc_features, in_features = fc_stack(in_features, fc, weight_bits, act_bits)
         self.classifier = quant_linear(in_features, num_classes, weight_bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -87,6 +87,18 @@ def quant_linear(in_features: int, out_features: int, bits: int) -> QuantLinear:
     return QuantLinear(in_features, out_features, bias=False, **weight_kwargs(bits))
 
 
+def fc_stack(in_features: int, widths: list[int], weight_bits: int, act_bits: int
+             ) -> tuple[nn.Sequential, int]:
+    """Hidden [QuantLinear -> BatchNorm1d -> activation] layers after a flatten, and the width
+    the classifier then reads (the conv zoo models' FC head)."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [quant_linear(in_features, width, weight_bits), nn.BatchNorm1d(width),
+                   quant_activation(act_bits)]
+        in_features = width
+    return nn.Sequential(*layers), in_features
+
+
 def quant_conv3x3(in_channels: int, out_channels: int, bits: int, padding: int = 0) -> QuantConv2d:
     return QuantConv2d(in_channels, out_channels, kernel_size=3, padding=padding, bias=False,
                        **weight_kwargs(bits))
