@@ -33,7 +33,7 @@ PUBLIC = {
         "Estimates", "HWGraph", "LayerEstimate", "LayerFolding", "Verification",
         "apply_folding_config", "apply_folding_file", "apply_setfolding", "check_folding_legal",
         "compile_to_hw", "estimate", "execute_hw", "layer_foldings", "read_folding",
-        "verify_against", "write_build_config", "write_folding_config",
+        "verify_against", "write_build_config", "write_fifo_config", "write_folding_config",
     ],
     "codesign.models": ["ARCHS", "build_model"],
     "codesign.prune": [

@@ -2,10 +2,11 @@
 
 compile_to_hw (QONNX -> specialised HW layers) -> apply_setfolding / apply_folding_file ->
 estimate (FINN's resource/cycle analyses) and verify_against (bit-exact Python execution) ->
-write_folding_config / write_build_config (files a real FINN build consumes).
+write_folding_config / write_fifo_config / write_build_config (files a real FINN build
+consumes).
 FINN itself is imported only inside these functions, so importing this package is cheap."""
 
-from codesign.finn.artifacts import write_build_config, write_folding_config
+from codesign.finn.artifacts import write_build_config, write_fifo_config, write_folding_config
 from codesign.finn.compile import HWGraph, compile_to_hw
 from codesign.finn.estimates import Estimates, LayerEstimate, estimate
 from codesign.finn.folding import (
@@ -36,5 +37,6 @@ __all__ = [
     "read_folding",
     "verify_against",
     "write_build_config",
+    "write_fifo_config",
     "write_folding_config",
 ]

@@ -1,6 +1,7 @@
-"""Files a real FINN build picks up: the folding that was applied (folding_config.json) and a
-DataflowBuildConfig JSON for `finn build` (or finn.builder.build_dataflow_cfg) on a machine
-with Vivado. Both are written atomically."""
+"""Files a real FINN build picks up: the folding that was applied (folding_config.json), the
+FIFO depths of a graph with skip-branch buffers (fifo_config.json) and a DataflowBuildConfig
+JSON for `finn build` (or finn.builder.build_dataflow_cfg) on a machine with Vivado. All are
+written atomically."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from codesign.atomic import write_json
 from codesign.errors import ConfigError
 from codesign.finn.compile import HWGraph
+from codesign.finn.fifos import fifo_config
 from codesign.finn.folding import read_folding
 
 # Board files say "zynq"/"alveo"; FINN's ShellFlowType spells them vivado_zynq/vitis_alveo.
@@ -26,8 +28,18 @@ def write_folding_config(hw: HWGraph, path: Path) -> Path:
     return write_json(path, read_folding(hw))
 
 
+def write_fifo_config(hw: HWGraph, path: Path) -> Path | None:
+    """FINN's fifo_config_file for `hw`, or None (and no file; a stale one is removed) when
+    the graph has no skip-branch buffers and FINN's own FIFO sizing applies."""
+    config = fifo_config(hw)
+    if config is None:
+        Path(path).unlink(missing_ok=True)
+        return None
+    return write_json(path, config)
+
+
 def build_config(*, onnx_name: str, folding_name: str, part: str, clock_mhz: float,
-                 board: str | None, shell: str) -> dict[str, Any]:
+                 board: str | None, shell: str, fifo_name: str | None = None) -> dict[str, Any]:
     if not clock_mhz > 0:
         raise ConfigError(f"clock_mhz must be positive, got {clock_mhz!r}")
     if shell not in SHELL_FLOWS:
@@ -41,6 +53,9 @@ def build_config(*, onnx_name: str, folding_name: str, part: str, clock_mhz: flo
         "folding_config_file": folding_name,
         "generate_outputs": BOARD_OUTPUTS if board else PART_OUTPUTS,
     }
+    if fifo_name:  # the skip-branch buffers as estimated, instead of FINN's simulated sizing
+        config["auto_fifo_depths"] = False
+        config["fifo_config_file"] = fifo_name
     if board:
         config["board"] = board
         config["shell_flow_type"] = SHELL_FLOWS[shell]
@@ -48,7 +63,9 @@ def build_config(*, onnx_name: str, folding_name: str, part: str, clock_mhz: flo
 
 
 def write_build_config(path: Path, *, onnx_name: str, folding_name: str, part: str,
-                       clock_mhz: float, board: str | None, shell: str) -> Path:
+                       clock_mhz: float, board: str | None, shell: str,
+                       fifo_name: str | None = None) -> Path:
     """A JSON FINN's DataflowBuildConfig accepts; run `finn build <path> <onnx>` where it lies."""
     return write_json(path, build_config(onnx_name=onnx_name, folding_name=folding_name, part=part,
-                                         clock_mhz=clock_mhz, board=board, shell=shell))
+                                         clock_mhz=clock_mhz, board=board, shell=shell,
+                                         fifo_name=fifo_name))

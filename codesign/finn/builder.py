@@ -176,8 +176,10 @@ class HardwareStepsResult:
 
 
 def finn_build_config(plan: HardwarePlan, output_dir: Path, board: Board,
-                      folding_config_path: Path) -> Any:
-    """FINN's DataflowBuildConfig for PREPARE_STEPS plus the plan's hardware steps."""
+                      folding_config_path: Path, fifo_config_path: Path | None = None) -> Any:
+    """FINN's DataflowBuildConfig for PREPARE_STEPS plus the plan's hardware steps; with a
+    fifo_config.json (a graph with skip-branch buffers) FINN applies its depths instead of
+    sizing FIFOs by simulation."""
     from finn.builder.build_dataflow_config import (
         DataflowBuildConfig,
         DataflowOutputType,
@@ -193,6 +195,8 @@ def finn_build_config(plan: HardwarePlan, output_dir: Path, board: Board,
         steps=[*PREPARE_STEPS, *plan.steps], save_intermediate_models=True,
         # synthesising the stitched IP as well yields per-layer numbers for the OOC comparison
         stitched_ip_gen_dcp="ooc_synth" in plan.outputs,
+        **({"auto_fifo_depths": False, "fifo_config_file": str(Path(fifo_config_path).resolve())}
+           if fifo_config_path is not None else {}),
     )
     return DataflowBuildConfig.construct_from(cfg)  # FINN's own checks (folding file exists)
 
@@ -258,11 +262,13 @@ def prepare_in_finn(partition_path: Path, cfg: Any, folding_config_path: Path) -
 
 
 def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx_path: Path,
-                       folding_config_path: Path, *, flow_file: str | None = None,
+                       folding_config_path: Path, *, fifo_config_path: Path | None = None,
+                       flow_file: str | None = None,
                        env: Mapping[str, str] | None = None) -> HardwareStepsResult:
     """Run FINN's builder for the hardware outputs into `out_dir/hardware`. `onnx_path` is the
     specialised dataflow partition codesign compiled (finn/05_partition_specialised.onnx),
-    `folding_config_path` the folding_config.json written for it.
+    `folding_config_path` the folding_config.json written for it, `fifo_config_path` its
+    fifo_config.json if it has one.
 
     Raises ToolchainMissing before any step when a needed tool is absent, and FoldingError
     before any Vivado step when FINN's graph does not take the folding the estimates used."""
@@ -278,7 +284,7 @@ def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx
                          "or drop bitfile/driver from outputs")
     output_dir.mkdir(parents=True, exist_ok=True)
     _prepare_finn(plan.tools, output_dir)
-    cfg = finn_build_config(plan, output_dir, board, folding_config_path)
+    cfg = finn_build_config(plan, output_dir, board, folding_config_path, fifo_config_path)
     prepare_in_finn(onnx_path, cfg, folding_config_path)
     # the hardware steps continue from the last intermediate model of the preparation
     _run_builder(onnx_path, dataclasses.replace(cfg, start_step=plan.steps[0]), "hardware build")

@@ -22,7 +22,8 @@ Per node, every legal setting of the attributes FINN's folding config controls:
   estimates stay exact.
 mem_mode stays as compiled. Between neighbours whose stream words differ FINN's InsertDWC adds
 a data-width converter; with `dwc=True` each such pair of port widths is a Link priced by the
-converter's own estimate (pairs FINN cannot convert are illegal)."""
+converter's own estimate (pairs FINN cannot convert are illegal). A fork's candidates carry
+the skip-branch FIFOs its PE asks for (codesign.finn.fifos), priced as FINN's StreamingFIFO."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from typing import Any
 from codesign.finn._env import base_op_type, ensure_finn_settings, is_hw_node, quiet_finn
 from codesign.finn.compile import HWGraph
 from codesign.finn.costs import CostCache, NodeEvaluator, dwc_cost, private_instance
+from codesign.finn.fifos import SkipBuffer, fifo_cost, skip_buffers
 from codesign.folding.dominance import prune_dominated
 from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Tie, divisors
 
@@ -215,6 +217,16 @@ def _links(model: Any, part: str, layers: dict[str, LayerSpace],
     return links
 
 
+def _with_buffers(cost: Any, pe: int, buffers: list[SkipBuffer], datatype: str,
+                  part: str) -> dict[str, float]:
+    """A fork candidate's cost plus its skip-branch FIFOs at `pe` lanes."""
+    total = dict(cost)
+    for buffer in buffers:
+        for kind, value in fifo_cost(buffer.depth(pe), pe, buffer.bits, datatype, part):
+            total[kind] = total.get(kind, 0.0) + value
+    return total
+
+
 def build_space(hw: HWGraph, *, allow_uram: bool, dwc: bool = True, styles: bool = True,
                 parallel_window: bool = True, prune: bool = True,
                 cache: CostCache | None = None) -> BuiltSpace:
@@ -227,8 +239,11 @@ def build_space(hw: HWGraph, *, allow_uram: bool, dwc: bool = True, styles: bool
     layers: dict[str, LayerSpace] = {}
     ports: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
     evaluated = illegal = 0
+    buffers = skip_buffers(model)
     with quiet_finn():
         for node in model.graph.node:
+            own = [b for b in buffers if b.fork == node.name]
+            datatype = private_instance(node).get_output_datatype(0).name if own else ""
             ins, outs = _stream_indices(node, model) if dwc else ((), ())
             ports[node.name] = (ins, outs)
             evaluator = NodeEvaluator(node, hw.part, cache, ins, outs)
@@ -239,7 +254,9 @@ def build_space(hw: HWGraph, *, allow_uram: bool, dwc: bool = True, styles: bool
                 if cost is None:
                     illegal += 1
                     continue
-                cands.append(Candidate.make(attrs, cost.cycles, cost.cost, in_port=cost.inputs,
+                price = (_with_buffers(cost.cost, int(attrs.get("PE", 1)), own, datatype, hw.part)
+                         if own else cost.cost)
+                cands.append(Candidate.make(attrs, cost.cycles, price, in_port=cost.inputs,
                                             out_port=cost.outputs,
                                             tags={"parallel_window": int(attrs.get("SIMD", 1) > 1)}
                                             if window_tag else None))

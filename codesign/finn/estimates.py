@@ -13,6 +13,7 @@ from typing import Any
 from codesign.errors import CompileError
 from codesign.finn._env import quiet_finn
 from codesign.finn.compile import HWGraph
+from codesign.finn.fifos import FifoEstimate, deep_fifos
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 # Layer-shape attributes worth showing next to a layer's cost, when the layer has them.
@@ -46,7 +47,7 @@ class LayerEstimate:
 @dataclass(frozen=True)
 class Estimates:
     layers: tuple[LayerEstimate, ...]
-    totals: dict[str, float]  # LUT, BRAM_18K, URAM, DSP
+    totals: dict[str, float]  # LUT, BRAM_18K, URAM, DSP: the layers and `fifos`
     max_cycles: int
     bottleneck: str
     clock_mhz: float
@@ -56,10 +57,13 @@ class Estimates:
     macs: int
     bops: int
     params: int
+    # the stream FIFOs deeper than FINN's default the graph asks for (skip-branch buffers)
+    fifos: tuple[FifoEstimate, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["layers"] = [layer.to_dict() for layer in self.layers]
+        out["fifos"] = [fifo.to_dict() for fifo in self.fifos]
         return out
 
 
@@ -157,7 +161,9 @@ def estimate(hw: HWGraph) -> Estimates:
                 dsp=float(res["DSP"]), macs=macs, bops=bops, weight_bits=weight_bits,
                 act_bits=act_bits, params=params,
             ))
-    totals = {r: float(sum(float(resources[n][r]) for n in resources)) for r in RESOURCES}
+    fifos = deep_fifos(hw)
+    totals = {r: float(sum(float(resources[n][r]) for n in resources)
+                       + sum(fifo.cost()[r] for fifo in fifos)) for r in RESOURCES}
     max_cycles = int(performance["max_cycles"])
     latency_cycles = int(performance["critical_path_cycles"])
     return Estimates(
@@ -166,5 +172,5 @@ def estimate(hw: HWGraph) -> Estimates:
         fps=hw.clock_mhz * 1e6 / max(max_cycles, 1),
         latency_cycles=latency_cycles, latency_us=latency_cycles / hw.clock_mhz,
         macs=sum(layer.macs for layer in layers), bops=sum(layer.bops for layer in layers),
-        params=sum(layer.params for layer in layers),
+        params=sum(layer.params for layer in layers), fifos=fifos,
     )

@@ -15,6 +15,7 @@ import numpy as np
 from codesign.errors import FoldingError
 from codesign.finn._env import base_op_type, quiet_finn
 from codesign.finn.compile import HWGraph
+from codesign.finn.fifos import SLACK_WORDS, size_skip_fifos
 from codesign.folding.space import divisors
 
 # The attributes FINN's builder writes to auto_folding_config.json (step_target_fps_parallelization)
@@ -69,10 +70,15 @@ def _node_attrs(node: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def layer_foldings(hw: HWGraph) -> list[LayerFolding]:
+    """Every layer's folding attributes, and the stream FIFO depths a node asks for beyond
+    FINN's default (skip-branch buffers, codesign.finn.fifos), which FINN's InsertFIFO reads."""
     result = []
     for node in hw.model.graph.node:
         inst, types = _node_attrs(node)
         attrs = {a: _plain(inst.get_nodeattr(a)) for a in FOLDING_ATTRS if a in types}
+        depths = _plain(inst.get_nodeattr("outFIFODepths")) if "outFIFODepths" in types else []
+        if any(d > SLACK_WORDS for d in depths):
+            attrs["outFIFODepths"] = depths
         result.append(LayerFolding(node.name, node.op_type, attrs))
     return result
 
@@ -147,7 +153,7 @@ def _check_config(hw: HWGraph, config: Any, source: str) -> None:
         if not isinstance(attrs, dict):
             raise FoldingError(f"{source}: entry {key!r} must be an object of attributes")
         inst, types = _node_attrs(nodes[key])
-        known = [a for a in FOLDING_ATTRS if a in types]
+        known = [a for a in (*FOLDING_ATTRS, "outFIFODepths") if a in types]
         for attr, value in attrs.items():
             if attr not in known:
                 raise FoldingError(f"{source}: {key} ({nodes[key].op_type}) has no folding "
@@ -159,7 +165,8 @@ def _check_config(hw: HWGraph, config: Any, source: str) -> None:
 
 
 def apply_folding_config(hw: HWGraph, config: dict[str, Any], source: str = "folding config") -> HWGraph:
-    """Apply a folding dict (FINN format) with FINN's ApplyConfig, after checking it."""
+    """Apply a folding dict (FINN format) with FINN's ApplyConfig, after checking it; skip-branch
+    FIFOs are then deepened to what the new folding needs."""
     from finn.transformation.general import ApplyConfig
 
     _check_config(hw, config, source)
@@ -170,7 +177,8 @@ def apply_folding_config(hw: HWGraph, config: dict[str, Any], source: str = "fol
             raise FoldingError(f"{source} could not be applied: {type(exc).__name__}: {exc}; "
                                "check attribute types (integers for PE/SIMD, strings for styles)"
                                ) from exc
-    folded = hw.with_model(model)
+    asked = frozenset(k for k, v in config.items() if isinstance(v, dict) and "outFIFODepths" in v)
+    folded = size_skip_fifos(hw.with_model(model), keep=asked)
     check_folding_legal(folded)
     return folded
 
@@ -214,6 +222,6 @@ def apply_setfolding(hw: HWGraph, *, target_fps: float, mvau_wwidth_max: int = 1
         except Exception as exc:
             raise FoldingError(f"FINN SetFolding failed at {cycles} cycles/frame: "
                                f"{type(exc).__name__}: {exc}; set the folding with a file") from exc
-    folded = hw.with_model(model)
+    folded = size_skip_fifos(hw.with_model(model))
     check_folding_legal(folded)
     return folded

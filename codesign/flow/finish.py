@@ -12,7 +12,7 @@ from codesign.atomic import write_text
 from codesign.errors import ToolchainMissing, VerificationError
 from codesign.finn.builder import run_hardware_steps
 from codesign.finn.compile_graphs import FOLDED_PARTITION
-from codesign.flow.accelerator import FINN_DIR, FOLDING_CONFIG
+from codesign.flow.accelerator import FIFO_CONFIG, FINN_DIR, FOLDING_CONFIG
 from codesign.flow.report import write_report
 from codesign.flow.results import FlowResult, HardwareOutcome, RunResult
 from codesign.sim.run import check_simulation
@@ -48,9 +48,11 @@ def finish_run(result: RunResult, out_dir: Path) -> FlowResult:
     if all(o == "estimates" for o in result.outputs):
         return FlowResult(out_dir, result, files)
     flow_file = result.flow.source if result.flow is not None else None
+    fifo_config = out_dir / FIFO_CONFIG
     try:
         steps = run_hardware_steps(result.outputs, out_dir, result.board,
                                    out_dir / FINN_DIR / FOLDED_PARTITION, out_dir / FOLDING_CONFIG,
+                                   fifo_config_path=fifo_config if fifo_config.is_file() else None,
                                    flow_file=flow_file)
     except ToolchainMissing as exc:
         missing = dataclasses.replace(result, hardware=HardwareOutcome(result.outputs, False,

@@ -47,6 +47,10 @@ def _layer_section(est: dict[str, Any]) -> list[str]:
             _num(layer.get("pe")), _num(layer.get("simd")), _num(layer["cycles"]),
             *(_num(layer[key]) for key, _ in RESOURCE_COLUMNS),
         ])
+    for fifo in est.get("fifos", []):  # skip-branch buffers: counted in the totals
+        rows.append([f"FIFO {fifo['producer']}[{fifo['output']}] → {fifo['consumer']}",
+                     "StreamingFIFO_rtl", f"depth {fifo['depth']} × {fifo['width']} bit", "–",
+                     "–", "–", *(_num(fifo[kind]) for kind in ("LUT", "BRAM_18K", "URAM", "DSP"))])
     header = ["layer", "op type", "dims", "PE", "SIMD", "cycles", "LUT", "BRAM_18K", "URAM", "DSP"]
     return ["## Per-layer estimates (FINN)", "", *_table(header, rows), ""]
 
