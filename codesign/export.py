@@ -103,7 +103,11 @@ def _clean(src: Path, dst: Path) -> None:
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
-    wrapped = cleanup_model(ModelWrapper(str(src)))
+    from codesign.finn.origin import tag_modules
+
+    raw = ModelWrapper(str(src))
+    tag_modules(raw)  # before the nodes are renamed: errors can then name the module
+    wrapped = cleanup_model(raw)
     wrapped = wrapped.transform(InferShapes())
     wrapped = wrapped.transform(GiveUniqueNodeNames())
     wrapped = wrapped.transform(GiveReadableTensorNames())

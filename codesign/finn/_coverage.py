@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ModelError
 from codesign.finn._env import is_hw_node
+from codesign.finn.origin import from_module
 
 if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
@@ -27,6 +28,15 @@ _HINTS = {
     "Add": "a float bias FINN's streamlining could not absorb; use bias=False in quantized "
            "layers and follow BatchNorm with a quantized activation",
 }
+# Ops with no FINN dataflow layer at all, and what to use instead.
+_UNSUPPORTED = {
+    "Concat": "a concatenation of branches (torch.cat) has no FINN layer in codesign's flow; "
+              "join branches with an add whose operands share one Brevitas quantizer instead",
+    **{op: "recurrent layers have no FINN dataflow layer; model the sequence with 1-D "
+           "convolutions (QuantConv1d, the zoo's cnn1d)" for op in ("LSTM", "GRU", "RNN")},
+}
+# Layout ops a failed lowering leaves around the op that caused it: symptoms, named last.
+_LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten")
 
 
 def check_hw_coverage(model: ModelWrapper) -> None:
@@ -52,10 +62,13 @@ def check_hw_coverage(model: ModelWrapper) -> None:
         return
     # An op FINN has no layer for is the root cause; leftover scales (Mul/Add) it blocked from
     # being streamlined are symptoms, so name such an op first.
-    node, where = next(((n, w) for n, w in offenders if n.op_type not in _HINTS), offenders[0])
-    hint = _HINTS.get(node.op_type, f"FINN has no hardware layer for {node.op_type}; replace it "
-                                    "with a supported layer (conv, linear, maxpool, quantized "
-                                    "activation)")
+    ranked = sorted(offenders, key=lambda o: (o[0].op_type not in _UNSUPPORTED,
+                                              o[0].op_type in _HINTS, o[0].op_type in _LAYOUT_OPS))
+    node, where = ranked[0]
+    hint = _UNSUPPORTED.get(node.op_type) or _HINTS.get(
+        node.op_type, f"FINN has no hardware layer for {node.op_type}; replace it with a "
+                      "supported layer (conv, linear, pooling, quantized activation)")
     others = ", ".join(f"{n.name} ({n.op_type})" for n, _ in offenders if n is not node)
-    raise ModelError(f"node {node.name} ({node.op_type}) {where} the accelerator cannot be mapped "
+    raise ModelError(f"node {node.name} ({node.op_type}){from_module(model, node)} {where} the "
+                     "accelerator cannot be mapped "
                      f"to FINN hardware: {hint}" + (f"; also unmapped: {others}" if others else ""))

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from codesign.errors import CompileError, ConfigError, ModelError
 from codesign.finn._coverage import check_hw_coverage
 from codesign.finn._env import ensure_finn_settings, is_specialised, quiet_finn
+from codesign.finn.fifos import size_skip_fifos
+from codesign.finn.origin import carry_modules, output_modules, tag_modules
 from codesign.finn.residual import (
     check_residual_joins,
     has_fork,
@@ -292,13 +294,18 @@ def compile_to_hw(onnx_path: Path, *, part: str, clock_mhz: float, workdir: Path
             ("qonnx_to_finn", _qonnx_to_finn), ("streamline", _streamline),
             ("convert_to_hw", _convert_to_hw(mvau_rtl)),
         ]
+        tag_modules(model)  # so that errors can name the module a node came from
         for i, (name, stage) in enumerate(stages, start=1):
+            before = output_modules(model)
             model = _run(name, stage, model, saved)
+            carry_modules(before, model)
             saved = workdir / f"{i:02d}_{name}.onnx"
             model.save(str(saved))
         check_hw_coverage(model)
         parent, partition = _run("create_dataflow_partition", _partition(workdir), model, saved)
         partition = _run("specialize_layers", _specialise(part), partition, saved)
+        # every fork's skip-branch FIFO deep enough for its join at the compiled folding
+        partition = size_skip_fifos(HWGraph(partition, parent, part, float(clock_mhz))).model
         partition_path = workdir / "05_partition_specialised.onnx"
         partition.save(str(partition_path))
         # Point the parent at the specialised partition, so the saved pair is self-consistent.

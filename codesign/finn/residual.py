@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from codesign.errors import ModelError
+from codesign.finn.origin import from_module
 
 if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
@@ -78,7 +79,8 @@ def check_residual_joins(model: ModelWrapper) -> None:
                      if producer is not None and producer.op_type == "Mul" else None)
             scales.append("?" if scale is None else f"{float(scale.flatten()[0]):.4g}"
                           if scale.size == 1 else "per-channel")
-        raise ModelError(f"residual join {node.name} adds operands on different quantization "
+        raise ModelError(f"residual join {node.name}{from_module(model, node)} adds operands on "
+                         "different quantization "
                          f"scales ({', '.join(scales)}); hardware adds integers only: quantize "
                          "both operands of the add with one shared Brevitas quantizer (the same "
                          "QuantIdentity/QuantReLU instance)")

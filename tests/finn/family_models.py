@@ -113,3 +113,34 @@ def resnet(projection: bool = False, unshared: bool = False, bits: int = 4) -> n
 def depthwise(bits: int = 4) -> nn.Module:
     torch.manual_seed(0)
     return calibrated(TinyDepthwise(bits))
+
+
+class ConcatBranches(nn.Module):
+    """Two convolutions of one input concatenated on channels (an Inception-style join)."""
+
+    def __init__(self, bits: int = 4) -> None:
+        super().__init__()
+        self.inp = qnn.QuantIdentity(bit_width=bits, return_quant_tensor=True)
+        self.wide = qnn.QuantConv2d(1, 4, 3, padding=1, **_weights(bits))
+        self.narrow = qnn.QuantConv2d(1, 4, 1, **_weights(bits))
+        self.relu = qnn.QuantReLU(bit_width=bits)
+        self.fc = qnn.QuantLinear(8 * SHAPE[1] * SHAPE[2], 10, **_weights(bits))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inp(x / 255.0)
+        y = torch.cat([self.wide(x), self.narrow(x)], dim=1)
+        return self.fc(self.relu(y).flatten(1))
+
+
+class RecurrentHead(nn.Module):
+    """An LSTM over the image rows (as KWS models sometimes end)."""
+
+    def __init__(self, bits: int = 4) -> None:
+        super().__init__()
+        self.inp = qnn.QuantIdentity(bit_width=bits, return_quant_tensor=False)
+        self.rnn = nn.LSTM(SHAPE[2], 16, batch_first=True)
+        self.fc = qnn.QuantLinear(16 * SHAPE[1], 10, **_weights(bits))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.rnn(self.inp(x / 255.0).squeeze(1))
+        return self.fc(y.flatten(1))

@@ -102,6 +102,7 @@ def test_optimizer_never_trails_setfolding(compiled: dict, name: str, board_name
 
 def test_a_join_on_two_scales_is_one_clear_error(tmp_path: Path) -> None:
     onnx = export_qonnx(resnet(unshared=True), SHAPE, tmp_path / "model.onnx")
-    with pytest.raises(ModelError, match=r"residual join \S+ adds operands on different "
-                                         r"quantization scales.*one shared Brevitas quantizer"):
+    with pytest.raises(ModelError, match=r"residual join \S+ \(from module layer1\.0\) adds "
+                                         r"operands on different quantization scales.*one "
+                                         r"shared Brevitas quantizer"):
         compile_to_hw(onnx, part="xc7z020clg400-1", clock_mhz=100.0, workdir=tmp_path / "finn")
