@@ -152,6 +152,27 @@ def _minimize_bit_widths(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
+def _global_average_pool_steps() -> list[Any]:
+    """A global average pool becomes FINN's GlobalAccPool (an integer sum) and a scalar Mul by
+    1/(H*W); the Mul moves past the layout ops and the classifier's MatMul into the software
+    tail's scale, so that the MatMul sees integers and becomes an MVAU."""
+    from finn.transformation.fpgadataflow.convert_to_hw.global_acc_pool import (
+        InferGlobalAccPoolLayer,
+    )
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+    from finn.transformation.streamline.collapse_repeated import CollapseRepeatedMul
+    from finn.transformation.streamline.reorder import (
+        MoveScalarLinearPastInvariants,
+        MoveScalarMulPastMatMul,
+    )
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    return [InferGlobalAccPoolLayer(), InferShapes(), MoveScalarLinearPastInvariants(),
+            RemoveCNVtoFCFlatten(), MoveScalarMulPastMatMul(), CollapseRepeatedMul(),
+            InferShapes(), InferDataTypes()]
+
+
 def _convert_to_hw(mvau_rtl: bool) -> Stage:
     def convert(model: ModelWrapper) -> ModelWrapper:
         from finn.transformation.fpgadataflow.convert_to_hw import (
@@ -180,6 +201,8 @@ def _convert_to_hw(mvau_rtl: bool) -> Stage:
         # Only the residual joins become ElementwiseAdd layers (FINN's inference would also
         # take every scalar Mul/Add of the software head and tail).
         steps: list[Any] = [InferElementwiseBinaryOperation(integer_join)]
+        if model.get_nodes_by_op_type("GlobalAveragePool"):
+            steps += _global_average_pool_steps()
         if mvau_rtl:  # the RTL MVAU has no built-in activation: thresholds become own layers
             steps.append(thresholding.InferThresholdingLayer())
         steps += [

@@ -7,8 +7,8 @@ convs as VVAUs and the stem and pointwise convs as MVAUs. `width_multiplier` sca
 channel count, rounded to a multiple of 8 (at least 8) as MobileNet does; at 1.0 the channels
 are taken as given.
 
-Global average pooling is not in codesign's FINN path yet: the network ends with a MaxPool2d of
-`final_pool` (1 = none) and a flatten of the small map into the QuantLinear classifier.
+The network ends with `final_pool` ("global": global average pool; k: MaxPool2d(k), 1 = none)
+and a flatten into the QuantLinear classifier, as the resnet does.
 Activations need 2..8 bits (FINN has no bipolar depthwise layer); weights 1..8."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from codesign.models.resnet import (
     check_stride,
     classifier_head,
     final_map,
+    final_pool_option,
     int_option,
     quant_conv,
 )
@@ -74,7 +75,7 @@ class DepthwiseSeparable(nn.Sequential):
 
 class QuantMobileNet(nn.Module):
     def __init__(self, input_shape: tuple[int, int, int], num_classes: int, stem: int,
-                 stem_stride: int, blocks: list[tuple[int, int]], final_pool: int,
+                 stem_stride: int, blocks: list[tuple[int, int]], final_pool: int | str,
                  weight_bits: int, act_bits: int) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
@@ -124,7 +125,7 @@ def build_mobilenet(input_shape: tuple[int, int, int], num_classes: int, weight_
     """Options: `preset` ds-cnn|mobilenet-v1|mobilenet-small (default ds-cnn), or `stem`
     (channels), `stem_stride` (1 or 2), `blocks` ([out_channels, stride] per depthwise-separable
     block), `width_multiplier` (default 1.0), `final_pool` (MaxPool2d kernel before the
-    classifier, 1 = none)."""
+    classifier, 1 = none, or "global": global average pool)."""
     reject_unknown_options("mobilenet", options, MOBILENET_OPTIONS)
     check_bits(weight_bits, act_bits)
     check_multibit_activations(
@@ -142,7 +143,6 @@ def build_mobilenet(input_shape: tuple[int, int, int], num_classes: int, weight_
                                       "the stem conv's output channels"), width)
     stem_stride = check_stride("mobilenet", "stem_stride", cfg["stem_stride"])
     blocks = [(scaled_channels(c, width), s) for c, s in check_blocks(cfg["blocks"])]
-    final_pool = int_option("mobilenet", "final_pool", cfg["final_pool"], 1,
-                            "the MaxPool2d kernel before the classifier; 1 = none")
+    final_pool = final_pool_option("mobilenet", cfg["final_pool"])
     return QuantMobileNet(input_shape, num_classes, stem, stem_stride, blocks, final_pool,
                           weight_bits, act_bits)

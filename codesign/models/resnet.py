@@ -15,8 +15,9 @@ identity path carries no ReLU between blocks, x + F(x) with F = conv-BN-ReLU-con
 "identity mapping" form of pre-activation ResNets and transformers), and FINN sees
 conv -> Thresholding -> DuplicateStreams -> ... -> ElementwiseAdd -> Thresholding.
 
-Global average pooling is not in codesign's FINN path yet: the network ends with a MaxPool2d of
-`final_pool` (1 = none) and a flatten of the small map into the QuantLinear classifier.
+The network ends with `final_pool` and a flatten into the QuantLinear classifier: "global" is a
+global average pool (FINN's GlobalAccPool; the 1/(H*W) scale moves into the logits' scale), an
+integer k a MaxPool2d(k) of the small map (1 = none).
 Activations need 2..8 bits (bipolar ones would be padded differently in FINN); weights 1..8."""
 
 from __future__ import annotations
@@ -81,10 +82,24 @@ def strided_size(size: int, strides: Sequence[int]) -> int:
     return size
 
 
-def final_map(arch: str, hw: tuple[int, int], strides: Sequence[int], final_pool: int,
+GLOBAL_POOL = "global"  # final_pool value: a global average pool
+
+
+def final_pool_option(arch: str, value: Any) -> int | str:
+    """`final_pool`: "global" (global average pool) or a MaxPool2d kernel >= 1 (1 = none)."""
+    if value == GLOBAL_POOL:
+        return GLOBAL_POOL
+    return int_option(arch, "final_pool", value, 1, "the MaxPool2d kernel before the classifier, "
+                      "1 = none, or \"global\" for a global average pool")
+
+
+def final_map(arch: str, hw: tuple[int, int], strides: Sequence[int], final_pool: int | str,
               fix: str) -> tuple[int, int]:
-    """(H, W) the classifier flattens: after the strided convs and the MaxPool2d(final_pool).
+    """(H, W) the classifier flattens: after the strided convs and the final pool.
     ModelError with the smallest legal input if the pool does not fit."""
+    if final_pool == GLOBAL_POOL:
+        return 1, 1
+    assert isinstance(final_pool, int)
     h, w = (strided_size(side, strides) for side in hw)
     if h < final_pool or w < final_pool:
         smallest = 1
@@ -98,9 +113,11 @@ def final_map(arch: str, hw: tuple[int, int], strides: Sequence[int], final_pool
     return h // final_pool, w // final_pool
 
 
-def classifier_head(channels: int, hw: tuple[int, int], final_pool: int, num_classes: int,
+def classifier_head(channels: int, hw: tuple[int, int], final_pool: int | str, num_classes: int,
                     weight_bits: int) -> tuple[nn.Module, nn.Module]:
-    pool = nn.MaxPool2d(final_pool) if final_pool > 1 else nn.Identity()
+    pool = (nn.AdaptiveAvgPool2d(1) if final_pool == GLOBAL_POOL
+            else nn.MaxPool2d(final_pool) if isinstance(final_pool, int) and final_pool > 1
+            else nn.Identity())
     return pool, quant_linear(channels * hw[0] * hw[1], num_classes, weight_bits)
 
 
@@ -163,7 +180,7 @@ class QuantResNet(nn.Module):
     MaxPool2d(final_pool) -> flatten -> QuantLinear."""
 
     def __init__(self, input_shape: tuple[int, int, int], num_classes: int, stem: int,
-                 stages: list[tuple[int, int, int]], final_pool: int, weight_bits: int,
+                 stages: list[tuple[int, int, int]], final_pool: int | str, weight_bits: int,
                  act_bits: int) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
@@ -212,7 +229,7 @@ def build_resnet(input_shape: tuple[int, int, int], num_classes: int, weight_bit
                  act_bits: int, **options: Any) -> QuantResNet:
     """Options: `preset` resnet8|resnet-small (default resnet8), or `stem` (channels), `stages`
     ([channels, blocks, stride] per stage), `final_pool` (MaxPool2d kernel before the
-    classifier, 1 = none)."""
+    classifier, 1 = none, or "global": global average pool)."""
     reject_unknown_options("resnet", options, RESNET_OPTIONS)
     check_bits(weight_bits, act_bits)
     check_multibit_activations(
@@ -225,6 +242,5 @@ def build_resnet(input_shape: tuple[int, int, int], num_classes: int, weight_bit
     cfg = {**RESNET_PRESETS[preset], **{k: v for k, v in options.items() if k != "preset"}}
     stem = int_option("resnet", "stem", cfg["stem"], 1, "the stem conv's output channels")
     stages = check_stages(cfg["stages"])
-    final_pool = int_option("resnet", "final_pool", cfg["final_pool"], 1,
-                            "the MaxPool2d kernel before the classifier; 1 = none")
+    final_pool = final_pool_option("resnet", cfg["final_pool"])
     return QuantResNet(input_shape, num_classes, stem, stages, final_pool, weight_bits, act_bits)

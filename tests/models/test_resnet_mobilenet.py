@@ -175,6 +175,7 @@ def test_width_multiplier_scales_stem_and_blocks() -> None:
         ("resnet", {"stages": [[16, 1, 3]]}, "stage stride must be 1 .* or 2"),
         ("resnet", {"stages": [[16.0, 1, 1]]}, "stage channels must be an integer"),
         ("resnet", {"final_pool": 0}, "final_pool must be an integer >= 1"),
+        ("mobilenet", {"final_pool": "avg"}, "final_pool must be .* or \"global\""),
         ("resnet", {"final_pool": 8}, "7x7 map .* smaller than final_pool=8; the smallest legal "
                                       "input is 29x29"),
         ("mobilenet", {"preset": "mobilenet-v2"}, "unknown mobilenet preset"),
@@ -220,15 +221,17 @@ def test_export_qonnx(arch: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["resnet", "mobilenet"])
-@pytest.mark.parametrize(("wbits", "abits"), [(4, 4), (1, 2)])
+@pytest.mark.parametrize(("wbits", "abits", "final_pool"),
+                         [(4, 4, 2), (1, 2, 2), (4, 4, "global"), (2, 2, "global")])
 def test_small_preset_compiles_to_finn_bit_exactly(arch: str, wbits: int, abits: int,
+                                                    final_pool: int | str,
                                                     tmp_path: Path) -> None:
     from codesign.export import export_qonnx
     from codesign.finn import apply_setfolding, compile_to_hw, verify_against
     from codesign.flow import reference_outputs
 
-    model = _calibrated(_build(arch, COMPILE_SHAPE, wbits, abits, preset=SMALL[arch]),
-                        COMPILE_SHAPE)
+    model = _calibrated(_build(arch, COMPILE_SHAPE, wbits, abits, preset=SMALL[arch],
+                               final_pool=final_pool), COMPILE_SHAPE)
     onnx_path = export_qonnx(model, COMPILE_SHAPE, tmp_path / "model.onnx")
     hw = compile_to_hw(onnx_path, part="xc7z020clg400-1", clock_mhz=100.0,
                        workdir=tmp_path / "finn")
@@ -238,6 +241,8 @@ def test_small_preset_compiles_to_finn_bit_exactly(arch: str, wbits: int, abits:
     assert "Transpose" not in ops and "Add" not in ops, ops
     if arch == "resnet":
         assert ops.count("ElementwiseAdd") == 3
+    # a global average pool is an integer sum in hardware; its 1/(H*W) joins the logits' scale
+    assert ("GlobalAccPool" in ops) == (final_pool == "global"), ops
     assert hw.software_nodes() == (["Transpose"], ["Mul"])
     x = np.random.default_rng(1).integers(0, 256, (6, *COMPILE_SHAPE)).astype(np.float32)
     x[0], x[1] = 0, 255
