@@ -7,10 +7,10 @@ scopes it was traced in ("/layer1.0/downsample/downsample.0/Conv"); the torch.ex
 (`pkg.torch.onnx.name_scopes`, ['', 'layer1.0', 'layer1.0.conv1', 'conv2d_1']). `tag_modules`
 condenses either to one `codesign.module` entry per node ("layer1.0.conv1", with the class when
 the exporter gave it): the innermost scope that is a layer, not a Brevitas quantizer internal.
-It must run before anything renames the nodes (codesign.export does it on export/cleanup). Compile stages replace nodes (a Conv becomes
-Im2Col + MatMul); `carry_modules` gives a new node the tag of the node whose output tensor it
-now writes, or else of the tagged node it feeds, and `module_of` falls back to the nearest
-tagged producer."""
+It must run before anything renames the nodes (codesign.export does it on export/cleanup).
+Compile stages replace nodes (a Conv becomes Im2Col + MatMul); `carry_modules` gives a new
+node the tag of the node whose output tensor it now writes, or else of the tagged node it
+feeds, and `module_of` falls back to the nearest tagged producer."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from typing import Any
 from codesign.atomic import write_json
 from codesign.boards import RESOURCE_KINDS, Board, load_board, parse_caps
 from codesign.errors import ConfigError
+from codesign.export import prepare_qonnx
 from codesign.finn import compile_to_hw, write_fifo_config, write_folding_config
 from codesign.finn.baseline import SetFoldingSweep
 from codesign.finn.costs import CostCache
@@ -54,7 +55,9 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    hw = compile_to_hw(Path(model_path), part=the_board.part, clock_mhz=the_board.clock_mhz,
+    # a file straight from brevitas.export.export_qonnx is cleaned up here, as build does
+    cleaned = prepare_qonnx(Path(model_path), out / "finn" / "00_prepared.onnx")
+    hw = compile_to_hw(cleaned, part=the_board.part, clock_mhz=the_board.clock_mhz,
                        workdir=out / "finn", mvau_rtl=mvau_rtl)
     compiled = time.perf_counter()
     cache = CostCache(Path(cache_dir)) if cache_dir is not None else None

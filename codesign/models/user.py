@@ -44,11 +44,19 @@ def _import_file(path: Path) -> Any:
         raise ModelError(f"cannot import {path} as Python; {SPEC_HELP}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    # as `python file.py` would: the file's own directory is importable (its sibling modules)
+    folder = str(path.resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
         raise ModelError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if added:
+            sys.path.remove(folder)
     return module
 
 

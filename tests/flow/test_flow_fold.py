@@ -127,3 +127,28 @@ def test_user_mistakes_are_explained(onnx_model: Path, tmp_path: Path, kwargs: d
     board = kwargs.pop("board", "pynq-z1")
     with pytest.raises(error, match=text):
         fold_model(onnx_model, board, out_dir=tmp_path, setfolding_points=False, **kwargs)
+
+
+@pytest.mark.parametrize("family", ["resnet", "depthwise"])
+def test_raw_brevitas_export_folds_and_fits(family: str, tmp_path: Path) -> None:
+    """A file straight from brevitas.export.export_qonnx (torch.export based, not cleaned):
+    fold cleans it up itself; the residual one gets its skip FIFO file."""
+    import sys
+
+    import torch
+    from brevitas.export import export_qonnx as brevitas_export
+
+    from codesign.flow.fold import fold_model
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "finn"))
+    try:
+        from family_models import SHAPE, depthwise, resnet
+    finally:
+        sys.path.pop(0)
+    model = resnet(projection=True) if family == "resnet" else depthwise()
+    raw = tmp_path / "raw.onnx"
+    brevitas_export(model, torch.zeros(1, *SHAPE), str(raw))
+    summary = fold_model(raw, "pynq-z2", maximize=True, out_dir=tmp_path / "out",
+                         setfolding_points=False)
+    assert summary["fits"] and summary["fps"] > 0
+    assert ("fifo_config" in summary["files"]) == (family == "resnet")

@@ -1,3 +1,4 @@
+import sys
 import textwrap
 from pathlib import Path
 
@@ -143,3 +144,12 @@ def test_first_of_several_is_reported() -> None:
     model = nn.Sequential(QuantLinear(4, 4, bias=False), nn.Linear(4, 4), nn.LSTM(4, 4))
     with pytest.raises(ModelError, match=r"layer 1 \(Linear\)"):
         check_supported_layers(model)
+
+
+def test_a_model_file_imports_its_sibling_modules(tmp_path: Path) -> None:
+    """As `python my_net.py` would: the file's directory is importable while it loads."""
+    (tmp_path / "blocks.py").write_text(USER_MODULE)
+    (tmp_path / "my_net.py").write_text("from blocks import Net\n\ndef make():\n    return Net(6)\n")
+    model = load_user_model(f"{tmp_path / 'my_net.py'}:make")
+    assert model.fc1.out_features == 6
+    assert str(tmp_path) not in sys.path  # and is not left behind
