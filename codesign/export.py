@@ -13,6 +13,7 @@ import numpy as np
 
 from codesign.atomic import atomic_path
 from codesign.errors import ModelError
+from codesign.finn.origin import tag_modules
 from codesign.train import predict
 
 if TYPE_CHECKING:
@@ -102,8 +103,6 @@ def _clean(src: Path, dst: Path) -> None:
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
-
-    from codesign.finn.origin import tag_modules
 
     raw = ModelWrapper(str(src))
     tag_modules(raw)  # before the nodes are renamed: errors can then name the module
