@@ -178,8 +178,7 @@ def skip_buffers(model: ModelWrapper) -> tuple[SkipBuffer, ...]:
     return tuple(found)
 
 
-def fork_depths(model: ModelWrapper, fork: Any, pe: int,
-                buffers: tuple[SkipBuffer, ...]) -> list[int]:
+def fork_depths(fork: Any, pe: int, buffers: tuple[SkipBuffer, ...]) -> list[int]:
     """The fork's outFIFODepths at `pe` lanes: each output's buffer depth, or FINN's default."""
     depths = [SLACK_WORDS] * len(fork.output)
     for buffer in buffers:
@@ -203,7 +202,7 @@ def size_skip_fifos(hw: HWGraph, keep: frozenset[str] = frozenset()) -> HWGraph:
             if base_op_type(node.op_type) != FORK:
                 continue
             inst = _inst(node)
-            depths = fork_depths(model, node, int(inst.get_nodeattr("PE")), buffers)
+            depths = fork_depths(node, int(inst.get_nodeattr("PE")), buffers)
             if node.name in keep:
                 asked = list(inst.get_nodeattr("outFIFODepths"))
                 asked += [SLACK_WORDS] * (len(depths) - len(asked))
