@@ -56,7 +56,7 @@ class TrainConfig:
 FOLDING_MODES = ("setfolding", "optimize", "file")
 FOLDING_OBJECTIVES = ("maximize", "min_resources")
 # What a flow may ask for beyond estimates; all but "estimates" need Vivado (codesign.finn.builder).
-OUTPUTS = ("estimates", "ip", "stitched_ip", "rtlsim_perf", "ooc_synth", "bitfile", "driver")
+OUTPUTS = ("estimates", "ip", "stitched_ip", "rtlsim_perf", "ooc_synth", "power", "bitfile", "driver")
 DEFAULT_OUTPUTS = ("estimates",)
 
 

@@ -23,6 +23,7 @@ from codesign.boards import Board
 from codesign.config import OUTPUTS  # flow files validate against them
 from codesign.errors import BoardError, CompileError, ConfigError, FoldingError, ToolchainMissing
 from codesign.finn.postsynth import compare_estimates, load_postsynth
+from codesign.finn.power import PowerEstimate, load_power
 from codesign.finn.xilinx import TOOL_SPECS, VITIS, VITIS_HLS, VIVADO, XilinxTools, detect_xilinx_tools
 
 HARDWARE_DIRNAME = "hardware"  # FINN's build output (report/, stitched_ip/, bitfile/, deploy/)
@@ -31,7 +32,8 @@ HARDWARE_DIRNAME = "hardware"  # FINN's build output (report/, stitched_ip/, bit
 # stitched IP, the Zynq driver needs the IODMAs the bitfile step inserts).
 _PREREQUISITES: dict[str, tuple[str, ...]] = {
     "estimates": (), "ip": (), "stitched_ip": ("ip",), "rtlsim_perf": ("stitched_ip",),
-    "ooc_synth": ("stitched_ip",), "bitfile": ("ip",), "driver": ("bitfile",),
+    "ooc_synth": ("stitched_ip",), "power": ("ooc_synth",), "bitfile": ("ip",),
+    "driver": ("bitfile",),
 }
 # finn-plus 1.6.1 builder steps per output, in the order of its default_build_dataflow_steps.
 # step_generate_hardware = HLS/RTL code generation + HLS synthesis + FIFO sizing (in xsim).
@@ -41,13 +43,14 @@ _FINN_STEPS: dict[str, tuple[str, ...]] = {
     "stitched_ip": ("step_create_stitched_ip",),
     "rtlsim_perf": ("step_measure_rtlsim_performance",),
     "ooc_synth": ("step_out_of_context_synthesis",),
+    "power": ("step_vivado_power_estimation",),  # report_power on the routed OOC checkpoint
     "bitfile": ("step_prepare_synthesis", "step_synthesize_bitfile"),
     "driver": ("step_make_driver", "step_deployment_package"),
 }
 # DataflowOutputType values that make those steps do their work instead of logging a skip.
 _FINN_OUTPUT_TYPES: dict[str, tuple[str, ...]] = {
     "estimates": ("estimate_reports",), "ip": (), "stitched_ip": ("stitched_ip",),
-    "rtlsim_perf": ("rtlsim_performance",), "ooc_synth": ("out_of_context_synth",),
+    "rtlsim_perf": ("rtlsim_performance",), "ooc_synth": ("out_of_context_synth",), "power": (),
     "bitfile": ("bitfile",), "driver": ("pynq_driver", "deployment_package"),
 }
 # The builder starts from the specialised dataflow partition codesign compiled and verified
@@ -165,9 +168,11 @@ class HardwareStepsResult:
     steps: tuple[str, ...]
     output_dir: Path
     postsynth: dict[str, Any] | None  # codesign.finn.postsynth.load_postsynth of output_dir
+    power: PowerEstimate | None = None  # Vivado's report_power, when the power step ran
 
     def to_dict(self, estimates: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Report section; with `estimates`, includes the estimate-vs-actual rows."""
+        """Report section; with `estimates`, includes the estimate-vs-actual rows (power has a
+        section of its own, codesign.flow.document)."""
         rows = (compare_estimates(estimates, self.postsynth)
                 if estimates is not None and self.postsynth else [])
         return {"outputs": list(self.outputs), "finn_steps": list(self.steps),
@@ -288,4 +293,5 @@ def run_hardware_steps(outputs: Iterable[str], out_dir: Path, board: Board, onnx
     prepare_in_finn(onnx_path, cfg, folding_config_path)
     # the hardware steps continue from the last intermediate model of the preparation
     _run_builder(onnx_path, dataclasses.replace(cfg, start_step=plan.steps[0]), "hardware build")
-    return HardwareStepsResult(plan.outputs, plan.steps, output_dir, load_postsynth(output_dir))
+    return HardwareStepsResult(plan.outputs, plan.steps, output_dir, load_postsynth(output_dir),
+                               load_power(output_dir))

@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 from codesign import __version__
+from codesign.finn.power import power_instructions
 from codesign.flow.accelerator import AcceleratorResult, FoldingOutcome
 from codesign.flow.results import HardwareOutcome, RunResult
 
@@ -49,6 +50,16 @@ def _hardware(outcome: HardwareOutcome, estimates: dict[str, Any]) -> dict[str, 
     return {"status": "done", **outcome.steps.to_dict(estimates)}
 
 
+def _power(result: RunResult, fps: float) -> dict[str, Any]:
+    """Vivado's power and the energy per inference at the report's throughput, or how to get
+    them (codesign never estimates power itself)."""
+    steps = result.hardware.steps if result.hardware is not None else None
+    if steps is not None and steps.power is not None:
+        return {"status": "estimated", **steps.power.to_dict(fps)}
+    flow_file = result.flow.source if result.flow is not None else None
+    return {"status": "not estimated", "how": power_instructions(flow_file, result.board.name)}
+
+
 def report_document(result: RunResult) -> dict[str, Any]:
     """The JSON document of report.json for `result`."""
     acc = result.accelerator
@@ -86,4 +97,5 @@ def report_document(result: RunResult) -> dict[str, Any]:
         doc["artifacts"]["simulation"] = "simulation.json, simulation.md"
     if result.hardware is not None:
         doc["hardware"] = _hardware(result.hardware, estimates)
+    doc["power"] = _power(result, estimates["fps"])
     return doc

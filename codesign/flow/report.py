@@ -129,6 +129,16 @@ def _hardware_section(hw: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _power_line(power: dict[str, Any] | None) -> list[str]:
+    if not power:  # a report.json written before power had a section
+        return []
+    if power["status"] != "estimated":
+        return [f"- power: {power['how']}"]
+    return [f"- power: **{power['total_w']:.3f} W** on chip ({power['dynamic_w']:.3f} W dynamic; "
+            f"{power['method']}, Vivado); **{power['energy_per_inference_uj']:,.3f} µJ per "
+            f"inference** at {power['fps']:,.0f} FPS"]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     est = report["estimates"]
     acc = report.get("accuracy") or {}
@@ -154,6 +164,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- folding: {report['folding']['description']}",
         f"- verification ({'passed' if ver['passed'] else 'FAILED'}): {ver.get('details', '')}",
         f"- fits: **{report['budget']['verdict']}**",
+        *_power_line(report.get("power")),
         "",
     ]
     lines += _budget_section(report)

@@ -63,6 +63,7 @@ def fake_xilinx(tmp_path: Path) -> dict[str, str]:
     (["ip"], ("estimates", "ip")),
     (["stitched_ip"], ("estimates", "ip", "stitched_ip")),
     (["ooc_synth"], ("estimates", "ip", "stitched_ip", "ooc_synth")),
+    (["power"], ("estimates", "ip", "stitched_ip", "ooc_synth", "power")),
     (["rtlsim_perf", "ip"], ("estimates", "ip", "stitched_ip", "rtlsim_perf")),
     (["driver"], ("estimates", "ip", "bitfile", "driver")),
     (list(reversed(OUTPUTS)), OUTPUTS),
@@ -87,6 +88,10 @@ def test_unknown_output_is_a_config_error() -> None:
      ("estimate_reports", "stitched_ip", "rtlsim_performance")),
     (["ooc_synth"], ("step_assign_ddr_weight_offsets", "step_generate_hardware",
                      "step_create_stitched_ip", "step_out_of_context_synthesis"),
+     ("estimate_reports", "stitched_ip", "out_of_context_synth")),
+    (["power"], ("step_assign_ddr_weight_offsets", "step_generate_hardware",
+                 "step_create_stitched_ip", "step_out_of_context_synthesis",
+                 "step_vivado_power_estimation"),
      ("estimate_reports", "stitched_ip", "out_of_context_synth")),
     (["bitfile"], ("step_assign_ddr_weight_offsets", "step_generate_hardware",
                    "step_prepare_synthesis", "step_synthesize_bitfile"),
@@ -119,7 +124,11 @@ def test_step_names_and_output_types_exist_in_finn(fake_xilinx: dict[str, str]) 
     plan = plan_hardware(OUTPUTS, "zynq", fake_xilinx)
     steps = [*PREPARE_STEPS, *plan.steps]
     assert set(steps) <= set(build_dataflow_step_lookup)
-    positions = [default_build_dataflow_steps.index(s) for s in steps]
+    # FINN's power step is registered but not in its default list: it runs right after the
+    # out-of-context synthesis whose routed checkpoint it reads
+    assert steps[steps.index("step_vivado_power_estimation") - 1] == "step_out_of_context_synthesis"
+    positions = [default_build_dataflow_steps.index(s) for s in steps
+                 if s != "step_vivado_power_estimation"]
     assert positions == sorted(positions)
     assert {DataflowOutputType(v) for v in plan.finn_outputs}
     # everything FINN's builder runs after specialising the layers, up to its estimates

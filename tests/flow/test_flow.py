@@ -83,14 +83,19 @@ def test_hardware_outputs_without_vivado_stop_cleanly_and_keep_estimates(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     out = tmp_path / "out"
-    flow = tiny_flow(tmp_path, outputs=["estimates", "ooc_synth"], train={"epochs": 1})
+    flow = tiny_flow(tmp_path, outputs=["estimates", "power"], train={"epochs": 1})
     assert main(["run", str(flow), "--out", str(out), "--quiet"]) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "Vivado" in err and "codesign docker run" in err and "Traceback" not in err
     report = json.loads((out / "report.json").read_text())
     assert report["hardware"]["status"] == "not run"
+    assert report["hardware"]["outputs"] == ["estimates", "power"]
     assert report["verification"]["passed"]
-    assert "not run" in (out / "report.md").read_text()
+    # no invented power figure: the report says how to get Vivado's
+    assert report["power"]["status"] == "not estimated" and "energy" not in report["power"]
+    assert f"codesign docker run {flow}" in report["power"]["how"]
+    markdown = (out / "report.md").read_text()
+    assert "not run" in markdown and "- power: not estimated" in markdown
 
 
 def test_folding_file_with_pe_not_dividing_mh_is_rejected(tiny_run: Path, tmp_path: Path,

@@ -128,3 +128,17 @@ def test_resources_png_is_written(tmp_path: Path) -> None:
     assert path == tmp_path / "resources.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["resources.png"]  # written atomically
+
+
+@pytest.mark.parametrize("power, expected", [
+    ({"status": "not estimated", "how": "not estimated: add `power` to the flow's `outputs`"},
+     "- power: not estimated: add `power` to the flow's `outputs`"),
+    ({"status": "estimated", "total_w": 0.241, "static_w": 0.105, "dynamic_w": 0.136,
+      "method": "switching activity simulated on the routed netlist", "fps": 195312.5,
+      "energy_per_inference_uj": 0.241 / 195312.5 * 1e6},
+     "- power: **0.241 W** on chip (0.136 W dynamic; switching activity simulated on the routed "
+     "netlist, Vivado); **1.234 µJ per inference** at 195,312 FPS"),
+])
+def test_power_line(power: dict[str, Any], expected: str) -> None:
+    md = render_markdown(_report(power=power))
+    assert expected in md.splitlines()
