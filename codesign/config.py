@@ -101,6 +101,10 @@ class PruneConfig:
     finetune_epochs: int = 1  # after each step
     final_epochs: int = 2  # after the last step
     finetune_lr: float | None = None  # default: train.lr
+    # fine-tunes learn from the unpruned model too: weight of its softened logits in the loss
+    # (0 = cross-entropy on the labels alone), at temperature distill_temperature
+    distill: float = 0.0
+    distill_temperature: float = 4.0
     align: bool = True  # kept counts on multiples of the board folding's PE/SIMD granularity
     # hardware: where LUTs/cycles are spent | criterion: global importance order, hardware-blind
     # | uniform: the same ratio in every layer (the last two are baselines for comparisons)
@@ -272,6 +276,10 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         *_step_sparsity_checks(p),
         (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
          "fine-tune epochs must be >= 0"),
+        (0 <= p.distill <= 1, "prune.distill",
+         f"{p.distill} must lie between 0 (labels only) and 1 (the unpruned model's outputs only)"),
+        (p.distill_temperature > 0, "prune.distill_temperature",
+         f"{p.distill_temperature} must be positive (4 is usual)"),
         (p.budget != "fps" or (p.target_fps or 0) > 0, "prune.target_fps",
          "budget 'fps' needs a positive prune.target_fps (the FPS to reach within the caps)"),
         *((getattr(p, key) is None or getattr(p, key) > 0, f"prune.{key}", "must be positive")

@@ -22,6 +22,7 @@ from codesign.data import Dataset
 from codesign.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
+    import torch
     from rich.console import Console
     from torch import nn
 
@@ -113,6 +114,27 @@ def _cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * step / max(1, total_steps)))
 
 
+@dataclass(frozen=True)
+class Teacher:
+    """Knowledge distillation: a frozen model whose outputs, softened at `temperature`, the
+    student learns besides the labels; `weight` of the loss comes from them (Hinton et al.'s
+    KL term, scaled by temperature² so its gradients keep their size)."""
+
+    model: nn.Module
+    weight: float
+    temperature: float
+
+    def blend(self, label_loss: torch.Tensor, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
+        with torch.no_grad(), _eval_mode(self.model):
+            target = F.softmax(self.model(x) / self.temperature, dim=1)
+        soft = F.kl_div(F.log_softmax(logits / self.temperature, dim=1), target,
+                        reduction="batchmean") * self.temperature ** 2
+        return (1 - self.weight) * label_loss + self.weight * soft
+
+
 def train_model(
     model: nn.Module,
     dataset: Dataset,
@@ -125,8 +147,10 @@ def train_model(
     seed: int = 0,
     checkpoint: Path | None = None,
     progress: bool = True,
+    teacher: Teacher | None = None,
 ) -> TrainResult:
-    """Train with cross-entropy and a per-step cosine LR schedule; checkpoint after every epoch."""
+    """Train with cross-entropy (blended with a teacher's softened outputs when given) and a
+    per-step cosine LR schedule; checkpoint after every epoch."""
     import torch
 
     if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -160,6 +184,8 @@ def train_model(
                 opt.zero_grad(set_to_none=True)
                 logits = model(xb)
                 loss = loss_fn(logits, yb)
+                if teacher is not None:
+                    loss = teacher.blend(loss, logits, xb)
                 loss.backward()
                 opt.step()
                 step += 1

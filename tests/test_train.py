@@ -1,3 +1,4 @@
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ from codesign.checkpoint import load_checkpoint, save_checkpoint
 from codesign.data import Dataset, load_dataset
 from codesign.errors import ConfigError, ModelError
 from codesign.models import build_model
-from codesign.train import evaluate, predict, set_seed, train_model
+from codesign.train import Teacher, evaluate, predict, set_seed, train_model
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -140,3 +141,59 @@ def test_progress_bar_run() -> None:
     assert len(result.history) == 2  # the rich progress path trains like the quiet one
     _, quiet = _train(small, seed=0, epochs=2, progress=False, batch_size=32)
     assert [h["loss"] for h in result.history] == [h["loss"] for h in quiet.history]
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 1.0])
+def test_teacher_blends_label_loss_with_its_softened_outputs(digits: Dataset, weight: float) -> None:
+    """The student's loss is (1-w) * label loss + w * T² KL(teacher || student) at T; a student
+    identical to its teacher has nothing to learn from it (KL 0)."""
+    set_seed(0)
+    student = _tiny(digits).eval()
+    x = torch.from_numpy(digits.x_train[:32].astype(np.float32))
+    logits = student(x)
+    label_loss = torch.tensor(1.25)
+    same = Teacher(copy.deepcopy(student), weight, temperature=4.0)
+    assert same.blend(label_loss, logits, x).item() == pytest.approx((1 - weight) * 1.25, abs=1e-5)
+    other = _tiny(digits).eval()  # another draw of the weights disagrees with the student
+    blended = Teacher(other, weight, temperature=4.0).blend(label_loss, logits, x).item()
+    if weight == 0.0:
+        assert blended == pytest.approx(1.25)
+    else:
+        assert blended > (1 - weight) * 1.25 + 1e-4
+
+
+class _Relabelled(torch.nn.Module):
+    """A teacher that answers class perm[c] where the labels say c."""
+
+    def __init__(self, model: torch.nn.Module, perm: list[int]) -> None:
+        super().__init__()
+        self.model, self.perm = model, perm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.empty_like(logits := self.model(x))
+        out[:, self.perm] = logits
+        return out
+
+
+@pytest.mark.slow
+def test_distillation_learns_the_teacher_not_the_labels(digits: Dataset) -> None:
+    """A student that learns from its teacher's outputs alone (weight 1) follows the teacher even
+    where it contradicts the labels; with weight 0 it follows the labels; the teacher stays frozen."""
+    set_seed(1)
+    trained = _tiny(digits, hidden=[64])
+    train_model(trained, digits, epochs=5, seed=1, progress=False)
+    perm = [(c + 1) % digits.num_classes for c in range(digits.num_classes)]
+    teacher = _Relabelled(trained, perm)
+    frozen = {k: v.clone() for k, v in teacher.state_dict().items()}
+    relabelled = np.array(perm)[digits.y_test]
+    accuracy = {}
+    for weight in (0.0, 1.0):
+        set_seed(2)
+        student = _tiny(digits, hidden=[32])
+        train_model(student, digits, epochs=5, seed=2, progress=False,
+                    teacher=Teacher(teacher, weight, temperature=4.0))
+        guess = predict(student, digits.x_test).argmax(1)
+        accuracy[weight] = (np.mean(guess == digits.y_test), np.mean(guess == relabelled))
+    assert accuracy[0.0][0] > 0.8 and accuracy[0.0][1] < 0.2
+    assert accuracy[1.0][1] > 0.8 and accuracy[1.0][0] < 0.2
+    assert all(torch.equal(frozen[k], v) for k, v in teacher.state_dict().items())

@@ -11,6 +11,7 @@ the reference FPS). A budget that cannot be met is reported with the reason, not
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ from codesign.prune.importance import channel_importance
 from codesign.prune.profile import compile_model, fold_profile, layer_dims
 from codesign.prune.stats import model_cost
 from codesign.prune.surgery import channel_counts, keep_top, prune_channels
-from codesign.train import evaluate, train_model
+from codesign.train import Teacher, evaluate, train_model
 
 if TYPE_CHECKING:
     from torch import nn
@@ -194,13 +195,21 @@ def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
 
 
 def finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: PruneConfig,
-             epochs: int, seed: int, progress: bool) -> None:
-    """Train `model` on for `epochs` as the schedule fine-tunes (settings.finetune_lr or train.lr)."""
+             epochs: int, seed: int, progress: bool, teacher: Teacher | None = None) -> None:
+    """Train `model` on for `epochs` as the schedule fine-tunes (settings.finetune_lr or train.lr),
+    learning from `teacher` too when the settings distill."""
     if epochs < 1:
         return
     train_model(model, data, epochs=epochs, batch_size=train.batch_size,
                 lr=settings.finetune_lr or train.lr, optimizer=train.optimizer,
-                weight_decay=train.weight_decay, seed=seed, progress=progress)
+                weight_decay=train.weight_decay, seed=seed, progress=progress, teacher=teacher)
+
+
+def unpruned_teacher(model: nn.Module, settings: PruneConfig) -> Teacher | None:
+    """A frozen copy of the model before any cut, when the settings distill from it."""
+    if settings.distill <= 0:
+        return None
+    return Teacher(copy.deepcopy(model), settings.distill, settings.distill_temperature)
 
 
 def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneConfig,
@@ -223,6 +232,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     # count the schedule visits is a multiple of it, so that parallelism remains legal.
     grain = (board_granularity(groups, profile) if settings.align
              else {g.name: 1 for g in groups})
+    teacher = unpruned_teacher(model, settings)
     baseline = _record(0, model, data, grain, point, started)
     records = [baseline]
     notes: list[str] = []
@@ -256,7 +266,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
             notes.append(f"step {step}: {exc}")
             break
         prune_channels(model, keep_top(scores, counts), shape)
-        finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress)
+        finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress,
+                 teacher)
         point, profile = measure_hardware(model, shape, board, reference_fps,
                                           workdir / f"step{step}")
         records.append(_record(step, model, data, grain, point, started,
@@ -264,7 +275,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         if on_step:
             on_step(records[-1])
     if len(records) > 1 and settings.final_epochs > 0:
-        finetune(model, data, train, settings, settings.final_epochs, seed + 1000, progress)
+        finetune(model, data, train, settings, settings.final_epochs, seed + 1000, progress,
+                 teacher)
         last = records[-1]
         # Re-measured: FINN sizes accumulators and thresholds from the weight values.
         point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "final")
