@@ -41,3 +41,7 @@ class ToolchainMissing(CodesignError):
 class PruneError(CodesignError):
     """A pruning request that cannot be carried out (bad ratio, a layer pruned to zero,
     an unsupported layer or topology, an unreachable budget)."""
+
+
+class ClusterError(CodesignError):
+    """A Dask scheduler that cannot be reached, or a cluster without workers."""
