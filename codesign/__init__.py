@@ -16,6 +16,7 @@ _PUBLIC = {
     "FlowConfig": "codesign.config", "load_flow": "codesign.config", "parse_flow": "codesign.config",
     "PruneConfig": "codesign.config", "SimulateConfig": "codesign.config",
     "FoldingConfig": "codesign.config",
+    "SpaceConfig": "codesign.space", "load_space": "codesign.space",
     # errors
     "CodesignError": "codesign.errors",
     # data, models, training, export
@@ -32,6 +33,8 @@ _PUBLIC = {
     "run_flow": "codesign.flow", "build_user_model": "codesign.flow", "fold_model": "codesign.flow",
     "with_pruning": "codesign.flow", "simulate_run": "codesign.flow",
     "FlowResult": "codesign.flow", "RunResult": "codesign.flow",
+    # design-space exploration across boards (Optuna search, Dask engine)
+    "explore": "codesign.flow.explore",
 }
 __all__ = sorted(_PUBLIC) + ["__version__"]
 

@@ -10,9 +10,10 @@ import pytest
 PUBLIC = {
     "codesign": [
         "Board", "CodesignError", "FlowConfig", "FlowResult", "FoldingConfig", "PruneConfig",
-        "RunResult", "SimulateConfig", "__version__", "build_model", "build_user_model",
-        "compile_to_hw", "estimate", "export_qonnx", "fold_for_board", "fold_model",
-        "list_boards", "load_board", "load_dataset", "load_flow", "parse_flow", "prune_model",
+        "RunResult", "SimulateConfig", "SpaceConfig", "__version__", "build_model",
+        "build_user_model", "compile_to_hw", "estimate", "explore", "export_qonnx",
+        "fold_for_board", "fold_model", "list_boards", "load_board", "load_dataset", "load_flow",
+        "load_space", "parse_flow", "prune_model",
         "run_flow", "simulate_hardware", "simulate_run", "train_model", "verify_against",
         "with_pruning",
     ],

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "codesign"
 LAYERS = (
     ("codesign", 0),  # the package itself: __version__ and the lazily resolved public API
     ("codesign.errors", 0), ("codesign.atomic", 0), ("codesign.quiet", 0),
-    ("codesign.boards", 1), ("codesign.config", 1),
+    ("codesign.boards", 1), ("codesign.config", 1), ("codesign.space", 1),
     ("codesign.folding", 2),
     ("codesign.models", 3), ("codesign.data", 3), ("codesign.train", 3),
     ("codesign.checkpoint", 3), ("codesign.prune", 3), ("codesign.export", 3),
@@ -93,6 +93,15 @@ def test_finn_is_imported_only_by_the_toolchain_boundary() -> None:
     outside = sorted(m for m, rows in IMPORTS.items() if not m.startswith("codesign.finn")
                      and any(name == "finn" or name.startswith("finn.") for name, _ in rows))
     assert not outside, f"modules outside codesign/finn/ import finn: {outside}"
+
+
+@pytest.mark.parametrize("package", ["optuna", "distributed", "dask"])
+def test_search_and_engine_each_sit_behind_one_module(package: str) -> None:
+    """DESIGN.md §2: Optuna only in codesign.flow.study, Dask only in codesign.flow.cluster."""
+    boundary = "codesign.flow.study" if package == "optuna" else "codesign.flow.cluster"
+    users = sorted(m for m, rows in IMPORTS.items()
+                   if any(name == package or name.startswith(package + ".") for name, _ in rows))
+    assert set(users) <= {boundary}, f"{package} is imported by {users}, not only by {boundary}"
 
 
 def test_training_does_not_import_pruning() -> None:

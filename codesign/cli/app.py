@@ -257,6 +257,39 @@ def fold(
     console.print(f"folding: {out_dir / 'folding_config.json'}")
 
 
+@app.command("explore")
+def explore_command(
+    space_file: Annotated[Path, typer.Argument(help="space YAML file, e.g. flows/spaces/tfc_space.yaml")],
+    trials: Annotated[int | None, typer.Option(
+        help="trials to have finished in total (default: the space's trials)")] = None,
+    workers: Annotated[int, typer.Option(help="local Dask worker processes (not with --scheduler)")]
+    = 1,
+    scheduler: Annotated[str | None, typer.Option(
+        help="join a running Dask cluster, e.g. tcp://127.0.0.1:8786")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="output directory (default runs/explore-<space name>); re-run to resume")] = None,
+    quiet: Annotated[bool, typer.Option(help="no live table of trials")] = False,
+) -> None:
+    """Explore a design space (bit widths, pruning, any flow key) across boards with Optuna,
+    trials distributed on Dask; writes Pareto fronts (JSON, CSV, PNG) and report.md."""
+    from rich.live import Live
+
+    from codesign.cli.explore_view import progress_table, result_lines
+    from codesign.flow.explore import explore
+    from codesign.space import load_space
+
+    space = load_space(space_file)
+    out_dir = out or Path("runs") / f"explore-{space.name}"
+    if quiet:
+        result = explore(space, out_dir, trials=trials, workers=workers, scheduler=scheduler)
+    else:
+        with Live(console=console, refresh_per_second=2) as live:
+            result = explore(space, out_dir, trials=trials, workers=workers, scheduler=scheduler,
+                             on_progress=lambda progress: live.update(progress_table(progress)))
+    for line in result_lines(result):
+        console.print(line)
+
+
 @boards_app.command("list")
 def boards_list() -> None:
     """List the boards codesign knows."""
