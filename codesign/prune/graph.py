@@ -1,15 +1,17 @@
-"""Channel dependencies of a Brevitas model: which modules a conv filter / linear neuron flows
-through before the next weight layer consumes it.
+"""Channel groups of a Brevitas model: which layers' channels must be pruned together, and
+everything those channels flow through up to the layers that consume them.
 
-The model is traced with torch.fx, Brevitas layers and the supported layer kinds kept as leaves.
-From each QuantConv2d/QuantLinear the walk follows channel-wise modules (BatchNorm, quantized
-activations, pools, dropout), flattens and scalar arithmetic to the next weight layer, the
-consumer. Anything else on the way (a residual add, a concat, a branch, an unknown module) is
-an error naming the node: cutting channels there would break the other path silently."""
+The model is traced with torch.fx, Brevitas layers and the supported layer kinds kept as leaves,
+and `codesign.prune.spaces` gives every tensor its channel space. A group is a space that weight
+layers write into: in a chain one producer (QuantConv1d/2d/QuantLinear) and the next weight
+layer as its consumer; in a residual network every layer writing into the same sum (stem,
+second convs of the blocks, 1x1 projections), with every layer reading from it as a consumer; a
+depthwise convolution's channels follow its producer's (it, its BatchNorm and its quantizers
+are among the followers). A 1-D convolution is a conv like any other (FINN lowers it as 2-D
+with H = 1). Spaces that hold the model input or feed the model output are not prunable."""
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,36 +19,56 @@ from typing import TYPE_CHECKING, Any
 
 from codesign.errors import PruneError
 from codesign.models.user import _supported_types
+from codesign.prune.spaces import Space, channel_spaces, is_depthwise
 
 if TYPE_CHECKING:
     from torch import fx, nn
 
-FLATTENS = ("flatten", "view", "reshape")
-SCALAR_OPS = (operator.mul, operator.truediv, operator.add, operator.sub, "mul", "div", "add",
-              "sub", "__mul__", "__truediv__", "__add__", "__sub__")
-# Uses of a tensor that read its shape, not its values (x.view(x.size(0), -1) and the like).
-SHAPE_QUERIES = ("size", "dim")
-FOLLOWABLE = ("BatchNorm, quantized activations (QuantReLU, QuantIdentity, QuantHardTanh), pools, "
-              "dropout, identity, flatten/view/reshape and scalar arithmetic")
-
 
 @dataclass(frozen=True)
 class ChannelGroup:
-    """A prunable producer and everything its output channels pass through."""
-    name: str  # module path of the producing QuantConv2d/QuantLinear
-    kind: str  # "conv" | "linear"
-    channels: int  # its current number of output channels / features
-    followers: tuple[str, ...]  # modules between producer and consumer carrying the channels
-    batchnorm: str | None  # the BatchNorm among the followers, if any
-    consumer: str  # module path of the next QuantConv2d/QuantLinear
+    """Layers sharing one channel set, and everything those channels pass through.
+
+    The chain fields describe the first producer and first consumer (in execution order); the
+    tuples list every member. Built by hand with the chain fields only, the tuples default to
+    that one producer, consumer and BatchNorm."""
+    name: str  # module path of the first producing layer: the group's name
+    kind: str  # "conv" | "linear" (of the first producer; 1-D convs are "conv")
+    channels: int  # the current number of channels every member keeps
+    followers: tuple[str, ...]  # modules carrying the channels (BN, activations, depthwise convs)
+    batchnorm: str | None  # the first BatchNorm among the followers, if any
+    consumer: str  # module path of the first layer reading the channels
     consumer_kind: str
-    features_per_channel: int  # consumer input features per producer channel (H*W after flatten)
+    features_per_channel: int  # its input features per channel (H*W after a flatten)
+    producers: tuple[str, ...] = ()  # every layer writing the channels (a residual sum: several)
+    consumers: tuple[str, ...] = ()  # every layer reading them
+    consumer_features: tuple[int, ...] = ()  # per consumer: input features per channel
+    batchnorms: tuple[str, ...] = ()  # every BatchNorm among the followers
+    depthwise: tuple[str, ...] = ()  # depthwise convolutions among the followers
+
+    def __post_init__(self) -> None:
+        defaults = {"producers": (self.name,), "consumers": (self.consumer,),
+                    "consumer_features": (self.features_per_channel,),
+                    "batchnorms": (self.batchnorm,) if self.batchnorm else ()}
+        for key, value in defaults.items():
+            if not getattr(self, key):
+                object.__setattr__(self, key, value)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The weight layers whose output channels are this group's: producers, then depthwise."""
+        return self.producers + self.depthwise
+
+    @property
+    def layers(self) -> str:
+        """The members for messages: 'a' or 'a + b + c'."""
+        return " + ".join(self.members)
 
 
 def _weight_types() -> tuple[type, ...]:
-    from brevitas.nn import QuantConv2d, QuantLinear
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantLinear
 
-    return (QuantConv2d, QuantLinear)
+    return (QuantConv1d, QuantConv2d, QuantLinear)
 
 
 def _channelwise_types() -> tuple[type, ...]:
@@ -56,7 +78,8 @@ def _channelwise_types() -> tuple[type, ...]:
 
     from codesign.models.mlp import PixelScale
 
-    kinds: list[type] = [nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.Dropout,
+    kinds: list[type] = [nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d,
+                         nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Dropout,
                          nn.Identity, nn.ReLU, nn.Hardtanh, qnn.QuantReLU, qnn.QuantIdentity,
                          qnn.QuantHardTanh, qnn.TruncAvgPool2d, PixelScale]
     try:  # BNN-PYNQ's scalar output normalisation
@@ -88,81 +111,6 @@ def _trace(model: nn.Module) -> fx.GraphModule:
             f"({type(exc).__name__}: {exc}); structured pruning needs a forward without "
             "data-dependent Python control flow") from exc
     return fx.GraphModule(model, graph)
-
-
-def _is_scalar(arg: Any) -> bool:
-    return isinstance(arg, int | float) and not isinstance(arg, bool)
-
-
-def _describe(node: fx.Node, modules: dict[str, nn.Module]) -> str:
-    if node.op == "call_module":
-        return f"layer {node.target} ({type(modules[str(node.target)]).__name__})"
-    target = getattr(node.target, "__name__", node.target)
-    return f"operation {target!r} (node {node.name})"
-
-
-def _reads_shape_only(user: fx.Node) -> bool:
-    if user.op == "call_method" and user.target in SHAPE_QUERIES:
-        return True
-    return user.op == "call_function" and user.target is getattr and \
-        len(user.args) > 1 and user.args[1] == "shape"
-
-
-def _is_flatten(user: fx.Node) -> bool:
-    if user.op == "call_method":
-        return user.target in FLATTENS
-    return user.op == "call_function" and getattr(user.target, "__name__", "") in FLATTENS
-
-
-def _is_scalar_op(user: fx.Node, node: fx.Node) -> bool:
-    if user.op not in ("call_method", "call_function") or user.target not in SCALAR_OPS:
-        return False
-    others = [a for a in user.args if a is not node]
-    return len(others) == len(user.args) - 1 and all(_is_scalar(a) for a in others) \
-        and not user.kwargs
-
-
-def _walk(start: fx.Node, modules: dict[str, nn.Module], weight_types: tuple[type, ...],
-          channelwise: tuple[type, ...]) -> tuple[list[str], fx.Node | None, bool]:
-    """Follow `start`'s output to the next weight layer: (followers, consumer node or None when
-    it reaches the model output, whether a flatten was crossed)."""
-    from torch import nn
-
-    followers: list[str] = []
-    flattened = False
-    node = start
-    while True:
-        users = [u for u in node.users if not _reads_shape_only(u)]
-        if len(users) != 1:
-            raise PruneError(
-                f"the output of {_describe(node, modules)} (on the channel path of "
-                f"{_describe(start, modules)}) is used by {len(users)} operations "
-                f"({', '.join(_describe(u, modules) for u in users) or 'none'}); structured "
-                "pruning follows chains only (no residual add, concat or branch)")
-        user = users[0]
-        if user.op == "output":
-            return followers, None, flattened
-        if user.op == "call_module":
-            module = modules[str(user.target)]
-            if isinstance(module, weight_types):
-                return followers, user, flattened
-            if isinstance(module, nn.Flatten):
-                flattened = True
-            elif isinstance(module, channelwise):
-                followers.append(str(user.target))
-            else:
-                raise PruneError(
-                    f"{_describe(user, modules)} sits on the channel path after "
-                    f"{_describe(start, modules)} and is not a layer structured pruning can "
-                    f"follow; supported between weight layers: {FOLLOWABLE}")
-        elif _is_flatten(user):
-            flattened = True
-        elif not _is_scalar_op(user, node):
-            raise PruneError(
-                f"{_describe(user, modules)} sits on the channel path after "
-                f"{_describe(start, modules)}; structured pruning follows only {FOLLOWABLE} "
-                "(no residual add, concat or tensor-tensor operation)")
-        node = user
 
 
 @dataclass(frozen=True)
@@ -213,36 +161,23 @@ def execution_trace(model: nn.Module, input_shape: tuple[int, int, int],
 
 
 def _kind(module: nn.Module) -> str:
-    from brevitas.nn import QuantConv2d
+    from brevitas.nn import QuantLinear
 
-    return "conv" if isinstance(module, QuantConv2d) else "linear"
+    return "linear" if isinstance(module, QuantLinear) else "conv"
 
 
-def _weight_nodes(model: nn.Module) -> tuple[dict[str, nn.Module], list, Counter[str]]:
-    """(modules, weight-layer nodes in execution order, calls per module path)."""
+def _weight_nodes(model: nn.Module) -> tuple[fx.GraphModule, dict[str, nn.Module], list]:
+    """(traced model, modules, weight-layer nodes in execution order)."""
     traced = _trace(model)
     modules = dict(traced.named_modules())
-    calls = Counter(str(n.target) for n in traced.graph.nodes if n.op == "call_module")
     nodes = [n for n in traced.graph.nodes if n.op == "call_module"
              and isinstance(modules[str(n.target)], _weight_types())]
-    _refuse_unprunable(modules)
-    for node in nodes:
-        if calls[str(node.target)] > 1:
-            raise PruneError(f"layer {node.target} is called more than once in the forward; "
+    calls = Counter(str(n.target) for n in nodes)
+    for name, count in calls.items():
+        if count > 1:
+            raise PruneError(f"layer {name} is called more than once in the forward; "
                              "structured pruning needs each weight layer used exactly once")
-    return modules, nodes, calls
-
-
-def _refuse_unprunable(modules: dict[str, nn.Module]) -> None:
-    """PruneError naming the first weight layer the channel surgery does not know (it would
-    otherwise be left out of the groups and the hardware profile silently)."""
-    from brevitas.nn import QuantConv1d
-
-    for name, module in modules.items():
-        if isinstance(module, QuantConv1d):
-            raise PruneError(f"layer {name} (QuantConv1d): structured pruning handles "
-                             "QuantConv2d and QuantLinear layers only, not 1-D convolutions yet; "
-                             "remove the prune: section to build this model unpruned")
+    return traced, modules, nodes
 
 
 def _has_channel_state(module: nn.Module) -> bool:
@@ -251,58 +186,94 @@ def _has_channel_state(module: nn.Module) -> bool:
     return any(t.numel() > 1 for t in tensors)
 
 
-def weight_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> tuple[str, ...]:
-    """Module paths of all QuantConv2d/QuantLinear in execution order (FINN's MVAU order)."""
+def weight_layers(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[str, ...]:
+    """Module paths of all QuantConv1d/2d/QuantLinear in execution order (FINN's MVAU/VVAU
+    order)."""
     del input_shape  # the order comes from the traced graph; kept for a uniform signature
-    _, nodes, _ = _weight_nodes(model)
+    _, _, nodes = _weight_nodes(model)
     return tuple(str(n.target) for n in nodes)
 
 
-def channel_groups(model: nn.Module, input_shape: tuple[int, int, int]
-                   ) -> tuple[ChannelGroup, ...]:
-    """Every prunable producer in execution order; the classifier (the last weight layer, whose
-    outputs are the classes) is not one. Shapes come from the weights: a consumer reading
-    k inputs per producer channel is only legal through a flatten into a linear layer."""
-    del input_shape  # channel counts and fan-ins are read off the weights
-    modules, nodes, calls = _weight_nodes(model)
-    if not nodes:
-        raise PruneError(f"{type(model).__name__} has no QuantConv2d/QuantLinear layer to prune")
-    for node in nodes:
-        groups_attr = getattr(modules[str(node.target)], "groups", 1)
-        if groups_attr != 1:
-            raise PruneError(f"layer {node.target} is a grouped/depthwise convolution "
-                             f"(groups={groups_attr}); only convolutions with groups=1 can be "
-                             "pruned")
-    weight_types, channelwise = _weight_types(), _channelwise_types()
-    groups: list[ChannelGroup] = []
-    for node in nodes[:-1]:
-        name = str(node.target)
-        module = modules[name]
-        followers, consumer, flattened = _walk(node, modules, weight_types, channelwise)
-        if consumer is None:
-            raise PruneError(f"layer {name} feeds the model output but is not the last weight "
-                             "layer; structured pruning needs a single classifier at the end")
-        channels = int(module.weight.shape[0])
-        consumer_module = modules[str(consumer.target)]
-        fan_in = int(consumer_module.weight.shape[1])
+def _fan_in(module: nn.Module) -> int:
+    return int(module.weight.shape[1])
+
+
+def _consumer_features(space: Space, channels: int, modules: dict[str, nn.Module]
+                       ) -> tuple[int, ...]:
+    """Inputs per channel of every consumer: 1, or H*W when a flatten feeds a linear layer."""
+    per_consumer = []
+    producer = space.producers[0]
+    for consumer, flattened in space.consumers:
+        fan_in = _fan_in(modules[consumer])
         if fan_in % channels:
-            raise PruneError(f"layer {consumer.target} takes {fan_in} inputs, not a multiple of "
-                             f"the {channels} channels of {name}; cannot map channels to inputs")
-        per_channel = fan_in // channels
-        if per_channel != 1 and not (flattened and _kind(consumer_module) == "linear"):
-            raise PruneError(f"layer {consumer.target} sees {per_channel} inputs per channel of "
-                             f"{name} without a flatten into a linear layer between them; "
-                             "unsupported reshaping")
-        for follower in followers:
-            if calls[follower] > 1 and _has_channel_state(modules[follower]):
-                raise PruneError(
-                    f"layer {follower} ({type(modules[follower]).__name__}) is called "
-                    f"{calls[follower]} times in the forward and holds per-channel state; pruning "
-                    f"the channels of {name} would cut it for its other uses too. Give each use "
-                    "its own module instance")
-        bns = [f for f in followers if type(modules[f]).__name__.startswith("BatchNorm")]
-        groups.append(ChannelGroup(
-            name=name, kind=_kind(module), channels=channels, followers=tuple(followers),
-            batchnorm=bns[0] if bns else None, consumer=str(consumer.target),
-            consumer_kind=_kind(consumer_module), features_per_channel=per_channel))
-    return tuple(groups)
+            raise PruneError(f"layer {consumer} takes {fan_in} inputs, not a multiple of the "
+                             f"{channels} channels of {producer}; cannot map channels to inputs")
+        per = fan_in // channels
+        if per != 1 and not (flattened and _kind(modules[consumer]) == "linear"):
+            raise PruneError(f"layer {consumer} sees {per} inputs per channel of {producer} "
+                             "without a flatten into a linear layer between them; unsupported "
+                             "reshaping")
+        per_consumer.append(per)
+    return tuple(per_consumer)
+
+
+def _check_shared(calls: dict[str, list[Space]], modules: dict[str, nn.Module]) -> None:
+    """A module with per-channel state used in two channel spaces would be cut for both."""
+    for name, used_in in calls.items():
+        distinct = {id(s): s for s in used_in}
+        if len(distinct) > 1 and _has_channel_state(modules[name]):
+            owners = [s.producers[0] for s in distinct.values() if s.producers]
+            raise PruneError(
+                f"layer {name} ({type(modules[name]).__name__}) is called {len(used_in)} times "
+                f"in the forward and holds per-channel state; pruning the channels of "
+                f"{' or '.join(owners) or 'one use'} would cut it for its other uses too. Give "
+                "each use its own module instance")
+
+
+def _group(space: Space, modules: dict[str, nn.Module]) -> ChannelGroup:
+    channels = {p: int(modules[p].weight.shape[0]) for p in space.producers}
+    if len(set(channels.values())) > 1:
+        raise PruneError(f"layers {', '.join(channels)} write into one residual sum with "
+                         f"different channel counts {sorted(set(channels.values()))}")
+    count = next(iter(channels.values()))
+    features = _consumer_features(space, count, modules)
+    bns = tuple(f for f in space.followers if type(modules[f]).__name__.startswith("BatchNorm"))
+    first, (consumer, _) = space.producers[0], space.consumers[0]
+    return ChannelGroup(
+        name=first, kind=_kind(modules[first]), channels=count, followers=tuple(space.followers),
+        batchnorm=bns[0] if bns else None, consumer=consumer,
+        consumer_kind=_kind(modules[consumer]), features_per_channel=features[0],
+        producers=tuple(space.producers), consumers=tuple(c for c, _ in space.consumers),
+        consumer_features=features, batchnorms=bns,
+        depthwise=tuple(f for f in space.followers if is_depthwise(modules[f])))
+
+
+def channel_groups(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[ChannelGroup, ...]:
+    """Every prunable group in execution order of its first producer. The classifier (the last
+    weight layer, whose outputs are the classes) never is one, nor are layers coupled to the
+    model's input channels. Shapes come from the weights."""
+    del input_shape  # channel counts and fan-ins are read off the weights
+    traced, modules, nodes = _weight_nodes(model)
+    if not nodes:
+        raise PruneError(f"{type(model).__name__} has no QuantConv1d/QuantConv2d/QuantLinear "
+                         "layer to prune")
+    spaces, calls = channel_spaces(traced, _weight_types(), _channelwise_types())
+    _check_shared(calls, modules)
+    last = str(nodes[-1].target)
+    order = {str(n.target): i for i, n in enumerate(nodes)}
+    groups = []
+    for space in spaces:
+        if not space.producers or space.model_input:
+            continue
+        if space.model_output:
+            early = [p for p in space.producers if p != last]
+            if early:
+                raise PruneError(f"layer {early[0]} feeds the model output but is not the last "
+                                 "weight layer; structured pruning needs a single classifier "
+                                 "at the end")
+            continue
+        if not space.consumers:
+            raise PruneError(f"the output of layer {space.producers[0]} reaches no weight layer "
+                             "and not the model output; remove the unused branch")
+        groups.append(_group(space, modules))
+    return tuple(sorted(groups, key=lambda g: order[g.name]))

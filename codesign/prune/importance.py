@@ -5,11 +5,17 @@
 - taylor: first-order Taylor estimate of the loss change when the channel is removed,
   |mean over the batch of sum over positions of activation * gradient|, taken at the BatchNorm
   output (the value the channel contributes) with every quantizer active, averaged over seeded
-  minibatches of training data (Molchanov et al.'s criterion, computed under quantization)."""
+  minibatches of training data (Molchanov et al.'s criterion, computed under quantization).
+
+A coupled group (a residual sum's producers, a producer and the depthwise conv that follows it)
+is scored per member, i.e. per producer / depthwise weight, BatchNorm or Taylor tap, and the
+members' scores are reduced to one per channel by `reduce` ("mean", as Torch-Pruning does by
+default, "sum", "max", or any callable taking the (members, channels) array). A group of one
+member scores exactly as that layer alone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,9 +27,33 @@ from codesign.prune.graph import ChannelGroup
 if TYPE_CHECKING:
     from torch import nn
 
+Reduce = str | Callable[[np.ndarray], np.ndarray]
+REDUCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "mean": lambda s: s.mean(0), "sum": lambda s: s.sum(0), "max": lambda s: s.max(0)}
 
 
-def _weight_norms(model: nn.Module, groups: Sequence[ChannelGroup], order: int
+def reduce_members(group: ChannelGroup, scores: Sequence[np.ndarray], reduce: Reduce = "mean"
+                   ) -> np.ndarray:
+    """One score per channel of `group` from its members' scores (the aggregation hook)."""
+    if isinstance(reduce, str):
+        if reduce not in REDUCTIONS:
+            raise PruneError(f"unknown group reduction {reduce!r}; choose one of "
+                             f"{', '.join(REDUCTIONS)} or pass a function")
+        reduce = REDUCTIONS[reduce]
+    stacked = np.stack([np.asarray(s, dtype=np.float64) for s in scores])
+    if stacked.shape[1:] != (group.channels,):
+        raise PruneError(f"member scores of group {group.name} have shape {stacked.shape[1:]}, "
+                         f"not one per channel ({group.channels},)")
+    if len(stacked) == 1:
+        return stacked[0]
+    out = np.asarray(reduce(stacked), dtype=np.float64)
+    if out.shape != (group.channels,):
+        raise PruneError(f"the group reduction returned shape {out.shape} for group "
+                         f"{group.name}; it must return one score per channel")
+    return out
+
+
+def _weight_norms(model: nn.Module, groups: Sequence[ChannelGroup], order: int, reduce: Reduce
                   ) -> dict[str, np.ndarray]:
     import torch
 
@@ -31,19 +61,23 @@ def _weight_norms(model: nn.Module, groups: Sequence[ChannelGroup], order: int
     scores = {}
     with torch.no_grad():
         for g in groups:
-            weight = modules[g.name].quant_weight().value.detach().double()
-            scores[g.name] = weight.flatten(1).norm(p=order, dim=1).numpy()
+            weights = [modules[m].quant_weight().value.detach().double() for m in g.members]
+            scores[g.name] = reduce_members(
+                g, [w.flatten(1).norm(p=order, dim=1).numpy() for w in weights], reduce)
     return scores
 
 
-def _bn_scales(model: nn.Module, groups: Sequence[ChannelGroup]) -> dict[str, np.ndarray]:
+def _bn_scales(model: nn.Module, groups: Sequence[ChannelGroup], reduce: Reduce
+               ) -> dict[str, np.ndarray]:
     modules = dict(model.named_modules())
     scores = {}
     for g in groups:
-        if g.batchnorm is None or modules[g.batchnorm].weight is None:
+        bns = [modules[b] for b in g.batchnorms if modules[b].weight is not None]
+        if not bns:
             raise PruneError(f"criterion bn_scale needs a BatchNorm with a scale after layer "
                              f"{g.name}; it has none. Use criterion l1, l2 or taylor")
-        scores[g.name] = modules[g.batchnorm].weight.detach().abs().double().numpy()
+        scores[g.name] = reduce_members(
+            g, [bn.weight.detach().abs().double().numpy() for bn in bns], reduce)
     return scores
 
 
@@ -62,12 +96,13 @@ def _check_data(data: Any, batches: int, batch_size: int) -> tuple[np.ndarray, n
 
 
 def _taylor(model: nn.Module, groups: Sequence[ChannelGroup], data: Any, batches: int,
-            batch_size: int, seed: int) -> dict[str, np.ndarray]:
+            batch_size: int, seed: int, reduce: Reduce) -> dict[str, np.ndarray]:
     import torch
 
     x_all, y_all = _check_data(data, batches, batch_size)
     modules = dict(model.named_modules())
-    taps = {g.name: g.batchnorm or g.name for g in groups}
+    # a tap per member: each BatchNorm output (the value a channel contributes), else producers
+    taps = {tap: g for g in groups for tap in (g.batchnorms or g.producers)}
     outputs: dict[str, torch.Tensor] = {}
 
     def keep(name: str) -> Any:
@@ -79,11 +114,11 @@ def _taylor(model: nn.Module, groups: Sequence[ChannelGroup], data: Any, batches
             outputs[name] = value
         return hook
 
-    totals = {g.name: torch.zeros(g.channels, dtype=torch.float64) for g in groups}
+    totals = {tap: torch.zeros(g.channels, dtype=torch.float64) for tap, g in taps.items()}
     generator = torch.Generator().manual_seed(seed)
     modes = {m: m.training for m in model.modules()}
     saved_grads = {p: p.grad for p in model.parameters()}
-    hooks = [modules[tap].register_forward_hook(keep(name)) for name, tap in taps.items()]
+    hooks = [modules[tap].register_forward_hook(keep(tap)) for tap in taps]
     model.eval()  # BatchNorm statistics and quantizer state stay as trained
     try:
         for _ in range(batches):
@@ -106,25 +141,27 @@ def _taylor(model: nn.Module, groups: Sequence[ChannelGroup], data: Any, batches
             module.training = training
         for param, grad in saved_grads.items():
             param.grad = grad
-    return {name: (total / batches).numpy() for name, total in totals.items()}
+    return {g.name: reduce_members(g, [(totals[t] / batches).numpy() for t in taps
+                                       if taps[t] is g], reduce) for g in groups}
 
 
 def channel_importance(model: nn.Module, groups: Sequence[ChannelGroup], criterion: str,
                        data: Any = None, *, batches: int = 8, batch_size: int = 64,
-                       seed: int = 0) -> dict[str, np.ndarray]:
-    """Scores per output channel of every group; `data` = (x, y) arrays for taylor."""
+                       seed: int = 0, reduce: Reduce = "mean") -> dict[str, np.ndarray]:
+    """Scores per channel of every group; `data` = (x, y) arrays for taylor; `reduce` turns a
+    coupled group's member scores into one per channel."""
     names = {name for name, _ in model.named_modules()}
     missing = [g.name for g in groups if g.name not in names]
     if missing:
         raise PruneError(f"groups {', '.join(missing)} are not layers of this model; compute "
                          "them with channel_groups(model, input_shape) on the model you score")
     if criterion == "l1":
-        return _weight_norms(model, groups, 1)
+        return _weight_norms(model, groups, 1, reduce)
     if criterion == "l2":
-        return _weight_norms(model, groups, 2)
+        return _weight_norms(model, groups, 2, reduce)
     if criterion == "bn_scale":
-        return _bn_scales(model, groups)
+        return _bn_scales(model, groups, reduce)
     if criterion == "taylor":
-        return _taylor(model, groups, data, batches, batch_size, seed)
+        return _taylor(model, groups, data, batches, batch_size, seed, reduce)
     raise PruneError(f"unknown pruning criterion {criterion!r}; choose one of "
                      f"{', '.join(CRITERIA)}")

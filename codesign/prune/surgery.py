@@ -1,5 +1,6 @@
-"""Channel surgery: physically remove output channels of a producer and everything that carries
-them (BatchNorm entries, per-channel quantizer state, the consumer's input channels).
+"""Channel surgery: physically remove channels of a group, from every layer writing them (all
+producers of a residual sum), everything that carries them (BatchNorm entries, depthwise convs,
+per-channel quantizer state, each shared module once) and every consumer's inputs.
 
 Every resized parameter becomes a new nn.Parameter (a fresh autograd leaf: resizing `.data` in
 place leaves stale shape metadata in autograd's cached gradient accumulator while an old graph is
@@ -22,6 +23,7 @@ import numpy as np
 
 from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup, channel_groups
+from codesign.prune.spaces import is_depthwise
 
 if TYPE_CHECKING:
     import torch
@@ -134,66 +136,104 @@ def _follower(module: nn.Module, index: torch.Tensor, old: int) -> None:
                 module._buffers[name] = module._buffers[name].index_select(0, index).clone()
         module.num_features = len(index)
         return
+    if is_depthwise(module):  # one filter per channel: its channels are the group's
+        _producer(module, index, old)
+        for quantizer in _quantizers(module, CONSUMER_QUANTIZERS):
+            _slice_state(quantizer, {old: index})
+        module.in_channels = module.groups = len(index)
+        return
     # Quantized activations, pools, dropout: only quantizer state can be per channel.
     _slice_state(module, {old: index})
 
 
-def _consumer(module: nn.Module, group: ChannelGroup, index: torch.Tensor) -> None:
+def _consumer(module: nn.Module, channels: int, per: int, index: torch.Tensor) -> None:
     import torch
 
-    per = group.features_per_channel
     # A flatten of (C, H, W) is channel-major: channel c owns inputs c*H*W .. (c+1)*H*W - 1.
     inputs = (index[:, None] * per + torch.arange(per)[None, :]).reshape(-1) if per > 1 else index
     quantizers = _quantizers(module, ("weight_quant", "bias_quant"))
     _set_parameter(module, "weight", module.weight.index_select(1, inputs), quantizers)
     for quantizer in _quantizers(module, CONSUMER_QUANTIZERS):
-        _slice_state(quantizer, {group.channels: index, group.channels * per: inputs})
+        _slice_state(quantizer, {channels: index, channels * per: inputs})
     if hasattr(module, "in_features"):
         module.in_features = len(inputs)
     else:
         module.in_channels = len(index)
 
 
+def label(group: ChannelGroup) -> str:
+    """'layer a', or 'layers a, b, c' for a coupled group (its producers and depthwise convs)."""
+    members = group.members
+    return f"layer {members[0]}" if len(members) == 1 else f"layers {', '.join(members)}"
+
+
 def _check_keep(group: ChannelGroup, keep: Sequence[int]) -> list[int]:
     try:
         indices = sorted({int(i) for i in keep})
     except (TypeError, ValueError) as exc:
-        raise PruneError(f"channels to keep of layer {group.name} must be integer indices, got "
+        raise PruneError(f"channels to keep of {label(group)} must be integer indices, got "
                          f"{keep!r}") from exc
     if not indices:
-        raise PruneError(f"pruning would remove every channel of layer {group.name} (to zero "
+        raise PruneError(f"pruning would remove every channel of {label(group)} (to zero "
                          "channels); keep at least one")
     if indices[0] < 0 or indices[-1] >= group.channels:
         bad = indices[0] if indices[0] < 0 else indices[-1]
-        raise PruneError(f"layer {group.name} has channels 0..{group.channels - 1}; cannot keep "
+        raise PruneError(f"{label(group)} has channels 0..{group.channels - 1}; cannot keep "
                          f"index {bad}")
     return indices
 
 
-def prune_channels(model: nn.Module, keep: Mapping[str, Sequence[int]],
-                   input_shape: tuple[int, int, int]) -> nn.Module:
-    """Keep only the listed output channels of each named group (in place); returns `model`.
-    Everything is checked before the first tensor changes, so a PruneError leaves the model
-    untouched."""
-    import torch
-
-    groups = {g.name: g for g in channel_groups(model, input_shape)}
-    unknown = sorted(set(keep) - set(groups))
+def _resolve(groups: Sequence[ChannelGroup], keep: Mapping[str, Sequence[int]]
+             ) -> dict[str, tuple[ChannelGroup, list[int]]]:
+    """Group name -> (group, checked indices); any producer of a group may name it."""
+    by_member = {p: g for g in groups for p in g.producers}
+    unknown = sorted(set(keep) - set(by_member))
     if unknown:
         raise PruneError(f"cannot prune {', '.join(unknown)}: not a prunable layer; prunable "
-                         f"layers are {', '.join(groups) or 'none'} (the classifier never is)")
-    checked = {name: _check_keep(groups[name], indices) for name, indices in keep.items()}
+                         f"groups are {', '.join(g.name for g in groups) or 'none'} (the "
+                         "classifier never is)")
+    resolved: dict[str, tuple[ChannelGroup, list[int]]] = {}
+    for name, indices in keep.items():
+        group = by_member[name]
+        if group.name in resolved:
+            raise PruneError(f"{label(group)} share one channel set; give its kept channels once "
+                             f"(under {group.name}), not also under {name}")
+        resolved[group.name] = (group, _check_keep(group, indices))
+    return resolved
+
+
+def cut_group(modules: Mapping[str, nn.Module], group: ChannelGroup, indices: Sequence[int]
+              ) -> None:
+    """Keep `indices` of one group in every member, follower (each module once, however often
+    the forward calls it: a shared quantizer is sliced once and stays shared) and consumer."""
+    import torch
+
+    index = torch.tensor(list(indices), dtype=torch.long)
+    for producer in group.producers:
+        _producer(modules[producer], index, group.channels)
+    seen: set[int] = set()
+    for follower in group.followers:
+        module = modules[follower]
+        if id(module) not in seen:
+            seen.add(id(module))
+            _follower(module, index, group.channels)
+    for consumer, per in zip(group.consumers, group.consumer_features, strict=True):
+        _consumer(modules[consumer], group.channels, per, index)
+
+
+def prune_channels(model: nn.Module, keep: Mapping[str, Sequence[int]],
+                   input_shape: tuple[int, ...]) -> nn.Module:
+    """Keep only the listed channels of each named group (in place); returns `model`. A group is
+    named by its `name` (or any of its producers). Everything is checked before the first tensor
+    changes, so a PruneError leaves the model untouched."""
+    import torch
+
+    resolved = _resolve(channel_groups(model, input_shape), keep)
     modules = dict(model.named_modules())
     with torch.no_grad():
-        for name, indices in checked.items():
-            group = groups[name]
-            if len(indices) == group.channels:
-                continue
-            index = torch.tensor(indices, dtype=torch.long)
-            _producer(modules[name], index, group.channels)
-            for follower in group.followers:
-                _follower(modules[follower], index, group.channels)
-            _consumer(modules[group.consumer], group, index)
+        for group, indices in resolved.values():
+            if len(indices) != group.channels:
+                cut_group(modules, group, indices)
     return model
 
 
@@ -216,13 +256,13 @@ def keep_top(importance: Mapping[str, np.ndarray], counts: Mapping[str, int]
     return keep
 
 
-def channel_counts(model: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, int]:
+def channel_counts(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
     """Current number of output channels of every prunable layer."""
     return {g.name: g.channels for g in channel_groups(model, input_shape)}
 
 
 def shrink_to_counts(model: nn.Module, counts: Mapping[str, int],
-                     input_shape: tuple[int, int, int]) -> nn.Module:
+                     input_shape: tuple[int, ...]) -> nn.Module:
     """Give a freshly built model the channel counts of a pruned one (keeping the first k of
     each layer), so the pruned checkpoint's state dict loads into it."""
     return prune_channels(model, {name: range(int(n)) for name, n in counts.items()}, input_shape)

@@ -68,9 +68,9 @@ def test_user_models_through_flatten_view_and_dropout(model, expected: dict) -> 
 
 
 @pytest.mark.parametrize(("model", "shape", "match"), [
-    (ResidualNet(), (1, 4, 4), r"layer act \(QuantReLU\).*used by 2 operations.*'add'"),
-    (ConcatNet(), (1, 4, 4), r"operation 'cat'"),
-    (GroupedNet(), (4, 6, 6), r"layer conv1 is a grouped/depthwise convolution \(groups=2\)"),
+    (ConcatNet(), (1, 4, 4), r"^operation 'cat' \(node cat\) concatenates channels \(layer a "
+     r"\(QuantLinear\), layer b \(QuantLinear\)\); .*cannot split a channel concat"),
+    (GroupedNet(), (4, 6, 6), r"layer conv1 is a grouped convolution \(groups=2, not depthwise\)"),
     (SigmoidNet(), (1, 4, 4), r"layer sig \(Sigmoid\).*supported between weight layers"),
     (SharedNet(), (1, 4, 4), r"layer fc2 is called more than once"),
     (SharedActNet(per_channel=True), (1, 4, 4),
@@ -88,11 +88,8 @@ def test_a_shared_per_tensor_activation_is_followed() -> None:
         ("fc1", ("act",), "fc2"), ("fc2", ("act",), "fc3")]
 
 
-def test_a_1d_convolution_is_refused_by_name() -> None:
-    from codesign.errors import PruneError
-    from codesign.models import build_model
-
-    model = build_model("cnn1d", input_shape=(28, 28), num_classes=10, weight_bits=2, act_bits=2,
-                        channels=[8, 8], fc=[16])
-    with pytest.raises(PruneError, match=r"conv_features\.0 \(QuantConv1d\).*prune: section"):
-        channel_groups(model, (28, 28))
+def test_a_residual_around_a_layer_couples_its_input_and_output() -> None:
+    # h + fc2(h): fc2 reads and writes the same channel set, so both sides are cut together
+    groups = channel_groups(ResidualNet(), (1, 4, 4))
+    assert [(g.producers, g.followers, g.consumers) for g in groups] == [
+        (("fc1", "fc2"), ("act",), ("fc2", "fc3"))]
