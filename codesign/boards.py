@@ -22,8 +22,11 @@ RESOURCE_KINDS = ("LUT", "BRAM_18K", "URAM", "DSP")  # the kinds FINN estimates 
 RESOURCE_FIELDS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")  # what a board file lists
 SHELLS = ("zynq", "alveo")  # FINN's shell_flow_type vivado_zynq / vitis_alveo
 BOARD_KEYS = (
-    "name", "aliases", "part", "finn_board", "shell", "clock_mhz", "resources", "caps", "source",
+    "name", "aliases", "part", "finn_board", "shell", "clock_mhz", "resources", "caps",
+    "host_io", "shell_resources", "source",
 )
+HOST_IO_KEYS = ("port_width_bits", "port_clock", "link_gbytes_per_s")
+KERNEL_CLOCK = "kernel"  # host_io.port_clock: the port runs at the accelerator's clock
 _ZERO_ALLOWED = frozenset({"URAM"})  # devices without UltraRAM are common; every other kind exists
 _FORMAT_HINT = "see boards/pynq-z1.yaml for a complete example"
 
@@ -59,6 +62,27 @@ class FrozenMapping(Mapping[str, Any]):
 
 
 @dataclass(frozen=True)
+class HostIO:
+    """The shell's data path between host memory and the accelerator. FINN's shells move every
+    input and output frame through IODMAs on one AXI memory port `port_width_bits` wide (the
+    widest interface InsertIODMA may give them), clocked at `port_clock_mhz` (None: the kernel
+    clock, as both FINN shells do), behind a host link of `link_gbytes_per_s` per direction
+    (None: nothing past the port, e.g. a Zynq HP port straight into the PS memory)."""
+
+    port_width_bits: int
+    port_clock_mhz: float | None
+    link_gbytes_per_s: float | None
+
+    def port_clock(self, kernel_clock_mhz: float) -> float:
+        return kernel_clock_mhz if self.port_clock_mhz is None else self.port_clock_mhz
+
+    def to_file_dict(self) -> dict[str, Any]:
+        return {"port_width_bits": self.port_width_bits,
+                "port_clock": KERNEL_CLOCK if self.port_clock_mhz is None else self.port_clock_mhz,
+                "link_gbytes_per_s": self.link_gbytes_per_s}
+
+
+@dataclass(frozen=True)
 class Board:
     """An FPGA board: its part, resource totals, default clock and utilisation caps."""
 
@@ -70,6 +94,10 @@ class Board:
     clock_mhz: float
     resources: Mapping[str, int]
     caps: Mapping[str, float]
+    host_io: HostIO
+    # what the shell takes of `resources` (Zynq DMA + interconnect, Alveo static region and
+    # memory controllers); None: no documented figure, nothing is reserved
+    shell_resources: Mapping[str, int] | None
     source: str
     path: Path | None = field(default=None, compare=False)
 
@@ -86,6 +114,9 @@ class Board:
         set_(self, "clock_mhz", check.clock(self.clock_mhz))
         set_(self, "resources", FrozenMapping(check.resources(self.resources)))
         set_(self, "caps", FrozenMapping(check.caps(self.caps)))
+        set_(self, "host_io", check.host_io(self.host_io))
+        shell = check.shell_resources(self.shell_resources, self.resources)
+        set_(self, "shell_resources", None if shell is None else FrozenMapping(shell))
         set_(self, "source", check.text("source", self.source))
         if self.path is not None:
             set_(self, "path", Path(self.path))
@@ -94,9 +125,15 @@ class Board:
     def clock_period_ns(self) -> float:
         return 1000.0 / self.clock_mhz
 
+    def kernel_resources(self) -> dict[str, int]:
+        """What the accelerator may place into: the device less what the shell takes."""
+        shell = self.shell_resources or {}
+        return {kind: self.resources[kind] - shell.get(kind, 0) for kind in RESOURCE_FIELDS}
+
     def budget(self) -> dict[str, float]:
-        """Resources a design may use: total times cap, for each kind FINN estimates."""
-        return {kind: self.resources[kind] * self.caps[kind] for kind in RESOURCE_KINDS}
+        """Resources a design may use: (device - shell) times cap, for each kind FINN estimates."""
+        kernel = self.kernel_resources()
+        return {kind: kernel[kind] * self.caps[kind] for kind in RESOURCE_KINDS}
 
     def with_caps(self, **caps: float) -> Board:
         """A copy with some caps replaced, e.g. `board.with_caps(LUT=0.5)`."""
@@ -114,7 +151,11 @@ class Board:
         """The board as a board file holds it (`load_board` on its YAML gives this board back)."""
         return {"name": self.name, "aliases": list(self.aliases), "part": self.part,
                 "finn_board": self.finn_board, "shell": self.shell, "clock_mhz": self.clock_mhz,
-                "resources": dict(self.resources), "caps": dict(self.caps), "source": self.source}
+                "resources": dict(self.resources), "caps": dict(self.caps),
+                "host_io": self.host_io.to_file_dict(),
+                "shell_resources": (None if self.shell_resources is None
+                                    else dict(self.shell_resources)),
+                "source": self.source}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +168,8 @@ class Board:
             "clock_period_ns": self.clock_period_ns,
             "resources": dict(self.resources),
             "caps": dict(self.caps),
+            "host_io": self.host_io.to_file_dict(),
+            "shell_resources": None if self.shell_resources is None else dict(self.shell_resources),
             "budget": self.budget(),
             "source": self.source,
             "path": str(self.path) if self.path is not None else None,
@@ -171,12 +214,13 @@ class _FieldChecker:
                             "write e.g. clock_mhz: 100.0")
         return float(value)
 
-    def _table(self, name: str, value: Any, keys: tuple[str, ...], example: str) -> Mapping:
+    def _table(self, name: str, value: Any, keys: tuple[str, ...], example: str,
+               what: str = "a known resource kind") -> Mapping:
         if not isinstance(value, Mapping):
             raise self.fail(name, f"must be a mapping, got {value!r}", f"write e.g. {example}")
         unknown = [str(k) for k in value if k not in keys]
         if unknown:
-            raise self.fail(f"{name}.{unknown[0]}", "is not a known resource kind",
+            raise self.fail(f"{name}.{unknown[0]}", f"is not {what}",
                             f"use exactly {', '.join(keys)}")
         missing = [k for k in keys if k not in value]
         if missing:
@@ -192,6 +236,43 @@ class _FieldChecker:
                 bound = "a whole number >= 0" if lowest == 0 else "a positive whole number"
                 raise self.fail(f"resources.{kind}", f"must be {bound}, got {count!r}",
                                 "copy the device total from the vendor data sheet")
+        return {kind: table[kind] for kind in RESOURCE_FIELDS}
+
+    def host_io(self, value: Any) -> HostIO:
+        if isinstance(value, HostIO):
+            value = value.to_file_dict()
+        example = "host_io: {port_width_bits: 64, port_clock: kernel, link_gbytes_per_s: null}"
+        value = self._table("host_io", value, HOST_IO_KEYS, example, what="a host_io field")
+        width = value["port_width_bits"]
+        if (isinstance(width, bool) or not isinstance(width, int) or width < 8
+                or width & (width - 1)):
+            raise self.fail("host_io.port_width_bits", f"must be a power of two >= 8, got "
+                            f"{width!r}", "give the DMA port's AXI data width, e.g. 64")
+        clock = value["port_clock"]
+        if clock != KERNEL_CLOCK and (not _is_number(clock) or clock <= 0):
+            raise self.fail("host_io.port_clock", f"must be '{KERNEL_CLOCK}' or a positive "
+                            f"number of MHz, got {clock!r}", "write port_clock: kernel")
+        link = value["link_gbytes_per_s"]
+        if link is not None and (not _is_number(link) or link <= 0):
+            raise self.fail("host_io.link_gbytes_per_s", f"must be a positive number of GB/s "
+                            f"or null, got {link!r}", "write e.g. 15.75 (PCIe Gen3 x16) or null")
+        return HostIO(width, None if clock == KERNEL_CLOCK else float(clock),
+                      None if link is None else float(link))
+
+    def shell_resources(self, value: Any, resources: Mapping[str, int]) -> dict[str, int] | None:
+        if value is None:
+            return None
+        example = "shell_resources: {LUT: <n>, FF: <n>, BRAM_18K: <n>, URAM: <n>, DSP: <n>} or null"
+        table = self._table("shell_resources", value, RESOURCE_FIELDS, example)
+        for kind in RESOURCE_FIELDS:
+            count = table[kind]
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise self.fail(f"shell_resources.{kind}", f"must be a whole number >= 0, got "
+                                f"{count!r}", "copy the shell's figure from its documented source")
+            if count >= resources[kind] > 0:
+                raise self.fail(f"shell_resources.{kind}", f"is {count:,}, not less than the "
+                                f"device's {resources[kind]:,}", "give what the shell takes, "
+                                "not what is left to the accelerator")
         return {kind: table[kind] for kind in RESOURCE_FIELDS}
 
     def caps(self, value: Any) -> dict[str, float]:

@@ -26,7 +26,8 @@ PUBLIC = {
     ],
     "codesign.folding": [
         "BudgetCheck", "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Link",
-        "ResourceUse", "Tie", "brute_force", "check_budget", "divisors", "explain_infeasible",
+        "ResourceUse", "Tie", "brute_force", "check_board", "check_budget", "divisors",
+        "explain_infeasible",
         "fits", "maximize_throughput", "minimize_resources", "pareto_front", "prune_dominated",
         "within",
     ],

@@ -194,6 +194,28 @@ def _delete(field: str):
         pytest.param(_set("aliases", "pynq"), "aliases", id="aliases-not-list"),
         pytest.param(_set("name", ""), "name", id="empty-name"),
         pytest.param(_set("finn_board", 5), "finn_board", id="finn-board-not-string"),
+        pytest.param(_set("host_io.port_width_bits", 48), "host_io.port_width_bits",
+                     id="port-width-not-power-of-two"),
+        pytest.param(_set("host_io.port_width_bits", 4), "host_io.port_width_bits",
+                     id="port-width-below-a-byte"),
+        pytest.param(_set("host_io.port_clock", "fast"), "host_io.port_clock", id="port-clock-word"),
+        pytest.param(_set("host_io.port_clock", -100), "host_io.port_clock",
+                     id="port-clock-negative"),
+        pytest.param(_set("host_io.link_gbytes_per_s", 0), "host_io.link_gbytes_per_s",
+                     id="zero-link"),
+        pytest.param(_set("host_io.pcie_lanes", 16), "host_io.pcie_lanes", id="unknown-io-key"),
+        pytest.param(_delete("host_io.port_clock"), "host_io.port_clock", id="missing-io-key"),
+        pytest.param(_set("host_io", 64), "host_io", id="io-not-mapping"),
+        pytest.param(_delete("host_io"), "host_io", id="missing-host-io"),
+        pytest.param(_delete("shell_resources"), "shell_resources", id="missing-shell-resources"),
+        pytest.param(_set("shell_resources", {"LUT": 10, "FF": 20, "BRAM_18K": 2, "URAM": 0}),
+                     "shell_resources.DSP", id="shell-missing-kind"),
+        pytest.param(_set("shell_resources", {"LUT": -1, "FF": 20, "BRAM_18K": 2, "URAM": 0,
+                                              "DSP": 0}), "shell_resources.LUT",
+                     id="shell-negative"),
+        pytest.param(_set("shell_resources", {"LUT": 53200, "FF": 20, "BRAM_18K": 2, "URAM": 0,
+                                              "DSP": 0}), "shell_resources.LUT",
+                     id="shell-takes-whole-device"),
     ],
 )
 def test_malformed_file_names_file_and_field(tmp_path: Path, mutate, field: str) -> None:
@@ -290,19 +312,35 @@ def test_board_built_in_code_is_validated() -> None:
 # --- the Board object ----------------------------------------------------------------------
 
 
-def test_budget_is_total_times_cap() -> None:
-    board = load_board("zcu104")
+@pytest.mark.parametrize("name", ["zcu104", "pynq-z2", "u250", "u55c"])
+def test_budget_is_what_the_shell_leaves_times_cap(name: str) -> None:
+    board = load_board(name)
     budget = board.budget()
     assert list(budget) == list(RESOURCE_KINDS)
+    shell = board.shell_resources or dict.fromkeys(RESOURCE_FIELDS, 0)
     for kind in RESOURCE_KINDS:
-        assert budget[kind] == pytest.approx(board.resources[kind] * board.caps[kind])
+        assert budget[kind] == pytest.approx((board.resources[kind] - shell[kind])
+                                             * board.caps[kind])
+    if board.shell == "alveo":  # the static region and memory controllers are not the kernel's
+        assert budget["LUT"] < board.resources["LUT"] * board.caps["LUT"]
+
+
+def test_a_board_file_with_a_shell_figure_reduces_the_budget(tmp_path: Path) -> None:
+    data = _raw(SHIPPED_DIR / "pynq-z2.yaml")
+    plain = load_board(_write(tmp_path / "plain.yaml", data))
+    data["shell_resources"] = {"LUT": 5000, "FF": 6000, "BRAM_18K": 4, "URAM": 0, "DSP": 0}
+    shelled = load_board(_write(tmp_path / "shelled.yaml", data))
+    assert plain.budget()["LUT"] - shelled.budget()["LUT"] == pytest.approx(5000 * 0.7)
+    assert plain.budget()["BRAM_18K"] - shelled.budget()["BRAM_18K"] == pytest.approx(4 * 0.8)
+    assert shelled.budget()["DSP"] == plain.budget()["DSP"]
+    assert load_board(_write(tmp_path / "again.yaml", shelled.to_file_dict())) == shelled
 
 
 def test_with_caps_replaces_only_named_caps() -> None:
     board = load_board("pynq-z1")
     tighter = board.with_caps(LUT=0.5, DSP=1.0)
     assert tighter.caps == {**board.caps, "LUT": 0.5, "DSP": 1.0}
-    assert tighter.budget()["LUT"] == pytest.approx(0.5 * board.resources["LUT"])
+    assert tighter.budget()["LUT"] == pytest.approx(0.5 * board.kernel_resources()["LUT"])
     assert tighter.budget()["BRAM_18K"] == board.budget()["BRAM_18K"]
     assert board.caps["LUT"] != 0.5, "the original board is unchanged"
     assert tighter.path == board.path and tighter.resources == board.resources
@@ -342,7 +380,10 @@ def test_to_dict_is_json_and_complete() -> None:
     assert data["name"] == "Alveo U280" and data["part"] == board.part
     assert data["resources"] == dict(board.resources)
     assert data["caps"]["LUT"] == 0.6
-    assert data["budget"]["LUT"] == pytest.approx(0.6 * board.resources["LUT"])
+    assert data["budget"]["LUT"] == pytest.approx(
+        0.6 * (board.resources["LUT"] - data["shell_resources"]["LUT"]))
+    assert data["host_io"] == {"port_width_bits": 512, "port_clock": "kernel",
+                               "link_gbytes_per_s": 15.75}
     assert data["clock_period_ns"] == pytest.approx(board.clock_period_ns)
     assert data["path"] == str(board.path)
 
@@ -481,3 +522,31 @@ def test_caps_are_finns_default_limits(finn_util: tuple[Any, Any]) -> None:
     limits = dict(zip(RESOURCE_FIELDS, platforms.DEFAULT_RES_LIMITS, strict=True))
     for board in list_boards():
         assert board.caps == {kind: pytest.approx(limits[kind]) for kind in RESOURCE_KINDS}
+
+
+@pytest.mark.parametrize("board", [b for b in FINN_BOARDS if b.shell == "zynq"], ids=lambda b: b.name)
+def test_zynq_dma_port_is_finns_native_port_width(finn_util: tuple[Any, Any], board: Board) -> None:
+    # ZynqBuild inserts IODMAs with InsertIODMA(pynq_native_port_width[board]); its shell clocks
+    # the HP port from the kernel clock and has no link past it.
+    basic, _ = finn_util
+    assert board.host_io.port_width_bits == basic.pynq_native_port_width[board.finn_board]
+    assert board.host_io.port_clock_mhz is None and board.host_io.link_gbytes_per_s is None
+    assert "pynq_native_port_width" in board.source and "Shell resources" in board.source
+
+
+@pytest.mark.parametrize("board", [b for b in FINN_BOARDS if b.shell == "alveo"], ids=lambda b: b.name)
+def test_alveo_shell_is_the_device_less_finns_kernel_region(finn_util: tuple[Any, Any],
+                                                            board: Board) -> None:
+    basic, platforms = finn_util
+    from finn.builder.build_dataflow_config import DataflowBuildConfig
+
+    guide = platforms.platforms[board.finn_board]().guide_resources
+    for i, kind in enumerate(RESOURCE_FIELDS):
+        kernel = sum(int(slr[i]) for slr in guide)
+        assert board.kernel_resources()[kind] == kernel, kind
+    default_width = DataflowBuildConfig.__dataclass_fields__["vitis_iodma_intf_max_width"].default
+    assert board.host_io.port_width_bits == default_width
+    assert "gen3x16" in basic.alveo_default_platform[board.finn_board]
+    # PCIe Gen3: 8 GT/s per lane, 128b/130b encoding, 16 lanes, per direction
+    assert board.host_io.link_gbytes_per_s == pytest.approx(8 * 16 * 128 / 130 / 8, rel=1e-3)
+    assert "guide_resources" in board.source and "PCIe Gen3 x16" in board.source

@@ -247,7 +247,9 @@ def fold(
                              out_dir=staging, mvau_rtl=mvau_rtl)
     table = Table(title=f"codesign fold — {model.name} on {the_board.name}", show_header=False)
     table.add_row("objective", summary["objective"])
-    table.add_row("throughput", f"{summary['fps']:,.0f} FPS ({summary['max_cycles']:,} cycles/frame)")
+    table.add_row("throughput", f"{summary['fps']:,.0f} FPS as built, {summary['bound']}-bound "
+                  f"(compute {summary['compute_fps']:,.0f} FPS at {summary['max_cycles']:,} "
+                  f"cycles/frame, I/O {summary['io_fps']:,.0f} FPS)")
     for kind, limit in summary["budget"].items():
         used = summary["totals"][kind] + summary["converter_totals"].get(kind, 0.0)
         table.add_row(kind, f"{used:,.0f} / {limit:,.0f} budget (incl. data-width converters)")

@@ -44,6 +44,10 @@ def render_board_detail(board: Board) -> Group:
     sheet.add_row("FINN board", board.finn_board or "- (unknown to FINN)")
     sheet.add_row("Shell", board.shell)
     sheet.add_row("Clock", f"{board.clock_mhz:g} MHz ({board.clock_period_ns:g} ns)")
+    io = board.host_io
+    clock = "kernel clock" if io.port_clock_mhz is None else f"{io.port_clock_mhz:g} MHz"
+    link = "" if io.link_gbytes_per_s is None else f", host link {io.link_gbytes_per_s:g} GB/s"
+    sheet.add_row("Host I/O", f"{io.port_width_bits}-bit DMA port at the {clock}{link}")
     sheet.add_row("Source", board.source)
     sheet.add_row("File", str(board.path) if board.path is not None else "-")
 
@@ -51,6 +55,7 @@ def render_board_detail(board: Board) -> Group:
     resources = Table(title=f"{board.name} resources", title_justify="left")
     resources.add_column("Resource", style="bold")
     resources.add_column("Total", justify="right")
+    resources.add_column("Shell", justify="right")
     resources.add_column("Cap", justify="right")
     resources.add_column("Budget", justify="right")
     for kind in RESOURCE_FIELDS:
@@ -58,6 +63,7 @@ def render_board_detail(board: Board) -> Group:
         capped = kind in RESOURCE_KINDS
         resources.add_row(
             kind, _count(board.resources[kind]),
+            "-" if board.shell_resources is None else _count(board.shell_resources[kind]),
             f"{board.caps[kind]:.0%}" if capped else "-",
             _count(budget[kind]) if capped else "-",
         )

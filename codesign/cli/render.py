@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from codesign.finn.estimates import Estimates
 from codesign.flow.results import RunResult
 
 MISSING = "—"  # a resource the board does not have
@@ -19,6 +20,15 @@ def resource_cell(used: float, budget: float, capacity: int, utilisation: float)
     return f"{used:,.0f} / {budget:,.0f} budget ({utilisation:.1%} of {capacity:,})"
 
 
+def throughput_cell(est: Estimates) -> str:
+    """The as-built FPS, and with a shell's I/O bound both figures and which one binds."""
+    line = f"{est.fps:,.0f} FPS at {est.clock_mhz:g} MHz"
+    if est.io_fps is None:
+        return line
+    return (f"{line}, {est.bound}-bound (compute {est.compute_fps:,.0f}, "
+            f"I/O {est.io_fps:,.0f} FPS)")
+
+
 def run_summary(result: RunResult, out_dir: Path) -> Table:
     acc = result.accelerator
     est, ver = acc.estimates, acc.verification
@@ -29,7 +39,7 @@ def run_summary(result: RunResult, out_dir: Path) -> Table:
         if a.unpruned_test_top1 is not None:
             line += f"; unpruned {a.unpruned_test_top1:.2%}"
         table.add_row("test accuracy", line)
-    table.add_row("throughput", f"{est.fps:,.0f} FPS at {est.clock_mhz:g} MHz")
+    table.add_row("throughput", throughput_cell(est))
     folding = acc.folding
     if folding.compared:
         point = folding.setfolding_baseline

@@ -5,7 +5,9 @@ SetFolding depends only on the graph, the target cycles and mvau_wwidth_max, so 
 memoised per graph. The best fitting design is searched per mvau_wwidth_max over the target
 FPS: a geometric grid from the slowest (everything folded) to the fastest target, then a
 bisection between the fastest fitting grid point and the next one; the fastest fitting design
-seen anywhere is kept (SetFolding's resources need not grow monotonically with the target)."""
+seen anywhere is kept (SetFolding's resources need not grow monotonically with the target).
+Given the board's shell (`host_io`), "fastest" is the accelerator as built, min(compute, I/O),
+the figure codesign's own folding is measured by."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from codesign.boards import RESOURCE_KINDS
+from codesign.boards import RESOURCE_KINDS, HostIO
 from codesign.finn.compile import HWGraph
 from codesign.finn.estimates import estimate
 from codesign.finn.folding import apply_setfolding, target_cycles
@@ -30,9 +32,11 @@ class SetFoldingPoint:
     target_fps: float
     mvau_wwidth_max: int
     max_cycles: int
-    fps: float
+    fps: float  # as built: min(compute_fps, I/O) with a shell, else compute_fps
     totals: dict[str, float]  # FINN's estimate totals
     converter_totals: dict[str, float]  # data-width converters FINN adds later
+    compute_fps: float = 0.0
+    io_fps: float | None = None
 
     def fits(self, budget: Mapping[str, float], with_converters: bool = True) -> bool:
         extra = self.converter_totals if with_converters else {}
@@ -45,8 +49,9 @@ class SetFoldingPoint:
 class SetFoldingSweep:
     """SetFolding results of one compiled graph, memoised by (target cycles, mvau_wwidth_max)."""
 
-    def __init__(self, hw: HWGraph) -> None:
+    def __init__(self, hw: HWGraph, host_io: HostIO | None = None) -> None:
         self.hw = hw
+        self.host_io = host_io
         self._points: dict[tuple[int, int], SetFoldingPoint] = {}
 
     def point(self, target_fps: float, mvau_wwidth_max: int) -> SetFoldingPoint:
@@ -54,18 +59,23 @@ class SetFoldingSweep:
         if key not in self._points:
             folded = apply_setfolding(self.hw, target_fps=target_fps,
                                       mvau_wwidth_max=mvau_wwidth_max)
-            est = estimate(folded)
+            est = estimate(folded, self.host_io)
             conv = {k: float(sum(c.cost.get(k, 0.0) for c in converters(folded)))
                     for k in RESOURCE_KINDS}
             self._points[key] = SetFoldingPoint(float(target_fps), mvau_wwidth_max,
-                                                est.max_cycles, est.fps, dict(est.totals), conv)
+                                                est.max_cycles, est.fps, dict(est.totals), conv,
+                                                est.compute_fps, est.io_fps)
         return self._points[key]
+
+    def seen(self) -> tuple[SetFoldingPoint, ...]:
+        """Every design evaluated so far."""
+        return tuple(self._points.values())
 
     def fps_range(self) -> tuple[float, float]:
         """(slowest, fastest) targets worth trying: everything folded .. one cycle per frame
         in the slowest layer SetFolding can reach."""
-        slowest = self.point(1.0, WWIDTHS[-1]).fps
-        fastest = self.point(self.hw.clock_mhz * 1e6, WWIDTHS[-1]).fps
+        slowest = self.point(1.0, WWIDTHS[-1]).compute_fps
+        fastest = self.point(self.hw.clock_mhz * 1e6, WWIDTHS[-1]).compute_fps
         return slowest, fastest
 
     def grid(self, count: int = 8, wwidths: Iterable[int] = WWIDTHS) -> list[SetFoldingPoint]:
@@ -76,14 +86,21 @@ class SetFoldingSweep:
     def best_fitting(self, budget: Mapping[str, float], *, with_converters: bool = True,
                      wwidths: Iterable[int] = WWIDTHS, grid: int = 12, steps: int = 12
                      ) -> SetFoldingPoint | None:
-        """The fastest SetFolding design within `budget` (see module doc), or None."""
+        """The fastest SetFolding design within `budget` (see module doc; among equally fast
+        ones the leanest, budget-weighted), or None."""
         slowest, fastest = self.fps_range()
         best: SetFoldingPoint | None = None
+
+        def cost(p: SetFoldingPoint) -> float:
+            return sum((p.totals[k] + p.converter_totals.get(k, 0.0)) / budget[k]
+                       for k in RESOURCE_KINDS if budget.get(k, 0.0) > 0)
 
         def consider(p: SetFoldingPoint) -> bool:
             nonlocal best
             ok = p.fits(budget, with_converters)
-            if ok and (best is None or p.fps > best.fps):
+            # at equal FPS (e.g. several designs at the I/O bound) the leaner one
+            if ok and (best is None or p.fps > best.fps * (1 + 1e-9)
+                       or (p.fps >= best.fps * (1 - 1e-9) and cost(p) < cost(best))):
                 best = p
             return ok
 

@@ -1,19 +1,26 @@
 """Per-layer and whole-network estimates of a folded HW graph, from FINN's own analyses:
 res_estimation (LUT/BRAM_18K/URAM/DSP), exp_cycles_per_layer, the nodes' op and parameter
 counts, and dataflow_performance (bottleneck cycles and critical-path latency). The numbers
-are the ones FINN's builder writes to its estimate_*.json reports for the same graph."""
+are the ones FINN's builder writes to its estimate_*.json reports for the same graph.
+
+Throughput: `compute_fps` is FINN's pipeline estimate; given the board's shell (`host_io`),
+`fps` is the accelerator as built, min(compute pipeline, I/O bound of host_io.py), and `bound`
+says which binds. Without a shell, `fps` is the compute figure."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
+from codesign.boards import HostIO
 from codesign.errors import CompileError
 from codesign.finn._env import quiet_finn
 from codesign.finn.compile import HWGraph
 from codesign.finn.fifos import FifoEstimate, deep_fifos
+from codesign.finn.host_io import IOBound, io_bound
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 # Layer-shape attributes worth showing next to a layer's cost, when the layer has them.
@@ -51,7 +58,7 @@ class Estimates:
     max_cycles: int
     bottleneck: str
     clock_mhz: float
-    fps: float
+    fps: float  # the accelerator as built: min(compute_fps, io.fps)
     latency_cycles: int
     latency_us: float
     macs: int
@@ -59,11 +66,25 @@ class Estimates:
     params: int
     # the stream FIFOs deeper than FINN's default the graph asks for (skip-branch buffers)
     fifos: tuple[FifoEstimate, ...] = ()
+    compute_fps: float = 0.0  # FINN's compute-pipeline estimate: clock / max_cycles
+    io: IOBound | None = None  # the shell's I/O bound (None: no shell given)
+
+    @property
+    def io_fps(self) -> float | None:
+        return None if self.io is None else self.io.fps
+
+    @property
+    def bound(self) -> str:
+        """Which figure binds the headline `fps`: "compute" or "io" (a tie is "io": compute
+        sized to keep up with the I/O is what the planner picks at the bound)."""
+        return "io" if self.io is not None and self.io.fps <= self.compute_fps else "compute"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["layers"] = [layer.to_dict() for layer in self.layers]
         out["fifos"] = [fifo.to_dict() for fifo in self.fifos]
+        out["io"] = None if self.io is None else self.io.to_dict()
+        out.update(io_fps=self.io_fps, bound=self.bound)
         return out
 
 
@@ -127,8 +148,15 @@ def _failing_layer(hw: HWGraph) -> str:
     return "the graph"
 
 
-def estimate(hw: HWGraph) -> Estimates:
-    """Estimates of `hw` (not modified) at its part and clock."""
+def with_io(est: Estimates, io: IOBound | None) -> Estimates:
+    """`est` with the headline FPS bounded by `io` (None: the compute figure)."""
+    fps = est.compute_fps if io is None else min(est.compute_fps, io.fps)
+    return dataclasses.replace(est, io=io, fps=fps)
+
+
+def estimate(hw: HWGraph, host_io: HostIO | None = None) -> Estimates:
+    """Estimates of `hw` (not modified) at its part and clock; with the board's `host_io`, the
+    headline FPS is bounded by the shell's I/O (module doc)."""
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
@@ -166,11 +194,13 @@ def estimate(hw: HWGraph) -> Estimates:
                        + sum(fifo.cost()[r] for fifo in fifos)) for r in RESOURCES}
     max_cycles = int(performance["max_cycles"])
     latency_cycles = int(performance["critical_path_cycles"])
-    return Estimates(
+    compute_fps = hw.clock_mhz * 1e6 / max(max_cycles, 1)
+    est = Estimates(
         layers=tuple(layers), totals=totals, max_cycles=max_cycles,
         bottleneck=str(performance["max_cycles_node_name"]), clock_mhz=hw.clock_mhz,
-        fps=hw.clock_mhz * 1e6 / max(max_cycles, 1),
+        fps=compute_fps,
         latency_cycles=latency_cycles, latency_us=latency_cycles / hw.clock_mhz,
         macs=sum(layer.macs for layer in layers), bops=sum(layer.bops for layer in layers),
-        params=sum(layer.params for layer in layers), fifos=fifos,
+        params=sum(layer.params for layer in layers), fifos=fifos, compute_fps=compute_fps,
     )
+    return with_io(est, None if host_io is None else io_bound(hw, host_io))

@@ -6,11 +6,19 @@ and (with `dwc=True`, the default) the data-width converters FINN's InsertDWC ad
 layers whose stream words differ, priced by the converter's own estimate and charged against
 the budget. What is not: the stream FIFOs FINN sizes later in a real build (FINN's estimate
 reports leave them out too), converter cycles (FINN estimates 0), and anything past FINN's
-analytical estimates (post-synthesis numbers differ)."""
+analytical estimates (post-synthesis numbers differ).
+
+I/O: the plan's figure of merit is the accelerator as built, min(compute, the board shell's I/O
+bound; host_io.py). Compute faster than the I/O bound buys nothing, so when the fastest plan
+outruns it, the planner takes the leanest plan whose compute still keeps up with the I/O (and a
+min_resources target above the I/O bound is met at the bound). The bytes per frame depend on the
+folding of the first and last layers (stream padding), so the bound is measured on the folded
+graph and the leaner plan is kept only if its as-built FPS is no lower."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +30,7 @@ from codesign.finn.compile import HWGraph
 from codesign.finn.costs import CostCache, dwc_cost, private_instance
 from codesign.finn.estimates import Estimates, estimate
 from codesign.finn.folding import apply_folding_config, target_cycles
+from codesign.finn.host_io import IOBound, io_bound
 from codesign.folding import FoldingPlan, maximize_throughput, minimize_resources
 
 OBJECTIVES = ("maximize", "min_resources")
@@ -52,7 +61,7 @@ class FoldReport:
     objective: str
     target_fps: float | None
     budget: dict[str, float]
-    fps: float
+    fps: float  # as built: min(compute, I/O)
     estimates: Estimates
     space: BuiltSpace
     converters: tuple[Converter, ...]
@@ -63,9 +72,12 @@ class FoldReport:
         return {k: sum(c.cost.get(k, 0.0) for c in self.converters) for k in RESOURCE_KINDS}
 
     def to_dict(self) -> dict[str, Any]:
+        est = self.estimates
         return {
             "objective": self.objective, "target_fps": self.target_fps, "budget": self.budget,
-            "fps": self.fps, "space": self.space.to_dict(),
+            "fps": self.fps, "compute_fps": est.compute_fps, "io_fps": est.io_fps,
+            "bound": est.bound, "io": None if est.io is None else est.io.to_dict(),
+            "space": self.space.to_dict(),
             "converters": [c.to_dict() for c in self.converters],
             "converter_totals": self.converter_totals(),
             "converters_in_budget": self.converters_in_budget,
@@ -158,15 +170,19 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
                            f"{board.part}; compile it for the board's part")
     budget = board.budget()
     space = build_space(hw, allow_uram=budget["URAM"] > 0, dwc=dwc, cache=cache)
-    if objective == "maximize":
-        plan = maximize_throughput(space.space, budget)
-    else:
-        cycles = target_cycles(hw.clock_mhz, float(target_fps or 0))
-        plan = minimize_resources(space.space, budget, cycles)
+    cycles = target_cycles(hw.clock_mhz, float(target_fps or 0)) if target_fps else 0
+
+    def solve(floor: float) -> FoldingPlan:
+        if objective == "maximize":
+            return maximize_throughput(space.space, budget, floor)
+        return minimize_resources(space.space, budget, max(cycles, floor))
+
+    plan = solve(0.0)
     if not plan.feasible:
         raise _infeasible(board, hw, space, objective, target_fps, plan)
     folded = apply_plan(hw, plan)
-    est = estimate(folded)
+    plan, folded = _lean_at_io_bound(hw, board, plan, folded, solve)
+    est = estimate(folded, board.host_io)
     check_reproduces(plan, est)
     found = converters(folded)
     dwc_lut = sum(c.cost["LUT"] for c in found)
@@ -176,9 +192,35 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
                            "please report this bug")
     where = ("counted against the budget" if dwc else
              "NOT in the objective or the budget check (reported after the fact)")
-    plan = dataclasses.replace(plan, message=(
+    io_note = "" if est.io is None else (
+        f"As built {est.fps:,.0f} FPS, {est.bound}-bound (compute {est.compute_fps:,.0f}, I/O "
+        f"{est.io.fps:,.0f} FPS through {board.name}'s {board.host_io.port_width_bits}-bit DMA "
+        "port). ")
+    plan = dataclasses.replace(plan, message=io_note + (
         f"{len(found)} data-width converters ({dwc_lut:,.0f} LUT) {where}; they are not in "
         "FINN's estimate totals. Not modelled: " + "; ".join(NOT_MODELLED)))
-    report = FoldReport(objective, target_fps, budget, hw.clock_mhz * 1e6 / plan.max_cycles, est,
-                        space, found, dwc)
+    report = FoldReport(objective, target_fps, budget, est.fps, est, space, found, dwc)
     return folded, plan, report
+
+
+def _as_built(hw: HWGraph, plan: FoldingPlan, io: IOBound) -> float:
+    return min(hw.clock_mhz * 1e6 / plan.max_cycles, io.fps)
+
+
+def _lean_at_io_bound(hw: HWGraph, board: Board, plan: FoldingPlan, folded: HWGraph,
+                      solve: Callable[[float], FoldingPlan]) -> tuple[FoldingPlan, HWGraph]:
+    """If `plan`'s compute outruns the I/O bound, the leanest plan that still keeps up with it
+    (module doc); else `plan` itself."""
+    io = io_bound(folded, board.host_io)
+    io_cycles = hw.clock_mhz * 1e6 / io.fps
+    if plan.max_cycles >= io_cycles:
+        return plan, folded
+    leaner = solve(io_cycles)
+    if not leaner.feasible or leaner.choices == plan.choices:
+        return plan, folded
+    lean_folded = apply_plan(hw, leaner)
+    if _as_built(hw, leaner, io_bound(lean_folded, board.host_io)) < _as_built(hw, plan, io) * (
+            1 - 1e-9):
+        return plan, folded  # the leaner folding pads the first/last stream: it would cost FPS
+    return dataclasses.replace(leaner, solves=plan.solves + leaner.solves,
+                               solve_seconds=plan.solve_seconds + leaner.solve_seconds), lean_folded

@@ -32,7 +32,7 @@ from codesign.finn.baseline import SetFoldingPoint, SetFoldingSweep
 from codesign.finn.compile_graphs import FOLDED_PARTITION
 from codesign.finn.plan import FoldReport, fold_for_board
 from codesign.flow.stages import StageTimer
-from codesign.folding import BudgetCheck, FoldingPlan, check_budget
+from codesign.folding import BudgetCheck, FoldingPlan, check_board
 from codesign.sim.report import write_simulation
 from codesign.sim.run import simulate_hardware
 
@@ -104,7 +104,7 @@ def fold_stage(hw: HWGraph, board: Board, folding: FoldingConfig) -> tuple[HWGra
     if folding.mode == "optimize":
         target = folding.target_fps if folding.objective == "min_resources" else None
         folded, plan, report = fold_for_board(hw, board, folding.objective, target)
-        baseline = (SetFoldingSweep(hw).best_fitting(board.budget())
+        baseline = (SetFoldingSweep(hw, board.host_io).best_fitting(board.budget())
                     if folding.compare_setfolding else None)
         return folded, FoldingOutcome("optimize", description, None, OptimizerOutcome(plan, report),
                                       baseline, folding.compare_setfolding)
@@ -146,8 +146,8 @@ def build_accelerator(
     with timer.stage("folding"):
         hw, outcome = fold_stage(hw, board, folding)
     with timer.stage("estimates"):
-        est = estimate(hw)
-        fit = check_budget(est.totals, board.resources, board.caps)
+        est = estimate(hw, board.host_io)
+        fit = check_board(est.totals, board)
     with timer.stage("verification"):
         verification = verify_against(hw, x_verify, expected)
     write_folding_config(hw, out_dir / FOLDING_CONFIG)

@@ -35,7 +35,8 @@ def _setfolding_baseline(acc: AcceleratorResult) -> dict[str, Any] | None:
     return {"fits": True, **point.to_dict(),
             "fps_ratio": acc.estimates.fps / point.fps if point.fps else None,
             "note": "FINN SetFolding, the fastest target (over mvau_wwidth_max 36-1024) whose "
-                    "design, with its data-width converters, fits the same caps"}
+                    "design, with its data-width converters, fits the same caps; FPS as built "
+                    "(min of compute and the shell's I/O) on both sides"}
 
 
 def _folding(acc: AcceleratorResult) -> dict[str, Any]:

@@ -79,6 +79,8 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
     summary: dict[str, Any] = {
         "model": str(model_path), "board": the_board.name, "caps": dict(the_board.caps),
         "objective": objective, "target_fps": target_fps, "mvau_rtl": mvau_rtl, "fps": report.fps,
+        "compute_fps": report.estimates.compute_fps, "io_fps": report.estimates.io_fps,
+        "bound": report.estimates.bound,
         "max_cycles": plan.max_cycles, "clock_mhz": hw.clock_mhz,
         "totals": dict(plan.totals), "converter_totals": dict(plan.link_totals),
         "budget": budget,

@@ -27,9 +27,17 @@ def plot_cycles(report: dict[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(names) + 2), 4))
     colors = ["tab:red" if n == report["estimates"]["bottleneck"] else "tab:blue" for n in names]
     ax.bar(range(len(names)), cycles, color=colors)
+    est = report["estimates"]
+    io = est.get("io")
+    if io is not None:  # the shell's I/O bound as cycles per frame at the kernel clock
+        io_cycles = est["clock_mhz"] * 1e6 / io["fps"]
+        ax.axhline(io_cycles, color="tab:orange", ls="--",
+                   label=f"I/O bound: {io_cycles:,.0f} cycles/frame ({io['fps']:,.0f} FPS)")
+        ax.legend(fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("cycles per frame")
-    ax.set_title(f"{report['name']}: per-layer cycles (red = bottleneck)")
+    ax.set_title(f"{report['name']}: per-layer cycles (red = bottleneck); as built "
+                 f"{est['fps']:,.0f} FPS")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -85,7 +85,7 @@ def _budget_section(report: dict[str, Any]) -> list[str]:
     return [
         f"## Resources on {board['name']} ({board['part']})", "",
         *_table(["resource", "estimated", "capacity", "cap", "budget", "utilisation", "within cap"], rows),
-        "", f"**Verdict: the design {verdict}.**", "",
+        "", f"**Verdict: the design {verdict}.**", "", *_shell_note(report),
     ]
 
 
@@ -107,7 +107,7 @@ def _setfolding_section(report: dict[str, Any]) -> list[str]:
     if baseline["fits"]:
         rows.append(_folding_row("FINN SetFolding (best fitting)", baseline["fps"],
                                  baseline["max_cycles"], baseline["totals"], resources))
-    header = ["folding", "FPS", "cycles/frame", *(kind for _, kind in RESOURCE_COLUMNS)]
+    header = ["folding", "FPS as built", "cycles/frame", *(kind for _, kind in RESOURCE_COLUMNS)]
     lines = ["## Folding: codesign vs FINN SetFolding", "", *_table(header, rows), ""]
     if not baseline["fits"]:
         return [*lines, f"{baseline['note']}.", ""]
@@ -115,6 +115,32 @@ def _setfolding_section(report: dict[str, Any]) -> list[str]:
     times = MISSING if ratio is None else f"×{ratio:.2f}"
     return [*lines, f"codesign folding: {times} the FPS of FINN's best fitting SetFolding", "",
             f"SetFolding baseline: {baseline['note']}.", ""]
+
+
+def _throughput_lines(est: dict[str, Any]) -> list[str]:
+    """The headline (as built) FPS, then the compute pipeline and the shell's I/O bound."""
+    compute = (f"compute pipeline {est.get('compute_fps', est['fps']):,.0f} FPS (bottleneck "
+               f"{est['bottleneck']}, {est['max_cycles']:,} cycles/frame)")
+    latency = f"latency {est['latency_us']:,.1f} µs ({est['latency_cycles']:,} cycles)"
+    io = est.get("io")
+    if io is None:
+        return [f"- throughput: **{est['fps']:,.0f} FPS**, {compute}; {latency}"]
+    return [f"- throughput as built: **{est['fps']:,.0f} FPS**, {est['bound']}-bound: {compute}; "
+            f"I/O {io['fps']:,.0f} FPS ({io['bytes_in_per_frame']:,.0f} B in / "
+            f"{io['bytes_out_per_frame']:,.0f} B out per frame through the shell's DMA port at "
+            f"{io['port_clock_mhz']:g} MHz); {latency}"]
+
+
+def _shell_note(report: dict[str, Any]) -> list[str]:
+    if "shell_resources" not in report["board"]:  # a report from before boards had shells
+        return []
+    shell = report["board"]["shell_resources"]
+    if shell is None:
+        return ["Shell resources: no documented figure for this board; the budget is the "
+                "whole device times the caps (see the board file's source).", ""]
+    taken = ", ".join(f"{k} {v:,}" for k, v in shell.items() if k != "FF" and v)
+    return [f"Shell resources taken before the caps apply: {taken} (see the board file's "
+            "source).", ""]
 
 
 def _hardware_section(hw: dict[str, Any] | None) -> list[str]:
@@ -157,9 +183,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{acc['dataset']} samples (train {acc.get('train_top1', 0):.2%})"
         )
     lines += [
-        f"- throughput: **{est['fps']:,.0f} FPS** (bottleneck {est['bottleneck']}, "
-        f"{est['max_cycles']:,} cycles/frame); latency {est['latency_us']:,.1f} µs "
-        f"({est['latency_cycles']:,} cycles)",
+        *_throughput_lines(est),
         f"- work per frame: {est['macs']:,} MACs, {est['bops']:,} BOPs; {est['params']:,} parameters",
         f"- folding: {report['folding']['description']}",
         f"- verification ({'passed' if ver['passed'] else 'FAILED'}): {ver.get('details', '')}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from codesign.boards import RESOURCE_KINDS
+from codesign.boards import RESOURCE_KINDS, Board
 
 TOLERANCE = 1e-6  # resource units; far below one LUT, far above float summation error
 
@@ -31,10 +31,11 @@ class ResourceUse:
     kind: str
     used: float
     capacity: int
-    cap: float  # fraction of capacity the design may use
-    budget: float  # capacity * cap
+    cap: float  # fraction of what the shell leaves that the design may use
+    budget: float  # (capacity - shell) * cap
     utilisation: float  # used / capacity (0 when the board has none and none is used)
     fits: bool
+    shell: int = 0  # what the board's shell takes of the capacity
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,29 @@ class BudgetCheck:
         }
 
 
-def check_budget(
-    totals: Mapping[str, float], capacity: Mapping[str, int], caps: Mapping[str, float]
-) -> BudgetCheck:
-    """Check every resource kind of `totals` against `capacity * caps`."""
+def _check(totals: Mapping[str, float], capacity: Mapping[str, int], caps: Mapping[str, float],
+           budget: Mapping[str, float], shell: Mapping[str, int]) -> BudgetCheck:
     rows = []
     for kind in RESOURCE_KINDS:
         used = float(totals.get(kind, 0.0))
         cap_total = int(capacity.get(kind, 0))
-        cap = float(caps.get(kind, 1.0))
-        budget = cap_total * cap
         util = used / cap_total if cap_total else (0.0 if used == 0 else float("inf"))
-        rows.append(ResourceUse(kind, used, cap_total, cap, budget, util, within(used, budget)))
+        rows.append(ResourceUse(kind, used, cap_total, float(caps.get(kind, 1.0)),
+                                float(budget[kind]), util, within(used, float(budget[kind])),
+                                int(shell.get(kind, 0))))
     return BudgetCheck(tuple(rows))
+
+
+def check_budget(
+    totals: Mapping[str, float], capacity: Mapping[str, int], caps: Mapping[str, float]
+) -> BudgetCheck:
+    """Check every resource kind of `totals` against `capacity * caps` (no shell)."""
+    budget = {k: int(capacity.get(k, 0)) * float(caps.get(k, 1.0)) for k in RESOURCE_KINDS}
+    return _check(totals, capacity, caps, budget, {})
+
+
+def check_board(totals: Mapping[str, float], board: Board) -> BudgetCheck:
+    """The fits verdict on `board`: against `board.budget()`, where the board's shell takes
+    its resources before the caps apply."""
+    return _check(totals, board.resources, board.caps, board.budget(),
+                  board.shell_resources or {})

@@ -115,14 +115,17 @@ def _fastest(program: Program, budget: Mapping[str, float]) -> tuple[int | None,
     return values[hi], solves
 
 
-def maximize_throughput(space: FoldingSpace, budget: Mapping[str, float]) -> FoldingPlan:
-    """Smallest bottleneck (highest FPS) that fits `budget`, then the leanest design at it."""
+def maximize_throughput(space: FoldingSpace, budget: Mapping[str, float],
+                        floor_cycles: float = 0.0) -> FoldingPlan:
+    """Smallest bottleneck (highest FPS) that fits `budget`, then the leanest design at it.
+    A bottleneck below `floor_cycles` buys nothing (e.g. the design is I/O bound there): the
+    plan is then the leanest design whose bottleneck is at most `floor_cycles`."""
     start = time.perf_counter()
     program = Program(space, budget)
     bound, solves = _fastest(program, budget)
     if bound is None:
         return _plan(space, None, start, solves, explain_infeasible(space, budget))
-    best = program.solve(bound, _weights(budget))
+    best = program.solve(max(bound, floor_cycles), _weights(budget))
     return _plan(space, best, start, solves + 1)
 
 

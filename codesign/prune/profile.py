@@ -25,7 +25,7 @@ from codesign.errors import CompileError, FoldingError, PruneError
 from codesign.export import export_qonnx
 from codesign.finn import compile_to_hw
 from codesign.finn.plan import fold_for_board
-from codesign.folding.fits import check_budget
+from codesign.folding.fits import check_board
 
 if TYPE_CHECKING:
     from torch import nn
@@ -162,7 +162,7 @@ def fold_profile(hw: HWGraph, layer_names: Sequence[str], board: Board, *,
     converters = report.converter_totals()
     totals = {k: float(est.totals.get(k, 0.0)) for k in RESOURCE_KINDS}
     with_converters = {k: totals[k] + converters.get(k, 0.0) for k in RESOURCE_KINDS}
-    budget = check_budget(with_converters, board.resources, board.caps)
+    budget = check_board(with_converters, board)
     return HardwareProfile(attribute(est, layer_names, dims), report.fps, est.max_cycles, totals,
                            budget.fits, objective, target_fps, est, dict(converters))
 

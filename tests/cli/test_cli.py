@@ -75,6 +75,39 @@ def test_malformed_board_file_names_file_and_field(tmp_path: Path,
     assert "myboard.yaml" in err and "LUT" in err
 
 
+@pytest.mark.parametrize(
+    ("board_name", "field", "value"),
+    [
+        ("pynq-z2", "host_io", {"port_width_bits": 48, "port_clock": "kernel",
+                                "link_gbytes_per_s": None}),
+        ("pynq-z2", "host_io", {"port_width_bits": 64, "port_clock": "kernel"}),
+        ("u250", "host_io", {"port_width_bits": 512, "port_clock": "kernel",
+                             "link_gbytes_per_s": "fast"}),
+        ("u250", "shell_resources", {"LUT": 2_000_000, "FF": 1, "BRAM_18K": 1, "URAM": 0,
+                                     "DSP": 1}),
+        ("u250", "shell_resources", {"LUT": 1, "FF": 1, "BRAM_18K": 1, "URAM": 0}),
+    ],
+    ids=["port-width", "missing-link", "link-not-number", "shell-exceeds-device",
+         "shell-missing-kind"],
+)
+@pytest.mark.parametrize("command", ["boards-show", "fold"])
+def test_bad_shell_or_io_entry_is_one_line_exit_2(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  board_name: str, field: str, value: object,
+                                                  command: str) -> None:
+    board = yaml.safe_load((ROOT / "boards" / f"{board_name}.yaml").read_text())
+    board[field] = value
+    path = tmp_path / "myboard.yaml"
+    path.write_text(yaml.safe_dump(board))
+    args = (["boards", "show", str(path)] if command == "boards-show" else
+            ["fold", str(tmp_path / "m.onnx"), "--board", str(path), "--out", str(tmp_path / "o")])
+    assert main(args) == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert "myboard.yaml" in err and field in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_boards_list_shows_every_board(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["boards", "list"]) == 0
     out = capsys.readouterr().out

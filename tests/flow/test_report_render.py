@@ -94,7 +94,7 @@ def test_folding_is_compared_with_finn_setfolding() -> None:
                 "fps_ratio": 2.0, "note": "FINN SetFolding, the fastest fitting target"}
     md = render_markdown(_optimized(baseline))
     section = md.split("## Folding: codesign vs FINN SetFolding")[1].split("\n## ")[0]
-    assert "| folding | FPS | cycles/frame | LUT | BRAM_18K | URAM | DSP |" in section
+    assert "| folding | FPS as built | cycles/frame | LUT | BRAM_18K | URAM | DSP |" in section
     assert (_row(section, "codesign optimizer")
             == "| codesign optimizer | 195,312 | 512 | 7,980 | 42 | — | 22 |")
     assert (_row(section, "FINN SetFolding (best fitting)")
@@ -142,3 +142,28 @@ def test_resources_png_is_written(tmp_path: Path) -> None:
 def test_power_line(power: dict[str, Any], expected: str) -> None:
     md = render_markdown(_report(power=power))
     assert expected in md.splitlines()
+
+
+def test_throughput_line_gives_the_as_built_fps_both_figures_and_the_binding_one() -> None:
+    report = _report()
+    io = {"fps": 1020408.16, "fps_in": 1020408.16, "fps_out": 2e7, "bytes_in_per_frame": 784.0,
+          "bytes_out_per_frame": 10.0, "port_clock_mhz": 100.0, "link_gbytes_per_s": None,
+          "transfers": []}
+    report["estimates"].update(fps=1020408.16, compute_fps=3125000.0, io=io,
+                               io_fps=1020408.16, bound="io", max_cycles=32)
+    report["board"]["shell_resources"] = None
+    md = render_markdown(report)
+    line = next(ln for ln in md.splitlines() if ln.startswith("- throughput"))
+    assert "**1,020,408 FPS**" in line and "io-bound" in line
+    assert "compute pipeline 3,125,000 FPS" in line and "I/O 1,020,408 FPS" in line
+    assert "784 B in / 10 B out" in line
+    assert "no documented figure" in md  # the shell's resources, said rather than invented
+    report["board"]["shell_resources"] = {"LUT": 361024, "FF": 635556, "BRAM_18K": 1564,
+                                          "URAM": 0, "DSP": 780}
+    assert "LUT 361,024, BRAM_18K 1,564, DSP 780" in render_markdown(report)
+
+
+def test_a_report_without_a_shell_renders_the_compute_figure_alone() -> None:
+    md = render_markdown(_report())
+    line = next(ln for ln in md.splitlines() if ln.startswith("- throughput"))
+    assert "**195,312 FPS**" in line and "bound" not in line and "I/O" not in line

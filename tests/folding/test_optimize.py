@@ -93,3 +93,28 @@ def test_pareto_front_is_monotone() -> None:
     luts = [p.totals["LUT"] for p in front]
     assert cycles == sorted(cycles) and luts == sorted(luts, reverse=True)
     assert front[0].max_cycles == maximize_throughput(space, budget).max_cycles
+
+
+def _weighted(plan, budget: dict) -> float:
+    totals = plan.grand_totals()
+    return sum(totals[k] / budget[k] for k in budget if budget[k])
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("budget", BUDGETS[:2])
+def test_a_floor_above_the_fastest_bottleneck_buys_the_leanest_design_that_meets_it(
+        seed: int, budget: dict) -> None:
+    space = random_space(seed, 3)
+    fastest = maximize_throughput(space, budget)
+    assert fastest.feasible
+    slower = [v for v in space.cycle_values() if v > fastest.max_cycles]
+    floor = slower[len(slower) // 2] + 0.5  # e.g. an I/O bound between two cycle values
+    at_floor = maximize_throughput(space, budget, floor_cycles=floor)
+    assert fastest.max_cycles < at_floor.max_cycles <= floor
+    # the same design minimize_resources finds for that bound, and never dearer than the fastest
+    lean = minimize_resources(space, budget, floor)
+    assert at_floor.choices == lean.choices
+    assert _weighted(at_floor, budget) <= _weighted(fastest, budget) + 1e-9
+    # a floor below what the budget reaches changes nothing
+    below = maximize_throughput(space, budget, floor_cycles=fastest.max_cycles - 1)
+    assert below.choices == fastest.choices
