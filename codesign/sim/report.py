@@ -82,11 +82,45 @@ def _pipeline(pipe: dict[str, Any]) -> list[str]:
         f"{pipe['estimated_latency_cycles']:,} ({_pct(pipe['latency_deviation_pct'])})",
     ]
     if pipe.get("needed_depths_cycles_per_frame") is not None:
-        lines.append(f"- rebuilt with the FIFO depths below: "
+        lines.append(f"- with every FIFO limited to its needed depth below: "
                      f"{pipe['needed_depths_cycles_per_frame']:,.0f} cycles/frame")
+    elif pipe.get("needed_depths_detail"):
+        lines.append(f"- with every FIFO limited to its needed depth below: did not run through "
+                     f"({pipe['needed_depths_detail']})")
     rows = [[f["name"], f["producer"], f["consumer"], str(f["simulated_depth"]), str(f["needed_depth"])]
             for f in pipe["fifos"]]
-    return [*lines, "", *_table(["FIFO", "from", "to", "simulated depth", "needed depth"], rows), ""]
+    return [*lines, "", *_table(["FIFO", "from", "to", "simulated depth", "needed depth"], rows), "",
+            *_shortcuts(pipe.get("shortcuts") or [])]
+
+
+def _run_result(run: dict[str, Any]) -> str:
+    if run["outcome"] != "ran":
+        return "**deadlock**" if run["outcome"] == "deadlock" else f"**failed** ({run['detail']})"
+    exact = "" if run["match"] else ", **NOT bit-exact**"
+    return f"{run['cycles_per_frame']:,.0f} cycles/frame{exact}"
+
+
+def _shortcuts(checks: list[dict[str, Any]]) -> list[str]:
+    """Each skip-branch FIFO: codesign's depth against what the simulation needed."""
+    if not checks:
+        return []
+    lines = ["#### Skip-branch FIFOs (codesign's depth in simulation)", "",
+             "Each skip-branch FIFO limited to a depth, the other FIFOs at codesign's depths (as "
+             "FINN builds the accelerator from codesign's fifo_config_file) or unlimited; without "
+             "a deadlock the batch runs through at the cycles/frame shown. Full rate: within 1 % "
+             "of the same accelerator with that FIFO unlimited.", ""]
+    for c in checks:
+        rows = [[f"{r['depth']:,}" + (" (codesign's)" if r["depth"] == c["model_depth"] else ""),
+                 "codesign's" if r["other_fifos"] == "codesign" else "unlimited",
+                 _run_result(r)] for r in c["runs"]]
+        lines += [f"- {c['fifo']} ({c['fork']} output {c['output']} -> {c['join']}): codesign's "
+                  f"model {c['elements']:,} elements at PE {c['fork_pe']} = {c['model_depth']:,} "
+                  f"words; smallest depth without deadlock {_num(c['deadlock_free_depth'])}, "
+                  f"smallest at full rate ({_num(c['reference_cycles_per_frame'])} cycles/frame) "
+                  f"{_num(c['full_rate_depth'])}; largest occupancy with the input paced and "
+                  f"every FIFO unlimited {c['needed_depth']:,}", "",
+                  *_table(["depth", "other FIFOs", "result"], rows), ""]
+    return lines
 
 
 def render_simulation_markdown(section: dict[str, Any]) -> str:
@@ -140,6 +174,10 @@ def summary_rows(section: dict[str, Any]) -> list[tuple[str, str]]:
                                  f"{pipe['estimated_cycles']:,}, {_pct(pipe['throughput_deviation_pct'])}), "
                                  f"latency {pipe['latency_cycles']:,} cycles (FINN "
                                  f"{pipe['estimated_latency_cycles']:,})"))
+        for c in pipe.get("shortcuts") or []:
+            rows.append((f"skip FIFO {c['fifo']}",
+                         f"codesign {c['model_depth']:,} words; needed {_num(c['deadlock_free_depth'])} "
+                         f"against deadlock, {_num(c['full_rate_depth'])} for full rate"))
     if section.get("rtl_not_run"):
         rows.append(("RTL simulation", f"not run: {section['rtl_not_run']}"))
     rows.append(("verdict", "passed" if section["passed"] else "FAILED"))

@@ -24,6 +24,7 @@ from codesign.finn.rtl import (
     rtl_layer,
     to_stream_order,
 )
+from codesign.finn.rtl_residual import rtl_joins
 from codesign.sim.packing import pack_beats, unpack_beats
 from codesign.sim.testbench import StreamPort, TestbenchSpec, format_beats, generate_testbench, parse_output
 from codesign.sim.verilator import (
@@ -215,10 +216,11 @@ def partition_inputs(hw: HWGraph, x: np.ndarray) -> np.ndarray:
 
 def stitch(hw: HWGraph) -> Any:
     """The partition as a stitched accelerator has it (FIFOs `LAYER_FIFO_DEPTH` deep, width
-    converters), with the HDL of every RTL layer generated. Pass it to simulate_layers and
-    simulate_pipeline to generate the HDL once for both."""
-    return generate_rtl(add_stream_infrastructure(hw.model, hw.part, LAYER_FIFO_DEPTH), hw.part,
-                        hw.clock_mhz)
+    converters), residual joins as FINN's RTL add where legal, with the HDL of every RTL
+    layer generated. Pass it to simulate_layers and simulate_pipeline to generate the HDL once
+    for both."""
+    return generate_rtl(add_stream_infrastructure(rtl_joins(hw.model), hw.part, LAYER_FIFO_DEPTH),
+                        hw.part, hw.clock_mhz)
 
 
 def simulate_layers(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 3,

