@@ -80,10 +80,17 @@ class PipelineSim:
     shortcuts: tuple[ShortcutCheck, ...] = ()  # each skip-branch FIFO against codesign's model
     needed_depths_detail: str = ""  # why the run at the needed depths did not run through
 
+    @property
+    def skip_fifos_ok(self) -> bool:
+        """Every skip-branch FIFO at codesign's depth (the others too) ran through bit-exactly."""
+        return all(c.run_at(c.model_depth).outcome == "ran" and c.run_at(c.model_depth).match
+                   for c in self.shortcuts)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["fifos"] = [asdict(f) for f in self.fifos]
         out["shortcuts"] = [s.to_dict() for s in self.shortcuts]
+        out["skip_fifos_ok"] = self.skip_fifos_ok
         return out
 
 
