@@ -12,6 +12,7 @@ graph is built once for all of them."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,18 @@ def make_design(stitched: Any, part: str, clock_mhz: float) -> Design:
                          monitors=tuple((f"fifo_max_{i}", 32) for i in range(len(fifos))),
                          controls=tuple((f"fifo_cap_{i}", 32) for i in range(len(fifos))))
     return Design(model, layers, fifos, sources, data, spec, first, last)
+
+
+def failure_reason(error: Exception) -> str:
+    """One line saying why a run did not finish: the RTL assertion that stopped it (which
+    layer, what it said) or the first line of the error."""
+    text = str(error)
+    for line in text.splitlines():
+        if "Assertion failed in" in line:
+            layer = re.search(rf"{TOP}\.(\w+?)_i\.", line)
+            return (f"RTL assertion in {layer.group(1) if layer else 'a layer'}: "
+                    f"{line.rsplit(': ', 1)[-1].strip()}")
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def frame_ends(cycles: list[int], beats_per_frame: int, frames: int) -> list[int]:

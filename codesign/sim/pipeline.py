@@ -36,7 +36,7 @@ from codesign.finn.rtl import (
     set_fifo_depths,
 )
 from codesign.finn.rtl_residual import is_fork, is_join, join_rtl_blocker, model_fifo_depths, rtl_joins
-from codesign.sim.bench import Bench, make_design, steady
+from codesign.sim.bench import Bench, failure_reason, make_design, steady
 from codesign.sim.packing import pack_beats
 from codesign.sim.rtl_layers import cycle_budget, deviation, partition_inputs
 from codesign.sim.shortcuts import ShortcutCheck, check_shortcuts
@@ -81,16 +81,27 @@ class PipelineSim:
     needed_depths_detail: str = ""  # why the run at the needed depths did not run through
 
     @property
+    def skip_fifo_problem(self) -> str:
+        """What went wrong with the accelerator at codesign's FIFO depths ("" if nothing)."""
+        for check in self.shortcuts:
+            run = check.run_at(check.model_depth)
+            if run.outcome == "deadlock":
+                return f"skip FIFO {check.fifo} at codesign's {check.model_depth} words deadlocks"
+            if run.outcome == "failed" or not run.match:
+                return f"at codesign's FIFO depths: {run.detail}"
+        return ""
+
+    @property
     def skip_fifos_ok(self) -> bool:
         """Every skip-branch FIFO at codesign's depth (the others too) ran through bit-exactly."""
-        return all(c.run_at(c.model_depth).outcome == "ran" and c.run_at(c.model_depth).match
-                   for c in self.shortcuts)
+        return not self.skip_fifo_problem
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["fifos"] = [asdict(f) for f in self.fifos]
         out["shortcuts"] = [s.to_dict() for s in self.shortcuts]
         out["skip_fifos_ok"] = self.skip_fifos_ok
+        out["skip_fifo_problem"] = self.skip_fifo_problem
         return out
 
 
@@ -157,7 +168,7 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
                               deep.caps({f: max(2, n) for f, n in needed.items()}))
             checked = bench.cycles_per_frame(deep, rerun)
         except VerificationError as exc:  # a stall, or an RTL assertion under back-pressure
-            checked_detail = str(exc)
+            checked_detail = failure_reason(exc)
         shortcuts = check_shortcuts(bench, deep, model_depths, needed)
     return PipelineSim(
         layers=tuple(n.name for n in hw.model.graph.node), frames=frames, match=wrong == 0,

@@ -65,9 +65,8 @@ def _summary(section: dict[str, Any]) -> str:
         parts.append(f"pipeline {'bit-exact' if pipe['match'] else 'MISMATCH'} at "
                      f"{pipe['cycles_per_frame']:,.0f} cycles/frame vs {pipe['estimated_cycles']:,} "
                      "estimated")
-        if not pipe.get("skip_fifos_ok", True):
-            parts.append("a skip-branch FIFO at codesign's depth deadlocked or failed (see the "
-                         "pipeline section)")
+        if pipe.get("skip_fifo_problem"):
+            parts.append(f"pipeline FAILED {pipe['skip_fifo_problem']}")
     return "; ".join(parts) or "nothing simulated"
 
 

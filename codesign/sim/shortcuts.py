@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from codesign.errors import VerificationError
 from codesign.finn.rtl import fifo_depth
 from codesign.finn.rtl_residual import shortcut_fifos
+from codesign.sim.bench import failure_reason
 from codesign.sim.verilator import SimulationStalled
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ def _check(bench: Bench, design: Design, skip: ShortcutFifo, model_depths: dict[
                                    design.caps(limits))
             except VerificationError as exc:  # SimulationStalled is one: a deadlock
                 outcome = "deadlock" if isinstance(exc, SimulationStalled) else "failed"
-                runs[(depth, others)] = ShortcutRun(depth, others, outcome, None, None, str(exc))
+                runs[(depth, others)] = ShortcutRun(depth, others, outcome, None, None,
+                                                    failure_reason(exc))
             else:
                 wrong, compared = bench.wrong_values(design, result)
                 runs[(depth, others)] = ShortcutRun(
