@@ -65,7 +65,8 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
     folding_seconds = time.perf_counter() - compiled
     sweep = SetFoldingSweep(hw) if setfolding_points else None
     points = sweep.grid(count=6) if sweep else []
-    pareto = pareto_data(report.space.space, the_board, hw.clock_mhz, plan, points)
+    pareto = pareto_data(report.space.space, the_board, hw.clock_mhz, plan, points,
+                         io_fps=report.estimates.io_fps)
     files = {
         "folding_config": write_folding_config(folded, out / "folding_config.json"),
         "pareto_json": write_json(out / "pareto.json", pareto),

@@ -20,14 +20,17 @@ def _point(plan: FoldingPlan, clock_mhz: float) -> dict[str, Any]:
 
 
 def pareto_data(space: FoldingSpace, board: Board, clock_mhz: float, chosen: FoldingPlan,
-                setfolding: list[Any], max_points: int = 16) -> dict[str, Any]:
-    """`setfolding`: SetFoldingPoint objects (codesign.finn.baseline) to show alongside."""
+                setfolding: list[Any], max_points: int = 16,
+                io_fps: float | None = None) -> dict[str, Any]:
+    """`setfolding`: SetFoldingPoint objects (codesign.finn.baseline) to show alongside. FPS
+    here is the compute pipeline's; `io_fps` (the shell's I/O bound of the chosen folding) caps
+    what any of them runs at as built."""
     budget = board.budget()
     fronts = {kind: [_point(p, clock_mhz) for p in pareto_front(space, budget, kind, max_points)]
               for kind in FRONT_KINDS}
     return {
         "board": board.name, "part": board.part, "clock_mhz": clock_mhz, "budget": budget,
-        "optimizer": fronts, "chosen": _point(chosen, clock_mhz),
+        "optimizer": fronts, "chosen": _point(chosen, clock_mhz), "io_fps": io_fps,
         "setfolding": [{**p.to_dict(), "fits": p.fits(budget),
                         "fits_without_converters": p.fits(budget, with_converters=False)}
                        for p in setfolding],
@@ -59,8 +62,11 @@ def plot_pareto(data: dict[str, Any], path: Path) -> Path:
         ax.scatter([chosen["totals"][kind]], [chosen["fps"]], marker="*", s=220, color="C2",
                    zorder=5, label="chosen plan")
         ax.axvline(data["budget"][kind], color="C3", linestyle="--", label=f"{kind} budget")
+        if data.get("io_fps"):
+            ax.axhline(data["io_fps"], color="C4", linestyle=":",
+                       label=f"I/O bound ({data['io_fps']:,.0f} FPS as built)")
         ax.set_xlabel(f"{kind} (FINN estimate)")
-        ax.set_ylabel("FPS")
+        ax.set_ylabel("compute FPS")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
