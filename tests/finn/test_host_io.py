@@ -161,3 +161,17 @@ def test_setfolding_baseline_takes_the_leanest_design_at_the_io_bound(tfc: Any) 
     tied = [p for p in sweep.seen()
             if p.fits(budget) and p.fps == pytest.approx(best.fps, rel=1e-9)]
     assert all(cost(best) <= cost(p) + 1e-12 for p in tied)
+
+
+def test_alveo_folding_is_budgeted_on_what_the_shell_leaves(tfc: Any) -> None:
+    board = load_board("u250")
+    _, plan, report = fold_for_board(tfc("u250"), board)
+    shell = board.shell_resources
+    assert shell is not None
+    assert report.budget == board.budget()
+    assert report.budget["LUT"] == pytest.approx((board.resources["LUT"] - shell["LUT"])
+                                                 * board.caps["LUT"])
+    assert all(plan.grand_totals()[k] <= report.budget[k] + 1e-6 for k in report.budget)
+    # 49 words of 128 bits at 200 MHz: the MLP is I/O-bound on the Alveo card too
+    assert report.estimates.bound == "io"
+    assert report.fps == pytest.approx(200e6 / 49)
