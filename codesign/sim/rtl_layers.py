@@ -24,7 +24,7 @@ from codesign.finn.rtl import (
     rtl_layer,
     to_stream_order,
 )
-from codesign.finn.rtl_residual import rtl_joins
+from codesign.finn.rtl_residual import is_fork, rtl_joins
 from codesign.sim.packing import pack_beats, unpack_beats
 from codesign.sim.testbench import StreamPort, TestbenchSpec, format_beats, generate_testbench, parse_output
 from codesign.sim.verilator import (
@@ -266,6 +266,9 @@ def simulate_layers(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int = 
             continue
         if is_rtl_node(node):
             why = "RTL layer not selected for simulation: executed in Python"
+        elif is_fork(node):
+            why = ("fork, HLS-only in FINN: executed in Python here; the whole-pipeline "
+                   "simulation runs codesign's RTL broadcast in its place")
         else:
             why = ("HLS layer: executed in Python (its C++ needs Vitis HLS to become RTL, "
                    "so Verilator cannot simulate it here)")

@@ -144,7 +144,7 @@ def _simulate_rtl(hw: HWGraph, x: np.ndarray, workdir: Path, options: SimulateCo
     if options.pipeline == "off" or (options.pipeline == "auto" and missing):
         reason = ("switched off" if options.pipeline == "off" else
                   f"not every layer has an RTL implementation ({', '.join(missing[:3])}"
-                  f"{', ...' if len(missing) > 3 else ''}); for an all-RTL MLP set "
+                  f"{', ...' if len(missing) > 3 else ''}); for an all-RTL network set "
                   "folding.mvau_rtl: true in the flow (--mvau-rtl for codesign build)")
         section["pipeline"] = {"status": "skipped", "reason": reason}
         return

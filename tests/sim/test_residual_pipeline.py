@@ -122,7 +122,10 @@ def test_simulate_runs_the_residual_pipeline_and_reports_the_skip_fifo(
     assert pipe["status"] == "passed" and pipe["shortcuts"][0]["model_depth"] == 185
     assert "#### Skip-branch FIFOs" in render_simulation_markdown(section)
     assert any(k.startswith("skip FIFO") and "codesign 185 words" in v for k, v in summary_rows(section))
-    (join,) = [s for s in simulate_layers(hw, X, tmp_path / "layers", frames=3, cache=verilator_cache,
-                                          only=("ElementwiseAdd_rtl",)) if s.mode == "verilator"]
+    layers = simulate_layers(hw, X, tmp_path / "layers", frames=3, cache=verilator_cache,
+                             only=("ElementwiseAdd_rtl",))
+    (join,) = [s for s in layers if s.mode == "verilator"]
     assert join.op_type == "ElementwiseAdd_rtl" and join.match, join.detail
     assert abs(join.deviation_pct) <= 5.0
+    (fork,) = [s for s in layers if s.op_type == "DuplicateStreams_hls"]
+    assert fork.mode == "python" and "codesign's RTL broadcast" in fork.detail
