@@ -19,6 +19,7 @@ from typing import Any
 from codesign.errors import ClusterError
 
 CONNECT_TIMEOUT_S = 20
+HARDWARE = "vivado"  # the worker resource a task with Vivado steps needs one of (a licence)
 
 
 class TaskFailed(Exception):
@@ -43,7 +44,7 @@ class Engine:
     def submit(self, fn: Callable[..., Any], *args: Any, hardware: bool = False) -> Any:
         """Run fn(*args) on a worker; `hardware` tasks need one `vivado` worker resource."""
         return self.client.submit(fn, *args, pure=False,
-                                  resources={"vivado": 1} if hardware else None)
+                                  resources={HARDWARE: 1} if hardware else None)
 
     def wait_any(self, handles: list[Any], timeout_s: float = 1.0) -> list[Any]:
         """The handles that finished (successfully or not) within `timeout_s`."""
@@ -56,6 +57,15 @@ class Engine:
         except TimeoutError:
             return []
         return [h for h in handles if h in done]
+
+    def has_resource(self, name: str) -> bool:
+        """Whether some worker declares the resource (`dask worker --resources vivado=2`)."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return any(w.get("resources", {}).get(name, 0) > 0 for w in workers)
+
+    def finished(self, handles: list[Any]) -> list[Any]:
+        """The handles whose task has already ended (no waiting)."""
+        return [h for h in handles if h.done()]
 
     def result(self, handle: Any) -> Any:
         """What the task returned; TaskFailed with a one-line reason if it did not."""
@@ -85,7 +95,7 @@ def open_engine(workers: int = 1, scheduler: str | None = None) -> Iterator[Engi
         # memory_limit 0: training is the trial, Dask must not pause or restart a worker for it
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=0,
-                               silence_logs=logging.ERROR, resources={"vivado": 1})
+                               silence_logs=logging.ERROR, resources={HARDWARE: 1})
         client = Client(cluster)
         description = f"local cluster, {workers} worker process(es)"
     else:

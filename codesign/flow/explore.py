@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.errors import ConfigError
-from codesign.flow.cluster import Engine, TaskFailed, open_engine
+from codesign.flow.cluster import HARDWARE, Engine, TaskFailed, open_engine
 from codesign.flow.explore_report import write_results
 from codesign.flow.explore_trial import TrialSpec, evaluate_trial
 from codesign.flow.study import FinishedTrial, Study, grid_size
@@ -79,7 +79,25 @@ def _submit(engine: Engine, study: Study, space: SpaceConfig, out_dir: Path,
         study.fail(trial, str(exc))
         return
     spec = TrialSpec(flow.to_file_dict(), space.boards, str(out_dir / VARIANTS_DIR))
+    if spec.needs_hardware and not engine.has_resource(HARDWARE):
+        study.fail(trial, f"outputs {', '.join(flow.outputs)} need Vivado, and no worker declares "
+                          f"the '{HARDWARE}' resource; start workers with `dask worker "
+                          f"ADDR --resources {HARDWARE}=N` (N licences)")
+        return
     pending[engine.submit(evaluate_trial, spec, hardware=spec.needs_hardware)] = (trial, params)
+
+
+def _collect(engine: Engine, study: Study, pending: dict[Any, tuple[Any, dict[str, Any]]],
+             handle: Any, rows: dict[int, TrialRow]) -> FinishedTrial:
+    """Tell the study how the task behind `handle` ended."""
+    trial, params = pending.pop(handle)
+    try:
+        study.complete(trial, params, engine.result(handle))
+    except TaskFailed as exc:
+        study.fail(trial, exc.reason)
+    done = next(t for t in study.finished() if t.number == trial.number)
+    rows[trial.number] = _row(trial.number, params, done)
+    return done
 
 
 def explore(space: SpaceConfig, out_dir: Path, *, trials: int | None = None, workers: int = 1,
@@ -116,15 +134,10 @@ def explore(space: SpaceConfig, out_dir: Path, *, trials: int | None = None, wor
                 if not pending:
                     break
                 for handle in engine.wait_any(list(pending)):
-                    trial, params = pending.pop(handle)
-                    try:
-                        study.complete(trial, params, engine.result(handle))
-                    except TaskFailed as exc:
-                        study.fail(trial, exc.reason)
-                    done = next(t for t in study.finished() if t.number == trial.number)
-                    new.append(done)
-                    rows[trial.number] = _row(trial.number, params, done)
+                    new.append(_collect(engine, study, pending, handle, rows))
         except KeyboardInterrupt:
+            # trials that ended before the interrupt are kept; the others are queued again
+            new += [_collect(engine, study, pending, h, rows) for h in engine.finished(list(pending))]
             engine.cancel(list(pending))
             for trial, _ in pending.values():
                 study.fail(trial, "interrupted", interrupted=True)

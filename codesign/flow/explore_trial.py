@@ -32,7 +32,6 @@ from codesign.folding import fits
 
 VARIANT_FILE = "variant.json"  # the trained variant's accuracy and its board points
 BOARDS_DIR = "boards"
-HARDWARE_RESOURCE = "vivado"  # Dask worker resource a trial with hardware outputs needs one of
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ storage (ask/tell); workers never do."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -54,9 +55,9 @@ def _sampler(space: SpaceConfig) -> Any:
     if space.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=space.seed, constraints_func=_constraints,
                                           n_startup_trials=min(10, max(2, space.trials // 3)))
-    if space.sampler == "grid":
-        return optuna.samplers.GridSampler({d.key: list(d.grid() or ()) for d in space.dimensions},
-                                           seed=space.seed)
+    # grid: every grid point is queued when the study is created (codesign.flow.study.Study),
+    # so interrupted points can be queued again; Optuna's GridSampler stops the study when the
+    # grid is exhausted, which ask/tell does not allow, and ignores queued trials
     return optuna.samplers.RandomSampler(seed=space.seed)
 
 
@@ -92,9 +93,18 @@ class Study:
                 self.study._storage.set_trial_user_attr(t._trial_id, _INTERRUPTED, True)
                 self.study.tell(t.number, state=TrialState.FAIL)
                 self.study.enqueue_trial(t.params, user_attrs={_BASE: t.user_attrs.get(_BASE, False)})
+        if trials:
+            return
         base = {d.key: flow_value(self.space.base, d.key) for d in self.space.dimensions}
-        if not trials and all(self._inside(k, v) for k, v in base.items()):
+        inside = all(self._inside(k, v) for k, v in base.items())
+        if inside:
             self.study.enqueue_trial(base, user_attrs={_BASE: True})
+        if self.space.sampler == "grid":
+            keys = [d.key for d in self.space.dimensions]
+            for values in itertools.product(*(d.grid() or () for d in self.space.dimensions)):
+                point = dict(zip(keys, values, strict=True))
+                if not (inside and point == base):
+                    self.study.enqueue_trial(point, user_attrs={_BASE: False})
 
     def _inside(self, key: str, value: Any) -> bool:
         dim = self.space.dimension(key)

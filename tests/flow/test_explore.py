@@ -1,0 +1,117 @@
+"""`codesign explore` on a local Dask cluster: a tiny space end to end, the trained-variant
+cache, fronts that hold only non-dominated feasible points, resuming a study, and Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from explore_spaces import results, tiny_space
+
+from codesign.cli import main
+
+pytestmark = pytest.mark.slow
+INTERRUPTED = 130
+
+
+def _dominated(p: dict, q: dict, objectives: dict[str, str]) -> bool:
+    """q dominates p."""
+    signs = {o: 1 if d == "max" else -1 for o, d in objectives.items()}
+    at_least = all(signs[o] * q[o] >= signs[o] * p[o] for o in objectives)
+    return at_least and any(signs[o] * q[o] > signs[o] * p[o] for o in objectives)
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    tmp = tmp_path_factory.mktemp("explore")
+    space = tiny_space(tmp, boards=["pynq-z1", "zcu104"])
+    out = tmp / "out"
+    assert main(["explore", str(space), "--out", str(out), "--quiet"]) == 0
+    return space, out, results(out)
+
+
+def test_every_trial_gives_a_point_per_board_with_its_run(explored: tuple[Path, Path, dict]) -> None:
+    _, out, doc = explored
+    assert [t["number"] for t in doc["trials"]] == [0, 1, 2]
+    assert all(t["complete"] for t in doc["trials"])
+    assert doc["trials"][0]["base"]  # the base flow's own configuration runs first
+    assert len(doc["points"]) == 3 * 2
+    with (out / "points.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 6
+    for p in doc["points"]:
+        run = out / p["run_dir"]
+        assert (run / "report.md").is_file() and (run / "model.qonnx.onnx").is_file()
+        assert (run / p["folding_config"]).is_file()
+        assert 0 < p["accuracy"] <= 1 and p["fps"] > 0
+    assert (out / "pareto.png").stat().st_size > 0 and (out / "study.db").is_file()
+    assert "Smallest board that meets" in (out / "report.md").read_text()
+
+
+def test_a_repeated_configuration_is_not_retrained(explored: tuple[Path, Path, dict]) -> None:
+    _, out, doc = explored
+    configs = {tuple(sorted(t["params"].items())) for t in doc["trials"]}
+    variants = [d for d in (out / "variants").iterdir() if not d.name.startswith(".")]
+    assert len(variants) == len(configs) < 3  # 3 trials over 2 configurations
+    assert sum(bool(t["cached"]) for t in doc["trials"]) == 3 - len(configs)
+
+
+def test_fronts_hold_exactly_the_non_dominated_feasible_points(
+        explored: tuple[Path, Path, dict]) -> None:
+    _, _, doc = explored
+    objectives = doc["objectives"]
+    feasible = [p for p in doc["points"] if p["feasible"]]
+    for board, front in doc["fronts"].items():
+        pool = [p for p in feasible if board == "all" or p["board"] == board]
+        assert front, board
+        for p in front:
+            assert p["feasible"] and not any(_dominated(p, q, objectives) for q in pool)
+        for p in pool:
+            on_front = any((f["run_dir"], f["board"]) == (p["run_dir"], p["board"]) for f in front)
+            assert on_front or any(_dominated(p, q, objectives) for q in pool)
+
+
+def test_rerunning_resumes_without_repeating_a_finished_trial(
+        explored: tuple[Path, Path, dict]) -> None:
+    space, out, before = explored
+    assert main(["explore", str(space), "--out", str(out), "--trials", "4", "--quiet"]) == 0
+    after = results(out)
+    assert [t["number"] for t in after["trials"]] == [0, 1, 2, 3]
+    assert after["trials"][:3] == before["trials"]  # kept as they were, not run again
+
+
+def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> None:
+    space = tiny_space(tmp_path, trials=3, space={"model.weight_bits": [1, 2, 3],
+                                                  "model.act_bits": [2]})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "codesign.cli", "explore", str(space), "--out", str(out),
+               "--quiet"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = list((out / "variants").glob("*/variant.json")) if out.exists() else []
+            if done:  # a trial has ended; give the client a moment to record it
+                time.sleep(1.5)
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert proc.returncode == INTERRUPTED, err
+    assert "interrupted" in err
+    kept = results(out)["trials"]
+    assert kept and all(t["complete"] for t in kept)
+    assert main(["explore", str(space), "--out", str(out), "--quiet"]) == 0
+    final = results(out)["trials"]
+    assert len(final) == 3 and final[:len(kept)] == kept
+    assert all(t["complete"] for t in final)
