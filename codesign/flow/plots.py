@@ -36,8 +36,8 @@ def plot_cycles(report: dict[str, Any], path: Path) -> Path:
         ax.legend(fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("cycles per frame")
-    ax.set_title(f"{report['name']}: per-layer cycles (red = bottleneck); as built "
-                 f"{est['fps']:,.0f} FPS")
+    ax.set_title(f"{report['name']}: per-layer cycles (red = bottleneck)\n"
+                 f"as built {est['fps']:,.0f} FPS", fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
