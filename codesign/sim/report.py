@@ -175,9 +175,11 @@ def summary_rows(section: dict[str, Any]) -> list[tuple[str, str]]:
                                  f"latency {pipe['latency_cycles']:,} cycles (FINN "
                                  f"{pipe['estimated_latency_cycles']:,})"))
         for c in pipe.get("shortcuts") or []:
+            at_model = next(r for r in c["runs"] if r["depth"] == c["model_depth"])
             rows.append((f"skip FIFO {c['fifo']}",
-                         f"codesign {c['model_depth']:,} words; needed {_num(c['deadlock_free_depth'])} "
-                         f"against deadlock, {_num(c['full_rate_depth'])} for full rate"))
+                         f"codesign {c['model_depth']:,} words: {_run_result(at_model)}; needed "
+                         f"{_num(c['deadlock_free_depth'])} against deadlock, "
+                         f"{_num(c['full_rate_depth'])} for full rate"))
     if section.get("rtl_not_run"):
         rows.append(("RTL simulation", f"not run: {section['rtl_not_run']}"))
     rows.append(("verdict", "passed" if section["passed"] else "FAILED"))

@@ -119,6 +119,8 @@ def test_simulate_runs_the_residual_pipeline_and_reports_the_skip_fifo(
                                 options=options)
     pipe = section["pipeline"]
     assert "pipeline bit-exact" in section["summary"]
+    # the slowdown at codesign's depth is said, not hidden behind the estimate
+    assert "with codesign's FIFO depths" in section["summary"] and "needs 2" in section["summary"]
     assert pipe["status"] == "passed" and pipe["shortcuts"][0]["model_depth"] == 185
     assert "#### Skip-branch FIFOs" in render_simulation_markdown(section)
     assert any(k.startswith("skip FIFO") and "codesign 185 words" in v for k, v in summary_rows(section))
