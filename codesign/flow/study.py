@@ -24,7 +24,7 @@ _OUTCOME = "outcome"
 _REASON = "fail_reason"
 _INTERRUPTED = "interrupted"
 _BASE = "base_flow"
-_CONSTRAINTS = "constraint_violations"
+CONSTRAINT_NAMES = ("fits", "min_accuracy", "min_fps")  # the order of trial_violations
 
 
 @dataclass(frozen=True)
@@ -42,18 +42,14 @@ class FinishedTrial:
         return design_points(self.number, self.params, self.outcome, self.base)
 
 
-def _constraints(trial: Any) -> list[float]:
-    return list(trial.user_attrs.get(_CONSTRAINTS, [1.0, 1.0, 1.0]))
-
-
 def _sampler(space: SpaceConfig) -> Any:
     import optuna
 
     if space.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=space.seed, constraints_func=_constraints,
-                                             population_size=min(50, max(4, space.trials // 3)))
+        population = min(50, max(4, space.trials // 3))  # a few generations within the budget
+        return optuna.samplers.NSGAIISampler(seed=space.seed, population_size=population)
     if space.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=space.seed, constraints_func=_constraints,
+        return optuna.samplers.TPESampler(seed=space.seed,
                                           n_startup_trials=min(10, max(2, space.trials // 3)))
     # grid: every grid point is queued when the study is created (codesign.flow.study.Study),
     # so interrupted points can be queued again; Optuna's GridSampler stops the study when the
@@ -135,7 +131,10 @@ class Study:
     def complete(self, trial: Any, params: dict[str, Any], outcome: TrialOutcome) -> None:
         points = design_points(trial.number, params, outcome)
         trial.set_user_attr(_OUTCOME, json.loads(json.dumps(asdict(outcome))))
-        trial.set_user_attr(_CONSTRAINTS, trial_violations(self.space, points))
+        # Optuna 5's constraint API (constraints_func is deprecated): <= 0 means met; NSGA-II
+        # and TPE rank infeasible trials after feasible ones
+        for name, value in zip(CONSTRAINT_NAMES, trial_violations(self.space, points), strict=True):
+            trial.set_constraint(name, value)
         self.study.tell(trial, trial_values(self.space, points))
 
     def fail(self, trial: Any, reason: str, interrupted: bool = False) -> None:

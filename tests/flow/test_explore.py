@@ -53,6 +53,19 @@ def test_every_trial_gives_a_point_per_board_with_its_run(explored: tuple[Path, 
     assert "Smallest board that meets" in (out / "report.md").read_text()
 
 
+def test_the_study_file_loads_in_optuna_with_each_trials_constraints(
+        explored: tuple[Path, Path, dict]) -> None:
+    import optuna
+
+    _, out, doc = explored
+    study = optuna.load_study(study_name="tiny_space", storage=f"sqlite:///{out / 'study.db'}")
+    assert len(study.trials) == 3 and len(study.directions) == 3
+    for t in study.trials:
+        assert set(t.constraints) == {"fits", "min_accuracy", "min_fps"}
+        feasible = any(p["feasible"] for p in doc["points"] if p["trial"] == t.number)
+        assert (max(t.constraints.values()) <= 0) == feasible
+
+
 def test_a_repeated_configuration_is_not_retrained(explored: tuple[Path, Path, dict]) -> None:
     _, out, doc = explored
     configs = {tuple(sorted(t["params"].items())) for t in doc["trials"]}
