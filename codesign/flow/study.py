@@ -91,7 +91,9 @@ class Study:
                 self.study.enqueue_trial(t.params, user_attrs={_BASE: t.user_attrs.get(_BASE, False)})
         if trials:
             return
-        base = {d.key: flow_value(self.space.base, d.key) for d in self.space.dimensions}
+        # the base flow's point: its own values, with the settings the space fixes (one choice)
+        base = {d.key: d.choices[0] if d.choices is not None and len(d.choices) == 1
+                else flow_value(self.space.base, d.key) for d in self.space.dimensions}
         inside = all(self._inside(k, v) for k, v in base.items())
         if inside:
             self.study.enqueue_trial(base, user_attrs={_BASE: True})

@@ -1,0 +1,47 @@
+"""The Optuna boundary (codesign.flow.study) without training: what a new study asks first,
+the grid, and trials an interrupted session left running."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from codesign.flow.study import Study
+from codesign.space import load_space, parse_space
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_first_trial_is_the_base_flows_point_with_the_fixed_settings(tmp_path: Path) -> None:
+    study = Study(load_space(REPO / "flows" / "spaces" / "tfc_space.yaml"), tmp_path)
+    _, params = study.ask()
+    assert params == {"model.weight_bits": 2, "model.act_bits": 2, "prune.target_sparsity": 0.5,
+                      "simulate.enabled": False, "folding.compare_setfolding": False}
+
+
+@pytest.mark.parametrize("bits", [(1, 2, 4), (1, 4, 8)])  # the base's 2 bits inside / outside
+def test_a_grid_study_asks_every_grid_point_once(tmp_path: Path, bits: tuple[int, ...]) -> None:
+    space = parse_space({
+        "name": "g", "base": str(REPO / "flows" / "tfc_w2a2_mnist5k.yaml"), "boards": ["pynq-z2"],
+        "objectives": {"accuracy": "max"}, "sampler": "grid",
+        "space": {"model.weight_bits": list(bits), "train.epochs": {"low": 2, "high": 10, "step": 4},
+                  "seed": [7]}})
+    study = Study(space, tmp_path)
+    asked = [tuple(study.ask()[1].values()) for _ in range(9)]
+    assert sorted(asked) == sorted(itertools.product(bits, (2, 6, 10), (7,)))
+    assert (asked[0] == (2, 10, 7)) == (2 in bits)  # the base flow's point first, when inside
+
+
+def test_trials_left_running_are_failed_and_asked_again(tmp_path: Path) -> None:
+    space = parse_space({
+        "name": "r", "base": str(REPO / "flows" / "tfc_w2a2_mnist5k.yaml"), "boards": ["pynq-z2"],
+        "objectives": {"accuracy": "max"}, "sampler": "random", "seed": 1,
+        "space": {"train.lr": {"low": 0.001, "high": 0.1, "log": True}}})
+    first = Study(space, tmp_path)
+    _, base = first.ask()
+    _, lost = first.ask()  # a session that dies with two trials running
+    again = Study(space, tmp_path)
+    assert again.finished_count() == 0 and again.finished() == []
+    assert [again.ask()[1] for _ in range(2)] == [base, lost]
