@@ -26,7 +26,14 @@ The rule, per channel group (producer P with C channels, consumer Q):
    e.g. 12 or 9). At least 1.
 
 Counts that are multiples of the granularity keep that parallelism legal, so cycles fall in
-proportion to the channels removed instead of jumping to a narrow folding."""
+proportion to the channels removed instead of jumping to a narrow folding.
+
+A coupled group takes the lcm over all its members and consumers: the PE of every producer's
+MVAU and of every depthwise conv's VVAU (PE lanes over channels; its SIMD spans the kernel
+window, not channels), the PE/SIMD of every node charged to them (the residual join
+(ElementwiseAdd) and fork (DuplicateStreams) PE, the thresholds after a join, pools, 1-D and
+2-D sliding windows and paddings: all fold over the group's channels), and the channel part of
+every consumer's SIMD (n = K for a 1-D conv consumer, K*K for 2-D, H*W or L after a flatten)."""
 
 from __future__ import annotations
 
@@ -48,11 +55,11 @@ class Alignment:
 
     name: str
     channels: int
-    pe: int  # of the producer's MVAU
-    between: tuple[int, ...]  # PE/SIMD of the nodes between producer and consumer
-    consumer_simd: int
-    inputs_per_channel: int  # consumer MW / channels
-    channel_simd: int  # the part of consumer_simd that spans the producer's channels
+    pe: int  # of the producer's MVAU (lcm over every producer MVAU and depthwise VVAU)
+    between: tuple[int, ...]  # PE/SIMD of the nodes between producers and consumers
+    consumer_simd: int  # of the first consumer
+    inputs_per_channel: int  # first consumer's MW / channels
+    channel_simd: int  # the part of the consumers' SIMD that spans the channels (lcm)
     required: int  # lcm of all of the above
     limit: int  # max(channels // min_options, min(NARROW_GRAIN, channels // 2), 1)
     granularity: int  # largest divisor of required <= limit
@@ -76,26 +83,41 @@ def bounded(required: int, channels: int, min_options: int = MIN_OPTIONS) -> int
     return max(d for d in range(1, min(required, limit) + 1) if required % d == 0)
 
 
+def _consumer_part(g: ChannelGroup, profile: HardwareProfile, consumer: str, features: int,
+                   first: bool) -> tuple[int, int, int]:
+    """(SIMD, inputs per channel, channel part of the SIMD) of one consumer of `g`."""
+    layer = profile.layer(consumer)
+    if layer.mw % g.channels:
+        raise PruneError(f"the hardware profile has {layer.mw} inputs for {consumer}, the model "
+                         f"{g.channels} channels of {g.layers} before it; profile the model "
+                         "after its latest surgery")
+    per = layer.mw // g.channels
+    if (features > 1 or (first and g.consumer_kind == "linear")) and per != features:
+        raise PruneError(f"{consumer} takes {per} inputs per channel of {g.name} in FINN "
+                         f"but {features} in the model; cannot align them")
+    return layer.simd, per, channel_simd(layer.simd, per)
+
+
 def alignments(groups: Sequence[ChannelGroup], profile: HardwareProfile, *,
                min_options: int = MIN_OPTIONS) -> tuple[Alignment, ...]:
     """The rule of the module docstring, applied to every group."""
     rows = []
     for g in groups:
-        producer, consumer = profile.layer(g.name), profile.layer(g.consumer)
-        if producer.mh != g.channels or consumer.mw % g.channels:
-            raise PruneError(
-                f"the hardware profile has {producer.mh} outputs for {g.name} and {consumer.mw} "
-                f"inputs for {g.consumer}, the model {g.channels} channels between them; "
-                "profile the model after its latest surgery")
-        per = consumer.mw // g.channels
-        if g.consumer_kind == "linear" and per != g.features_per_channel:
-            raise PruneError(f"{g.consumer} takes {per} inputs per channel of {g.name} in FINN "
-                             f"but {g.features_per_channel} in the model; cannot align them")
-        part = channel_simd(consumer.simd, per)
-        required = lcm(producer.pe, part, *producer.channel_folds)
-        rows.append(Alignment(g.name, g.channels, producer.pe, producer.channel_folds,
-                              consumer.simd, per, part, required,
-                              grain_limit(g.channels, min_options),
+        members = [profile.layer(m) for m in g.members]
+        for member in members:
+            if member.mh != g.channels:
+                raise PruneError(
+                    f"the hardware profile has {member.mh} outputs for {member.layer}, the model "
+                    f"{g.channels} channels for {g.layers}; profile the model after its latest "
+                    "surgery")
+        parts = [_consumer_part(g, profile, c, f, i == 0) for i, (c, f)
+                 in enumerate(zip(g.consumers, g.consumer_features, strict=True))]
+        pe = lcm(*(m.pe for m in members))
+        between = tuple(f for m in members for f in m.channel_folds)
+        part = lcm(*(p[2] for p in parts))
+        required = lcm(pe, part, *between)
+        rows.append(Alignment(g.name, g.channels, pe, between, parts[0][0], parts[0][1], part,
+                              required, grain_limit(g.channels, min_options),
                               bounded(required, g.channels, min_options)))
     return tuple(rows)
 

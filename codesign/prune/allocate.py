@@ -21,7 +21,11 @@ keeps its count as it was.
 Policy "criterion" is the hardware-blind baseline: the same greedy loop, but every channel is
 worth the same and its cost is its score over the L2 norm of its layer's scores (the per-layer
 normalisation of global Taylor ranking), so channels go in global order of normalised
-importance, wherever their MACs, LUTs and cycles are."""
+importance, wherever their MACs, LUTs and cycles are.
+
+A coupled group frees the removed channels' share of every member (each producer of a residual
+sum scaled by its kept inputs; a depthwise conv, whose MACs are linear in its channels, fully)
+and of every consumer (scaled by its kept outputs). A chain group is the one-member case."""
 
 from __future__ import annotations
 
@@ -48,14 +52,18 @@ def _check_inputs(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nd
         if unknown:
             raise PruneError(f"{label} names {', '.join(unknown)}, which are not prunable groups "
                              f"({', '.join(sorted(names))})")
-    consumers = [g.consumer for g in groups]
+    fed: dict[str, str] = {}
     for g in groups:
-        mh = profile.layer(g.name).mh
-        if mh != g.channels:
-            raise PruneError(f"the hardware profile has {mh} outputs for {g.name} but the model "
-                             f"has {g.channels}; profile the model after its latest surgery")
-        if consumers.count(g.consumer) > 1:
-            raise PruneError(f"{g.consumer} consumes several groups; allocation needs a chain")
+        for member in g.members:
+            mh = profile.layer(member).mh
+            if mh != g.channels:
+                raise PruneError(f"the hardware profile has {mh} outputs for {member} but the "
+                                 f"model has {g.channels}; profile the model after its latest "
+                                 "surgery")
+        for consumer in g.consumers:
+            if fed.setdefault(consumer, g.name) != g.name:
+                raise PruneError(f"{consumer} consumes groups {fed[consumer]} and {g.name}; "
+                                 "a layer reads one channel set")
         scores = np.asarray(importance.get(g.name, np.empty(0)), dtype=np.float64)
         if scores.shape != (g.channels,):
             raise PruneError(f"importance of {g.name} has shape {scores.shape}, expected one "
@@ -103,7 +111,7 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
     total_macs = sum(macs.values())
     if total_macs <= 0:
         raise PruneError("the hardware profile counts no MACs; profile the model with FINN")
-    feeder = {g.consumer: g.name for g in groups}  # layer -> the group feeding its inputs
+    wiring = _Wiring(groups)
     channels = {g.name: g.channels for g in groups}
     counts = dict(channels)
     ranked = {g.name: np.sort(np.asarray(importance[g.name], dtype=np.float64)) for g in groups}
@@ -111,14 +119,8 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
             for n, r in ranked.items()}
     floor = {n: max(int(granularity[n]), min_keep.get(n, 1)) for n in channels}
 
-    def kept(layer: str, inputs: bool) -> float:
-        name = feeder.get(layer) if inputs else (layer if layer in counts else None)
-        return counts[name] / channels[name] if name else 1.0
-
     def freed(g: ChannelGroup, table: Mapping[str, float], fraction: float) -> float:
-        # producer loses output rows (scaled by its kept inputs), consumer loses input columns
-        return fraction * (table[g.name] * kept(g.name, inputs=True)
-                           + table[g.consumer] * kept(g.consumer, inputs=False))
+        return wiring.freed(g, table, fraction, counts)
 
     goal = remove_fraction * total_macs
     removed = 0.0
@@ -177,18 +179,38 @@ def _shortfall(fraction: float, removed: float, total: float, counts: Mapping[st
             "the granularity (align: false)")
 
 
+class _Wiring:
+    """Which group each layer writes (producers, depthwise convs) and reads (consumers)."""
+
+    def __init__(self, groups: Sequence[ChannelGroup]) -> None:
+        self.channels = {g.name: g.channels for g in groups}
+        self.writes = {m: g.name for g in groups for m in g.members}
+        self.reads = {c: g.name for g in groups for c in g.consumers}
+        self.depthwise = {d for g in groups for d in g.depthwise}
+
+    def kept(self, group: str | None, counts: Mapping[str, int]) -> float:
+        return counts[group] / self.channels[group] if group else 1.0
+
+    def scale(self, layer: str, counts: Mapping[str, int]) -> float:
+        """A layer's kept share: kept outputs x kept inputs (a depthwise conv's are one set)."""
+        out = self.kept(self.writes.get(layer), counts)
+        return out if layer in self.depthwise else out * self.kept(self.reads.get(layer), counts)
+
+    def freed(self, g: ChannelGroup, table: Mapping[str, float], fraction: float,
+              counts: Mapping[str, int]) -> float:
+        # members lose output rows (scaled by their kept inputs), consumers input columns
+        rows = sum(table[m] * (1.0 if m in self.depthwise
+                               else self.kept(self.reads.get(m), counts)) for m in g.members)
+        columns = sum(table[c] * self.kept(self.writes.get(c), counts) for c in g.consumers)
+        return fraction * (rows + columns)
+
+
 def remaining_macs(groups: Sequence[ChannelGroup], profile: HardwareProfile,
                    counts: Mapping[str, int]) -> float:
     """The profile's MACs with each group cut to `counts`: a layer's MACs scale with its kept
     output and input channels (the model `allocate` counts with)."""
-    feeder = {g.consumer: g.name for g in groups}
-    channels = {g.name: g.channels for g in groups}
-
-    def kept(name: str | None) -> float:
-        return counts[name] / channels[name] if name else 1.0
-
-    return sum(float(x.macs) * kept(x.layer if x.layer in channels else None)
-               * kept(feeder.get(x.layer)) for x in profile.layers)
+    wiring = _Wiring(groups)
+    return sum(float(x.macs) * wiring.scale(x.layer, counts) for x in profile.layers)
 
 
 def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,

@@ -201,12 +201,13 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         if not (best.fps > 0 and best.weight_bound and best.slowest):
             break
         slowest = best.slowest
-        touching = [g.name for g in groups
-                    if g.name == slowest.layer or g.consumer == slowest.layer]
+        # the groups the slowest layer writes (a member) or reads (a consumer)
+        touching = {g.name: slowest.layer in g.members for g in groups
+                    if slowest.layer in g.members or slowest.layer in g.consumers}
         trials = []
-        for name in touching:  # the folding's target first: ties go to the nearer count
-            found = (faster_counts(slowest, best.counts[name], floor[name],
-                                   outputs=name == slowest.layer) if targets else [])
+        for name, outputs in touching.items():  # the folding's target first: ties go nearer
+            found = (faster_counts(slowest, best.counts[name], floor[name], outputs=outputs)
+                     if targets else [])
             for target in found:  # the other layers keep more, or keep what they have
                 trials.append((candidate(without(best.ceiling, name),
                                          {**best.pinned, name: target}), name))

@@ -1,14 +1,19 @@
 """What a torch model costs on a board, per weight layer: FINN's estimates of the folded design.
 
 The model is exported to QONNX, compiled to FINN HW layers once, and folded by codesign's
-optimizer (`fold_for_board`) for an objective. Each matrix-vector unit (MVAU), in graph order,
-is one torch weight layer in execution order (`weight_layers`); its MH x MW must be the layer's
-outputs x inputs (K*K*C_in for a conv): `hardware_profile` (or `fold_profile` given
-`layer_dims`) refuses a graph where they differ. The other nodes
+optimizer (`fold_for_board`) for an objective. Each weight unit (an MVAU, or the VVAU of a
+depthwise conv) is one torch weight layer (`weight_layers`); its MH x MW must be the layer's
+outputs x inputs (K*C_in for a 1-D conv, K*K*C_in for a 2-D one, K*K for a depthwise one whose
+VVAU has MH = channels). Given `layer_dims`, each unit in graph order takes the first layer in
+execution order not yet taken whose shape it has (FINN orders a residual block's 1x1 projection
+before the block's convs, torch after them); without them the orders must agree.
+`hardware_profile` (or `fold_profile` given `layer_dims`) refuses a graph where no layer has a
+unit's shape. The other nodes
 (thresholds, sliding-window generators, pools, label select) are charged to the MVAU before
 them, and nodes before the first MVAU to the first layer: a producer's output channels are what
-flows through them, so a layer's cost is everything its channels pass through and the layer
-costs add up to FINN's estimate totals exactly. The data-width converters FINN will insert sit
+flows through them, so a layer's cost is everything its channels pass through; a residual
+skip-branch FIFO is charged with the fork feeding it, and the layer costs add up to FINN's
+estimate totals exactly. The data-width converters FINN will insert sit
 outside those totals (as in FINN's reports); the profile lists their cost separately and counts
 it in `fits`. The pruning policy reads PE/SIMD (alignment) and LUT/cycle shares (allocation)."""
 
@@ -34,16 +39,19 @@ if TYPE_CHECKING:
     from codesign.finn.compile import HWGraph
     from codesign.finn.estimates import Estimates
 
+UNITS = ("MVAU", "VVAU")  # FINN's weight units: one per torch weight layer
+
+
 @dataclass(frozen=True)
 class LayerHardware:
     """One weight layer on the board: its MVAU's folding and cycles, and the resources of the
     MVAU plus the nodes charged to it."""
     layer: str  # torch module path
-    node: str  # FINN MVAU node
+    node: str  # FINN MVAU (or VVAU) node
     pe: int
     simd: int
-    mh: int  # MVAU outputs (the layer's output channels)
-    mw: int  # MVAU inputs per output (in_features, or K*K*C_in for a conv)
+    mh: int  # MVAU outputs (the layer's output channels; a VVAU's channels)
+    mw: int  # MVAU inputs per output (in_features, K*K*C_in for a conv; a VVAU's K*K)
     cycles: int  # of the MVAU
     macs: int  # of the MVAU, per frame
     lut: float
@@ -88,7 +96,9 @@ class HardwareProfile:
 
 
 def layer_dims(model: nn.Module, layer_names: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """(MH, MW) FINN's MVAU must have for each named QuantLinear/QuantConv2d."""
+    """(MH, MW) FINN's MVAU/VVAU must have for each named QuantLinear/QuantConv1d/QuantConv2d."""
+    from math import prod
+
     from torch import nn
 
     modules = dict(model.named_modules())
@@ -97,9 +107,9 @@ def layer_dims(model: nn.Module, layer_names: Sequence[str]) -> dict[str, tuple[
         module = modules.get(name)
         if isinstance(module, nn.Linear):
             dims[name] = (module.out_features, module.in_features)
-        elif isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            dims[name] = (module.out_channels, module.in_channels // module.groups * kh * kw)
+        elif isinstance(module, nn.Conv1d | nn.Conv2d):
+            window = prod(module.kernel_size)
+            dims[name] = (module.out_channels, module.in_channels // module.groups * window)
         else:
             raise PruneError(f"{name} is not a linear or conv layer of the model; pass the "
                              "names weight_layers(model, input_shape) returns")
@@ -109,33 +119,65 @@ def layer_dims(model: nn.Module, layer_names: Sequence[str]) -> dict[str, tuple[
 def attribute(est: Estimates, layer_names: Sequence[str],
               dims: Mapping[str, tuple[int, int]] | None = None) -> tuple[LayerHardware, ...]:
     """FINN's per-node estimates charged to torch layers (see the module docstring)."""
-    mvaus = [i for i, node in enumerate(est.layers) if node.op_type.startswith("MVAU")]
+    mvaus = [i for i, node in enumerate(est.layers) if node.op_type.startswith(UNITS)]
     if len(mvaus) != len(layer_names):
         raise CompileError(
             f"FINN made {len(mvaus)} matrix-vector units from a model with {len(layer_names)} "
             f"weight layers ({', '.join(layer_names)}); cannot charge hardware to layers. "
             "Pass the names weight_layers(model, input_shape) returns for the compiled model")
+    names = _match(est, mvaus, layer_names, dims)
+    spans = [(0 if k == 0 else start, mvaus[k + 1] if k + 1 < len(mvaus) else len(est.layers))
+             for k, start in enumerate(mvaus)]
+    # a skip-branch FIFO goes with the node feeding it (the fork of the residual stream)
+    owner = {x.name: k for k, (a, b) in enumerate(spans) for x in est.layers[a:b]}
+    fifos: list[list[Any]] = [[] for _ in mvaus]
+    for fifo in getattr(est, "fifos", ()):
+        fifos[owner.get(fifo.producer, len(mvaus) - 1)].append(fifo)
     rows = []
-    for k, (start, name) in enumerate(zip(mvaus, layer_names, strict=True)):
-        first = 0 if k == 0 else start
-        stop = mvaus[k + 1] if k + 1 < len(mvaus) else len(est.layers)
-        share, mvau = est.layers[first:stop], est.layers[start]
-        mh, mw = int(mvau.dims.get("MH", 0)), int(mvau.dims.get("MW", 0))
-        if dims is not None and dims[name] != (mh, mw):
-            raise CompileError(
-                f"FINN's {mvau.name} is {mh}x{mw} (MH x MW) but layer {name} needs "
-                f"{dims[name][0]}x{dims[name][1]}: FINN's MVAU order differs from the model's "
-                "layer order, so hardware cannot be charged to layers")
+    for k, (start, name) in enumerate(zip(mvaus, names, strict=True)):
+        share, mvau = est.layers[spans[k][0]:spans[k][1]], est.layers[start]
+        costs = [*share, *fifos[k]]
+        mh, mw = _unit_dims(mvau)
         rows.append(LayerHardware(
             layer=name, node=mvau.name, pe=int(mvau.pe or 1), simd=int(mvau.simd or 1),
             mh=mh, mw=mw, cycles=mvau.cycles, macs=mvau.macs,
-            lut=sum(x.lut for x in share), bram_18k=sum(x.bram_18k for x in share),
-            uram=sum(x.uram for x in share), dsp=sum(x.dsp for x in share),
+            lut=sum(x.lut for x in costs), bram_18k=sum(x.bram_18k for x in costs),
+            uram=sum(x.uram for x in costs), dsp=sum(x.dsp for x in costs),
             nodes=tuple(x.name for x in share),
             channel_folds=tuple(int(x.pe if x.pe is not None else x.simd)
-                                for x in est.layers[start + 1:stop]
+                                for x in est.layers[start + 1:spans[k][1]]
                                 if x.pe is not None or x.simd is not None)))
-    return tuple(rows)
+    order = {name: i for i, name in enumerate(layer_names)}
+    return tuple(sorted(rows, key=lambda row: order[row.layer]))
+
+
+def _unit_dims(unit: Any) -> tuple[int, int]:
+    """(MH, MW) of an MVAU; (channels, kernel window) of a VVAU."""
+    if unit.op_type.startswith("VVAU"):
+        window = int(unit.dims.get("Kernel_h", 1)) * int(unit.dims.get("Kernel_w", 1))
+        return int(unit.dims.get("Channels", 0)), window
+    return int(unit.dims.get("MH", 0)), int(unit.dims.get("MW", 0))
+
+
+def _match(est: Estimates, units: Sequence[int], layer_names: Sequence[str],
+           dims: Mapping[str, tuple[int, int]] | None) -> list[str]:
+    """The torch layer of each unit in graph order (see the module docstring)."""
+    if dims is None:
+        return list(layer_names)
+    free = list(layer_names)
+    names = []
+    for index in units:
+        unit = est.layers[index]
+        shape = _unit_dims(unit)
+        name = next((n for n in free if dims[n] == shape), None)
+        if name is None:
+            raise CompileError(
+                f"FINN's {unit.name} is {shape[0]}x{shape[1]} (MH x MW) but no weight layer "
+                f"left ({', '.join(f'{n} {dims[n][0]}x{dims[n][1]}' for n in free)}) has that "
+                "shape, so hardware cannot be charged to layers")
+        free.remove(name)
+        names.append(name)
+    return names
 
 
 def compile_model(model: nn.Module, input_shape: tuple[int, int, int], board: Board,

@@ -56,11 +56,12 @@ def _sets_bits(module: nn.Module) -> bool:
     return hasattr(module, "act_quant") or hasattr(module, "trunc_quant")
 
 
-def model_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelCost:
-    from brevitas.nn import QuantConv2d, QuantLinear
+def model_cost(model: nn.Module, input_shape: tuple[int, ...]) -> ModelCost:
+    from math import prod
 
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantLinear
 
-    weight_types = (QuantConv2d, QuantLinear)
+    weight_types = (QuantConv1d, QuantConv2d, QuantLinear)
     trace = execution_trace(model, input_shape,
                             lambda m: isinstance(m, weight_types) or _sets_bits(m))
     layers: list[LayerCost] = []
@@ -73,8 +74,8 @@ def model_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelCost
             continue
         input_bits = _quantizer_bits(module.input_quant) or call.input_bits or bits_so_far
         weight = module.weight
-        conv = isinstance(module, QuantConv2d)
-        positions = int(call.output_shape[2] * call.output_shape[3]) if conv else 1
+        conv = isinstance(module, QuantConv1d | QuantConv2d)
+        positions = int(prod(call.output_shape[2:])) if conv else 1  # output pixels / steps
         macs = int(weight.numel()) * positions
         weight_bits = int(round(float(module.quant_weight().bit_width)))
         params = int(weight.numel()) + (0 if module.bias is None else int(module.bias.numel()))
@@ -90,12 +91,12 @@ def model_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelCost
 def weight_sparsity(model: nn.Module) -> float:
     """Fraction of exactly-zero quantized weights over all weight layers."""
     import torch
-    from brevitas.nn import QuantConv2d, QuantLinear
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantLinear
 
     zeros = total = 0
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, QuantConv2d | QuantLinear):
+            if isinstance(module, QuantConv1d | QuantConv2d | QuantLinear):
                 weight = module.quant_weight().value
                 zeros += int((weight == 0).sum())
                 total += int(weight.numel())

@@ -17,14 +17,14 @@ def magnitude_pruned_copy(model: nn.Module, sparsity: float) -> nn.Module:
     """A copy of `model` whose weight layers each have the `sparsity` fraction of their
     smallest-magnitude float weights set to zero (zero stays zero after quantization)."""
     import torch
-    from brevitas.nn import QuantConv2d, QuantLinear
+    from brevitas.nn import QuantConv1d, QuantConv2d, QuantLinear
 
     if not 0.0 < sparsity < 1.0:
         raise PruneError(f"unstructured sparsity {sparsity} must lie strictly between 0 and 1")
     pruned = copy.deepcopy(model)
     with torch.no_grad():
         for module in pruned.modules():
-            if isinstance(module, QuantConv2d | QuantLinear):
+            if isinstance(module, QuantConv1d | QuantConv2d | QuantLinear):
                 weight = module.weight
                 k = int(round(sparsity * weight.numel()))
                 if k < 1:

@@ -5,7 +5,6 @@ and still shared, checkpoints, and one-line errors naming the layers."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ from codesign.prune import (
     shrink_to_counts,
 )
 from tests.prune.families import FAMILIES, QUANT, family_model
+from tests.prune.test_surgery import _zero_inputs
 from tests.prune.user_models import ResidualNet
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -63,16 +63,6 @@ def test_cnn1d_convs_are_grouped_like_2d_ones() -> None:
         ("conv_features.0", "conv", "conv_features.4", 1),
         ("conv_features.4", "conv", "fc_features.0", 4),  # 24 -> 22 -> 11 -> 9 -> 4 steps
         ("fc_features.0", "linear", "classifier", 1)]
-
-
-def _zero_inputs(features: list[int]) -> Callable:
-    def hook(_module: nn.Module, args: tuple) -> tuple | None:
-        if not isinstance(args[0], torch.Tensor):  # a QuantTensor: the zeroed weights suffice
-            return None
-        x = args[0].clone()
-        x[:, features] = 0.0
-        return (x,)
-    return hook
 
 
 def _removal_and_reference(model: nn.Module, shape: tuple) -> tuple[dict, nn.Module]:

@@ -56,3 +56,23 @@ def test_pruned_groups_compile_and_verify_bit_exactly(family: str, quant: str,
     check = verify_against(apply_setfolding(hw, target_fps=10_000), x,
                            reference_outputs(model, x))
     assert check.passed and check.matched == len(x), check.details
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_profile_charges_joins_and_vvaus_and_the_granularity_keeps_them_legal(
+        family: str, tmp_path: Path) -> None:
+    from codesign.boards import load_board
+    from codesign.prune import weight_layers
+    from codesign.prune.alignment import alignments
+    from codesign.prune.profile import hardware_profile, layer_dims
+    from tests.prune.test_profile import assert_counts_fold
+
+    model, shape = family_model(family, "per-tensor")
+    names = weight_layers(model, shape)
+    profile = hardware_profile(model, shape, names, load_board("pynq-z2"), workdir=tmp_path)
+    est = profile.estimates
+    assert [x.layer for x in profile.layers] == list(names)
+    assert {x.layer: (x.mh, x.mw) for x in profile.layers} == layer_dims(model, names)
+    assert sorted(n for x in profile.layers for n in x.nodes) == sorted(n.name for n in est.layers)
+    assert sum(x.lut for x in profile.layers) == pytest.approx(est.totals["LUT"])
+    assert_counts_fold(alignments(channel_groups(model, shape), profile))
