@@ -44,7 +44,7 @@ def progress_table(progress: ExploreProgress, last: int = 15) -> Table:
 
 def result_lines(result: ExploreResult) -> list[str]:
     failed = sum(1 for t in result.trials if not t.complete)
-    lines = [f"{len(result.trials)} trials in the study ({failed} failed); this run finished "
+    lines = ["", f"{len(result.trials)} trials in the study ({failed} failed); this run finished "
              f"{result.new_trials} in {result.seconds:.1f} s, {result.cache_hits} reused a "
              "trained variant"]
     lines += [f"{name}: {path}" for name, path in result.files.items()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,11 @@ class Study:
             self.study.enqueue_trial(base, user_attrs={_BASE: True})
         if self.space.sampler == "grid":
             keys = [d.key for d in self.space.dimensions]
-            for values in itertools.product(*(d.grid() or () for d in self.space.dimensions)):
+            grid = list(itertools.product(*(d.grid() or () for d in self.space.dimensions)))
+            # in a seeded random order, as Optuna's GridSampler visits it: a budget smaller than
+            # the grid samples all of it rather than one corner
+            random.Random(self.space.seed).shuffle(grid)
+            for values in grid:
                 point = dict(zip(keys, values, strict=True))
                 if not (inside and point == base):
                     self.study.enqueue_trial(point, user_attrs={_BASE: False})
