@@ -49,6 +49,7 @@ def prune_section(result: dict[str, Any], settings: dict[str, Any], reference_fp
                        "note": result["budget_note"]},
             "unpruned": before, "pruned": after, "unstructured": unstructured,
             "ratios": ratios, "schedule": steps, "sensitivity": result.get("sensitivity"),
+            "members": result.get("members") or {},
             "seconds": result["seconds"], "plot": "pruning.png"}
 
 
@@ -93,7 +94,8 @@ def _side_by_side(section: dict[str, Any]) -> list[str]:
         rows.append(cells + ([_resource(control, kind)] if control else []))
     rows.append(row("FPS within the board's caps", "fps_within_caps"))
     for name in before["counts"]:
-        cells = [f"channels {name}", str(before["counts"][name]),
+        layers = " + ".join(section.get("members", {}).get(name) or [name])
+        cells = [f"channels {layers}", str(before["counts"][name]),
                  str(after["counts"].get(name, "–"))]
         rows.append(cells + ([str(before["counts"][name])] if control else []))
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

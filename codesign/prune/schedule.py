@@ -81,6 +81,8 @@ class PruneResult:
     reference_fps: float | None  # where resources were compared
     sensitivity: dict[str, float] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # group name -> the layers whose channels it cuts (a residual sum's producers, depthwise)
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def baseline(self) -> StepRecord:
@@ -95,6 +97,7 @@ class PruneResult:
                 "reference_fps": self.reference_fps,
                 "budget_note": self.budget_note, "seconds": self.seconds,
                 "sensitivity": self.sensitivity, "notes": list(self.notes),
+                "members": {k: list(v) for k, v in self.members.items()},
                 "steps": [s.to_dict() for s in self.steps]}
 
 
@@ -228,6 +231,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     groups = channel_groups(model, shape)
     if not groups:
         raise PruneError("the model has no prunable layer: only its classifier has weights")
+    members = {g.name: g.members for g in groups}
     # Granularity comes from the folding the board affords the unpruned model, and stays: every
     # count the schedule visits is a multiple of it, so that parallelism remains legal.
     grain = (board_granularity(groups, profile) if settings.align
@@ -294,4 +298,5 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         else:
             note += "; raise prune.steps or prune.step_fraction, or relax the target"
     return PruneResult(tuple(records), settings.budget, met, note,
-                       time.perf_counter() - started, reference_fps, sensitivity, tuple(notes))
+                       time.perf_counter() - started, reference_fps, sensitivity, tuple(notes),
+                       members)

@@ -56,3 +56,14 @@ def test_the_final_fine_tune_is_labelled() -> None:
     pruning step), not a pruning step."""
     assert _schedule_steps(_markdown([0, 1, 3, 4], {"final_epochs": 2}))[-1] == "4 (final fine-tune)"
     assert _schedule_steps(_markdown([0, 1, 2], {"final_epochs": 0}))[-1] == "2"
+
+
+def test_a_coupled_group_is_shown_by_its_member_layers() -> None:
+    result = {"steps": [_step(n, 1000 - 100 * n) for n in (0, 1)], "budget": "sparsity",
+              "budget_met": True, "budget_note": "removed 10 %", "seconds": 1.0,
+              "members": {"a": ["a", "blocks.0.conv2", "blocks.1.shortcut.0"]}}
+    md = "\n".join(render_prune_markdown(prune_section(result, {}, 1000.0, None)))
+    assert "| channels a + blocks.0.conv2 + blocks.1.shortcut.0 | 100 | 90 |" in md
+    single = "\n".join(render_prune_markdown(prune_section({**result, "members": {}}, {},
+                                                           1000.0, None)))
+    assert "| channels a | 100 | 90 |" in single
