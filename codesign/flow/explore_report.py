@@ -69,7 +69,9 @@ def _plot(space: SpaceConfig, points: list[DesignPoint], front: dict[str, list[D
                    facecolors=["C0" if feasible(space, p) else "none" for p in mine],
                    edgecolors="C0", label="trials (hollow: infeasible)")
         best = sorted(front[panel], key=lambda p: p.value(x))
-        ax.plot([p.value(x) for p in best], [p.value(y) for p in best], "o-", color="C3",
+        # a line only joins a front of two objectives; a projection of more is just points
+        ax.plot([p.value(x) for p in best], [p.value(y) for p in best],
+                "o-" if len(names) == 2 else "o", color="C3", mfc="none", ms=9,
                 label="Pareto front")
         base = [p for p in mine if p.base]
         if base:
