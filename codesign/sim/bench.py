@@ -19,16 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.errors import CompileError, VerificationError
 from codesign.finn.rtl import generate_rtl, rtl_layer
 from codesign.finn.rtl_residual import is_fork
 from codesign.sim.packing import unpack_beats
 from codesign.sim.rtl_layers import DesignRun, run_design
 from codesign.sim.testbench import StreamPort, TestbenchSpec
 from codesign.sim.toplevel import TOP, fork_layer, generate_top, top_sources
+from codesign.sim.verilator import SimulationStalled, SourceFile
 
 if TYPE_CHECKING:
     from codesign.finn.rtl import RtlLayer, StreamInfo
-    from codesign.sim.verilator import SourceFile
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,33 @@ def _stream_of(layers: list[RtlLayer], tensor: str, output: bool) -> StreamInfo:
     raise ValueError(f"no layer {'writes' if output else 'reads'} {tensor}")
 
 
-def make_design(stitched: Any, part: str, clock_mhz: float) -> Design:
-    """The top level of `stitched`, every FIFO with a run-time depth limit."""
+# FINN's FIFO wrapper picks the unbounded gauge under FINN_SIMULATION; renaming the macro of
+# that branch (never defined) gives FINN's real FIFO (fifo.sv) of the node's depth instead.
+_GAUGE_BRANCH = re.compile(r"`ifdef FINN_SIMULATION(\s+fifo_gauge\b)")
+
+
+def _finn_fifo(source: SourceFile) -> SourceFile:
+    text, count = _GAUGE_BRANCH.subn(r"`ifdef CODESIGN_FIFO_GAUGE\1", source.text)
+    if count != 1:
+        raise CompileError(f"{source.name}: FINN's FIFO wrapper no longer selects fifo_gauge under "
+                           "FINN_SIMULATION as codesign expects; update codesign.sim.bench")
+    return SourceFile(source.name, text)
+
+
+def make_design(stitched: Any, part: str, clock_mhz: float, finn_fifos: bool = False) -> Design:
+    """The top level of `stitched`, every FIFO with a run-time depth limit. With `finn_fifos`,
+    FINN's own FIFOs of the nodes' depths instead of the simulation's unbounded ones (limits
+    then only add to them): the FIFOs exactly as a FINN build has them, one build per set of
+    depths."""
     model = generate_rtl(stitched, part, clock_mhz)
     layers = [fork_layer(model, node) if is_fork(node) else rtl_layer(model, node)
               for node in model.graph.node]
     fifos = [layer.name for layer in layers if layer.op_type.startswith("StreamingFIFO")]
     graph_in, graph_out = model.graph.input[0].name, model.graph.output[0].name
     sources, data = top_sources(layers, generate_top(layers, graph_in, graph_out, fifos, True))
+    if finn_fifos:
+        wrappers = {f"{layer.top}.v" for layer in layers if layer.name in fifos}
+        sources = [_finn_fifo(s) if s.name in wrappers else s for s in sources]
     first, last = _stream_of(layers, graph_in, False), _stream_of(layers, graph_out, True)
     spec = TestbenchSpec(TOP, (StreamPort("in0_V", first.width),), (StreamPort("out0_V", last.width),),
                          monitors=tuple((f"fifo_max_{i}", 32) for i in range(len(fifos))),
@@ -96,6 +116,14 @@ def steady(ends: list[int]) -> float:
 
 
 @dataclass(frozen=True)
+class RunOutcome:
+    outcome: str  # "ran", "deadlock" (no stream moved any more) or "failed" (an RTL assertion)
+    cycles_per_frame: float | None  # steady state, unpaced (None: did not run through)
+    match: bool | None  # outputs equal Python's (None: did not run through)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Bench:
     name: str  # for messages: "the pipeline A..B"
     workdir: Path
@@ -113,6 +141,17 @@ class Bench:
                           expect={"out0_V": design.last.beats_per_frame * self.frames},
                           data_files=design.data, max_cycles=self.max_cycles,
                           stall_cycles=self.stall_cycles, cache=self.cache, extra_args=extra)
+
+    def attempt(self, design: Design, run_name: str, extra: tuple[str, ...] = ()) -> RunOutcome:
+        """Run `design` on the batch; a deadlock or an RTL assertion is an outcome, not an error."""
+        try:
+            result = self.run(design, run_name, extra)
+        except VerificationError as exc:  # SimulationStalled is one: a deadlock
+            outcome = "deadlock" if isinstance(exc, SimulationStalled) else "failed"
+            return RunOutcome(outcome, None, None, failure_reason(exc))
+        wrong, compared = self.wrong_values(design, result)
+        return RunOutcome("ran", self.cycles_per_frame(design, result), wrong == 0,
+                          "" if wrong == 0 else f"{wrong}/{compared} output values differ")
 
     def wrong_values(self, design: Design, run: DesignRun) -> tuple[int, int]:
         """(output values that differ from Python's, values compared)."""

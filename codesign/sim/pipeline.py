@@ -36,7 +36,7 @@ from codesign.finn.rtl import (
     set_fifo_depths,
 )
 from codesign.finn.rtl_residual import is_fork, is_join, join_rtl_blocker, model_fifo_depths, rtl_joins
-from codesign.sim.bench import Bench, failure_reason, make_design, steady
+from codesign.sim.bench import Bench, RunOutcome, failure_reason, make_design, steady
 from codesign.sim.packing import pack_beats
 from codesign.sim.rtl_layers import cycle_budget, deviation, partition_inputs
 from codesign.sim.shortcuts import ShortcutCheck, check_shortcuts
@@ -78,11 +78,19 @@ class PipelineSim:
     cached_build: bool
     run_seconds: float
     shortcuts: tuple[ShortcutCheck, ...] = ()  # each skip-branch FIFO against codesign's model
+    # with forks: every FIFO FINN's own (not a limit) at codesign's depth, as FINN builds it
+    # from codesign's fifo_config_file
+    as_built: RunOutcome | None = None
     needed_depths_detail: str = ""  # why the run at the needed depths did not run through
 
     @property
     def skip_fifo_problem(self) -> str:
         """What went wrong with the accelerator at codesign's FIFO depths ("" if nothing)."""
+        built = self.as_built
+        if built is not None and built.outcome == "deadlock":
+            return "deadlocks with FINN's FIFOs at codesign's depths"
+        if built is not None and (built.outcome == "failed" or not built.match):
+            return f"with FINN's FIFOs at codesign's depths: {built.detail}"
         for check in self.shortcuts:
             run = check.run_at(check.model_depth)
             if run.outcome == "deadlock":
@@ -100,6 +108,7 @@ class PipelineSim:
         out = asdict(self)
         out["fifos"] = [asdict(f) for f in self.fifos]
         out["shortcuts"] = [s.to_dict() for s in self.shortcuts]
+        out["as_built"] = None if self.as_built is None else asdict(self.as_built)
         out["skip_fifos_ok"] = self.skip_fifos_ok
         out["skip_fifo_problem"] = self.skip_fifo_problem
         return out
@@ -170,6 +179,11 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
         except VerificationError as exc:  # a stall, or an RTL assertion under back-pressure
             checked_detail = failure_reason(exc)
         shortcuts = check_shortcuts(bench, deep, model_depths, needed)
+    as_built = None
+    if shortcuts:  # one more build: FINN's FIFOs at codesign's depths, as a FINN build has them
+        built = make_design(set_fifo_depths(deep.model, lambda f, _: model_depths[f]), hw.part,
+                            hw.clock_mhz, finn_fifos=True)
+        as_built = bench.attempt(built, "as_built")
     return PipelineSim(
         layers=tuple(n.name for n in hw.model.graph.node), frames=frames, match=wrong == 0,
         detail="" if wrong == 0 else f"{wrong}/{compared} output values differ from Python's",
@@ -180,7 +194,7 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
         fps=hw.clock_mhz * 1e6 / per_frame, estimated_fps=est.fps,
         paced_cycles_per_frame=bench.cycles_per_frame(deep, paced),
         needed_depths_cycles_per_frame=checked, needed_depths_detail=checked_detail, fifos=depths,
-        shortcuts=shortcuts,
+        shortcuts=shortcuts, as_built=as_built,
         build_seconds=free.built.seconds, cached_build=free.built.cached,
         run_seconds=free.run.seconds + paced.run.seconds)
 

@@ -90,7 +90,7 @@ def _pipeline(pipe: dict[str, Any]) -> list[str]:
     rows = [[f["name"], f["producer"], f["consumer"], str(f["simulated_depth"]), str(f["needed_depth"])]
             for f in pipe["fifos"]]
     return [*lines, "", *_table(["FIFO", "from", "to", "simulated depth", "needed depth"], rows), "",
-            *_shortcuts(pipe.get("shortcuts") or [])]
+            *_shortcuts(pipe)]
 
 
 def _run_result(run: dict[str, Any]) -> str:
@@ -100,8 +100,9 @@ def _run_result(run: dict[str, Any]) -> str:
     return f"{run['cycles_per_frame']:,.0f} cycles/frame{exact}"
 
 
-def _shortcuts(checks: list[dict[str, Any]]) -> list[str]:
+def _shortcuts(pipe: dict[str, Any]) -> list[str]:
     """Each skip-branch FIFO: codesign's depth against what the simulation needed."""
+    checks = pipe.get("shortcuts") or []
     if not checks:
         return []
     lines = ["#### Skip-branch FIFOs (codesign's depth in simulation)", "",
@@ -120,6 +121,9 @@ def _shortcuts(checks: list[dict[str, Any]]) -> list[str]:
                   f"{_num(c['full_rate_depth'])}; largest occupancy with the input paced and "
                   f"every FIFO unlimited {c['needed_depth']:,}", "",
                   *_table(["depth", "other FIFOs", "result"], rows), ""]
+    if pipe.get("as_built"):
+        lines += [f"As FINN builds it (FINN's own FIFOs, not limits, at codesign's depths): "
+                  f"{_run_result(pipe['as_built'])}.", ""]
     return lines
 
 
@@ -174,6 +178,9 @@ def summary_rows(section: dict[str, Any]) -> list[tuple[str, str]]:
                                  f"{pipe['estimated_cycles']:,}, {_pct(pipe['throughput_deviation_pct'])}), "
                                  f"latency {pipe['latency_cycles']:,} cycles (FINN "
                                  f"{pipe['estimated_latency_cycles']:,})"))
+        if pipe.get("as_built"):
+            rows.append(("as built", f"FINN's FIFOs at codesign's depths: "
+                                     f"{_run_result(pipe['as_built'])}"))
         for c in pipe.get("shortcuts") or []:
             at_model = next(r for r in c["runs"] if r["depth"] == c["model_depth"])
             rows.append((f"skip FIFO {c['fifo']}",

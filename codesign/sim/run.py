@@ -67,8 +67,10 @@ def _summary(section: dict[str, Any]) -> str:
                      "estimated")
         if pipe.get("skip_fifo_problem"):
             parts.append(f"pipeline FAILED {pipe['skip_fifo_problem']}")
+        built = (pipe.get("as_built") or {}).get("cycles_per_frame")
         for c in pipe.get("shortcuts") or []:
-            slow = next(r for r in c["runs"] if r["depth"] == c["model_depth"])["cycles_per_frame"]
+            slow = built or next(r for r in c["runs"]
+                                 if r["depth"] == c["model_depth"])["cycles_per_frame"]
             if slow and c["full_rate_depth"] and c["full_rate_depth"] > c["model_depth"]:
                 parts.append(f"with codesign's FIFO depths {slow:,.0f} cycles/frame (skip FIFO "
                              f"{c['fifo']} needs {c['full_rate_depth']:,} words for full rate, "

@@ -15,11 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from codesign.errors import VerificationError
 from codesign.finn.rtl import fifo_depth
 from codesign.finn.rtl_residual import shortcut_fifos
-from codesign.sim.bench import failure_reason
-from codesign.sim.verilator import SimulationStalled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,18 +83,9 @@ def _check(bench: Bench, design: Design, skip: ShortcutFifo, model_depths: dict[
     def run(depth: int, others: str) -> ShortcutRun:
         if (depth, others) not in runs:
             limits = {**(model_depths if others == "codesign" else unlimited), skip.fifo: depth}
-            try:
-                result = bench.run(design, f"shortcut_{skip.fifo}_{depth}_{others}",
+            result = bench.attempt(design, f"shortcut_{skip.fifo}_{depth}_{others}",
                                    design.caps(limits))
-            except VerificationError as exc:  # SimulationStalled is one: a deadlock
-                outcome = "deadlock" if isinstance(exc, SimulationStalled) else "failed"
-                runs[(depth, others)] = ShortcutRun(depth, others, outcome, None, None,
-                                                    failure_reason(exc))
-            else:
-                wrong, compared = bench.wrong_values(design, result)
-                runs[(depth, others)] = ShortcutRun(
-                    depth, others, "ran", bench.cycles_per_frame(design, result), wrong == 0,
-                    "" if wrong == 0 else f"{wrong}/{compared} output values differ")
+            runs[(depth, others)] = ShortcutRun(depth, others, **asdict(result))
         return runs[(depth, others)]
 
     built = fifo_depth(design.model, skip.fifo)  # the most this FIFO can hold

@@ -69,6 +69,13 @@ def _check_common(sim: Any, estimate_pct: float) -> Any:
         1 + FULL_RATE_TOLERANCE)
     assert skip.model_depth < skip.full_rate_depth
     assert sim.to_dict()["shortcuts"][0]["runs"][0]["depth"] == skip.model_depth
+    # as FINN builds it (its own FIFOs at codesign's depths, not run-time limits): no deadlock,
+    # bit-exact, and slower than the estimate as the limited run says (within 25 % of it)
+    built = sim.as_built
+    assert built is not None and built.outcome == "ran" and built.match, built
+    assert built.cycles_per_frame == pytest.approx(skip.run_at(skip.model_depth).cycles_per_frame,
+                                                   rel=0.25)
+    assert sim.skip_fifos_ok
     return skip
 
 
@@ -86,6 +93,7 @@ def test_identity_block_runs_all_rtl_and_the_skip_fifo_is_sized(
     # the smallest depth that does not deadlock (measured: 182 vs 185)
     assert skip.model_depth <= skip.deadlock_free_depth + SLACK_WORDS + 1
     assert skip.run_at(skip.model_depth).cycles_per_frame > 3 * skip.reference_cycles_per_frame
+    assert sim.as_built.cycles_per_frame > 3 * sim.estimated_cycles  # measured: 6,365 vs 927
     assert skip.full_rate_depth <= skip.needed_depth  # measured: 247 <= 303 (paced occupancy)
 
 
