@@ -20,13 +20,11 @@ def _params(params: tuple[tuple[str, object], ...]) -> str:
 def progress_table(progress: ExploreProgress, last: int = 15) -> Table:
     """The last `last` trials: state, parameters, accuracy, best FPS over fitting boards."""
     rows = progress.rows
-    done = [r for r in rows if r.accuracy is not None]
-    best_acc = max((r.accuracy or 0.0 for r in done), default=None)
-    best_fps = max((r.best_fps or 0.0 for r in done), default=None)
     title = (f"codesign explore — {progress.finished}/{progress.budget} trials finished "
              f"({progress.engine})")
-    caption = ("best so far: " + (f"accuracy {best_acc:.2%}, " if best_acc is not None else "")
-               + (f"{best_fps:,.0f} FPS" if best_fps else "no fitting design yet"))
+    caption = "best so far (designs meeting the constraints): " + (", ".join(
+        f"{name} {value:.2%}" if name == "accuracy" else f"{name} {value:,.0f}"
+        for name, _, value in progress.best) or "none yet")
     table = Table(title=title, caption=caption)
     for column in ("trial", "state", "parameters", "top-1", "best FPS (fits)", "seconds"):
         table.add_column(column)

@@ -20,6 +20,7 @@ from typing import Any
 
 from codesign.errors import ConfigError
 from codesign.flow.cluster import HARDWARE, Engine, TaskFailed, open_engine
+from codesign.flow.explore_points import feasible
 from codesign.flow.explore_report import write_results
 from codesign.flow.explore_trial import TrialSpec, evaluate_trial
 from codesign.flow.study import FinishedTrial, Study, grid_size
@@ -47,6 +48,8 @@ class ExploreProgress:
     budget: int
     finished: int
     engine: str
+    # (objective, direction, best value over the feasible points so far)
+    best: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,15 @@ class ExploreResult:
     cache_hits: int  # trials of this session that reused a trained variant
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def best_so_far(space: SpaceConfig, trials: list[FinishedTrial]) -> tuple[tuple[str, str, float], ...]:
+    """Per objective, the best value any feasible design point has reached."""
+    points = [p for t in trials for p in t.points() if feasible(space, p)]
+    if not points:
+        return ()
+    return tuple((o, d, (max if d == "max" else min)(p.value(o) for p in points))
+                 for o, d in space.objectives)
 
 
 def _row(number: int, params: dict[str, Any], trial: FinishedTrial | None) -> TrialRow:
@@ -121,8 +133,10 @@ def explore(space: SpaceConfig, out_dir: Path, *, trials: int | None = None, wor
 
         def report() -> None:
             if on_progress is not None:
+                finished = study.finished()
                 on_progress(ExploreProgress(tuple(rows[k] for k in sorted(rows)), budget,
-                                            study.finished_count(), engine.description))
+                                            len(finished), engine.description,
+                                            best_so_far(space, finished)))
 
         try:
             while True:
