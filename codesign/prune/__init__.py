@@ -10,6 +10,11 @@ schedule, budgets). In five lines::
 
 or let the hardware-aware schedule do it for a board: `prune_model(model, data, board,
 PruneConfig(...), TrainConfig(...))`.
+
+A group is every layer whose channels must stay one set (graph.py, spaces.py): a chain's
+producer; all layers writing into one residual sum; a layer and the depthwise conv after it.
+Importance is scored per member and reduced per group (`channel_importance(..., reduce=)`);
+surgery cuts every member, follower and consumer, each shared quantizer once.
 """
 
 from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
