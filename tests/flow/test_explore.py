@@ -98,6 +98,19 @@ def test_rerunning_resumes_without_repeating_a_finished_trial(
     assert after["trials"][:3] == before["trials"]  # kept as they were, not run again
 
 
+def test_a_trial_that_raises_is_recorded_failed_with_its_reason_and_the_study_goes_on(
+        tmp_path: Path) -> None:
+    # 1-bit activations with 2-bit weights: the zoo refuses the model (ModelError) on the worker
+    space = tiny_space(tmp_path, sampler="grid", trials=2,
+                       space={"model.weight_bits": [2], "model.act_bits": [1, 2]})
+    out = tmp_path / "out"
+    assert main(["explore", str(space), "--out", str(out), "--quiet"]) == 0
+    trials = {t["params"]["model.act_bits"]: t for t in results(out)["trials"]}
+    assert trials[2]["complete"] and not trials[1]["complete"]
+    assert trials[1]["reason"].startswith("ModelError: act_bits=1")
+    assert "## Failed trials" in (out / "report.md").read_text()
+
+
 def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> None:
     space = tiny_space(tmp_path, trials=3, space={"model.weight_bits": [1, 2, 3],
                                                   "model.act_bits": [2]})
