@@ -75,6 +75,35 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarra
     return np.concatenate(outputs).astype(np.float32)
 
 
+def _float32_scale(_module: Any, _inputs: Any, scale: Any) -> Any:
+    return scale.float().to(scale.dtype)
+
+
+def reference_outputs(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """The Brevitas model's outputs on uint8 images `x`, computed exactly: the reference that
+    the exported graph and the hardware must reproduce bit-exactly.
+
+    Exactly means: the numbers the float32 model uses (its parameters, and the quantizer scales
+    it derives from them, which is what the export writes) in float64 arithmetic, which is
+    exact to ~1e-16 here. Evaluated in float32, a pre-activation within a few float32 ulps of a
+    quantisation boundary rounds either way, not even the same way at every position of one
+    tensor (measured: a stem BatchNorm output 2.4e-7 steps from a boundary). A plain float64
+    copy is no better: it derives every scale anew in float64 (14 of ResNet-8's 19 differ from
+    the float32 ones, by up to 3e-8), a slightly different model; so here each quantizer's
+    scale is rounded to float32 as the float32 model computes it (one correctly rounded
+    division, so rounding the float64 quotient gives the same float32 number)."""
+    import copy
+
+    import torch
+
+    reference = copy.deepcopy(model).double().eval()
+    for name, module in reference.named_modules():
+        if name.rsplit(".", 1)[-1] == "scaling_impl":  # a Brevitas quantizer's scale
+            module.register_forward_hook(_float32_scale)
+    with torch.no_grad():
+        return reference(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
+
+
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
     """Top-1 accuracy in [0, 1]."""
     if len(x) == 0:

@@ -14,7 +14,8 @@ from codesign.train import predict
 SHAPE = (1, 12, 12)
 # Small enough to export in about a second, yet with every layer kind the zoo uses: conv,
 # max-pool, a flatten from a 2x2 map into an FC layer, FC, bipolar/ReLU activations.
-SMALL = {"mlp": {"hidden": [24, 16]}, "cnv": {"channels": [4, 8, 8], "fc": [16]}}
+SMALL = {"mlp": {"hidden": [24, 16]}, "cnv": {"channels": [4, 8, 8], "fc": [16]},
+         "resnet": {"preset": "resnet-small", "final_pool": "global"}}
 
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -63,6 +64,15 @@ def test_export_matches_torch(arch: str, wbits: int, abits: int, tmp_path: Path)
     check = check_export(model, path, x)
     assert check.samples == 16 and check.argmax_equal == 16
     assert check.passed and check.max_abs_diff < 1e-4 * max(1.0, float(np.abs(logits).max()))
+
+
+@pytest.mark.slow
+def test_export_check_runs_a_global_average_pool_in_float64(tmp_path: Path) -> None:
+    """The check executes the graph in float64, where onnxruntime has no GlobalAveragePool."""
+    model = _calibrated_model("resnet", 4, 4)
+    path = export_qonnx(model, SHAPE, tmp_path / "m.onnx")
+    check = check_export(model, path, _images(4, seed=1))
+    assert check.passed and check.max_abs_diff < 1e-9
 
 
 def test_export_graph_is_annotated_qonnx(tmp_path: Path) -> None:

@@ -197,3 +197,21 @@ def test_distillation_learns_the_teacher_not_the_labels(digits: Dataset) -> None
     assert accuracy[0.0][0] > 0.8 and accuracy[0.0][1] < 0.2
     assert accuracy[1.0][1] > 0.8 and accuracy[1.0][0] < 0.2
     assert all(torch.equal(frozen[k], v) for k, v in teacher.state_dict().items())
+
+
+def test_reference_outputs_keep_the_float32_models_quantizer_scales() -> None:
+    """Just below a rounding boundary of the float32 model's scale s = fl32(2/15): a float64
+    copy that derived 2/15 anew (a different model, 7e-9 lower) rounded it up."""
+    from brevitas.nn import QuantReLU
+    from brevitas.quant import Uint8ActPerTensorFloatMaxInit
+
+    from codesign.train import reference_outputs
+
+    model = torch.nn.Sequential(QuantReLU(act_quant=Uint8ActPerTensorFloatMaxInit, bit_width=4,
+                                          max_val=2.0)).eval()
+    scale = float(model[0].act_quant.scale().detach())
+    assert scale != 2.0 / 15.0  # the float32 scale, as the export writes it
+    below = np.array([[np.nextafter(7.5 * scale, 0.0)]])
+    assert reference_outputs(model, below)[0, 0] == 7 * scale
+    with torch.no_grad():  # what the plain float64 copy computes instead
+        assert copy.deepcopy(model).double()(torch.from_numpy(below))[0, 0] == 8 * 2.0 / 15.0

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from codesign.errors import CompileError, ConfigError, ModelError
 from codesign.finn._coverage import check_hw_coverage
 from codesign.finn._env import ensure_finn_settings, is_specialised, quiet_finn
+from codesign.finn.exact import float64_thresholds, to_float32, to_float64
 from codesign.finn.fifos import size_skip_fifos
 from codesign.finn.origin import carry_modules, output_modules, tag_modules
 from codesign.finn.residual import (
@@ -87,9 +88,13 @@ def _qonnx_to_finn(model: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.change_3d_tensors_to_4d import Change3DTo4DTensors
     from qonnx.util.cleanup import cleanup_model
 
+    # Thresholds are computed in float64 up to their rounding in _streamline (exact.py).
+    model = to_float64(model)
     quantizers = ("Quant", "BipolarQuant", "BinaryQuant", "Trunc")
     if any(node.op_type in quantizers for node in model.graph.node):
-        model = cleanup_model(model).transform(ConvertQONNXtoFINN())
+        with float64_thresholds():
+            model = cleanup_model(model).transform(ConvertQONNXtoFINN())
+        model = to_float64(model)  # FINN folds the integer weights into float32 initializers
     if len(model.get_tensor_shape(model.graph.input[0].name)) == 3:
         # A 1-D model (N, C, L): FINN lowers convolutions on 4-D tensors, a length as H, W = 1.
         from codesign.finn.passes import CompletePoolDilations  # subclasses qonnx's
@@ -130,6 +135,7 @@ def _streamline(model: ModelWrapper) -> ModelWrapper:
     # Integer thresholds before the bit-width minimisation: an input Thresholding with
     # negative fractional thresholds otherwise trips an assertion there (DESIGN.md §4).
     model = model.transform(RoundAndClipThresholds())
+    model = to_float32(model)  # integer thresholds and weights: exact in FINN's float32
     model = model.transform(InferDataTypes())
     model = model.transform(InferDataLayouts())
     model = model.transform(RemoveUnusedTensors())

@@ -5,13 +5,23 @@ activation that lands within rounding error of a quantisation boundary flips; me
 untrained 4-bit cnv-small, 2-3 of 20 inputs differ by up to 27 output steps between the
 float64 Brevitas model, the float32 QONNX graph and the integer streamlined graph. The graph's
 arithmetic is what the chain checks, so these stages run node by node in float64: standard ONNX
-nodes through qonnx's single-node onnxruntime execution on a float64 copy of the graph (Conv in
-numpy, onnxruntime has no float64 Conv), Quant through qonnx's own int_quant without the
-float32 cast, every other custom op through its qonnx implementation."""
+nodes through qonnx's single-node onnxruntime execution on a float64 copy of the graph (Conv and
+global pools in numpy, onnxruntime has no float64 kernel for them), Quant through qonnx's own
+int_quant without the float32 cast, every other custom op through its qonnx implementation.
+
+The compile itself works the same way (`float64_thresholds`): FINN derives each integer
+threshold from the quantizer scale, BatchNorm and the scales it absorbs, and in float32 that
+arithmetic is off by up to ~1e-6 relative (4.7e-4 on a uint8-pixel stem conv's thresholds of a
+few thousand), so a threshold whose exact value lies just above an integer became that integer
+after FINN's ceil, and the hardware rounded one input up that the model rounds down. Computed
+in float64 and then rounded, the integer thresholds are exact; the graph goes back to float32
+after rounding, where every threshold and weight is an integer."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,20 +30,49 @@ if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
 
 
-def to_float64(model: ModelWrapper) -> ModelWrapper:
-    """A copy of `model` whose float32 tensors and initializers are float64."""
-    from onnx import TensorProto, numpy_helper
+def _cast(model: ModelWrapper, source: int, target: int, dtype: type) -> ModelWrapper:
+    """A copy of `model` whose `source`-typed tensors and initializers are `target`-typed."""
+    from onnx import numpy_helper
 
     model = copy.deepcopy(model)
     graph = model.graph
     for i, init in enumerate(graph.initializer):
-        if init.data_type == TensorProto.FLOAT:
-            array = numpy_helper.to_array(init).astype(np.float64)
+        if init.data_type == source:
+            array = numpy_helper.to_array(init).astype(dtype)
             graph.initializer[i].CopyFrom(numpy_helper.from_array(array, init.name))
     for info in (*graph.input, *graph.output, *graph.value_info):
-        if info.type.tensor_type.elem_type == TensorProto.FLOAT:
-            info.type.tensor_type.elem_type = TensorProto.DOUBLE
+        if info.type.tensor_type.elem_type == source:
+            info.type.tensor_type.elem_type = target
     return model
+
+
+def to_float64(model: ModelWrapper) -> ModelWrapper:
+    """A copy of `model` whose float32 tensors and initializers are float64."""
+    from onnx import TensorProto
+
+    return _cast(model, TensorProto.FLOAT, TensorProto.DOUBLE, np.float64)
+
+
+def to_float32(model: ModelWrapper) -> ModelWrapper:
+    """A copy of `model` whose float64 tensors and initializers are float32 (FINN's container
+    type): exact for the integer thresholds and weights of a streamlined graph."""
+    from onnx import TensorProto
+
+    return _cast(model, TensorProto.DOUBLE, TensorProto.FLOAT, np.float32)
+
+
+@contextmanager
+def float64_thresholds() -> Iterator[None]:
+    """FINN's QONNX->FINN conversion computes each MultiThreshold in float64 and then narrows it
+    to its module's `np_default_dtype` (float32); inside this block it keeps float64."""
+    import finn.transformation.qonnx.qonnx_activation_handlers as handlers
+
+    saved = handlers.np_default_dtype
+    handlers.np_default_dtype = np.float64
+    try:
+        yield
+    finally:
+        handlers.np_default_dtype = saved
 
 
 def _attr(node: Any, name: str, default: Any) -> Any:
@@ -92,6 +131,10 @@ def _quant(node: Any, context: dict[str, Any]) -> np.ndarray:
                       dtype=np.float64)
 
 
+# onnxruntime has no float64 kernel for these either (a zoo model's final_pool: global)
+GLOBAL_POOLS = {"GlobalAveragePool": np.mean, "GlobalMaxPool": np.max}
+
+
 def execute_float64(model: ModelWrapper, sample: np.ndarray) -> dict[str, np.ndarray]:
     """Every tensor of `model` (already converted by to_float64) executed on `sample`."""
     from qonnx.core.onnx_exec import execute_node
@@ -110,6 +153,10 @@ def execute_float64(model: ModelWrapper, sample: np.ndarray) -> dict[str, np.nda
             context[node.output[0]] = conv(context[node.input[0]], context[node.input[1]], bias, node)
         elif node.op_type == "Quant" and node.domain.startswith("qonnx"):
             context[node.output[0]] = _quant(node, context)
+        elif node.op_type in GLOBAL_POOLS and node.domain in ("", "ai.onnx"):
+            value = context[node.input[0]]
+            axes = tuple(range(2, value.ndim))
+            context[node.output[0]] = GLOBAL_POOLS[node.op_type](value, axis=axes, keepdims=True)
         else:
             execute_node(node, context, model.graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
         for name in node.output:

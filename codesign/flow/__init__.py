@@ -16,9 +16,9 @@ from codesign.flow.stages import (
     StageTimer,
     load_flow_data,
     load_trained_model,
-    reference_outputs,
     train_flow_model,
 )
+from codesign.train import reference_outputs
 
 __all__ = [
     "AcceleratorResult",

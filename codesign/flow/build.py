@@ -17,8 +17,9 @@ from codesign.flow.accelerator import BUILD_CONFIG, FOLDING_CONFIG, build_accele
 from codesign.flow.finish import finish_run
 from codesign.flow.results import FlowResult, RunResult
 from codesign.flow.run import QONNX_MODEL
-from codesign.flow.stages import StageTimer, reference_outputs
+from codesign.flow.stages import StageTimer
 from codesign.models.user import check_input_rank, check_supported_layers, load_user_model
+from codesign.train import reference_outputs
 
 ONNX_SUFFIXES = (".onnx",)
 

@@ -19,12 +19,11 @@ from codesign.flow.stages import (
     CHECKPOINT,
     UNPRUNED_CHECKPOINT,
     StageTimer,
-    reference_outputs,
     save_trained_model,
     train_flow_model,
 )
 from codesign.prune.surgery import channel_counts
-from codesign.train import evaluate
+from codesign.train import evaluate, reference_outputs
 
 QONNX_MODEL = "model.qonnx.onnx"
 

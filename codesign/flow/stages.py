@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from codesign.checkpoint import load_checkpoint, save_checkpoint
 from codesign.config import FlowConfig
 from codesign.data import Dataset, load_dataset
@@ -45,21 +43,6 @@ class StageTimer:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-
-
-def reference_outputs(model: Any, x: np.ndarray) -> np.ndarray:
-    """The Brevitas model's outputs in float64, the reference for bit-exact verification.
-
-    In float32, pre-activations that sit within rounding error of a quantisation boundary can
-    round either way (the exported QONNX graph disagrees with float32 torch there); float64 does
-    not have that ambiguity at the bit widths FINN integerises."""
-    import copy
-
-    import torch
-
-    reference = copy.deepcopy(model).double().eval()
-    with torch.no_grad():
-        return reference(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def load_flow_data(flow: FlowConfig) -> Dataset:

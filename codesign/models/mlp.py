@@ -68,11 +68,17 @@ def reject_unknown_options(arch: str, options: dict[str, Any], known: tuple[str,
         )
 
 
+# 1/255 rounded to float32, the value float32 training multiplies by and the exported Mul holds.
+# As a Python float it is the same number in a float64 copy of the model (the exact reference),
+# where 1.0 / 255.0 would be a different one (5.9e-8 relative), a different model.
+PIXEL_SCALE = float(torch.tensor(1.0 / 255.0, dtype=torch.float32))
+
+
 class PixelScale(nn.Module):
     """Multiply raw 0..255 pixels by 1/255; exported as one scalar Mul that FINN streamlines away."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (1.0 / 255.0)
+        return x * PIXEL_SCALE
 
 
 def weight_kwargs(bits: int) -> dict[str, Any]:

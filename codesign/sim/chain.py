@@ -3,14 +3,16 @@ each stage compared bit-exactly with the one before it.
 
     brevitas -> qonnx -> finn_onnx -> streamlined -> hw_layers -> folded
 
-Brevitas runs in float64 (in float32 an activation within rounding error of a quantisation
-boundary can flip; FINN's integer graphs agree with the exact result). The ONNX stages run in
-Python through qonnx/FINN execution, the folded stage as a de-specialised copy of the
-accelerator inside its parent graph. Outputs are compared on the integer grid of the output
-quantisation step (the software tail's scale): a stage matches when every output is the same
-integer multiple of the step as in the previous stage. On a mismatch the chain re-runs the
-first differing sample through both stages with every intermediate tensor and names the first
-node whose outputs have no counterpart in the previous stage although its inputs do."""
+Brevitas runs exactly (codesign.train.reference_outputs: float64 arithmetic on the float32
+model's numbers; in float32 an activation within rounding error of a quantisation boundary can
+flip; FINN's integer graphs, their thresholds computed in float64, agree with the exact
+result). The ONNX stages run in Python through qonnx/FINN execution, the folded stage as a
+de-specialised copy of the accelerator inside its parent graph. Outputs are compared on the
+integer grid of the output quantisation step (the software tail's scale): a stage matches when
+every output is the same integer multiple of the step as in the previous stage. On a mismatch
+the chain re-runs the first differing sample through both stages with every intermediate tensor
+and names the first node whose outputs have no counterpart in the previous stage although its
+inputs do."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from codesign.finn.compile_graphs import (
 from codesign.finn.compile_graphs import stages_dir as default_stages_dir
 from codesign.finn.exact import to_float64
 from codesign.sim.divergence import NodeDivergence, locate_divergence
+from codesign.train import reference_outputs
 
 if TYPE_CHECKING:
     from torch import nn
@@ -136,17 +139,8 @@ def chain_inputs(x: np.ndarray | None, dtype_range: tuple[str, float, float], sh
 
 
 def _brevitas(model: nn.Module) -> _Stage:
-    import copy
-
-    import torch
-
-    exact = copy.deepcopy(model).eval().double()
-
-    def outputs(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return exact(torch.from_numpy(x.astype(np.float64))).numpy()
-
-    return _Stage("brevitas", "Brevitas model (PyTorch, float64)", outputs, None, None, None)
+    return _Stage("brevitas", "Brevitas model (PyTorch, float64)",
+                  lambda x: reference_outputs(model, x), None, None, None)
 
 
 def _onnx_stage(name: str, description: str, path: Path, float64: bool) -> _Stage:

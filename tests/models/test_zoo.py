@@ -157,3 +157,14 @@ def test_impossible_geometry(shape: tuple, options: dict, fragment: str) -> None
     with pytest.raises(ModelError, match=fragment):
         build_model("cnv", input_shape=shape, num_classes=10, weight_bits=2, act_bits=2,
                     **options)
+
+
+def test_pixel_scale_is_the_float32_constant_in_float64_too() -> None:
+    """A float64 copy of a zoo model multiplies by the 1/255 the float32 model and its exported
+    Mul use; 1.0 / 255.0 in float64 is another number (5.9e-8 relative)."""
+    from codesign.models.mlp import PIXEL_SCALE, PixelScale
+
+    pixels = torch.arange(256, dtype=torch.float64)
+    float32_constant = torch.tensor(1.0 / 255.0, dtype=torch.float32).double()
+    assert torch.equal(PixelScale()(pixels), pixels * float32_constant)
+    assert PIXEL_SCALE != 1.0 / 255.0
