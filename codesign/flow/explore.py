@@ -124,11 +124,11 @@ def explore(space: SpaceConfig, out_dir: Path, *, trials: int | None = None, wor
         raise ConfigError(f"--trials {budget}: give at least 1")
     if space.sampler == "grid":
         budget = min(budget, grid_size(space))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    study = Study(space, out_dir)
-    rows: dict[int, TrialRow] = {t.number: _row(t.number, t.params, t) for t in study.finished()}
     new: list[FinishedTrial] = []
-    with open_engine(workers, scheduler) as engine:
+    with open_engine(workers, scheduler) as engine:  # first: an unreachable cluster writes nothing
+        out_dir.mkdir(parents=True, exist_ok=True)
+        study = Study(space, out_dir)
+        rows = {t.number: _row(t.number, t.params, t) for t in study.finished()}
         pending: dict[Any, tuple[Any, dict[str, Any]]] = {}
 
         def report() -> None:
