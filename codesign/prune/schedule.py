@@ -215,6 +215,20 @@ def unpruned_teacher(model: nn.Module, settings: PruneConfig) -> Teacher | None:
     return Teacher(copy.deepcopy(model), settings.distill, settings.distill_temperature)
 
 
+def _check_reachable(settings: PruneConfig, board: Board, profile: HardwareProfile) -> None:
+    """Under budget fps, a target above the host I/O bound is out of reach of any pruning: the
+    DMA moves the same bytes per frame however few channels are left. Say so before training."""
+    io = profile.estimates.io
+    if settings.budget != "fps" or io is None or (settings.target_fps or 0) <= io.fps:
+        return
+    raise PruneError(
+        f"prune.target_fps {settings.target_fps:,.0f} is above what {board.name}'s host I/O "
+        f"moves for this model ({io.fps:,.0f} FPS: {io.bytes_per_frame('in'):,.0f} bytes in, "
+        f"{io.bytes_per_frame('out'):,.0f} out per frame at {io.port_clock_mhz:g} MHz), which "
+        f"no pruning changes; set prune.target_fps to at most {io.fps:,.0f} or choose a board "
+        "with a wider DMA port")
+
+
 def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneConfig,
                 train: TrainConfig, *, reference_fps: float | None = None, workdir: Path,
                 seed: int = 0,
@@ -228,6 +242,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     shape = data.input_shape
     point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "step0")
     reference_fps = reference_fps or point.fps or None
+    _check_reachable(settings, board, profile)
     groups = channel_groups(model, shape)
     if not groups:
         raise PruneError("the model has no prunable layer: only its classifier has weights")

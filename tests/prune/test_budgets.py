@@ -9,6 +9,7 @@ import pytest
 
 from codesign.boards import load_board
 from codesign.config import PruneConfig, TrainConfig
+from codesign.errors import PruneError
 from codesign.prune.schedule import measure_hardware, prune_model
 
 pytestmark = pytest.mark.slow
@@ -54,10 +55,25 @@ def test_fit_budget_prunes_until_the_design_fits_the_caps(trained, tmp_path: Pat
 
 
 def test_unreachable_budget_is_reported_with_the_reason(trained, tmp_path: Path) -> None:
-    result = _prune(trained, tmp_path, load_board("pynq-z1"), budget="fps", target_fps=1e12,
-                    steps=1, step_fraction=0.2)
+    board = load_board("pynq-z1").with_caps(LUT=0.05)  # compute-bound, as above
+    _, profile = measure_hardware(trained[0], (1, 8, 8), board, REFERENCE_FPS, tmp_path / "b")
+    target = 0.99 * profile.estimates.io_fps  # below the I/O bound, far above one step's reach
+    result = _prune(trained, tmp_path, board, budget="fps", target_fps=target, steps=1,
+                    step_fraction=0.2)
     assert not result.budget_met
     assert "not met after 1 step" in result.budget_note and "FPS" in result.budget_note
+
+
+def test_a_target_above_the_io_bound_stops_before_any_pruning(trained, tmp_path: Path) -> None:
+    """No number of channels moves fewer bytes per frame through the DMA port: one line naming
+    the bound and the fix, before a single fine-tune."""
+    board = load_board("pynq-z1")
+    _, profile = measure_hardware(trained[0], (1, 8, 8), board, REFERENCE_FPS, tmp_path / "b")
+    io_fps = profile.estimates.io_fps
+    with pytest.raises(PruneError, match=rf"above what Pynq-Z1's host I/O moves for this model "
+                                         rf"\({io_fps:,.0f} FPS: 64 bytes in") as info:
+        _prune(trained, tmp_path, board, budget="fps", target_fps=2 * io_fps, steps=1)
+    assert f"at most {io_fps:,.0f}" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_a_model_too_big_for_the_caps_at_any_folding_is_pruned_until_it_fits(
