@@ -1,6 +1,7 @@
 """One exploration trial, as a worker runs it: train (+ prune), export and compile the trial's
-flow once with `run_flow`, then fold the QONNX model for every board of the space with the
-exact optimizer (cheap), one `BoardPoint` per board.
+flow once with `run_flow`, then fold the QONNX model for every other board of the space with
+the exact optimizer (cheap), one `BoardPoint` per board (the flow's own board keeps the run's
+fold when the flow folds with the optimizer).
 
 Trained variants are cached by the content hash of the effective flow (its seed included): a
 repeated configuration reuses the run directory `variants/<hash>/` instead of retraining, and a
@@ -27,6 +28,8 @@ from codesign.config import FlowConfig, parse_flow
 from codesign.errors import FoldingError
 from codesign.finn import compile_to_hw, write_folding_config
 from codesign.finn.plan import fold_for_board
+from codesign.flow.accelerator import FOLDING_CONFIG
+from codesign.flow.results import RunResult
 from codesign.flow.run import QONNX_MODEL, flow_board, run_flow
 from codesign.folding import fits
 
@@ -105,7 +108,18 @@ def fold_board(run_dir: Path, flow: FlowConfig, board: Board) -> BoardPoint:
                       str(where / "folding_config.json"))
 
 
-def _train(flow: FlowConfig, root: Path, key: str) -> tuple[Path, float]:
+def _own_point(result: RunResult) -> BoardPoint | None:
+    """The point of the run's own board when the run folded it with the exact optimizer (the
+    fold `fold_board` would repeat: same QONNX, same board, same objective)."""
+    optimizer = result.accelerator.folding.optimizer
+    if optimizer is None:
+        return None
+    used = optimizer.plan.grand_totals()
+    return BoardPoint(result.board.name, fits(used, optimizer.report.budget), optimizer.report.fps,
+                      used["LUT"], used["BRAM_18K"], used["URAM"], used["DSP"], FOLDING_CONFIG)
+
+
+def _train(flow: FlowConfig, root: Path, key: str) -> tuple[Path, float, BoardPoint | None]:
     """Run the flow into a private staging directory, then publish it as root/<key> (when
     another worker published the same variant first, its copy is kept)."""
     target = root / key
@@ -120,7 +134,7 @@ def _train(flow: FlowConfig, root: Path, key: str) -> tuple[Path, float]:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target, result.accuracy.test_top1
+    return target, result.accuracy.test_top1, _own_point(result)
 
 
 def _read_variant(run_dir: Path) -> dict[str, Any] | None:
@@ -141,8 +155,8 @@ def evaluate_trial(spec: TrialSpec) -> TrialOutcome:
     saved = _read_variant(run_dir) if (run_dir / QONNX_MODEL).is_file() else None
     cached = saved is not None
     if saved is None:
-        run_dir, accuracy = _train(flow, root, key)
-        saved = {"accuracy": float(accuracy), "points": {}}
+        run_dir, accuracy, own = _train(flow, root, key)
+        saved = {"accuracy": float(accuracy), "points": {own.board: asdict(own)} if own else {}}
     points = []
     for spec_board in spec.boards:
         board = load_board(spec_board)

@@ -66,6 +66,21 @@ def test_the_study_file_loads_in_optuna_with_each_trials_constraints(
         assert (max(t.constraints.values()) <= 0) == feasible
 
 
+def test_the_runs_own_board_reuses_its_fold_which_a_fresh_fold_reproduces(
+        explored: tuple[Path, Path, dict]) -> None:
+    from codesign.boards import load_board
+    from codesign.config import load_flow
+    from codesign.flow.explore_trial import fold_board
+
+    _, out, doc = explored
+    own = next(p for p in doc["points"] if p["board"] == "Pynq-Z1")  # the base flow's board
+    assert own["folding_config"] == "folding_config.json"
+    run = out / own["run_dir"]
+    fresh = fold_board(run, load_flow(run / "flow.yaml"), load_board("pynq-z1"))
+    assert (fresh.fits, fresh.fps, fresh.lut, fresh.bram, fresh.dsp) == (
+        own["fits"], own["fps"], own["lut"], own["bram"], own["dsp"])
+
+
 def test_a_repeated_configuration_is_not_retrained(explored: tuple[Path, Path, dict]) -> None:
     _, out, doc = explored
     configs = {tuple(sorted(t["params"].items())) for t in doc["trials"]}
