@@ -8,6 +8,8 @@ storage (ask/tell); workers never do."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 import json
 import logging
@@ -16,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from codesign.errors import ConfigError
 from codesign.flow.explore_points import DesignPoint, design_points, trial_values, trial_violations
 from codesign.flow.explore_trial import BoardPoint, TrialOutcome
 from codesign.space import SpaceConfig, flow_value
@@ -25,6 +28,7 @@ _OUTCOME = "outcome"
 _REASON = "fail_reason"
 _INTERRUPTED = "interrupted"
 _BASE = "base_flow"
+_FINGERPRINT = "space_fingerprint"
 CONSTRAINT_NAMES = ("fits", "min_accuracy", "min_fps")  # the order of trial_violations
 
 
@@ -58,6 +62,15 @@ def _sampler(space: SpaceConfig) -> Any:
     return optuna.samplers.RandomSampler(seed=space.seed)
 
 
+def space_fingerprint(space: SpaceConfig) -> str:
+    """A hash of everything that defines the search (not the trial budget or file names)."""
+    data = dataclasses.asdict(space)
+    for key in ("trials", "source", "name"):
+        data.pop(key)
+    data["base"].pop("source")
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def grid_size(space: SpaceConfig) -> int:
     size = 1
     for d in space.dimensions:
@@ -78,6 +91,15 @@ class Study:
         self.study = optuna.create_study(storage=f"sqlite:///{self.path}", study_name=space.name,
                                          directions=directions, sampler=_sampler(space),
                                          load_if_exists=True)
+        fingerprint = space_fingerprint(space)
+        known = self.study.user_attrs.get(_FINGERPRINT)
+        if known is None:
+            self.study.set_user_attr(_FINGERPRINT, fingerprint)
+        elif known != fingerprint:
+            raise ConfigError(
+                f"{self.path} holds a study of a different space (base flow, boards, objectives, "
+                "constraints, sampler, seed or dimensions changed; only trials may change to "
+                "resume); give a new --out directory or restore the space file")
         self._recover()
 
     def _recover(self) -> None:

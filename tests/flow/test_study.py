@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from codesign.errors import ConfigError
 from codesign.flow.study import Study
 from codesign.space import load_space, parse_space
 
@@ -45,3 +46,18 @@ def test_trials_left_running_are_failed_and_asked_again(tmp_path: Path) -> None:
     again = Study(space, tmp_path)
     assert again.finished_count() == 0 and again.finished() == []
     assert [again.ask()[1] for _ in range(2)] == [base, lost]
+
+
+def test_a_study_resumes_only_with_the_same_space(tmp_path: Path) -> None:
+    def space(**changes: object):  # noqa: ANN202 - a SpaceConfig
+        data = {"name": "f", "base": str(REPO / "flows" / "tfc_w2a2_mnist5k.yaml"),
+                "boards": ["pynq-z2"], "objectives": {"accuracy": "max"}, "trials": 4,
+                "space": {"model.weight_bits": [1, 2]}}
+        return parse_space({**data, **changes})
+
+    Study(space(), tmp_path)
+    Study(space(trials=40), tmp_path)  # a larger budget resumes
+    with pytest.raises(ConfigError, match="holds a study of a different space"):
+        Study(space(space={"model.weight_bits": [1, 2, 4]}), tmp_path)
+    with pytest.raises(ConfigError, match="give a new --out directory"):
+        Study(space(boards=["pynq-z2", "zcu104"]), tmp_path)
