@@ -68,6 +68,15 @@ def rtl_joins(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
+SHALLOW_FIFO_WORDS = 5  # fifo.sv: a FIFO of depth <= 4 is 4 shift-register stages + output register
+
+
+def fifo_capacity(depth: int) -> int:
+    """Words FINN's StreamingFIFO_rtl of `depth` holds (finn-rtllib fifo.sv): `depth`, except
+    that a shallow one, FINN's minimum of 2 included, holds SHALLOW_FIFO_WORDS."""
+    return max(int(depth), SHALLOW_FIFO_WORDS)
+
+
 def _depth(node: Any, attribute: str, index: int) -> int:
     inst = _inst(node)
     if attribute not in inst.get_nodeattr_types():

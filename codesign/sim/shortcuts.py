@@ -1,7 +1,8 @@
 """Skip-branch FIFOs in simulation: does codesign's depth (codesign.finn.fifos) keep a residual
 block running at full rate, and what happens below it?
 
-The pipeline is built once with a run-time limit on each FIFO's depth (codesign.sim.bench).
+The pipeline is built once with a run-time limit on each FIFO's depth (codesign.sim.bench), set
+to what FINN's FIFO of that depth holds (a shallow one holds 5 words).
 Every other FIFO at codesign's depth (FINN's minimum, 2, unless it is a skip buffer too), which
 is the accelerator as FINN builds it from codesign's fifo_config_file, the same batch runs with
 the skip-branch FIFO limited to codesign's depth, one word less, and 2 words (what the fork gets
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from codesign.finn.rtl import fifo_depth
-from codesign.finn.rtl_residual import shortcut_fifos
+from codesign.finn.rtl_residual import fifo_capacity, shortcut_fifos
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,10 +80,12 @@ def _check(bench: Bench, design: Design, skip: ShortcutFifo, model_depths: dict[
            needed: int) -> ShortcutCheck:
     runs: dict[tuple[int, str], ShortcutRun] = {}
     unlimited = {f: 0 for f in design.fifos}
+    capacities = {f: fifo_capacity(d) for f, d in model_depths.items()}
 
     def run(depth: int, others: str) -> ShortcutRun:
         if (depth, others) not in runs:
-            limits = {**(model_depths if others == "codesign" else unlimited), skip.fifo: depth}
+            limits = {**(capacities if others == "codesign" else unlimited),
+                      skip.fifo: fifo_capacity(depth)}
             result = bench.attempt(design, f"shortcut_{skip.fifo}_{depth}_{others}",
                                    design.caps(limits))
             runs[(depth, others)] = ShortcutRun(depth, others, **asdict(result))
