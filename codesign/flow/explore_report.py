@@ -90,23 +90,32 @@ def _plot(space: SpaceConfig, points: list[DesignPoint], front: dict[str, list[D
     return path
 
 
-def _fmt(p: DesignPoint, out_dir: Path) -> str:
-    params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.params)
+def _fmt(p: DesignPoint, out_dir: Path, fixed: frozenset[str] = frozenset()) -> str:
+    params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in p.params if k not in fixed)
     run = _rel(p.run_dir, out_dir)
     return (f"trial {p.trial} on {p.point.board}: {p.accuracy:.2%} top-1, {p.point.fps:,.0f} FPS, "
             f"{p.point.lut:,.0f} LUT, {p.point.bram:,.0f} BRAM_18K ({params}; "
             f"[run]({run}/report.md), [folding]({run}/{p.point.folding_config}))")
 
 
+def _fixed_note(space: SpaceConfig, fixed: frozenset[str]) -> str:
+    values = [f"{k}={(space.dimension(k).choices or ('',))[0]}" for k in sorted(fixed)]
+    return f" Fixed for every trial: {', '.join(values)}." if values else ""
+
+
 def _markdown(space: SpaceConfig, trials: Sequence[FinishedTrial], points: list[DesignPoint],
               front: dict[str, list[DesignPoint]], out_dir: Path) -> str:
     failed = [t for t in trials if not t.complete]
+    # settings the space fixes (one choice) are the same in every line: said once, not repeated
+    fixed = frozenset(d.key for d in space.dimensions if d.choices is not None and len(d.choices) == 1)
     c = space.constraints
     lines = [f"# codesign explore — {space.name}", "",
              f"{len(trials)} trials ({len(failed)} failed), sampler {space.sampler}, base flow "
              f"`{space.base.source}`, boards {', '.join(space.boards)}. Constraints: fits "
              f"{c.fits}, min accuracy {c.min_accuracy}, min FPS {c.min_fps}. Study: `{STUDY_DB}` "
-             f"(`optuna-dashboard sqlite:///{STUDY_DB}`).", "", "## Best design per board", ""]
+             f"(`optuna-dashboard sqlite:///{STUDY_DB}`).{_fixed_note(space, fixed)}", "",
+             "## Best design per board", ""]
     ok = [p for p in points if feasible(space, p)]
     for board in [b for b in front if b != "all"]:
         lines.append(f"### {board}")
@@ -117,20 +126,20 @@ def _markdown(space: SpaceConfig, trials: Sequence[FinishedTrial], points: list[
             if mine:
                 pick = max if direction == "max" else min
                 lines.append(f"- best {objective} ({direction}): "
-                             f"{_fmt(pick(mine, key=lambda p: p.value(objective)), out_dir)}")
+                             f"{_fmt(pick(mine, key=lambda p: p.value(objective)), out_dir, fixed)}")
         lines.append("")
     lines += ["## Smallest board that meets min accuracy and min FPS", ""]
     meeting = sorted(ok, key=lambda p: (load_board(p.point.board).resources["LUT"], -p.accuracy))
-    lines.append(f"- {meeting[0].point.board} (by LUT capacity): {_fmt(meeting[0], out_dir)}"
+    lines.append(f"- {meeting[0].point.board} (by LUT capacity): {_fmt(meeting[0], out_dir, fixed)}"
                  if meeting else "- none of the boards meets them with any trial")
     lines += ["", "## Pareto front across boards", ""]
-    lines += [f"- {_fmt(p, out_dir)}" for p in front["all"]] or ["- (empty)"]
+    lines += [f"- {_fmt(p, out_dir, fixed)}" for p in front["all"]] or ["- (empty)"]
     if failed:
         lines += ["", "## Failed trials", ""]
         lines += [f"- trial {t.number}: {t.reason}" for t in failed]
     base = [p for p in points if p.base]
     lines += ["", "## Base flow", ""]
-    lines += [f"- {_fmt(p, out_dir)}" for p in base] or [
+    lines += [f"- {_fmt(p, out_dir, fixed)}" for p in base] or [
         "- the base flow's configuration is not among the trials (outside the space, or not run)"]
     return "\n".join(lines) + "\n"
 

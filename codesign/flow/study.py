@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -159,7 +160,10 @@ class Study:
 
     def complete(self, trial: Any, params: dict[str, Any], outcome: TrialOutcome) -> None:
         points = design_points(trial.number, params, outcome)
-        trial.set_user_attr(_OUTCOME, json.loads(json.dumps(asdict(outcome))))
+        raw = json.loads(json.dumps(asdict(outcome)))
+        # relative to the output directory, so that a moved or copied directory keeps its links
+        raw["run_dir"] = os.path.relpath(outcome.run_dir, self.path.parent)
+        trial.set_user_attr(_OUTCOME, raw)
         # Optuna 5's constraint API (constraints_func is deprecated): <= 0 means met; NSGA-II
         # and TPE rank infeasible trials after feasible ones
         for name, value in zip(CONSTRAINT_NAMES, trial_violations(self.space, points), strict=True):
@@ -186,8 +190,8 @@ class Study:
             raw = t.user_attrs.get(_OUTCOME)
             outcome = None
             if raw is not None and t.values is not None:
-                outcome = TrialOutcome(**{**raw, "points": tuple(BoardPoint(**p)
-                                                                 for p in raw["points"])})
+                outcome = TrialOutcome(**{**raw, "run_dir": str(self.path.parent / raw["run_dir"]),
+                                          "points": tuple(BoardPoint(**p) for p in raw["points"])})
             out.append(FinishedTrial(t.number, outcome is not None, dict(t.params), outcome,
                                      t.user_attrs.get(_REASON, ""), bool(t.user_attrs.get(_BASE))))
         return out

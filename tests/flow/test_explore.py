@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,6 +125,22 @@ def test_a_trial_that_raises_is_recorded_failed_with_its_reason_and_the_study_go
     assert trials[2]["complete"] and not trials[1]["complete"]
     assert trials[1]["reason"].startswith("ModelError: act_bits=1")
     assert "## Failed trials" in (out / "report.md").read_text()
+
+
+def test_a_moved_output_directory_keeps_its_links(explored: tuple[Path, Path, dict],
+                                                  tmp_path: Path) -> None:
+    space, out, _ = explored
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    shutil.rmtree(out / "variants")  # nothing may point back at the old place
+    try:
+        assert main(["explore", str(space), "--out", str(moved), "--trials", "1", "--quiet"]) == 0
+    finally:
+        shutil.copytree(moved / "variants", out / "variants")
+    doc = results(moved)
+    for p in doc["points"]:
+        assert p["run_dir"].startswith("variants/") and (moved / p["run_dir"] / "report.md").is_file()
+    assert "](../" not in (moved / "report.md").read_text()
 
 
 def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> None:
