@@ -1,0 +1,431 @@
+"""Published FINN accelerators rebuilt with their published folding: codesign's as-built FPS
+(min of FINN's compute-pipeline estimate and the shell's I/O bound, codesign/finn/host_io.py)
+against the throughput measured on the board, and resources where a post-synthesis report
+was published.
+
+Cases (every accelerator found whose topology, folding and a measured throughput are public):
+all from Xilinx/finn-examples. The folding is the build's folding_config JSON; the measurement
+is the `accel.throughput_test()` output stored in the example notebooks (removed from the
+notebooks at HEAD; read from the commits named below). FINN's driver times there only the
+accelerator's execution of one batch (DMA in, compute, DMA out, started and waited for from
+Python): packing, unpacking and the copies between numpy and the DMA buffers are timed apart.
+So `throughput[images/s]` = batch / runtime, one run, with the fixed cost of starting and
+waiting for the DMAs spread over the batch, which codesign does not model; the table's
+`overhead_ms` is the runtime left once codesign's estimate of the batch is taken off.
+
+  tfc-w1a1   TFC (784-64-64-64-10) W1A1, bnn-pynq folding, 1,000-frame batch, fclk 99.999 MHz
+  cnv-w1a1   CNV (64-64-128-128-256-256 convs, FC 512-512-10) W1A1, bnn-pynq folding, batch 1,000
+  gtsrb      CNV W1A1 for GTSRB (44 outputs), gtsrb folding, Pynq-Z1 at 100 MHz, batch 100
+  vgg10      VGG10-RadioML W4A4 (published_models.py), the 2021 ZCU104 folding the measured
+             bitfile was built with, 250 MHz, batch 1,024 (HEAD's 2024 folding file, which
+             finn-plus reads with serial sliding windows, is estimated too, as an unmeasured
+             variant)
+
+The bnn-pynq notebook does not name its board; finn-examples builds it for Pynq-Z1, Ultra96 and
+ZCU104 (and U250) with one folding, and 99.999 MHz is the fclk a Zynq UltraScale+ PS reports
+(the Pynq-Z1 runs report 100.0), so those two cases use the ZCU104 board file (FINN's Zynq
+shell has a 128-bit port on ZCU104 and Ultra96 alike, so the I/O bound is the same on both).
+
+Folding: the published PE/SIMD (and ram_style/resType/mem_mode where codesign's node has them)
+are mapped onto codesign's nodes by op type and order: MVAUs in order (checked: the published
+SIMD divides MW and PE divides MH of each, and the counts match, else the case fails), the
+convolutions' sliding windows (those feeding an MVAU) in order, and FMPadding and standalone
+Thresholding in order where both graphs have them. The published graphs pooled with
+StreamingMaxPool; finn-plus 1.6.1 builds a pool as a sliding window + Pool, which the published
+folding does not name: those nodes (and any other unnamed one) get the least parallel folding
+whose cycles stay within the slowest published-folded node's cycles, so they never become the
+bottleneck. Published nodes codesign's graph does not have (input thresholds, LabelSelect,
+ChannelwiseOp) are listed per case.
+
+Weights are untrained (seed 0): estimates depend on shapes and bit widths, not on values.
+No post-synthesis resource report is published for these builds (finn-examples ships none), so
+resources are codesign's estimates only; `published_resources` is null.
+
+Usage: python3 benchmarks/published.py [--cases tfc-w1a1 cnv-w1a1 gtsrb vgg10]
+Writes benchmarks/results/published.json and .png and prints a table."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from codesign.atomic import atomic_path, write_json  # noqa: E402
+from codesign.boards import load_board  # noqa: E402
+from codesign.errors import CodesignError  # noqa: E402
+from codesign.export import export_qonnx  # noqa: E402
+from codesign.finn import compile_to_hw  # noqa: E402
+from codesign.finn.estimates import estimate  # noqa: E402
+from codesign.finn.folding import apply_folding_config  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+GOAL = 0.15
+FE = "Xilinx/finn-examples"
+FE_HEAD = "810a1e7759163ac313cb7739743da4184fb9135d"  # HEAD of the mirror read (2025-01-15)
+FE_2020 = "5a74263fc3669d429de01c18ec6b1e4a6b7fc463"  # bnn-pynq folding in force when measured
+
+# Published folding, in graph order per op type: (PE, SIMD) of the MVAUs; SIMD of the conv
+# sliding windows; SIMD of FMPadding; PE of standalone Thresholding. Plus the attributes set on
+# every MVAU / sliding window. Values recorded from the folding_config files named in `source`.
+BNN_CNV_MVAU = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8)]
+CASES: dict[str, dict[str, Any]] = {
+    "tfc-w1a1": {
+        "model": ("mlp", (1, 28, 28), 10, 1, 1, {"preset": "tfc"}), "mvau_rtl": False,
+        "board": "zcu104", "clock_mhz": 100.0,
+        "folding": {"MVAU": [(16, 49), (8, 8), (8, 8), (10, 8)],
+                    "MVAU_ram_style": ["block", "auto", "auto", "distributed"],
+                    "absent_ok": ["Thresholding_Batch_0 (PE 49)", "LabelSelect_Batch_0 (PE 1)"]},
+        "folding_source": f"{FE}@{FE_2020}:build/bnn-pynq/folding_config/"
+                          "tfc-w1a1_folding_config.json (unchanged at the measurement commit "
+                          "62e34a3; HEAD's has the same PE/SIMD)",
+        "published": {"fps": 837019.3574136898, "batch": 1000, "runtime_ms": 1.1947154998779297,
+                      "fclk_mhz": 99.999,
+                      "source": f"{FE}@fad205f6161b8b5a618aec930f714d99ae17ec92:finn_examples/"
+                                "notebooks/0_mnist_with_fc_networks.ipynb (tfc_w1a1_mnist, "
+                                "accel.throughput_test() output)",
+                      "board": "not named; Zynq UltraScale+ by its 99.999 MHz fclk (ZCU104 "
+                               "file used; Ultra96 has the same 128-bit port)"},
+    },
+    "cnv-w1a1": {
+        "model": ("cnv", (3, 32, 32), 10, 1, 1, {"preset": "cnv"}), "mvau_rtl": False,
+        "board": "zcu104", "clock_mhz": 100.0,
+        "folding": {"MVAU": BNN_CNV_MVAU + [(5, 1)], "SWG": [3, 32, 32, 32, 32, 32],
+                    "MVAU_attrs": {"ram_style": "auto"}, "SWG_attrs": {"ram_style": "distributed"},
+                    "absent_ok": ["Thresholding_Batch_0 (PE 1)", "LabelSelect_Batch_0 (PE 1)"]},
+        "folding_source": f"{FE}@{FE_2020}:build/bnn-pynq/folding_config/"
+                          "cnv-w1a1_folding_config.json (unchanged at the measurement commit "
+                          "62e34a3; HEAD's has the same PE/SIMD)",
+        "published": {"fps": 3020.496696706212, "batch": 1000, "runtime_ms": 331.0713768005371,
+                      "fclk_mhz": 99.999,
+                      "source": f"{FE}@fad205f6161b8b5a618aec930f714d99ae17ec92:finn_examples/"
+                                "notebooks/1_cifar10_with_cnv_networks.ipynb (cnv_w1a1_cifar10, "
+                                "accel.throughput_test() output)",
+                      "board": "not named; Zynq UltraScale+ by its 99.999 MHz fclk (ZCU104 "
+                               "file used)"},
+    },
+    "gtsrb": {
+        "model": ("cnv", (3, 32, 32), 44, 1, 1, {"preset": "cnv"}), "mvau_rtl": False,
+        "board": "pynq-z1", "clock_mhz": 100.0,
+        "folding": {"MVAU": BNN_CNV_MVAU + [(4, 1)], "SWG": [3, 32, 32, 32, 32, 32],
+                    "MVAU_attrs": {"ram_style": "auto"}, "SWG_attrs": {"ram_style": "distributed"},
+                    "absent_ok": ["Thresholding_rtl_0 (PE 1)", "LabelSelect_hls_0 (PE 1)"]},
+        "folding_source": f"{FE}@1e947f815dadf3019e1bee70dd4ed3b58d8bc700:build/gtsrb/"
+                          "folding_config/cnv_gtsrb_folding_config.json (the measurement "
+                          "commit; same PE/SIMD in the 2022 first version and at HEAD)",
+        "published": {"fps": 2886.7106684928112, "batch": 100, "runtime_ms": 34.64150428771973,
+                      "fclk_mhz": 100.0,
+                      "source": f"{FE}@1e947f815dadf3019e1bee70dd4ed3b58d8bc700:finn_examples/"
+                                "notebooks/7_traffic_sign_recognition_gtsrb.ipynb (cnv_w1a1_gtsrb,"
+                                " accel.throughput_test() output; output shape (1, 44))",
+                      "board": "Pynq-Z1 (the notebook: only available on Pynq-Z1)"},
+    },
+    "vgg10": {
+        # The measured bitfile is the 2021 build: its notebook output (231,049 FPS) is unchanged
+        # from 40e625b (2021-11-04) to fad205f, and the folding of that commit has the same
+        # PE/SIMD as HEAD's but HLS MVAUs with embedded thresholds (StreamingFCLayer_Batch,
+        # mem_mode const = finn-plus internal_embedded) and 1-D sliding windows that FINN v0.7
+        # (Xilinx/finn v0.7, convolutioninputgenerator1d.py use_parallel_window_output) built as
+        # the parallel-window variant whenever SIMD == IFMChannels, stride and dilation 1, not
+        # depthwise: true of all seven here. finn-plus makes that an explicit attribute
+        # (parallel_window), set accordingly.
+        "model": "vgg10", "mvau_rtl": False, "board": "zcu104", "clock_mhz": 250.0,
+        "folding": {"MVAU": [(32, 6), (16, 96), (8, 96), (4, 96), (2, 96), (1, 96), (1, 96),
+                             (2, 32), (1, 32), (1, 8)],
+                    "SWG": [2, 32, 32, 32, 32, 32, 32], "FMPadding": [2, 16, 8, 8, 4, 2, 1],
+                    "MVAU_attrs": {"ram_style": "auto", "mem_mode": "internal_embedded"},
+                    "SWG_attrs": {"ram_style": "auto"}, "SWG_parallel_window_rule": True,
+                    "absent_ok": ["StreamingMaxPool_Batch_0..6 (no folding given)"]},
+        "folding_source": f"{FE}@40e625bcb819e2d620c53d8f884549eef895f483:build/vgg10-radioml/"
+                          "folding_config/ZCU104_folding_config.json (clock: README, 250 MHz)",
+        "published": {"fps": 231048.86201517025, "batch": 1024, "runtime_ms": 4.431962966918945,
+                      "fclk_mhz": 249.9975,
+                      "source": f"{FE}@40e625bcb819e2d620c53d8f884549eef895f483:finn_examples/"
+                                "notebooks/5_radioml_with_cnns.ipynb (vgg10_w4a4_radioml, "
+                                "accel.throughput_test() output; unchanged up to fad205f); "
+                                "README: ~230k frames/s at 250 MHz",
+                      "board": "ZCU104 (the notebook: only available on ZCU104)"},
+    },
+}
+# Not measured: HEAD's VGG10 folding (2024) as finn-plus 1.6.1 reads it, RTL MVAUs with
+# standalone thresholds and parallel_window 0 written out. No measurement of that build is
+# published; its estimate is reported next to the case to show what the folding file now says.
+VGG10_HEAD = {
+    **CASES["vgg10"], "mvau_rtl": True,
+    "folding": {"MVAU": CASES["vgg10"]["folding"]["MVAU"],
+                "SWG": [2, 32, 32, 32, 32, 32, 32], "FMPadding": [2, 16, 8, 8, 4, 2, 1],
+                "Thresholding": [32, 16, 8, 4, 2, 1, 1, 2, 1],
+                "MVAU_attrs": {"resType": "auto", "mem_mode": "internal_decoupled",
+                               "ram_style": "auto"},
+                "SWG_attrs": {"ram_style": "distributed", "parallel_window": 0},
+                "absent_ok": ["ChannelwiseOp_hls_0 (PE 1)", "LabelSelect_hls_0 (PE 1)"]},
+    "folding_source": f"{FE}@{FE_HEAD}:build/vgg10-radioml/folding_config/"
+                      "ZCU104_folding_config.json (clock: build.py, 4 ns)",
+}
+# Published throughput measurements found that are not rebuilt here, and why.
+EXCLUDED = {
+    "kws-mlp": "finn-examples 4_keyword_spotting.ipynb @fad205f: 247,502 images/s on Pynq-Z1 "
+               "at 100 MHz, batch 10,102, folding public (build/kws/folding_config); the "
+               "topology is not: the MLP_W3A3 model is a download, its hidden widths are in no "
+               "text of the repository (input 490 INT8, folded (1, 49, 10), 12 classes)",
+    "cybersecurity-mlp": "6_cybersecurity_with_mlp.ipynb @fad205f: 926,918 images/s at 100 "
+                         "MHz, batch 1,000; no folding file: build.py folds by target_fps "
+                         "1,000,000 at build time; its input is 600 bipolar bits, which "
+                         "codesign's compile path (UINT8 inputs) does not build",
+    "mobilenet-v1": "2_imagenet_with_mobilenet_v1.ipynb outputs 2020-12..2021-06: 1,813, 1,980 "
+                    "and 245 images/s with fclk 100, 206 and 99.999 MHz (the same runtime "
+                    "under two clocks), board not named: the measured build is not "
+                    "identifiable",
+    "resnet50-u250": "2_imagenet_with_cnns.ipynb @9fb0f74 (2021-11): 2,972 images/s on U250 at "
+                     "178 MHz, batch 100, folding public (U250_folding_config.json); not "
+                     "attempted: the build relies on finn-experimental custom steps and an "
+                     "Alveo Vitis shell",
+}
+# op type (without _hls/_rtl) -> the attribute and the channel count it must divide
+FOLD_ATTR = {"MVAU": None, "ConvolutionInputGenerator": ("SIMD", "IFMChannels"),
+             "FMPadding": ("SIMD", "NumChannels"), "Thresholding": ("PE", "NumChannels"),
+             "Pool": ("PE", "Channels"), "LabelSelect": ("PE", "Labels"),
+             "ChannelwiseOp": ("PE", "NumChannels"), "StreamingDataWidthConverter": None}
+
+
+def tree_state() -> dict[str, Any]:
+    """The codesign commit the numbers come from, and codesign files changed on top of it (the
+    totals include codesign's FIFO estimates, which depend on the working tree)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                              check=False).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "changed": git("status", "--porcelain", "--", "codesign").splitlines()}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def build(case: dict[str, Any]) -> tuple[Any, tuple[int, ...]]:
+    import torch
+
+    torch.manual_seed(0)
+    if case["model"] == "vgg10":
+        from published_models import VGG10RadioML
+
+        return VGG10RadioML().eval(), (2, 1024)
+    from codesign.models import build_model
+
+    arch, shape, classes, wbits, abits, options = case["model"]
+    return build_model(arch, input_shape=shape, num_classes=classes, weight_bits=wbits,
+                       act_bits=abits, **options).eval(), shape
+
+
+def base_op(op_type: str) -> str:
+    return op_type.removesuffix("_hls").removesuffix("_rtl")
+
+
+def published_config(hw: Any, folding: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The published folding as a FINN config over codesign's node names, and the names set."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    model, config = hw.model, {}
+    nodes = list(model.graph.node)
+    groups: dict[str, list[Any]] = {"MVAU": [], "SWG": [], "FMPadding": [], "Thresholding": []}
+    for node in nodes:
+        op = base_op(node.op_type)
+        if op == "ConvolutionInputGenerator":
+            consumer = model.find_consumer(node.output[0])
+            if consumer is not None and base_op(consumer.op_type) == "MVAU":
+                groups["SWG"].append(node)
+        elif op in groups:
+            groups[op].append(node)
+    for group, mine in groups.items():
+        want = folding.get(group)
+        if want is None:
+            continue
+        if len(want) != len(mine):
+            raise CodesignError(f"topology mismatch: the published folding has {len(want)} "
+                                f"{group} nodes, codesign's graph {len(mine)} "
+                                f"({', '.join(n.name for n in mine)})")
+        for node, value in zip(mine, want, strict=True):
+            inst, types = getCustomOp(node), getCustomOp(node).get_nodeattr_types()
+            if group == "MVAU":
+                pe, simd = value
+                mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
+                if mw % simd or mh % pe:
+                    raise CodesignError(f"topology mismatch at {node.name}: MW={mw}, MH={mh} "
+                                        f"do not take the published SIMD={simd}, PE={pe}")
+                attrs = {"PE": pe, "SIMD": simd, **folding.get("MVAU_attrs", {})}
+                if "MVAU_ram_style" in folding:
+                    attrs["ram_style"] = folding["MVAU_ram_style"][groups["MVAU"].index(node)]
+            else:
+                attr, channels = FOLD_ATTR[base_op(node.op_type)]
+                if inst.get_nodeattr(channels) % value:
+                    raise CodesignError(f"topology mismatch at {node.name}: {channels}="
+                                        f"{inst.get_nodeattr(channels)} does not take the "
+                                        f"published {attr}={value}")
+                attrs = {attr: value, **(folding.get("SWG_attrs", {}) if group == "SWG" else {})}
+                if group == "SWG" and folding.get("SWG_parallel_window_rule"):
+                    # FINN v0.7's rule (stride and dilation are 1 in these graphs)
+                    attrs["parallel_window"] = int(value == inst.get_nodeattr(channels)
+                                                   and not inst.get_nodeattr("depthwise"))
+            config[node.name] = {k: v for k, v in attrs.items() if k in types}
+    return config, list(config)
+
+
+def cycles_with(node: Any, attrs: dict[str, Any]) -> int:
+    from qonnx.custom_op.registry import getCustomOp
+
+    inst = getCustomOp(copy.deepcopy(node))
+    for key, value in attrs.items():
+        inst.set_nodeattr(key, value)
+    return int(inst.get_exp_cycles())
+
+
+def fill_unnamed(hw: Any, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The rule for nodes the published folding does not name: the least parallel folding whose
+    cycles stay within the slowest published-folded node's."""
+    nodes = {n.name: n for n in hw.model.graph.node}
+    limit = max(cycles_with(nodes[name], attrs) for name, attrs in config.items())
+    chosen: dict[str, dict[str, Any]] = {}
+    for name, node in nodes.items():
+        spec = FOLD_ATTR.get(base_op(node.op_type), "unknown")
+        if name in config or spec is None:
+            continue
+        if spec == "unknown":
+            raise CodesignError(f"no folding rule for {name} ({node.op_type})")
+        from qonnx.custom_op.registry import getCustomOp
+
+        attr, channels = spec
+        count = int(getCustomOp(node).get_nodeattr(channels))
+        for value in (v for v in range(1, count + 1) if count % v == 0):
+            if cycles_with(node, {attr: value}) <= limit:
+                chosen[name] = {attr: value}
+                break
+        else:
+            chosen[name] = {attr: count}
+    return chosen
+
+
+def measure(name: str, work: Path, case: dict[str, Any] | None = None) -> dict[str, Any]:
+    case = CASES[name] if case is None else case
+    board = dataclasses.replace(load_board(case["board"]), clock_mhz=case["clock_mhz"])
+    model, shape = build(case)
+    onnx = export_qonnx(model, shape, work / "model.onnx")
+    start = time.perf_counter()
+    hw = compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz, workdir=work / "finn",
+                       mvau_rtl=case["mvau_rtl"])
+    compile_s = time.perf_counter() - start
+    published_cfg, named = published_config(hw, case["folding"])
+    rule = fill_unnamed(hw, published_cfg)
+    folded = apply_folding_config(hw, {"Defaults": {}, **published_cfg, **rule},
+                                  source=f"published folding of {name}")
+    est = estimate(folded, board.host_io)
+    pub = case["published"]
+    batch_ms = pub["batch"] / est.fps * 1e3
+    return {
+        "case": name, "board": board.name, "clock_mhz": board.clock_mhz,
+        "host_io": dataclasses.asdict(board.host_io) if dataclasses.is_dataclass(board.host_io)
+        else str(board.host_io),
+        "published": pub, "folding_source": case["folding_source"],
+        "published_fps": pub["fps"], "compute_fps": est.compute_fps, "io_fps": est.io_fps,
+        "fps": est.fps, "bound": est.bound, "bottleneck": est.bottleneck,
+        "max_cycles": est.max_cycles, "error": (est.fps - pub["fps"]) / pub["fps"],
+        "compute_error": (est.compute_fps - pub["fps"]) / pub["fps"],
+        "within_goal": abs(est.fps - pub["fps"]) / pub["fps"] <= GOAL,
+        "estimated_batch_ms": batch_ms, "overhead_ms": pub["runtime_ms"] - batch_ms,
+        "overhead_share": (pub["runtime_ms"] - batch_ms) / pub["runtime_ms"],
+        "published_nodes_set": {k: published_cfg[k] for k in named},
+        "rule_nodes_set": rule,
+        "published_nodes_absent": case["folding"].get("absent_ok", []),
+        "estimated_resources": dict(est.totals), "published_resources": None,
+        "io": None if est.io is None else est.io.to_dict(),
+        "layers": [{"name": layer.name, "pe": layer.pe, "simd": layer.simd,
+                    "cycles": layer.cycles, "lut": layer.lut, "bram_18k": layer.bram_18k}
+                   for layer in est.layers],
+        "compile_s": compile_s,
+        "weights": "untrained (seed 0)",
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    t = Table(title=f"Published FINN accelerators: as-built FPS vs measured (goal ±{GOAL:.0%})")
+    for col in ("case", "board @ MHz", "published FPS", "compute FPS", "I/O FPS", "as built",
+                "error", "bound", "overhead ms / batch", "LUT est.", "BRAM18 est."):
+        t.add_column(col, justify="left" if col == "case" else "right")
+    for r in rows:
+        t.add_row(r["case"], f"{r['board']} @ {r['clock_mhz']:g}", f"{r['published_fps']:,.0f}",
+                  f"{r['compute_fps']:,.0f}", f"{r['io_fps']:,.0f}", f"{r['fps']:,.0f}",
+                  f"{100 * r['error']:+.1f} %", r["bound"],
+                  f"{r['overhead_ms']:.3f} / {r['published']['batch']}",
+                  f"{r['estimated_resources']['LUT']:,.0f}",
+                  f"{r['estimated_resources']['BRAM_18K']:,.0f}")
+    Console(width=200).print(t)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(9.5, 4.5))
+    series = (("published (measured)", "published_fps", "black"), ("compute", "compute_fps", "C0"),
+              ("I/O bound", "io_fps", "C1"), ("as built", "fps", "C2"))
+    for i, (label, key, colour) in enumerate(series):
+        ax.bar(x + (i - 1.5) * 0.2, [r[key] for r in rows], 0.2, label=label, color=colour)
+    for xi, r in zip(x, rows, strict=True):
+        ax.annotate(f"{100 * r['error']:+.0f} %", (xi + 0.3, r["fps"]), ha="center",
+                    va="bottom", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xticks(x, [f"{r['case']}\n{r['board']} {r['clock_mhz']:g} MHz" for r in rows])
+    ax.set_ylabel("frames / s")
+    ax.set_title("codesign as built vs published measured throughput (error above as built)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="published-") as tmp:
+        for name in args.cases:
+            log(f"{name}: build, compile, fold, estimate")
+            rows.append(measure(name, Path(tmp) / name))
+        head = None
+        if "vgg10" in args.cases:
+            log("vgg10 with HEAD's folding file (not measured): build, compile, fold, estimate")
+            head = measure("vgg10", Path(tmp) / "vgg10-head", VGG10_HEAD)
+    table(rows)
+    if head is not None:
+        print(f"vgg10 with HEAD's folding file (2024; no published measurement): compute "
+              f"{head['compute_fps']:,.0f} FPS, bottleneck {head['bottleneck']} "
+              f"({head['max_cycles']} cycles), as built {head['fps']:,.0f} FPS")
+    ok = [r["case"] for r in rows if r["within_goal"]]
+    print(f"within ±{GOAL:.0%}: {len(ok)}/{len(rows)} ({', '.join(ok) or 'none'})")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_json(RESULTS / "published.json", {
+        "goal": GOAL, "cases": rows, "unmeasured_variants": {"vgg10_head_folding": head},
+        "excluded": EXCLUDED, "codesign_tree": tree_state(), "note": __doc__})
+    plot(rows, RESULTS / "published.png")
+
+
+if __name__ == "__main__":
+    main()
