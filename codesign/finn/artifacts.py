@@ -1,5 +1,5 @@
 """Files a real FINN build picks up: the folding that was applied (folding_config.json), the
-FIFO depths of a graph with skip-branch buffers (fifo_config.json) and a DataflowBuildConfig
+depth of every stream FIFO (fifo_config.json) and a DataflowBuildConfig
 JSON for `finn build` (or finn.builder.build_dataflow_cfg) on a machine with Vivado. All are
 written atomically."""
 
@@ -28,14 +28,11 @@ def write_folding_config(hw: HWGraph, path: Path) -> Path:
     return write_json(path, read_folding(hw))
 
 
-def write_fifo_config(hw: HWGraph, path: Path) -> Path | None:
-    """FINN's fifo_config_file for `hw`, or None (and no file; a stale one is removed) when
-    the graph has no skip-branch buffers and FINN's own FIFO sizing applies."""
-    config = fifo_config(hw)
-    if config is None:
-        Path(path).unlink(missing_ok=True)
-        return None
-    return write_json(path, config)
+def write_fifo_config(hw: HWGraph, path: Path) -> Path:
+    """FINN's fifo_config_file for `hw`: the depth of every stream FIFO its build inserts
+    (codesign.finn.fifos), which FINN applies with auto_fifo_depths=False instead of sizing
+    FIFOs by simulation (which needs Vivado)."""
+    return write_json(path, fifo_config(hw))
 
 
 def build_config(*, onnx_name: str, folding_name: str, part: str, clock_mhz: float,
@@ -53,7 +50,7 @@ def build_config(*, onnx_name: str, folding_name: str, part: str, clock_mhz: flo
         "folding_config_file": folding_name,
         "generate_outputs": BOARD_OUTPUTS if board else PART_OUTPUTS,
     }
-    if fifo_name:  # the skip-branch buffers as estimated, instead of FINN's simulated sizing
+    if fifo_name:  # codesign's FIFO depths, instead of FINN's simulated sizing
         config["auto_fifo_depths"] = False
         config["fifo_config_file"] = fifo_name
     if board:

@@ -183,8 +183,8 @@ class HardwareStepsResult:
 def finn_build_config(plan: HardwarePlan, output_dir: Path, board: Board,
                       folding_config_path: Path, fifo_config_path: Path | None = None) -> Any:
     """FINN's DataflowBuildConfig for PREPARE_STEPS plus the plan's hardware steps; with a
-    fifo_config.json (a graph with skip-branch buffers) FINN applies its depths instead of
-    sizing FIFOs by simulation."""
+    fifo_config.json FINN applies its depths instead of
+    sizing FIFOs by simulation (codesign writes one for every graph: codesign.finn.fifos)."""
     from finn.builder.build_dataflow_config import (
         DataflowBuildConfig,
         DataflowOutputType,

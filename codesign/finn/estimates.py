@@ -19,7 +19,7 @@ from codesign.boards import HostIO
 from codesign.errors import CompileError
 from codesign.finn._env import quiet_finn
 from codesign.finn.compile import HWGraph
-from codesign.finn.fifos import FifoEstimate, deep_fifos
+from codesign.finn.fifos import FifoEstimate, priced_fifos
 from codesign.finn.host_io import IOBound, io_bound
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
@@ -64,7 +64,7 @@ class Estimates:
     macs: int
     bops: int
     params: int
-    # the stream FIFOs deeper than FINN's default the graph asks for (skip-branch buffers)
+    # every stream FIFO FINN's build inserts, at codesign's depths (codesign.finn.fifos)
     fifos: tuple[FifoEstimate, ...] = ()
     compute_fps: float = 0.0  # FINN's compute-pipeline estimate: clock / max_cycles
     io: IOBound | None = None  # the shell's I/O bound (None: no shell given)
@@ -189,7 +189,7 @@ def estimate(hw: HWGraph, host_io: HostIO | None = None) -> Estimates:
                 dsp=float(res["DSP"]), macs=macs, bops=bops, weight_bits=weight_bits,
                 act_bits=act_bits, params=params,
             ))
-    fifos = deep_fifos(hw)
+    fifos = priced_fifos(hw)
     totals = {r: float(sum(float(resources[n][r]) for n in resources)
                        + sum(fifo.cost()[r] for fifo in fifos)) for r in RESOURCES}
     max_cycles = int(performance["max_cycles"])

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.finn._env import base_op_type, quiet_finn
+from codesign.finn.stream_timing import SHALLOW_WORDS, UNBOUNDED, Actor, simulate
 
 if TYPE_CHECKING:
     from qonnx.core.modelwrapper import ModelWrapper
@@ -239,44 +240,141 @@ class FifoEstimate:
     bram_18k: float
     uram: float
     dsp: float
+    name: str = ""  # as FINN's build names it (the fifo_config_file's key)
+    words: int = 0  # words codesign's stream model says it must hold
 
     def cost(self) -> dict[str, float]:
         return {"LUT": self.lut, "BRAM_18K": self.bram_18k, "URAM": self.uram, "DSP": self.dsp}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"producer": self.producer, "output": self.output, "consumer": self.consumer,
-                "depth": self.depth, "width": self.width, **self.cost()}
+        return {"name": self.name, "producer": self.producer, "output": self.output,
+                "consumer": self.consumer, "depth": self.depth, "words": self.words,
+                "width": self.width, **self.cost()}
 
 
-def deep_fifos(hw: HWGraph) -> tuple[FifoEstimate, ...]:
-    """The FIFOs deeper than FINN's default that `hw` asks for (outFIFODepths), priced as FINN's
-    InsertFIFO will build them."""
+def _model_key(hw: HWGraph) -> tuple[str, str]:
+    import hashlib
+
+    return hashlib.sha1(hw.model.model.SerializeToString()).hexdigest(), hw.part
+
+
+_SIZED: dict[tuple[str, str], tuple[Any, StreamFifos]] = {}
+
+
+def stream_fifos(hw: HWGraph) -> tuple[ModelWrapper, StreamFifos]:
+    """The stitched graph of `hw` (stitched_streams) and the depth of each of its FIFOs
+    (size_stream_fifos); cached per graph, since estimates ask for it often."""
+    key = _model_key(hw)
+    if key not in _SIZED:
+        if len(_SIZED) > 64:
+            _SIZED.clear()
+        model = stitched_streams(hw)
+        with quiet_finn():
+            _SIZED[key] = (model, size_stream_fifos(model))
+    return _SIZED[key]
+
+
+def priced_fifos(hw: HWGraph) -> tuple[FifoEstimate, ...]:
+    """Every stream FIFO FINN's build of `hw` inserts (one on each stream, converters' included),
+    at the depth codesign's stream model gives it, priced by FINN's StreamingFIFO_rtl estimate."""
+    _, sized = stream_fifos(hw)
     found = []
-    with quiet_finn():
-        for node in hw.model.graph.node:
-            inst = _inst(node)
-            if "outFIFODepths" not in inst.get_nodeattr_types():
-                continue
-            for o, depth in enumerate(inst.get_nodeattr("outFIFODepths")):
-                if depth <= SLACK_WORDS or o >= len(node.output):
-                    continue
-                pe = int(inst.get_folded_output_shape(o)[-1])
-                dtype = inst.get_output_datatype(o)
-                cost = dict(fifo_cost(int(depth), pe, dtype.bitwidth(), dtype.name, hw.part))
-                consumers = hw.model.find_consumers(node.output[o]) or []
-                found.append(FifoEstimate(node.name, o, consumers[0].name if consumers else None,
-                                          int(depth), pe * dtype.bitwidth(), cost["LUT"],
-                                          cost["BRAM_18K"], cost["URAM"], cost["DSP"]))
+    for fifo in sized.fifos:
+        cost = dict(fifo_cost(fifo.depth, fifo.lanes, fifo.width // max(fifo.lanes, 1),
+                              fifo.dtype, hw.part))
+        found.append(FifoEstimate(fifo.producer, 0, fifo.consumer, fifo.depth, fifo.width,
+                                  cost["LUT"], cost["BRAM_18K"], cost["URAM"], cost["DSP"],
+                                  fifo.name, fifo.words))
     return tuple(found)
 
 
-def fifo_config(hw: HWGraph) -> dict[str, Any] | None:
+def fifo_config(hw: HWGraph) -> dict[str, Any]:
     """FINN's fifo_config_file for `hw` (what its step_set_fifo_depths reads with
-    auto_fifo_depths=False), or None when the graph asks for no FIFO deeper than the default.
+    auto_fifo_depths=False): every FIFO that step inserts, by the name it gives it, at the
+    depth of codesign's stream model."""
+    model, sized = stream_fifos(hw)
+    config: dict[str, Any] = {"fifo_depths": {}, "fifo_sizes": {}, "impl_style": {},
+                              "ram_style": {}}
+    with quiet_finn():
+        for fifo in sized.fifos:
+            inst = _inst(model.get_node_from_name(fifo.name))
+            config["fifo_depths"][fifo.name] = fifo.depth
+            config["fifo_sizes"][fifo.name] = fifo.width * fifo.depth
+            config["impl_style"][fifo.name] = inst.get_nodeattr("impl_style")
+            config["ram_style"][fifo.name] = inst.get_nodeattr("ram_style")
+    config["total_fifo_size_kiB"] = sum(config["fifo_sizes"].values()) / 8 / 1024
+    return config
 
-    The FIFO names are the ones that step gives: it inserts converters and every FIFO
-    (shallow ones too), specialises them and renames all nodes, as done here on a copy. Every
-    FIFO but the skip-branch buffers keeps FINN's minimum depth."""
+
+_LATENCY = {"MVAU": 6, "VVAU": 6, "Thresholding": 4}  # cycles; others: 2
+
+
+def _words(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+
+
+def _window_start(inst: Any, out_words: int) -> np.ndarray:
+    """First input word (of the frame) still held for each output word of a sliding window
+    generator: the window's top-left pixel."""
+    out_h, out_w = inst.get_nodeattr("OFMDim")
+    _, in_w = inst.get_nodeattr("IFMDim")
+    s_h, s_w = inst.get_nodeattr("Stride")
+    per_pixel = int(inst.get_nodeattr("IFMChannels")) // int(inst.get_nodeattr("SIMD"))
+    y, x = np.meshgrid(np.arange(out_h) * s_h, np.arange(out_w) * s_w, indexing="ij")
+    start = ((y * in_w + x) * per_pixel).reshape(-1)
+    return np.repeat(start, out_words // len(start))
+
+
+def _ahead(node: Any, inst: Any, op: str, needs: np.ndarray) -> np.ndarray:
+    """Input words the layer may hold beyond what its next output word needs (module doc)."""
+    out_words = len(needs)
+    if op == "MVAU":
+        sf = int(inst.get_nodeattr("MW")) // int(inst.get_nodeattr("SIMD"))
+        nf = int(inst.get_nodeattr("MH")) // int(inst.get_nodeattr("PE"))
+        if nf == 1:  # every pass takes a new vector: it reads on while it computes
+            return np.full(out_words, sf, dtype=np.int64)
+        if not str(node.op_type).endswith("_rtl"):  # HLS: reads only in the first pass
+            return np.zeros(out_words, dtype=np.int64)
+        cap = 2 ** max(1, math.ceil(math.log2(sf))) if sf > 1 else 2  # the replay buffer
+        last = (np.arange(out_words) % nf) == nf - 1
+        return np.where(last, cap, cap - sf).astype(np.int64)
+    if op == "ConvolutionInputGenerator" and str(node.op_type).endswith("_rtl"):
+        # a circular buffer of get_buffer_depth() words from the window's first pixel on; that
+        # pixel's slot frees once the window has started (the window writes it first)
+        per_pixel = int(inst.get_nodeattr("IFMChannels")) // int(inst.get_nodeattr("SIMD"))
+        s_h = int(inst.get_nodeattr("Stride")[0])
+        rows = (s_h - 1) * int(inst.get_nodeattr("IFMDim")[1]) * per_pixel  # next rows' preload
+        limit = _window_start(inst, out_words) + int(inst.get_buffer_depth()) + per_pixel + rows
+        return np.maximum(limit - needs, 0).astype(np.int64)
+    steps = np.diff(needs, prepend=0)
+    return np.full(out_words, max(1, int(steps.max(initial=1))) + 1, dtype=np.int64)
+
+
+def layer_actor(node: Any, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> Actor:
+    """The actor of one FINN HW node (module doc)."""
+    inst = _inst(node)
+    op = base_op_type(node.op_type)
+    folded_in = tuple(int(d) for d in inst.get_folded_input_shape(0))
+    folded_out = tuple(int(d) for d in inst.get_folded_output_shape(0))
+    per_in, per_out = folded_in[-1], folded_out[-1]
+    out_words = _words(folded_out)
+    elements = input_needs(node)
+    last = np.minimum((np.arange(out_words) + 1) * per_out, len(elements)) - 1
+    needs = np.ceil(elements[last] / per_in).astype(np.int64)
+    cycles = float(inst.get_exp_cycles())
+    if op == "ConvolutionInputGenerator":  # exp_cycles adds the buffer fill; it writes a word a cycle
+        cycles = float(out_words)
+    latency = _LATENCY.get(op, 2)
+    if op == "MVAU":
+        latency = 3 + math.ceil(math.log2(int(inst.get_nodeattr("SIMD")) + 1)) + 2
+    return Actor(node.name, inputs, outputs, _words(folded_in), needs,
+                 max(1.0, cycles / max(out_words, 1)), latency, _ahead(node, inst, op, needs))
+
+
+def stitched_streams(hw: HWGraph) -> ModelWrapper:
+    """`hw` with the width converters and the FIFO on every stream that FINN's build inserts
+    (step_set_fifo_depths with a fifo_config_file), named as that step names them; each FIFO
+    at the depth the graph's own attributes ask for (skip-branch buffers, else 2)."""
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
@@ -285,22 +383,116 @@ def fifo_config(hw: HWGraph) -> dict[str, Any] | None:
     )
     from qonnx.transformation.general import GiveReadableTensorNames
 
-    if not deep_fifos(hw):
-        return None
     with quiet_finn():
         model = hw.model.transform(InsertDWC())
         model = model.transform(InsertFIFO(create_shallow_fifos=True))
         model = model.transform(SpecializeLayers(hw.part))
         model = model.transform(GiveUniqueNodeNamesRecursive())
-        model = model.transform(GiveReadableTensorNames())
-        config: dict[str, Any] = {"fifo_depths": {}, "fifo_sizes": {}, "impl_style": {},
-                                  "ram_style": {}}
-        for node in model.get_nodes_by_op_type("StreamingFIFO_rtl"):
-            inst = _inst(node)
-            depth = int(inst.get_nodeattr("depth"))
-            config["fifo_depths"][node.name] = depth
-            config["fifo_sizes"][node.name] = int(inst.get_instream_width()) * depth
-            config["impl_style"][node.name] = inst.get_nodeattr("impl_style")
-            config["ram_style"][node.name] = inst.get_nodeattr("ram_style")
-    config["total_fifo_size_kiB"] = sum(config["fifo_sizes"].values()) / 8 / 1024
-    return config
+        return model.transform(GiveReadableTensorNames())
+
+
+@dataclass(frozen=True)
+class StreamFifo:
+    """One stream FIFO of the accelerator as built, with the depth codesign's cycle model
+    (codesign.finn.stream_timing) gives it."""
+
+    name: str  # the StreamingFIFO_rtl as FINN's build names it
+    producer: str  # the layer writing it ("input": the accelerator's input)
+    consumer: str  # the layer reading it ("output")
+    words: int  # words it must hold for full rate (the model's smallest capacity)
+    depth: int  # FINN depth: words, or FINN's minimum 2 when a shallow FIFO holds them
+    asked: int  # depth the graph's attributes ask for (a skip-branch buffer's token count)
+    occupancy: int  # most words it holds with the input paced at the pipeline's rate
+    width: int  # bits per word
+    dtype: str
+    lanes: int
+
+
+@dataclass(frozen=True)
+class StreamFifos:
+    """The depth of every stream FIFO and the rate the model predicts with them."""
+
+    fifos: tuple[StreamFifo, ...]
+    cycles_per_frame: float  # the model's pipeline with every FIFO unbounded
+    sized_cycles_per_frame: float  # ... with every FIFO at `depth`
+
+    def depth_of(self) -> dict[str, int]:
+        return {f.name: f.depth for f in self.fifos}
+
+
+MODEL_FRAMES = 5
+
+
+class _Pipeline:
+    """The stitched graph as actors and streams of codesign.finn.stream_timing."""
+
+    def __init__(self, model: ModelWrapper) -> None:
+        self.fifos: list[Any] = []
+        stream_of: dict[str, int] = {}
+        for node in model.graph.node:
+            if base_op_type(node.op_type) == "StreamingFIFO":
+                stream_of[node.input[0]] = stream_of[node.output[0]] = len(self.fifos)
+                self.fifos.append(node)
+        count = len(self.fifos)
+        for node in model.graph.node:
+            for tensor in (*node.input, *node.output):
+                if tensor not in stream_of and model.get_initializer(tensor) is None:
+                    stream_of[tensor] = count
+                    count += 1
+        self.streams = count
+        self.actors = [layer_actor(node, tuple(stream_of[t] for t in node.input
+                                               if model.get_initializer(t) is None),
+                                   tuple(stream_of[t] for t in node.output))
+                       for node in model.graph.node if base_op_type(node.op_type) != "StreamingFIFO"]
+        first, last = model.graph.input[0].name, model.graph.output[0].name
+        self.source, self.sink = stream_of[first], stream_of[last]
+        self.source_words = int(np.prod(model.get_tensor_shape(first))) // _lanes(model, first)
+        self.sink_words = int(np.prod(model.get_tensor_shape(last))) // _lanes(model, last)
+
+    def run(self, words: dict[int, int], pace: float | None = None) -> Any:
+        capacities = [words.get(s, UNBOUNDED if s < len(self.fifos) else 2)
+                      for s in range(self.streams)]
+        return simulate(self.actors, self.streams, self.source, self.sink, self.source_words,
+                        self.sink_words, capacities, MODEL_FRAMES, pace)
+
+
+def _lanes(model: ModelWrapper, tensor: str) -> int:
+    node = model.find_consumer(tensor) or model.find_producer(tensor)
+    inst = _inst(node)
+    if node.input[0] == tensor:
+        return int(inst.get_folded_input_shape(0)[-1])
+    return int(inst.get_folded_output_shape(0)[-1])
+
+
+def _finn_depth(words: int) -> int:
+    return SLACK_WORDS if words <= SHALLOW_WORDS else int(words)
+
+
+def size_stream_fifos(model: ModelWrapper) -> StreamFifos:
+    """The words every FIFO of a stitched graph (stitched_streams) must hold for the pipeline
+    to run at its rate: the model's pipeline (codesign.finn.stream_timing) runs with unbounded
+    FIFOs, first fed as fast as it takes input (its rate), then with the input paced at that
+    rate; each FIFO must hold the most words it held in the paced run, so that no layer is
+    ever back-pressured and the schedule, rate included, stays the unbounded one. A FIFO
+    never gets less than its graph attributes ask for (a skip buffer's token count); FIFOs
+    that need no more than a shallow FIFO holds stay at FINN's minimum depth."""
+    pipe = _Pipeline(model)
+    reference = pipe.run({}).cycles_per_frame
+    if reference is None:
+        raise RuntimeError("the stream model deadlocks with unbounded FIFOs; please report this bug")
+    bound = list(pipe.run({}, pace=reference).max_occupancy)
+    asked = [int(_inst(f).get_nodeattr("depth")) for f in pipe.fifos]
+    words = {s: max(bound[s], asked[s]) for s in range(len(pipe.fifos))}
+    capacity = {s: max(w, SHALLOW_WORDS) for s, w in words.items()}
+    sized = pipe.run(capacity).cycles_per_frame
+    found = []
+    for s, node in enumerate(pipe.fifos):
+        inst = _inst(node)
+        producer, consumer = model.find_producer(node.input[0]), model.find_consumer(node.output[0])
+        found.append(StreamFifo(
+            node.name, producer.name if producer else "input", consumer.name if consumer else "output",
+            words[s], max(_finn_depth(words[s]), asked[s]), asked[s], bound[s],
+            int(inst.get_instream_width()), inst.get_input_datatype().name,
+            int(inst.get_folded_output_shape()[-1])))
+    return StreamFifos(tuple(found), float(reference), float(sized or 0.0))
+

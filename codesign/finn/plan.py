@@ -4,8 +4,10 @@ ApplyConfig, and check that FINN's analyses then report exactly what the plan pr
 What is modelled: per-layer cycles and LUT/BRAM_18K/URAM/DSP exactly as FINN estimates them,
 and (with `dwc=True`, the default) the data-width converters FINN's InsertDWC adds between
 layers whose stream words differ, priced by the converter's own estimate and charged against
-the budget. What is not: the stream FIFOs FINN sizes later in a real build (FINN's estimate
-reports leave them out too), converter cycles (FINN estimates 0), and anything past FINN's
+the budget. Stream FIFOs (codesign.finn.fifos) depend on the foldings of neighbouring layers:
+the optimizer reserves only the skip-branch buffers' token count per fork candidate, and the
+applied plan's totals are then charged for every FIFO at its modelled depth (with_stream_fifos).
+What is not modelled: converter cycles (FINN estimates 0), and anything past FINN's
 analytical estimates (post-synthesis numbers differ).
 
 I/O: the plan's figure of merit is the accelerator as built, min(compute, the board shell's I/O
@@ -29,14 +31,16 @@ from codesign.finn.candidates import BuiltSpace, build_space
 from codesign.finn.compile import HWGraph
 from codesign.finn.costs import CostCache, dwc_cost, private_instance
 from codesign.finn.estimates import Estimates, estimate
+from codesign.finn.fifos import fifo_cost, skip_buffers
 from codesign.finn.folding import apply_folding_config, target_cycles
 from codesign.finn.host_io import IOBound, io_bound
 from codesign.folding import FoldingPlan, maximize_throughput, minimize_resources
 
 OBJECTIVES = ("maximize", "min_resources")
+FIFO_ROUNDS = 4  # solves at most, each with the budget less the stream FIFOs of the last
 NOT_MODELLED = (
-    "stream FIFOs other than the skip-branch buffers of residual joins (those are sized and "
-    "priced; the rest FINN sizes later in a real build, absent from its estimate reports too)",
+    "stream FIFOs in the optimizer's budget beyond the skip-branch buffers' token count (every "
+    "FIFO is sized by codesign's stream model and priced in the totals after the plan is applied)",
     "data-width converter cycles (FINN estimates them as 0)",
     "post-synthesis effects: all costs are FINN's analytical estimates",
 )
@@ -129,6 +133,42 @@ def apply_plan(hw: HWGraph, plan: FoldingPlan) -> HWGraph:
     return apply_folding_config(hw, plan_config(plan), source="folding plan")
 
 
+def _reserved_skip_fifos(folded: HWGraph) -> dict[str, float]:
+    """What the optimizer charged for skip-branch FIFOs: each fork candidate carries its
+    buffers at their token-count depth (candidates._with_buffers)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    total = dict.fromkeys(RESOURCE_KINDS, 0.0)
+    with quiet_finn():
+        for buffer in skip_buffers(folded.model):
+            fork = getCustomOp(folded.model.get_node_from_name(buffer.fork))
+            pe = int(fork.get_nodeattr("PE"))
+            dtype = fork.get_output_datatype(0).name
+            for kind, value in fifo_cost(buffer.depth(pe), pe, buffer.bits, dtype, folded.part):
+                total[kind] += value
+    return total
+
+
+def _unreserved_fifos(folded: HWGraph, est: Estimates) -> dict[str, float]:
+    """The stream FIFOs' cost beyond what the optimizer reserved for skip buffers."""
+    reserved = _reserved_skip_fifos(folded)
+    return {k: max(0.0, sum(f.cost()[k] for f in est.fifos) - reserved[k]) for k in RESOURCE_KINDS}
+
+
+def with_stream_fifos(plan: FoldingPlan, folded: HWGraph, est: Estimates) -> FoldingPlan:
+    """`plan` with its totals charged for every stream FIFO at codesign's depths (they depend
+    on neighbouring layers' foldings, so the optimizer reserves only the skip-branch buffers'
+    token count): its layers must be FINN's estimate of the applied plan, exactly as before."""
+    reserved = _reserved_skip_fifos(folded)
+    fifos = {k: sum(f.cost()[k] for f in est.fifos) for k in RESOURCE_KINDS}
+    layers = {k: plan.totals.get(k, 0.0) - reserved[k] for k in RESOURCE_KINDS}
+    finn = {k: est.totals[k] - fifos[k] for k in RESOURCE_KINDS}
+    if any(abs(layers[k] - finn[k]) > 1e-6 * max(1.0, abs(finn[k])) for k in RESOURCE_KINDS):
+        raise RuntimeError(f"FINN estimates the applied plan's layers at {finn}, the plan "
+                           f"predicted {layers}; please report this bug")
+    return dataclasses.replace(plan, totals={k: est.totals[k] for k in RESOURCE_KINDS})
+
+
 def check_reproduces(plan: FoldingPlan, est: Estimates) -> None:
     """FINN's estimates of the applied plan must be the plan's predictions, exactly."""
     mismatch = [k for k in RESOURCE_KINDS if est.totals[k] != plan.totals[k]]
@@ -172,17 +212,29 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
     space = build_space(hw, allow_uram=budget["URAM"] > 0, dwc=dwc, cache=cache)
     cycles = target_cycles(hw.clock_mhz, float(target_fps or 0)) if target_fps else 0
 
-    def solve(floor: float) -> FoldingPlan:
-        if objective == "maximize":
-            return maximize_throughput(space.space, budget, floor)
-        return minimize_resources(space.space, budget, max(cycles, floor))
+    reserve = dict.fromkeys(RESOURCE_KINDS, 0.0)  # stream FIFOs of the last plan tried
 
-    plan = solve(0.0)
-    if not plan.feasible:
-        raise _infeasible(board, hw, space, objective, target_fps, plan)
-    folded = apply_plan(hw, plan)
-    plan, folded = _lean_at_io_bound(hw, board, plan, folded, solve)
-    est = estimate(folded, board.host_io)
+    def solve(floor: float) -> FoldingPlan:
+        left = {k: max(0.0, budget[k] - reserve[k]) for k in RESOURCE_KINDS}
+        if objective == "maximize":
+            return maximize_throughput(space.space, left, floor)
+        return minimize_resources(space.space, left, max(cycles, floor))
+
+    # The stream FIFOs' depths depend on the chosen foldings: solve, size and price them, and
+    # solve again with the budget less what they took, until the plan with its FIFOs fits.
+    for _ in range(FIFO_ROUNDS):
+        plan = solve(0.0)
+        if not plan.feasible:
+            raise _infeasible(board, hw, space, objective, target_fps, plan)
+        folded = apply_plan(hw, plan)
+        plan, folded = _lean_at_io_bound(hw, board, plan, folded, solve)
+        est = estimate(folded, board.host_io)
+        plan = with_stream_fifos(plan, folded, est)
+        used = plan.grand_totals()
+        if all(used[k] <= budget[k] + 1e-6 for k in RESOURCE_KINDS):
+            break
+        extra = _unreserved_fifos(folded, est)
+        reserve = {k: max(reserve[k], extra[k]) for k in RESOURCE_KINDS}
     check_reproduces(plan, est)
     found = converters(folded)
     dwc_lut = sum(c.cost["LUT"] for c in found)

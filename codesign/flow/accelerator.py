@@ -39,7 +39,7 @@ from codesign.sim.run import simulate_hardware
 FINN_DIR = "finn"
 FOLDING_CONFIG = "folding_config.json"
 BUILD_CONFIG = "finn_build_config.json"
-FIFO_CONFIG = "fifo_config.json"  # only for graphs with skip-branch buffers
+FIFO_CONFIG = "fifo_config.json"  # every stream FIFO's depth (codesign.finn.fifos)
 
 
 @dataclass(frozen=True)
@@ -151,12 +151,12 @@ def build_accelerator(
     with timer.stage("verification"):
         verification = verify_against(hw, x_verify, expected)
     write_folding_config(hw, out_dir / FOLDING_CONFIG)
-    fifos = write_fifo_config(hw, out_dir / FIFO_CONFIG)
+    write_fifo_config(hw, out_dir / FIFO_CONFIG)
     hw.model.save(str(out_dir / FINN_DIR / FOLDED_PARTITION))
     write_build_config(out_dir / BUILD_CONFIG, onnx_name=onnx_path.name,
                        folding_name=FOLDING_CONFIG, part=board.part,
                        clock_mhz=board.clock_mhz, board=board.finn_board, shell=board.shell,
-                       fifo_name=FIFO_CONFIG if fifos else None)
+                       fifo_name=FIFO_CONFIG)
     simulation = None
     if simulate is not None and simulate.enabled:
         with timer.stage("simulation"):

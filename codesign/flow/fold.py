@@ -3,8 +3,8 @@ QONNX model for a board, choose its folding with the resource-aware optimizer an
 
 - folding_config.json: FINN's folding format, every folding attribute of every layer (a FINN
   build or `codesign build --folding` reproduces the predicted estimates exactly);
-- fifo_config.json (graphs with residual joins only): FINN's fifo_config_file with the
-  skip-branch buffer depths the estimates price;
+- fifo_config.json: FINN's fifo_config_file with the depth of every stream FIFO, as the
+  estimates price them (codesign.finn.fifos);
 - fold_report.json: the plan, FINN's estimates of it, the budget and what is not modelled;
 - pareto.json / pareto.png: FPS vs LUT and vs BRAM_18K fronts with SetFolding's designs.
 
@@ -72,9 +72,7 @@ def fold_model(model_path: Path | str, board: Board | str, *, target_fps: float 
         "pareto_json": write_json(out / "pareto.json", pareto),
         "pareto_png": plot_pareto(pareto, out / "pareto.png"),
     }
-    fifo_file = write_fifo_config(folded, out / "fifo_config.json")
-    if fifo_file is not None:
-        files["fifo_config"] = fifo_file
+    files["fifo_config"] = write_fifo_config(folded, out / "fifo_config.json")
     budget = report.budget
     used = plan.grand_totals()
     summary: dict[str, Any] = {

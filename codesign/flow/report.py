@@ -47,10 +47,16 @@ def _layer_section(est: dict[str, Any]) -> list[str]:
             _num(layer.get("pe")), _num(layer.get("simd")), _num(layer["cycles"]),
             *(_num(layer[key]) for key, _ in RESOURCE_COLUMNS),
         ])
-    for fifo in est.get("fifos", []):  # skip-branch buffers: counted in the totals
-        rows.append([f"FIFO {fifo['producer']}[{fifo['output']}] → {fifo['consumer']}",
+    fifos = est.get("fifos", [])  # every stream FIFO as built: counted in the totals
+    for fifo in (f for f in fifos if f["depth"] > 2):
+        rows.append([f"FIFO {fifo['producer']} → {fifo['consumer']}",
                      "StreamingFIFO_rtl", f"depth {fifo['depth']} × {fifo['width']} bit", "–",
                      "–", "–", *(_num(fifo[kind]) for kind in ("LUT", "BRAM_18K", "URAM", "DSP"))])
+    shallow = [f for f in fifos if f["depth"] <= 2]
+    if shallow:
+        rows.append([f"{len(shallow)} FIFOs of depth 2", "StreamingFIFO_rtl", "one per other stream",
+                     "–", "–", "–", *(_num(sum(f[kind] for f in shallow))
+                                       for kind in ("LUT", "BRAM_18K", "URAM", "DSP"))])
     header = ["layer", "op type", "dims", "PE", "SIMD", "cycles", "LUT", "BRAM_18K", "URAM", "DSP"]
     return ["## Per-layer estimates (FINN)", "", *_table(header, rows), ""]
 

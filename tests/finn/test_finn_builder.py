@@ -339,7 +339,9 @@ def test_preparation_runs_in_finn(tmp_path: Path, fake_xilinx: dict[str, str],
     for layer, attrs in requested.items():
         assert {k: applied[layer][k] for k in attrs} == attrs, layer
     finn_total = json.loads((report / "estimate_layer_resources.json").read_text())["total"]
-    assert {k: finn_total[k] for k in estimates.totals} == pytest.approx(estimates.totals)
+    # FINN's estimate reports leave out the stream FIFOs its full build inserts; codesign adds them
+    layers = {k: v - sum(f.cost()[k] for f in estimates.fifos) for k, v in estimates.totals.items()}
+    assert {k: finn_total[k] for k in estimates.totals} == pytest.approx(layers)
     assert type(sys.stdout).__name__ != "PrintLogger"  # FINN's stdout mirror was undone
 
     first = plan.steps[0]

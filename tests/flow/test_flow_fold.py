@@ -151,4 +151,4 @@ def test_raw_brevitas_export_folds_and_fits(family: str, tmp_path: Path) -> None
     summary = fold_model(raw, "pynq-z2", maximize=True, out_dir=tmp_path / "out",
                          setfolding_points=False)
     assert summary["fits"] and summary["fps"] > 0
-    assert ("fifo_config" in summary["files"]) == (family == "resnet")
+    assert "fifo_config" in summary["files"]  # every graph: every stream FIFO's depth
