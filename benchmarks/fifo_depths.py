@@ -1,0 +1,151 @@
+"""Stream FIFO depths of all-RTL pipelines: codesign's stream model (codesign.finn.fifos) against
+Verilator (codesign.sim.fifo_check), per pipeline.
+
+Pipelines (W4A4 resp. W2A2, RTL MVAUs and thresholds on ZCU104): the TFC MLP at three foldings,
+a conv chain (two 3x3 convs on 12x12, no pooling), the residual identity block (10x10x8) with
+its fork at PE 1, 2 and 8, and the strided projection block. For each: FINN's cycles/frame,
+the model's, the pipeline as FINN builds it from codesign's fifo_config_file (FINN's own FIFOs
+at codesign's depths), the FIFOs the model makes deeper than FINN's minimum with their depth,
+the run one word shallower and the least depth that keeps the rate (bisected with run-time
+limits, the others at codesign's depths). Prints a table, writes
+benchmarks/results/fifo_depths.json and .png.
+
+Usage: python3 benchmarks/fifo_depths.py [--out benchmarks/results/fifo_depths.json] [--only NAME]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from codesign.atomic import write_json
+from codesign.boards import load_board
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from skip_fifos import CASES as BLOCKS  # noqa: E402
+
+MLP_FOLDINGS = {
+    "mlp setfolding": {},
+    "mlp b": {"MVAU_rtl_0": {"SIMD": 16, "PE": 2}, "MVAU_rtl_1": {"SIMD": 32, "PE": 8},
+              "MVAU_rtl_2": {"SIMD": 4, "PE": 1}, "MVAU_rtl_3": {"SIMD": 64, "PE": 1}},
+    "mlp c": {"MVAU_rtl_0": {"SIMD": 28, "PE": 4}, "MVAU_rtl_1": {"SIMD": 8, "PE": 16},
+              "MVAU_rtl_2": {"SIMD": 2, "PE": 2}, "MVAU_rtl_3": {"SIMD": 4, "PE": 5}},
+}
+CASES = [*MLP_FOLDINGS, "conv chain", *BLOCKS]
+
+
+def compile_case(name: str, work: Path) -> tuple[Any, np.ndarray]:
+    """(folded all-RTL HWGraph, inputs) of a case."""
+    import torch
+
+    from codesign.export import export_qonnx
+    from codesign.finn import apply_folding_config, apply_setfolding, compile_to_hw
+    from codesign.models import build_model
+
+    board = load_board("zcu104")
+    torch.manual_seed(0)
+    if name in MLP_FOLDINGS:
+        shape, bits, options, fps = (1, 28, 28), (2, 2), {"arch": "mlp", "preset": "tfc"}, 100_000
+        folding = MLP_FOLDINGS[name]
+    elif name == "conv chain":
+        # the first conv at SIMD 3 of its 9 inputs: at SIMD = MW (SetFolding's choice) FINN's
+        # RTL MVAU overflows its output queue when back-pressured, whatever the FIFO depths
+        shape, bits, fps, folding = (1, 12, 12), (4, 4), 50_000, {"MVAU_rtl_0": {"SIMD": 3, "PE": 4}}
+        options = {"arch": "cnv", "channels": [8, 8], "fc": [16], "pool_every": 2}
+    else:
+        stem, stages, folding = BLOCKS[name]
+        shape, bits, fps = (1, 10, 10), (4, 4), 100_000
+        options = {"arch": "resnet", "stem": stem, "stages": stages, "final_pool": 1}
+    arch = options.pop("arch")
+    model = build_model(arch, input_shape=shape, num_classes=10, weight_bits=bits[0],
+                        act_bits=bits[1], **options).eval()
+    onnx = export_qonnx(model, shape, work / "model.onnx")
+    hw = compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz, workdir=work / "finn",
+                       mvau_rtl=True)
+    hw = apply_folding_config(apply_setfolding(hw, target_fps=fps), folding)
+    x = np.random.default_rng(1).integers(0, 256, (8, *shape)).astype(np.float32)
+    return hw, x
+
+
+def run_case(name: str, work: Path, cache: Path) -> dict[str, Any]:
+    from codesign.sim.fifo_check import check_fifo_depths
+
+    hw, x = compile_case(name, work)
+    start = time.perf_counter()
+    check = check_fifo_depths(hw, x, work / "sim", cache=cache)
+    return {"case": name, "seconds": time.perf_counter() - start, **check.to_dict()}
+
+
+def _cycles(run: dict[str, Any]) -> str:
+    if run["outcome"] != "ran":
+        return run["outcome"]
+    return f"{run['cycles_per_frame']:,.0f}" + ("" if run["match"] else " (wrong)")
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = [r["case"] for r in rows]
+    ind = np.arange(len(rows))
+    for offset, key, label in ((-0.2, "estimated_cycles", "FINN estimate"),
+                               (0.2, "as_built", "as built, codesign's depths")):
+        values = [r[key] if key == "estimated_cycles" else (r[key]["cycles_per_frame"] or 0)
+                  for r in rows]
+        ax1.bar(ind + offset, values, 0.4, label=label)
+    ax1.set_xticks(ind, names, rotation=45, ha="right")
+    ax1.set_ylabel("cycles / frame")
+    ax1.legend()
+    points = [(f["depth"], f["full_rate_depth"]) for r in rows for f in r["fifos"]]
+    if points:
+        depth, least = zip(*points, strict=True)
+        ax2.scatter(depth, least)
+        top = max(depth) * 1.05
+        ax2.plot([0, top], [0, top], "k--", linewidth=0.8, label="model = least needed")
+        ax2.set_xlabel("codesign's depth (words)")
+        ax2.set_ylabel("least depth at full rate (Verilator)")
+        ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fifo_depths.json")
+    parser.add_argument("--only", action="append", choices=CASES)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fifo-depths-") as tmp:
+        for i, name in enumerate(args.only or CASES):
+            rows.append(run_case(name, Path(tmp) / str(i), Path(tmp) / "cache"))
+            print(f"{name}: {rows[-1]['seconds']:.0f} s", flush=True)
+    table = Table(title="Stream FIFOs: codesign's depths vs the all-RTL pipeline in Verilator")
+    for column in ("pipeline", "cycles/frame FINN", "model", "as built", "deep FIFOs",
+                   "depth (least needed)", "one word less"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        deep = r["fifos"]
+        table.add_row(r["case"], f"{r['estimated_cycles']:,}", f"{r['model_cycles']:,.0f}",
+                      _cycles(r["as_built"]), f"{len(deep)} of {len(r['depths'])}",
+                      ", ".join(f"{f['depth']} ({f['full_rate_depth']})" for f in deep) or "–",
+                      ", ".join(_cycles(f["one_less"]) for f in deep) or "–")
+    Console(width=180).print(table)
+    write_json(args.out, {"cases": rows})
+    print(f"wrote {args.out} and {plot(rows, args.out.with_suffix('.png'))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Every stream FIFO of an all-RTL pipeline against codesign's depth (codesign.finn.fifos): does
+the accelerator sustain its rate with them, and how much of each depth does it need?
+
+The pipeline is built twice: once as FINN builds it from codesign's fifo_config_file (FINN's own
+FIFOs, fifo.sv, at codesign's depths), which says whether the depths keep the rate and stay
+out of deadlock; and once with the simulation's unbounded FIFOs and run-time depth limits
+(codesign.sim.bench), on which each FIFO deeper than FINN's minimum runs one word shallower
+(the others at codesign's depths) and is bisected down to the smallest depth that keeps the
+rate of the limited run at codesign's depths (within 1 %): how far the model is from the
+least the pipeline needs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codesign.finn import estimate
+from codesign.finn.fifos import size_stream_fifos
+from codesign.finn.rtl import add_stream_infrastructure, execute_frames, set_fifo_depths
+from codesign.finn.rtl_residual import fifo_capacity, rtl_joins
+from codesign.sim.bench import Bench, RunOutcome, make_design
+from codesign.sim.packing import pack_beats
+from codesign.sim.rtl_layers import cycle_budget, partition_inputs
+from codesign.sim.shortcuts import FULL_RATE_TOLERANCE, _smallest
+from codesign.sim.verilator import find_verilator
+
+
+@dataclass(frozen=True)
+class FifoCheck:
+    name: str
+    producer: str
+    consumer: str
+    depth: int  # codesign's depth (words)
+    one_less: RunOutcome  # limited to one word less, the others at codesign's depths
+    full_rate_depth: int  # smallest limit within 1 % of the rate at codesign's depths
+
+
+@dataclass(frozen=True)
+class DepthCheck:
+    estimated_cycles: int  # FINN: the slowest layer
+    model_cycles: float  # codesign's stream model with unbounded FIFOs
+    depths: dict[str, int]  # every FIFO's depth from codesign's model
+    as_built: RunOutcome  # FINN's FIFOs at codesign's depths
+    limited: RunOutcome  # run-time limits at what FINN's FIFOs of those depths hold
+    fifos: tuple[FifoCheck, ...]  # the FIFOs deeper than FINN's minimum
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_fifo_depths(hw: Any, x: np.ndarray, workdir: Path, *, frames: int = 8,
+                      cache: Path | None = None, bisect: bool = True) -> DepthCheck:
+    """Check codesign's FIFO depths on the all-RTL pipeline `hw` (see the module doc) over
+    `frames` samples of `x`."""
+    find_verilator("the FIFO depth check")
+    samples = np.resize(np.asarray(x), (frames, *np.asarray(x).shape[1:]))
+    stitched = add_stream_infrastructure(rtl_joins(hw.model), hw.part, 2)
+    sized = size_stream_fifos(stitched)
+    depths = sized.depth_of()
+    built = make_design(set_fifo_depths(stitched, lambda f, _: depths[f]), hw.part, hw.clock_mhz,
+                        finn_fifos=True)
+    graph_in, graph_out = built.model.graph.input[0].name, built.model.graph.output[0].name
+    contexts = execute_frames(built.model, partition_inputs(hw, samples))
+    est = estimate(hw)
+    max_cycles, stall = cycle_budget(max(est.latency_cycles, est.max_cycles), 0, frames + 2)
+    bench = Bench("the pipeline", Path(workdir), cache, frames,
+                  pack_beats(np.stack([c[graph_in] for c in contexts]), built.first),
+                  np.stack([c[graph_out] for c in contexts]), 4 * max_cycles, stall)
+    as_built = bench.attempt(built, "as_built")
+    gauge = make_design(set_fifo_depths(stitched, lambda f, beats: max(
+        32, 1 << math.ceil(math.log2(2 * beats + 2)), depths[f])), hw.part, hw.clock_mhz)
+    capacities = {f: fifo_capacity(d) for f, d in depths.items()}
+    limited = bench.attempt(gauge, "limited", gauge.caps(capacities))
+    checks = tuple(_check_fifo(bench, gauge, capacities, limited, fifo, bisect)
+                   for fifo in sized.fifos if fifo.depth > 2)
+    return DepthCheck(est.max_cycles, sized.cycles_per_frame, depths, as_built, limited,
+                      checks)
+
+
+def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: RunOutcome,
+                fifo: Any, bisect: bool) -> FifoCheck:
+    """One word less, and the least limit at the rate of `limited`, for one FIFO."""
+    runs: dict[int, RunOutcome] = {}
+
+    def run(words: int) -> RunOutcome:
+        if words not in runs:
+            runs[words] = bench.attempt(gauge, f"{fifo.name}_{words}",
+                                        gauge.caps({**capacities, fifo.name: words}))
+        return runs[words]
+
+    def full_rate(words: int) -> bool:
+        cycles, reference = run(words).cycles_per_frame, limited.cycles_per_frame
+        return cycles is not None and reference is not None and (
+            cycles <= reference * (1 + FULL_RATE_TOLERANCE))
+
+    one_less = run(fifo.depth - 1)
+    least = _smallest(1, fifo.depth, full_rate) if bisect and full_rate(fifo.depth) else fifo.depth
+    return FifoCheck(fifo.name, fifo.producer, fifo.consumer, fifo.depth, one_less, least)
