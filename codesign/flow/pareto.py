@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from codesign.atomic import atomic_path
-from codesign.boards import Board
+from codesign.boards import RESOURCE_KINDS, Board
 from codesign.folding import FoldingPlan, FoldingSpace, pareto_front
 
 FRONT_KINDS = ("LUT", "BRAM_18K")
 
 
-def _point(plan: FoldingPlan, clock_mhz: float) -> dict[str, Any]:
+def _point(plan: FoldingPlan, clock_mhz: float, fifos: dict[str, float] | None = None) -> dict[str, Any]:
+    totals = {k: v + (fifos or {}).get(k, 0.0) for k, v in plan.totals.items()}
     return {"fps": clock_mhz * 1e6 / plan.max_cycles, "max_cycles": plan.max_cycles,
-            "totals": dict(plan.totals), "converter_totals": dict(plan.link_totals)}
+            "totals": totals, "converter_totals": dict(plan.link_totals)}
 
 
 def pareto_data(space: FoldingSpace, board: Board, clock_mhz: float, chosen: FoldingPlan,
@@ -26,7 +27,12 @@ def pareto_data(space: FoldingSpace, board: Board, clock_mhz: float, chosen: Fol
     here is the compute pipeline's; `io_fps` (the shell's I/O bound of the chosen folding) caps
     what any of them runs at as built."""
     budget = board.budget()
-    fronts = {kind: [_point(p, clock_mhz) for p in pareto_front(space, budget, kind, max_points)]
+    # The stream FIFOs are priced after a plan is applied (codesign.finn.plan): the fronts are
+    # drawn with the chosen plan's FIFOs reserved from the budget and added to every point.
+    fifos = {k: chosen.totals.get(k, 0.0) - space.fixed_cost.get(k, 0.0)
+             - sum(c.cost[k] for c in chosen.choices.values()) for k in RESOURCE_KINDS}
+    left = {k: max(0.0, budget[k] - fifos[k]) for k in RESOURCE_KINDS}
+    fronts = {kind: [_point(p, clock_mhz, fifos) for p in pareto_front(space, left, kind, max_points)]
               for kind in FRONT_KINDS}
     return {
         "board": board.name, "part": board.part, "clock_mhz": clock_mhz, "budget": budget,
@@ -36,7 +42,8 @@ def pareto_data(space: FoldingSpace, board: Board, clock_mhz: float, chosen: Fol
                         "fits": p.fits(budget),
                         "fits_without_converters": p.fits(budget, with_converters=False)}
                        for p in setfolding],
-        "note": ("totals are FINN's estimates; converter_totals are the data-width converters "
+        "note": ("totals are FINN's estimates with the stream FIFOs (on the fronts: the chosen "
+                 "plan's FIFOs, reserved from the budget); converter_totals are the data-width converters "
                  "FINN inserts later (the optimizer counts them against the budget). A "
                  "SetFolding point 'fits' when totals plus converters are within the budget."),
     }
