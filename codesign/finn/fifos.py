@@ -1,4 +1,4 @@
-"""Stream FIFOs a residual graph needs: the skip-branch buffers of its forks.
+"""Stream FIFOs: the skip-branch buffers of residual forks, and the depth of every stream FIFO.
 
 A fork (DuplicateStreams) writes every word to both of its branches at once and stalls when
 either is full; the join (ElementwiseAdd) reads one word from each branch at once. The long
@@ -20,8 +20,16 @@ depth errs on the deep side by those few words).
 
 The depth is stored where FINN's InsertFIFO reads it, the fork's `outFIFODepths`, so every
 folding (plan, SetFolding, a folding file) carries it, the folding config writes it, and a FINN
-build inserts a StreamingFIFO of that depth; it is priced by FINN's own StreamingFIFO estimate
-at the fork's word width (codesign.finn.estimates adds it to the totals)."""
+build inserts a StreamingFIFO of that depth. That token count is a floor (it keeps the block out
+of deadlock, not at full rate: it leaves out the long branch's latency).
+
+Every stream FIFO (skip buffers, chains, converters' FIFOs): FINN's build with a fifo_config_file
+inserts one on every stream (stitched_streams). Their depths come from a cycle model of that
+stitched pipeline (codesign.finn.stream_timing; the actors are made from FINN's nodes here,
+layer_actor): each FIFO holds the most words it held with the input paced at the pipeline's rate,
+at least the token count (size_stream_fifos). priced_fifos prices them with FINN's own
+StreamingFIFO_rtl estimate (codesign.finn.estimates adds them to the totals) and fifo_config
+writes them in FINN's fifo_config_file format."""
 
 from __future__ import annotations
 
