@@ -3,7 +3,7 @@
 against the throughput measured on the board, and resources where a post-synthesis report
 was published.
 
-Cases (every accelerator found whose topology, folding and a measured throughput are public):
+FPS cases (every accelerator found whose topology, folding and a measured throughput are public):
 all from Xilinx/finn-examples. The folding is the build's folding_config JSON; the measurement
 is the `accel.throughput_test()` output stored in the example notebooks (removed from the
 notebooks at HEAD; read from the commits named below). FINN's driver times there only the
@@ -37,12 +37,38 @@ whose cycles stay within the slowest published-folded node's cycles, so they nev
 bottleneck. Published nodes codesign's graph does not have (input thresholds, LabelSelect,
 ChannelwiseOp) are listed per case.
 
-Weights are untrained (seed 0): estimates depend on shapes and bit widths, not on values.
-No post-synthesis resource report is published for these builds (finn-examples ships none), so
-resources are codesign's estimates only; `published_resources` is null.
+Resources: finn-examples publishes no post-synthesis report for these builds. Xilinx/BNN-PYNQ
+does, for its Pynq-Z1 overlays of CNV W1A1/W1A2/W2A2 and LFC W1A1/W1A2 (post-route, whole
+design, Vivado 2018.2), with the folding in config.h; CNV W1A1's is the folding finn-examples
+reuses. Those are rebuilt too (RESOURCE_CASES) and compared per resource. They are not FINN
+dataflow builds (finn-hlslib layers in BNN-PYNQ's own top, its own AXI memory interface, 2018
+tools), so the comparison bounds how far FINN 1.6.1's estimates are from a real build of the
+same layers, shell included. BNN-PYNQ's printed classification rates are not used (EXCLUDED).
 
-Usage: python3 benchmarks/published.py [--cases tfc-w1a1 cnv-w1a1 gtsrb vgg10]
-Writes benchmarks/results/published.json and .png and prints a table."""
+Weights are untrained (seed 0): estimates depend on shapes and bit widths, not on values.
+
+Last run (2026-12-02, codesign 3042860 + other engineers' uncommitted FIFO work in codesign/finn,
+recorded in the JSON's codesign_tree; resource totals include codesign's FIFO estimates):
+  cnv-w1a1 3,052 vs 3,020 FPS (+1.0 %), gtsrb 3,052 vs 2,887 (+5.7 %), vgg10 242,248 vs 231,049
+  (+4.8 %): compute-bound, within ±15 %. tfc-w1a1 1,562,500 vs 837,019 (+86.7 %): misses. Its
+  batch of 1,000 frames took 1.195 ms, of which codesign's estimate accounts for 0.640 ms; the
+  rest (0.555 ms) is per-batch cost (DMA start/finish from Python, DDR) that neither the compute
+  nor the I/O model (2.04 M FPS on the 128-bit port) contains. The compute-bound CNNs hide it
+  (3.4 ms of a 331 ms batch for CNV, 0.2 ms of 4.4 ms for VGG10). One measurement per case:
+  whether the 0.555 ms is a fixed cost or a bandwidth limit cannot be told from one batch size.
+  vgg10 with HEAD's folding file: 81,327 FPS (serial sliding window, 3,074 cycles), which no
+  published measurement covers.
+  BNN-PYNQ resources (estimate vs post-route): LUT -4 / +1 / -56 / +408 / +251 % for CNV
+  W1A1 / W1A2 / W2A2 / LFC W1A1 / W1A2; BRAM_18K -39 / +11 / -20 / +5 / +59 %; DSP 0 estimated
+  against 4-32 used (FINN estimates these MACs in LUTs; where the real design's DSPs sit is not
+  itemised in the report). The LFC rows are not like-for-like in layer 0 (LFC_CAVEAT: codesign
+  reads UINT8 pixels, BNN-PYNQ binarized ones; layer 0 alone is estimated at 113,221 LUT), so
+  only their BRAM and layers 1-3 say something. The same holds for the TFC case's resources
+  (finn-examples' TFC thresholds the pixels to 1 bit before layer 0), not for its cycles.
+
+Usage: python3 benchmarks/published.py [--cases tfc-w1a1 ...] [--resources "bnn-pynq cnvW1A1" ...]
+(each list empty to skip). Writes benchmarks/results/published.json and .png and prints two
+tables."""
 
 from __future__ import annotations
 
@@ -172,6 +198,51 @@ VGG10_HEAD = {
     "folding_source": f"{FE}@{FE_HEAD}:build/vgg10-radioml/folding_config/"
                       "ZCU104_folding_config.json (clock: build.py, 4 ns)",
 }
+# Resources: Xilinx/BNN-PYNQ publishes post-route utilization of its Pynq-Z1 overlays (Vivado
+# 2018.2, 100 MHz; the whole design: the finn-hlslib accelerator in BNN-PYNQ's own top with its
+# AXI memory interface, plus the PS interconnect) in bnn/src/network/<net>/README.md, and the
+# folding in <net>/hw/config.h (the conv layers' sliding windows run at the layer's SIMD, pools
+# are unfolded). Same topologies as the zoo's CNV and LFC, with the classifier padded to 64
+# outputs and LFC's input to 832 bits, as the published layers are (MH = 64, MW = 832).
+BP = "Xilinx/BNN-PYNQ@d39c1c75403db571f54dd0f0cf27ae5104ac968e"
+BP_CNV_W1 = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4), (1, 8), (4, 1)]
+BP_LFC = [(32, 64), (64, 32), (32, 64), (16, 8)]
+
+
+LFC_CAVEAT = ("not like-for-like in layer 0: BNN-PYNQ's LFC binarizes the pixels (832 one-bit "
+              "inputs, XNOR-popcount), codesign's zoo MLP reads UINT8 pixels, so FINN builds "
+              "layer 0 as an 8-bit x 1-bit MAC array (its LUT estimate is most of the total); "
+              "layers 1-3 are the same")
+
+
+def _bp_case(model: tuple[Any, ...], mvau: list[tuple[int, int]], net: str, lut: int,
+             ramb36: int, ramb18: int, dsp: int, ff: int, caveat: str | None = None
+             ) -> dict[str, Any]:
+    conv = [simd for _, simd in mvau[:6]] if model[0] == "cnv" else None
+    return {"model": model, "mvau_rtl": False, "board": "pynq-z1", "clock_mhz": 100.0,
+            "folding": {"MVAU": mvau, **({"SWG": conv} if conv else {})},
+            "folding_source": f"{BP}:bnn/src/network/{net}/hw/config.h",
+            "published": None, "caveat": caveat,
+            "published_resources": {"LUT": lut, "FF": ff, "BRAM_18K": 2 * ramb36 + ramb18,
+                                    "DSP": dsp, "RAMB36": ramb36, "RAMB18": ramb18,
+                                    "source": f"{BP}:bnn/src/network/{net}/README.md (Vivado "
+                                              "2018.2 post-route utilization, PYNQ-Z1, whole "
+                                              "design)"}}
+
+
+RESOURCE_CASES: dict[str, dict[str, Any]] = {
+    "bnn-pynq cnvW1A1": _bp_case(("cnv", (3, 32, 32), 64, 1, 1, {"preset": "cnv"}), BP_CNV_W1,
+                                 "cnvW1A1", 26072, 76, 96, 24, 41312),
+    "bnn-pynq cnvW1A2": _bp_case(("cnv", (3, 32, 32), 64, 1, 2, {"preset": "cnv"}), BP_CNV_W1,
+                                 "cnvW1A2", 40321, 90, 83, 26, 56276),
+    "bnn-pynq cnvW2A2": _bp_case(("cnv", (3, 32, 32), 64, 2, 2, {"preset": "cnv"}),
+                                 [(8, 3), (16, 16), (8, 16), (8, 16), (4, 8), (1, 8), (1, 2),
+                                  (2, 2), (4, 1)], "cnvW2A2", 37302, 138, 4, 32, 51386),
+    "bnn-pynq lfcW1A1": _bp_case(("mlp", (1, 26, 32), 64, 1, 1, {"hidden": [1024] * 3}), BP_LFC,
+                                 "lfcW1A1", 28360, 6, 208, 4, 33470, LFC_CAVEAT),
+    "bnn-pynq lfcW1A2": _bp_case(("mlp", (1, 26, 32), 64, 1, 2, {"hidden": [1024] * 3}), BP_LFC,
+                                 "lfcW1A2", 48981, 6, 208, 4, 45338, LFC_CAVEAT),
+}
 # Published throughput measurements found that are not rebuilt here, and why.
 EXCLUDED = {
     "kws-mlp": "finn-examples 4_keyword_spotting.ipynb @fad205f: 247,502 images/s on Pynq-Z1 "
@@ -186,6 +257,16 @@ EXCLUDED = {
                     "and 245 images/s with fclk 100, 206 and 99.999 MHz (the same runtime "
                     "under two clocks), board not named: the measured build is not "
                     "identifiable",
+    "bnn-pynq-fps": "Xilinx/BNN-PYNQ notebooks (@d39c1c7, outputs from 10b2ab5, 2019-02-21) "
+                    "print 'Classification rate' for whole test sets: CNV W1A1 9,150 images/s "
+                    "(CIFAR-10, 10,000 images, CNV-QNN_Cifar10_Testset), LFC W1A1 and W1A2 "
+                    "both 356,633 (MNIST, 10,000 images, LFC-QNN_MNIST). Both boards' "
+                    "overlays run at 100 MHz (bitstreams/*.tcl), and config.h's folding "
+                    "allows at most 3,052 (CNV layer 6: 256x512 at SIMD 4, PE 1 = 32,768 "
+                    "cycles) and 195,313 (LFC: 512 cycles) frames/s there: the printed "
+                    "rates are 3.0x and 1.8x above the folding's ceiling, so they do not "
+                    "measure these overlays as published (or time something else); only "
+                    "their utilization reports are used (RESOURCE_CASES)",
     "resnet50-u250": "2_imagenet_with_cnns.ipynb @9fb0f74 (2021-11): 2,972 images/s on U250 at "
                      "178 MHz, batch 100, folding public (U250_folding_config.json); not "
                      "attempted: the build relies on finn-experimental custom steps and an "
@@ -332,6 +413,21 @@ def measure(name: str, work: Path, case: dict[str, Any] | None = None) -> dict[s
                                   source=f"published folding of {name}")
     est = estimate(folded, board.host_io)
     pub = case["published"]
+    common = {
+        "case": name, "board": board.name, "clock_mhz": board.clock_mhz,
+        "folding_source": case["folding_source"], "compute_fps": est.compute_fps,
+        "io_fps": est.io_fps, "fps": est.fps, "bound": est.bound, "bottleneck": est.bottleneck,
+        "max_cycles": est.max_cycles, "estimated_resources": dict(est.totals),
+        "published_nodes_set": {k: published_cfg[k] for k in named}, "rule_nodes_set": rule,
+        "weights": "untrained (seed 0)",
+        "layers": [{"name": layer.name, "pe": layer.pe, "simd": layer.simd,
+                    "cycles": layer.cycles, "lut": layer.lut, "bram_18k": layer.bram_18k,
+                    "dsp": layer.dsp} for layer in est.layers]}
+    if pub is None:
+        published = case["published_resources"]
+        return {**common, "published_resources": published, "caveat": case.get("caveat"),
+                "resource_error": {k: (est.totals[k] - published[k]) / published[k]
+                                   for k in ("LUT", "BRAM_18K", "DSP") if published[k]}}
     batch_ms = pub["batch"] / est.fps * 1e3
     return {
         "case": name, "board": board.name, "clock_mhz": board.clock_mhz,
@@ -373,15 +469,31 @@ def table(rows: list[dict[str, Any]]) -> None:
     Console(width=200).print(t)
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
+def resource_table(rows: list[dict[str, Any]]) -> None:
+    t = Table(title="BNN-PYNQ overlays on Pynq-Z1: codesign's estimate vs published post-route "
+                    "utilization (whole design)")
+    for col in ("case", "compute FPS", "LUT est.", "LUT pub.", "LUT err", "BRAM18 est.",
+                "BRAM18 pub.", "BRAM18 err", "DSP est.", "DSP pub.", "DSP err"):
+        t.add_column(col, justify="left" if col == "case" else "right")
+    for r in rows:
+        est, pub, err = r["estimated_resources"], r["published_resources"], r["resource_error"]
+        cells = [r["case"], f"{r['compute_fps']:,.0f}"]
+        for k in ("LUT", "BRAM_18K", "DSP"):
+            cells += [f"{est[k]:,.0f}", f"{pub[k]:,}",
+                      f"{100 * err[k]:+.0f} %" if k in err else "-"]
+        t.add_row(*cells)
+    Console(width=200).print(t)
+
+
+def plot(rows: list[dict[str, Any]], resources: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 4.8), width_ratios=(1.1, 1.0))
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(9.5, 4.5))
     series = (("published (measured)", "published_fps", "black"), ("compute", "compute_fps", "C0"),
               ("I/O bound", "io_fps", "C1"), ("as built", "fps", "C2"))
     for i, (label, key, colour) in enumerate(series):
@@ -390,19 +502,33 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.annotate(f"{100 * r['error']:+.0f} %", (xi + 0.3, r["fps"]), ha="center",
                     va="bottom", fontsize=8)
     ax.set_yscale("log")
+    ax.set_ylim(top=30 * max(max(r["io_fps"], r["fps"], r["published_fps"]) for r in rows))
     ax.set_xticks(x, [f"{r['case']}\n{r['board']} {r['clock_mhz']:g} MHz" for r in rows])
     ax.set_ylabel("frames / s")
-    ax.set_title("codesign as built vs published measured throughput (error above as built)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("finn-examples: codesign as built vs measured (error on as built)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", ncol=4)
+    x = np.arange(len(resources))
+    kinds = (("LUT", "C0"), ("BRAM_18K", "C1"), ("DSP", "C3"))
+    for i, (kind, colour) in enumerate(kinds):
+        bx.bar(x + (i - 1) * 0.27, [100 * r["resource_error"].get(kind, np.nan)
+                                    for r in resources], 0.27, label=kind, color=colour)
+    bx.axhline(0, color="black", linewidth=0.8)
+    bx.set_xticks(x, [r["case"].replace("bnn-pynq ", "") for r in resources])
+    bx.set_ylabel("(estimate - published) / published, %")
+    bx.set_title("BNN-PYNQ on Pynq-Z1: codesign's estimate vs post-route utilization",
+                 fontsize=10)
+    bx.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+        fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--cases", nargs="*", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--resources", nargs="*", choices=list(RESOURCE_CASES),
+                        default=list(RESOURCE_CASES))
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="published-") as tmp:
@@ -413,7 +539,14 @@ def main() -> None:
         if "vgg10" in args.cases:
             log("vgg10 with HEAD's folding file (not measured): build, compile, fold, estimate")
             head = measure("vgg10", Path(tmp) / "vgg10-head", VGG10_HEAD)
+        resources = []
+        for name in args.resources:
+            log(f"{name}: build, compile, fold, estimate (resources)")
+            resources.append(measure(name, Path(tmp) / name.replace(" ", "-"),
+                                     RESOURCE_CASES[name]))
     table(rows)
+    if resources:
+        resource_table(resources)
     if head is not None:
         print(f"vgg10 with HEAD's folding file (2024; no published measurement): compute "
               f"{head['compute_fps']:,.0f} FPS, bottleneck {head['bottleneck']} "
@@ -422,9 +555,11 @@ def main() -> None:
     print(f"within ±{GOAL:.0%}: {len(ok)}/{len(rows)} ({', '.join(ok) or 'none'})")
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / "published.json", {
-        "goal": GOAL, "cases": rows, "unmeasured_variants": {"vgg10_head_folding": head},
+        "goal": GOAL, "cases": rows, "resource_cases": resources,
+        "unmeasured_variants": {"vgg10_head_folding": head},
         "excluded": EXCLUDED, "codesign_tree": tree_state(), "note": __doc__})
-    plot(rows, RESULTS / "published.png")
+    if rows and resources:
+        plot(rows, resources, RESULTS / "published.png")
 
 
 if __name__ == "__main__":
