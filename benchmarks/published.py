@@ -47,8 +47,9 @@ same layers, shell included. BNN-PYNQ's printed classification rates are not use
 
 Weights are untrained (seed 0): estimates depend on shapes and bit widths, not on values.
 
-Last run (2026-12-02, codesign 3042860 + other engineers' uncommitted FIFO work in codesign/finn,
-recorded in the JSON's codesign_tree; resource totals include codesign's FIFO estimates):
+Last run (2026-12-02; the codesign commit and the codesign files other engineers had changed on
+top of it, their FIFO work, are recorded in the JSON's codesign_tree; resource totals include
+codesign's FIFO estimates, so they move with that work, the FPS figures did not):
   cnv-w1a1 3,052 vs 3,020 FPS (+1.0 %), gtsrb 3,052 vs 2,887 (+5.7 %), vgg10 242,248 vs 231,049
   (+4.8 %): compute-bound, within ±15 %. tfc-w1a1 1,562,500 vs 837,019 (+86.7 %): misses. Its
   batch of 1,000 frames took 1.195 ms, of which codesign's estimate accounts for 0.640 ms; the
