@@ -33,6 +33,7 @@ from rich.table import Table
 from codesign.atomic import write_json
 from codesign.boards import load_board
 from codesign.config import load_flow
+from codesign.flow.run import flow_board
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -45,7 +46,22 @@ def _lut(step: Any) -> float | None:
     return None if res is None else float(res["LUT"])
 
 
-def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
+@dataclasses.dataclass
+class SeedRun:
+    """One seed's unpruned model and its two prunings at the same sparsity (the models kept,
+    so a benchmark can measure more of them)."""
+    model: Any  # the unpruned QAT model
+    data: Any
+    aligned_model: Any
+    aligned: Any  # PruneResult
+    unaligned_model: Any
+    unaligned: Any  # PruneResult of the criterion-unaligned run
+
+
+def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
+    """Train the flow's model with `seed`, prune a copy with the flow's settings (aligned) and
+    another copy criterion-unaligned to the MAC sparsity the aligned run reached after every
+    step (module docstring, items 1-3)."""
     from pruning import reached_per_step
 
     from codesign.flow import train_flow_model
@@ -60,9 +76,20 @@ def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
     reached = reached_per_step(aligned, flow.prune.steps)
     settings = dataclasses.replace(flow.prune, align=False, allocation="criterion",
                                    step_sparsity=reached, target_sparsity=reached[-1])
-    unaligned = prune_model(copy.deepcopy(model), data, board, settings, flow.train,
+    unaligned_model = copy.deepcopy(model)
+    unaligned = prune_model(unaligned_model, data, board, settings, flow.train,
                             reference_fps=aligned.reference_fps, workdir=work / "unaligned",
                             seed=seed, progress=False)
+    return SeedRun(model, data, aligned_model, aligned, unaligned_model, unaligned)
+
+
+def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
+    return seed_row(prune_seed(flow, board, seed, work), seed)
+
+
+def seed_row(run: SeedRun, seed: int) -> dict[str, Any]:
+    """The per-seed figures of the aligned and criterion-unaligned prunings."""
+    aligned, unaligned = run.aligned, run.unaligned
     base, ours, theirs = aligned.baseline, aligned.final, unaligned.final
     lut_base, lut_ours = _lut(base), _lut(ours)
     return {
@@ -174,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     flow = load_flow(ROOT / args.flow)
     assert flow.prune is not None, f"{args.flow} has no prune: section"
-    board = load_board(flow.board)
+    board = flow_board(flow, load_board(flow.board))
     out = args.out or RESULTS / f"pruning_seeds_{flow.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     console = Console(width=170)

@@ -1,0 +1,246 @@
+"""Hardware-aware pruning of the network families (residual, depthwise-separable) over seeds,
+against the issue's acceptance goals.
+
+For each pruned family flow (default: flows/resnet8_w4a4_fashion_pruned.yaml and
+flows/dscnn_w4a4_fashion_pruned.yaml) and each seed, with the flow's settings otherwise unchanged:
+1. train the unpruned model, prune a copy with the flow's `prune:` section (aligned), and another
+   criterion-unaligned to the same MAC sparsity after every step (benchmarks/pruning_seeds.py);
+2. epoch-matched control: the unpruned model trained on for as many epochs as the schedule
+   fine-tuned (steps x finetune_epochs + final_epochs), so the pruned model's loss is measured
+   against a model with the same total training (benchmarks/pruning.py);
+3. FINN's estimates on the flow's board (with the flow's caps): LUT of the least-resource folding
+   reaching the unpruned model's best FPS, and the best FPS within the caps, as built
+   (min(compute, host I/O)) and the compute pipeline alone, for the unpruned, aligned and
+   criterion-unaligned models;
+4. bit-exact verification of the aligned pruned model through the whole FINN path.
+Per seed and as medians per family, with the goals (issue 20): >= 50 % fewer MACs, >= 40 % fewer
+LUT at the unpruned best FPS, >= 1.5x FPS within the caps, <= 1.0 pt loss vs the epoch-matched
+control, aligned >= 1.1x criterion-unaligned FPS (median) and faster in every seed. The goals are
+compared with what was measured; nothing here assumes a result.
+
+Usage: python3 benchmarks/pruning_families.py [--flows flows/a.yaml ...] [--seeds 0 1 2]
+       [--out benchmarks/results/pruning_families.json]
+       python3 benchmarks/pruning_families.py --combine a.json b.json [--out ...]
+         (one report from runs made separately, e.g. one process per family)
+Prints a table; writes JSON and a PNG (per seed: loss vs the control, FPS gain, aligned /
+unaligned FPS ratio)."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from codesign.atomic import write_json
+from codesign.boards import load_board
+from codesign.config import load_flow
+from codesign.flow.run import flow_board
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+FLOWS = ("flows/resnet8_w4a4_fashion_pruned.yaml", "flows/dscnn_w4a4_fashion_pruned.yaml")
+SEEDS = (0, 1, 2)
+# (summary key, comparison, goal): the acceptance goals of issue 20 for the families
+GOALS = (("median_macs_reduction", ">=", 0.50), ("median_lut_reduction", ">=", 0.40),
+         ("median_fps_gain", ">=", 1.5), ("median_loss_vs_matched_points", "<=", 1.0),
+         ("median_aligned_vs_unaligned_fps", ">=", 1.1),
+         ("min_aligned_vs_unaligned_fps", ">", 1.0), ("seeds_bit_exact_fraction", ">=", 1.0))
+
+
+def fps_within_caps(model: Any, input_shape: tuple[int, ...], board: Any,
+                    work: Path) -> dict[str, Any]:
+    """The best folding within the board's caps: FPS as built and of the compute pipeline."""
+    from codesign.errors import FoldingError
+    from codesign.prune import weight_layers
+    from codesign.prune.profile import compile_model, fold_profile, layer_dims
+
+    hw = compile_model(model, input_shape, board, work)
+    names = weight_layers(model, input_shape)
+    try:
+        best = fold_profile(hw, names, board, objective="maximize",
+                            dims=layer_dims(model, names))
+    except FoldingError:
+        return {"fps": 0.0, "compute_fps": 0.0, "bound": "does not fit"}
+    est = best.estimates
+    return {"fps": best.fps, "compute_fps": est.compute_fps, "bound": est.bound,
+            "io_fps": est.io_fps, "lut": best.totals["LUT"]}
+
+
+def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
+    from pruning import epoch_matched, verify_bit_exact
+    from pruning_seeds import prune_seed, seed_row
+
+    from codesign.train import evaluate
+
+    run = prune_seed(flow, board, seed, work)
+    row = seed_row(run, seed)
+    data = run.data
+    matched, epochs = epoch_matched(run.model, data, flow.replace(seed=seed))
+    row["matched"] = {"epochs": epochs,
+                      "accuracy": evaluate(matched, data.x_test, data.y_test)}
+    row["loss_vs_matched_points"] = 100 * (row["matched"]["accuracy"]
+                                           - row["aligned"]["accuracy"])
+    fps = {name: fps_within_caps(model, data.input_shape, board, work / f"fps-{name}")
+           for name, model in (("unpruned", run.model), ("aligned", run.aligned_model),
+                               ("criterion-unaligned", run.unaligned_model))}
+    row["fps_within_caps"] = fps
+    row["compute_fps_gain"] = (fps["aligned"]["compute_fps"] / fps["unpruned"]["compute_fps"]
+                               if fps["unpruned"]["compute_fps"] else None)
+    row["aligned_vs_criterion-unaligned_compute_fps"] = (
+        fps["aligned"]["compute_fps"] / fps["criterion-unaligned"]["compute_fps"]
+        if fps["criterion-unaligned"]["compute_fps"] else None)
+    row["verification"] = verify_bit_exact(run.aligned_model, data, board,
+                                           flow.replace(seed=seed), work / "verify")
+    row["prune_seconds"] = {"aligned": run.aligned.seconds, "unaligned": run.unaligned.seconds}
+    return row
+
+
+def _median(values: list[Any]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.median(kept) if kept else None
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ratios = [r["aligned_vs_criterion-unaligned_fps"] for r in rows]
+    summary = {
+        "seeds": len(rows),
+        "median_macs_reduction": _median([r["aligned"]["macs_reduction"] for r in rows]),
+        "median_lut_reduction": _median([r["aligned"]["lut_reduction"] for r in rows]),
+        "median_fps_gain": _median([r["fps_gain"] for r in rows]),
+        "median_compute_fps_gain": _median([r["compute_fps_gain"] for r in rows]),
+        "median_loss_vs_unpruned_points": _median([r["accuracy_loss_points"] for r in rows]),
+        "median_loss_vs_matched_points": _median([r["loss_vs_matched_points"] for r in rows]),
+        "seeds_within_1pt_of_matched": sum(r["loss_vs_matched_points"] <= 1.0 for r in rows),
+        "median_aligned_vs_unaligned_fps": _median(ratios),
+        "min_aligned_vs_unaligned_fps": min((r for r in ratios if r is not None), default=None),
+        "median_aligned_vs_unaligned_compute_fps": _median(
+            [r["aligned_vs_criterion-unaligned_compute_fps"] for r in rows]),
+        "seeds_bit_exact_fraction": sum(r["verification"]["passed"] for r in rows) / len(rows),
+    }
+    summary["goals"] = {key: {"goal": f"{op} {goal}", "measured": summary[key],
+                              "met": _meets(summary[key], op, goal)}
+                        for key, op, goal in GOALS}
+    return summary
+
+
+def _meets(value: float | None, op: str, goal: float) -> bool | None:
+    if value is None:
+        return None
+    return {">=": value >= goal, "<=": value <= goal, ">": value > goal}[op]
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from codesign.atomic import atomic_path
+
+    families = report["families"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    panels = (("loss_vs_matched_points", "top-1 loss vs epoch-matched unpruned (pt)", 1.0),
+              ("fps_gain", "FPS within caps, pruned / unpruned", 1.5),
+              ("aligned_vs_criterion-unaligned_fps", "FPS within caps, aligned / unaligned", 1.1))
+    width = 0.8 / max(1, len(families))
+    for ax, (key, label, goal) in zip(axes, panels, strict=True):
+        for k, family in enumerate(families):
+            rows = family["rows"]
+            xs = [i + (k - (len(families) - 1) / 2) * width for i in range(len(rows))]
+            ax.bar(xs, [r[key] or 0 for r in rows], width, label=family["flow"])
+        ax.axhline(goal, color="k", ls="--", lw=1, label=f"goal {goal:g}")
+        ax.set_ylabel(label, fontsize=9)
+        ax.set_xlabel("seed (index)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("hardware-aware pruning of the network families, per seed")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title="pruned family flows per seed (FPS within the same caps, as built; "
+                        "LUT at the unpruned model's best FPS)")
+    for col in ("flow", "seed", "unpruned", "matched", "aligned", "loss vs matched", "MACs -",
+                "LUT -", "FPS unpruned", "FPS aligned", "FPS x", "compute x", "unaligned FPS",
+                "aligned/unaligned", "bit-exact"):
+        table.add_column(col)
+    for family in report["families"]:
+        for r in family["rows"]:
+            a = r["aligned"]
+            table.add_row(
+                family["flow"], str(r["seed"]), f"{100 * r['unpruned_accuracy']:.2f}",
+                f"{100 * r['matched']['accuracy']:.2f}", f"{100 * a['accuracy']:.2f}",
+                f"{r['loss_vs_matched_points']:+.2f}", f"{a['macs_reduction']:.1%}",
+                "-" if a["lut_reduction"] is None else f"{a['lut_reduction']:.1%}",
+                f"{r['unpruned_fps']:,.0f}", f"{a['fps']:,.0f}", f"x{r['fps_gain']:.2f}",
+                "-" if r["compute_fps_gain"] is None else f"x{r['compute_fps_gain']:.2f}",
+                f"{r['criterion-unaligned']['fps']:,.0f}",
+                "-" if r["aligned_vs_criterion-unaligned_fps"] is None
+                else f"x{r['aligned_vs_criterion-unaligned_fps']:.2f}",
+                "yes" if r["verification"]["passed"] else "NO")
+        s = family["summary"]
+        table.add_row(family["flow"], "median", "", "", "",
+                      f"{s['median_loss_vs_matched_points']:+.2f}",
+                      f"{s['median_macs_reduction']:.1%}",
+                      "-" if s["median_lut_reduction"] is None
+                      else f"{s['median_lut_reduction']:.1%}", "", "",
+                      f"x{s['median_fps_gain']:.2f}", f"x{s['median_compute_fps_gain']:.2f}", "",
+                      f"x{s['median_aligned_vs_unaligned_fps']:.2f}",
+                      f"{s['seeds_bit_exact_fraction']:.0%}", end_section=True)
+    console.print(table)
+    for family in report["families"]:
+        goals = family["summary"]["goals"]
+        console.print(f"{family['flow']} ({family['summary']['seeds']} seeds): " + "; ".join(
+            f"{key} {g['goal']}: {'met' if g['met'] else 'NOT met'}"
+            for key, g in goals.items()))
+
+
+def run_family(path: str, seeds: list[int], out: Path, report: dict[str, Any],
+               console: Console) -> None:
+    flow = load_flow(ROOT / path)
+    assert flow.prune is not None, f"{path} has no prune: section"
+    board = flow_board(flow, load_board(flow.board))
+    family: dict[str, Any] = {"flow": flow.name, "board": board.name,
+                              "caps": dict(board.caps), "rows": []}
+    report["families"].append(family)
+    for seed in seeds:
+        console.print(f"[bold]{flow.name}[/]: seed {seed}")
+        with tempfile.TemporaryDirectory(prefix="codesign-prune-families-") as tmp:
+            family["rows"].append(run_seed(flow, board, seed, Path(tmp)))
+        family["summary"] = summarise(family["rows"])
+        write_json(out, report)  # after every seed: a long run keeps what it measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", nargs="+", default=list(FLOWS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--combine", nargs="+", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS / "pruning_families.json")
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    console = Console(width=200)
+    report: dict[str, Any] = {"benchmark": "pruning_families", "families": []}
+    if args.combine:
+        import json
+
+        for part in args.combine:
+            report["families"].extend(json.loads(part.read_text())["families"])
+        write_json(args.out, report)
+    else:
+        for path in args.flows:
+            run_family(path, args.seeds, args.out, report, console)
+    plot(report, args.out.with_suffix(".png"))
+    print_report(console, report)
+
+
+if __name__ == "__main__":
+    main()
