@@ -28,6 +28,7 @@ import numpy as np
 
 from codesign.errors import CompileError, VerificationError
 from codesign.finn import estimate
+from codesign.finn.fifos import size_stream_fifos
 from codesign.finn.rtl import (
     add_stream_infrastructure,
     execute_frames,
@@ -78,14 +79,15 @@ class PipelineSim:
     cached_build: bool
     run_seconds: float
     shortcuts: tuple[ShortcutCheck, ...] = ()  # each skip-branch FIFO against codesign's model
-    # with forks: every FIFO FINN's own (not a limit) at codesign's depth, as FINN builds it
-    # from codesign's fifo_config_file
+    # with forks: every FIFO FINN's own (not a limit) at the depth codesign's stream model
+    # writes to fifo_config_file (codesign.finn.fifos), as FINN builds it
     as_built: RunOutcome | None = None
     needed_depths_detail: str = ""  # why the run at the needed depths did not run through
 
     @property
     def skip_fifo_problem(self) -> str:
-        """What went wrong with the accelerator at codesign's FIFO depths ("" if nothing)."""
+        """What went wrong with the accelerator at codesign's FIFO depths ("" if nothing): as
+        built at the stream model's depths, or a deadlock at the skip buffers' token count."""
         built = self.as_built
         if built is not None and built.outcome == "deadlock":
             return "deadlocks with FINN's FIFOs at codesign's depths"
@@ -180,9 +182,10 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
             checked_detail = failure_reason(exc)
         shortcuts = check_shortcuts(bench, deep, model_depths, needed)
     as_built = None
-    if shortcuts:  # one more build: FINN's FIFOs at codesign's depths, as a FINN build has them
-        built = make_design(set_fifo_depths(deep.model, lambda f, _: model_depths[f]), hw.part,
-                            hw.clock_mhz, finn_fifos=True)
+    if shortcuts:  # one more build: FINN's FIFOs at the depths of codesign's fifo_config_file
+        sized = size_stream_fifos(stitched).depth_of()
+        built = make_design(set_fifo_depths(deep.model, lambda f, _: max(sized[f], model_depths[f])),
+                            hw.part, hw.clock_mhz, finn_fifos=True)
         as_built = bench.attempt(built, "as_built")
     return PipelineSim(
         layers=tuple(n.name for n in hw.model.graph.node), frames=frames, match=wrong == 0,

@@ -106,8 +106,8 @@ def _shortcuts(pipe: dict[str, Any]) -> list[str]:
     if not checks:
         return []
     lines = ["#### Skip-branch FIFOs (codesign's depth in simulation)", "",
-             "Each skip-branch FIFO limited to a depth, the other FIFOs at codesign's depths (as "
-             "FINN builds the accelerator from codesign's fifo_config_file) or unlimited; without "
+             "Each skip-branch FIFO limited to a depth (codesign's: the skip buffer's token count), "
+             "the other FIFOs at FINN's minimum or unlimited; without "
              "a deadlock the batch runs through at the cycles/frame shown. Full rate: within 1 % "
              "of the same accelerator with that FIFO unlimited.", ""]
     for c in checks:
@@ -122,7 +122,8 @@ def _shortcuts(pipe: dict[str, Any]) -> list[str]:
                   f"every FIFO unlimited {c['needed_depth']:,}", "",
                   *_table(["depth", "other FIFOs", "result"], rows), ""]
     if pipe.get("as_built"):
-        lines += [f"As FINN builds it (FINN's own FIFOs, not limits, at codesign's depths): "
+        lines += [f"As FINN builds it (FINN's own FIFOs, not limits, at the depths of codesign's "
+                  f"fifo_config_file): "
                   f"{_run_result(pipe['as_built'])}.", ""]
     return lines
 
@@ -179,7 +180,7 @@ def summary_rows(section: dict[str, Any]) -> list[tuple[str, str]]:
                                  f"latency {pipe['latency_cycles']:,} cycles (FINN "
                                  f"{pipe['estimated_latency_cycles']:,})"))
         if pipe.get("as_built"):
-            rows.append(("as built", f"FINN's FIFOs at codesign's depths: "
+            rows.append(("as built", f"FINN's FIFOs at codesign's fifo_config depths: "
                                      f"{_run_result(pipe['as_built'])}"))
         for c in pipe.get("shortcuts") or []:
             at_model = next(r for r in c["runs"] if r["depth"] == c["model_depth"])

@@ -68,13 +68,14 @@ def _summary(section: dict[str, Any]) -> str:
         if pipe.get("skip_fifo_problem"):
             parts.append(f"pipeline FAILED {pipe['skip_fifo_problem']}")
         built = (pipe.get("as_built") or {}).get("cycles_per_frame")
+        if built:
+            parts.append(f"as built with codesign's FIFO depths {built:,.0f} cycles/frame")
         for c in pipe.get("shortcuts") or []:
-            slow = built or next(r for r in c["runs"]
-                                 if r["depth"] == c["model_depth"])["cycles_per_frame"]
+            slow = next(r for r in c["runs"] if r["depth"] == c["model_depth"])["cycles_per_frame"]
             if slow and c["full_rate_depth"] and c["full_rate_depth"] > c["model_depth"]:
-                parts.append(f"with codesign's FIFO depths {slow:,.0f} cycles/frame (skip FIFO "
+                parts.append(f"at the token count {slow:,.0f} cycles/frame (skip FIFO "
                              f"{c['fifo']} needs {c['full_rate_depth']:,} words for full rate, "
-                             f"codesign gives {c['model_depth']:,})")
+                             f"the token count is {c['model_depth']:,})")
     return "; ".join(parts) or "nothing simulated"
 
 
