@@ -5,8 +5,9 @@ activation that lands within rounding error of a quantisation boundary flips; me
 untrained 4-bit cnv-small, 2-3 of 20 inputs differ by up to 27 output steps between the
 float64 Brevitas model, the float32 QONNX graph and the integer streamlined graph. The graph's
 arithmetic is what the chain checks, so these stages run node by node in float64: standard ONNX
-nodes through qonnx's single-node onnxruntime execution on a float64 copy of the graph (Conv and
-global pools in numpy, onnxruntime has no float64 kernel for them), Quant through qonnx's own
+nodes through qonnx's single-node onnxruntime execution on a float64 copy of the graph (Conv in
+numpy; nodes onnxruntime has no float64 kernel for, such as AveragePool and the global pools,
+through ONNX's own reference implementation), Quant through qonnx's own
 int_quant without the float32 cast, every other custom op through its qonnx implementation.
 
 The compile itself works the same way (`float64_thresholds`): FINN derives each integer
@@ -131,8 +132,27 @@ def _quant(node: Any, context: dict[str, Any]) -> np.ndarray:
                       dtype=np.float64)
 
 
-# onnxruntime has no float64 kernel for these either (a zoo model's final_pool: global)
-GLOBAL_POOLS = {"GlobalAveragePool": np.mean, "GlobalMaxPool": np.max}
+def _standard_node(node: Any, context: dict[str, Any], graph: Any, opset: int) -> None:
+    """A standard ONNX node in float64: onnxruntime where it has a float64 kernel, else ONNX's
+    own numpy reference implementation (it has none for AveragePool or GlobalAveragePool)."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+    from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as NoKernel
+    from qonnx.core.onnx_exec import execute_node
+
+    try:
+        execute_node(node, context, graph, opset)
+        return
+    except NoKernel:
+        pass
+    inputs = [name for name in node.input if name]
+    single = helper.make_model(
+        helper.make_graph([node], "node", [helper.make_empty_tensor_value_info(n) for n in inputs],
+                          [helper.make_empty_tensor_value_info(n) for n in node.output]),
+        opset_imports=[helper.make_opsetid("", opset)])
+    outputs = ReferenceEvaluator(single).run(None, {n: context[n] for n in inputs})
+    for name, value in zip(node.output, outputs, strict=True):
+        context[name] = np.asarray(value)
 
 
 def execute_float64(model: ModelWrapper, sample: np.ndarray) -> dict[str, np.ndarray]:
@@ -153,10 +173,8 @@ def execute_float64(model: ModelWrapper, sample: np.ndarray) -> dict[str, np.nda
             context[node.output[0]] = conv(context[node.input[0]], context[node.input[1]], bias, node)
         elif node.op_type == "Quant" and node.domain.startswith("qonnx"):
             context[node.output[0]] = _quant(node, context)
-        elif node.op_type in GLOBAL_POOLS and node.domain in ("", "ai.onnx"):
-            value = context[node.input[0]]
-            axes = tuple(range(2, value.ndim))
-            context[node.output[0]] = GLOBAL_POOLS[node.op_type](value, axis=axes, keepdims=True)
+        elif node.domain in ("", "ai.onnx"):
+            _standard_node(node, context, model.graph, opsets.get(node.domain, 13))
         else:
             execute_node(node, context, model.graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
         for name in node.output:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
+from interactive import sigint_as_in_a_shell
 
 from codesign.atomic import staged_directory
 from codesign.cli import EXIT_USER_ERROR, main
@@ -63,7 +64,7 @@ def _run_in_terminal(argv: list[str], interrupt_when: Callable[[], bool] | None 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT,
-                            env={**os.environ, "TERM": "xterm"})
+                            env={**os.environ, "TERM": "xterm"}, preexec_fn=sigint_as_in_a_shell)
     os.close(slave)
     chunks: list[bytes] = []
     reader = threading.Thread(target=_drain, args=(master, chunks), daemon=True)

@@ -95,7 +95,7 @@ def test_optimizer_fits_every_board_and_never_trails_setfolding(cases: dict, boa
     hw = compile_to_hw(cases[2][1], part=board.part, clock_mhz=board.clock_mhz, workdir=tmp_path)
     folded, plan, report = fold_for_board(hw, board, "maximize")
     assert plan.feasible and report.fps > 0
-    baseline = SetFoldingSweep(hw).best_fitting(board.budget())
+    baseline = SetFoldingSweep(hw, board.host_io).best_fitting(board.budget())  # both as built
     assert baseline is None or report.fps >= baseline.fps * (1 - 1e-9)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from explore_spaces import results, tiny_space
+from interactive import sigint_as_in_a_shell
 
 from codesign.cli import main
 
@@ -150,7 +151,7 @@ def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> N
     command = [sys.executable, "-m", "codesign.cli", "explore", str(space), "--out", str(out),
                "--quiet"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_as_in_a_shell)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
