@@ -421,14 +421,23 @@ class StreamFifos:
     """The depth of every stream FIFO and the rate the model predicts with them."""
 
     fifos: tuple[StreamFifo, ...]
-    cycles_per_frame: float  # the model's pipeline with every FIFO unbounded
+    cycles_per_frame: float  # the model's pipeline with every FIFO unbounded (0: not modelled)
     sized_cycles_per_frame: float  # ... with every FIFO at `depth`
+    # False: the pipeline takes more steps per frame than STREAM_MODEL_STEPS, and every FIFO
+    # has the depth its graph attributes ask for (a skip buffer's token count, else FINN's 2)
+    modelled: bool = True
 
     def depth_of(self) -> dict[str, int]:
         return {f.name: f.depth for f in self.fifos}
 
 
 MODEL_FRAMES = 5
+# The model steps cycle by cycle in Python, visiting every actor (measured ~10 µs per actor
+# step over its three runs): a pipeline with more actor steps per frame than this is not
+# modelled, since SetFolding sweeps, the optimizer and pruning estimate many foldings (an
+# unfolded DS-CNN took 90 s, a folded CNV or ResNet-8 10-15 s per estimate). Measured: TFC
+# 490 steps, folded DS-CNN 216,000, folded ResNet-8 884,736, folded CNV 1,069,056.
+STREAM_MODEL_STEPS = 300_000
 
 
 class _Pipeline:
@@ -456,6 +465,13 @@ class _Pipeline:
         self.source, self.sink = stream_of[first], stream_of[last]
         self.source_words = int(np.prod(model.get_tensor_shape(first))) // _lanes(model, first)
         self.sink_words = int(np.prod(model.get_tensor_shape(last))) // _lanes(model, last)
+
+    @property
+    def steps_per_frame(self) -> int:
+        """Actor steps of one frame: the model visits every actor each cycle the pipeline
+        moves, and a frame takes about as many cycles as its slowest layer."""
+        cycles = max((a.out_words * a.interval for a in self.actors), default=0)
+        return int(cycles) * len(self.actors)
 
     def run(self, words: dict[int, int], pace: float | None = None) -> Any:
         capacities = [words.get(s, UNBOUNDED if s < len(self.fifos) else 2)
@@ -485,14 +501,28 @@ def size_stream_fifos(model: ModelWrapper) -> StreamFifos:
     never gets less than its graph attributes ask for (a skip buffer's token count); FIFOs
     that need no more than a shallow FIFO holds stay at FINN's minimum depth."""
     pipe = _Pipeline(model)
+    asked = [int(_inst(f).get_nodeattr("depth")) for f in pipe.fifos]
+    if pipe.steps_per_frame > STREAM_MODEL_STEPS:
+        return _unmodelled(model, pipe, asked)
     reference = pipe.run({}).cycles_per_frame
     if reference is None:
         raise RuntimeError("the stream model deadlocks with unbounded FIFOs; please report this bug")
     bound = list(pipe.run({}, pace=reference).max_occupancy)
-    asked = [int(_inst(f).get_nodeattr("depth")) for f in pipe.fifos]
     words = {s: max(bound[s], asked[s]) for s in range(len(pipe.fifos))}
     capacity = {s: max(w, SHALLOW_WORDS) for s, w in words.items()}
     sized = pipe.run(capacity).cycles_per_frame
+    return StreamFifos(_stream_fifos(model, pipe, words, asked, bound), float(reference),
+                       float(sized or 0.0))
+
+
+def _unmodelled(model: ModelWrapper, pipe: _Pipeline, asked: list[int]) -> StreamFifos:
+    """Depths from the graph attributes alone, for a pipeline too large to model."""
+    return StreamFifos(_stream_fifos(model, pipe, dict(enumerate(asked)), asked, asked), 0.0,
+                       0.0, modelled=False)
+
+
+def _stream_fifos(model: ModelWrapper, pipe: _Pipeline, words: dict[int, int],
+                  asked: list[int], bound: list[int]) -> tuple[StreamFifo, ...]:
     found = []
     for s, node in enumerate(pipe.fifos):
         inst = _inst(node)
@@ -502,5 +532,5 @@ def size_stream_fifos(model: ModelWrapper) -> StreamFifos:
             words[s], max(_finn_depth(words[s]), asked[s]), asked[s], bound[s],
             int(inst.get_instream_width()), inst.get_input_datatype().name,
             int(inst.get_folded_output_shape()[-1])))
-    return StreamFifos(tuple(found), float(reference), float(sized or 0.0))
+    return tuple(found)
 

@@ -185,3 +185,22 @@ def test_a_chain_gets_a_fifo_on_every_stream(compiled: Any, tmp_path: Path) -> N
     path = write_fifo_config(hw, tmp_path / "fifo_config.json")
     assert json.loads(path.read_text())["fifo_depths"] == {f.name: f.depth for f in est.fifos}
     assert est.totals == pytest.approx(_finn_totals_as_built(hw, tmp_path))
+
+
+def test_a_pipeline_too_large_to_model_keeps_the_depths_its_graph_asks_for(
+        blocks: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the model's step budget no pipeline is simulated: the skip buffer keeps its token
+    count, every other FIFO FINN's minimum, and the result says it was not modelled."""
+    import codesign.finn.fifos as fifos
+
+    hw, _, _ = fold_for_board(blocks["identity"], BOARD, "maximize")  # unfolded, it is too large
+    modelled = fifos.size_stream_fifos(fifos.stitched_streams(hw))
+    assert modelled.modelled and modelled.cycles_per_frame > 0
+    monkeypatch.setattr(fifos, "STREAM_MODEL_STEPS", 0)
+    sized = fifos.size_stream_fifos(fifos.stitched_streams(hw))
+    assert not sized.modelled and sized.cycles_per_frame == 0.0
+    (buffer,) = skip_buffers(hw.model)
+    depths = sorted(f.depth for f in sized.fifos)
+    pe = _fork(hw)[1].get_nodeattr("PE")
+    assert depths[-1] == buffer.depth(pe) and set(depths[:-1]) == {SLACK_WORDS}
+    assert [f.name for f in sized.fifos] == [f.name for f in modelled.fifos]
