@@ -220,21 +220,38 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
             return maximize_throughput(space.space, left, floor)
         return minimize_resources(space.space, left, max(cycles, floor))
 
+    def priced(plan: FoldingPlan) -> tuple[FoldingPlan, HWGraph, Estimates]:
+        folded = apply_plan(hw, plan)
+        plan, folded = _lean_at_io_bound(hw, board, plan, folded, solve)
+        est = estimate(folded, board.host_io)
+        return with_stream_fifos(plan, folded, est), folded, est
+
     # The stream FIFOs' depths depend on the chosen foldings: solve, size and price them, and
     # solve again with the budget less what they took, until the plan with its FIFOs fits.
+    fastest = None
     for _ in range(FIFO_ROUNDS):
         plan = solve(0.0)
         if not plan.feasible:
             raise _infeasible(board, hw, space, objective, target_fps, plan)
-        folded = apply_plan(hw, plan)
-        plan, folded = _lean_at_io_bound(hw, board, plan, folded, solve)
-        est = estimate(folded, board.host_io)
-        plan = with_stream_fifos(plan, folded, est)
-        used = plan.grand_totals()
-        if all(used[k] <= budget[k] + 1e-6 for k in RESOURCE_KINDS):
+        plan, folded, est = priced(plan)
+        fastest = fastest or plan
+        if _fits(plan, budget):
             break
         extra = _unreserved_fifos(folded, est)
         reserve = {k: max(reserve[k], extra[k]) for k in RESOURCE_KINDS}
+    if objective == "maximize" and _fits(plan, budget) and plan.max_cycles > fastest.max_cycles:
+        # The reserve is the FIFOs of a faster plan, often more than a slower plan's own: the
+        # fastest bottleneck in between at which a plan fits with its own FIFOs, by bisection.
+        between = [v for v in space.space.cycle_values()
+                   if fastest.max_cycles <= v < plan.max_cycles]
+        lo, hi = 0, len(between)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            found = _fitting_at(between[mid], budget, space, priced)
+            if found is None:
+                lo = mid + 1
+            else:
+                (plan, folded, est), hi = found, mid
     check_reproduces(plan, est)
     found = converters(folded)
     dwc_lut = sum(c.cost["LUT"] for c in found)
@@ -253,6 +270,30 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
         "FINN's estimate totals. Not modelled: " + "; ".join(NOT_MODELLED)))
     report = FoldReport(objective, target_fps, budget, est.fps, est, space, found, dwc)
     return folded, plan, report
+
+
+def _fitting_at(cycles: int, budget: dict[str, float], space: BuiltSpace,
+                priced: Callable[[FoldingPlan], tuple[FoldingPlan, HWGraph, Estimates]]
+                ) -> tuple[FoldingPlan, HWGraph, Estimates] | None:
+    """The leanest plan whose bottleneck is at most `cycles` and that fits `budget` with its
+    stream FIFOs (solved again with the budget less its FIFOs, as in fold_for_board), or None."""
+    reserve = dict.fromkeys(RESOURCE_KINDS, 0.0)
+    for _ in range(FIFO_ROUNDS):
+        left = {k: max(0.0, budget[k] - reserve[k]) for k in RESOURCE_KINDS}
+        leanest = minimize_resources(space.space, left, cycles)
+        if not leanest.feasible:
+            return None
+        plan, folded, est = priced(leanest)
+        if _fits(plan, budget):
+            return plan, folded, est
+        extra = _unreserved_fifos(folded, est)
+        reserve = {k: max(reserve[k], extra[k]) for k in RESOURCE_KINDS}
+    return None
+
+
+def _fits(plan: FoldingPlan, budget: dict[str, float]) -> bool:
+    used = plan.grand_totals()
+    return all(used[k] <= budget[k] + 1e-6 for k in RESOURCE_KINDS)
 
 
 def _as_built(hw: HWGraph, plan: FoldingPlan, io: IOBound) -> float:

@@ -84,7 +84,7 @@ def test_estimates_equal_finn_analyses(compiled: dict, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("board_name", ["pynq-z2", "zcu104"])
+@pytest.mark.parametrize("board_name", ["pynq-z2", "ultra96-v2", "zcu104"])
 def test_optimizer_never_trails_setfolding(compiled: dict, name: str, board_name: str,
                                            tmp_path: Path) -> None:
     board = load_board(board_name)
