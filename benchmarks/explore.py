@@ -1,19 +1,45 @@
 """`codesign explore` measured: NSGA-II vs random vs grid at equal trial budgets (hypervolume of
-the front across boards, median of seeds), wall time with 1 vs 2 local Dask workers, the
-engine's overhead per trial, and the trainings the variant cache saved.
+the design points across boards, median of sampler seeds), the engine's overhead per trial, the
+trainings the variant cache saved, and wall time with 1 vs 2 local Dask workers.
 
-Usage: python3 benchmarks/explore.py [--trials 12] [--seeds 0 1 2] [--throughput-trials 6]
-Writes benchmarks/results/explore.json and explore.png, prints a table. The space is a small
-one on sklearn digits (MLP 16-16, 1 epoch, folded for Pynq-Z1 and ZCU104 at the least LUTs
-reaching 1 M FPS) so the comparison runs in minutes; trained variants are shared between the
-sampler runs (same configuration, same seed: the same variant), which the cache makes exact.
-Not a test: machines are shared, so say how loaded the machine was."""
+Usage: python3 benchmarks/explore.py [--space tfc|digits] [--only samplers|throughput]
+                                     [--trials 24] [--seeds 0 1 2] [--throughput-trials 8]
+Writes benchmarks/results/explore_tfc.json / explore_tfc.png (--space digits: explore.json /
+explore.png) and prints a table; --only re-runs one part and keeps the other part's results.
+
+Spaces. `tfc` is the issue's TFC space (flows/spaces/tfc_space_quick.yaml: base flow
+flows/tfc_w2a2_mnist5k.yaml, boards Pynq-Z2 / Ultra96-V2 / ZCU104, objectives accuracy max,
+FPS max, LUT min, constraints fits + min accuracy 0.90, weight bits [1, 2, 4], activation bits
+[1, 2, 4], prune target sparsity 0.1-0.7) at a reduced training cost so that 3 samplers x 3
+seeds x 24 trials run in under an hour on the shared 2-core machine. Reductions against the
+issue's space: 5 training epochs (base flow 10); pruning in one step plus 3 final epochs (base
+3 steps of 2 epochs, then 8); no unstructured-pruning control; 10 verification samples; no
+simulation; no SetFolding comparison; sparsity on a 0.1 grid from 0.1 (0.0 is not a valid prune
+target: an unpruned model has no prune section) so every sampler draws from the same 63
+configurations (14 of them, W2A1 and W4A1, fail as recorded: 1-bit activations need 1-bit
+weights). `digits` is a small space on sklearn digits (MLP 16-16, 1 epoch, Pynq-Z1 and ZCU104,
+accuracy max and LUT min) that runs in minutes.
+
+Hypervolume: of the feasible design points (every board) of a run, each objective mapped to
+[0, 1] with the reference at 0: accuracy above the space's min_accuracy (0 without one) as a
+fraction of what is left to 100 %; FPS over the highest FPS of any point of the comparison;
+LUT saved against the largest board's LUT budget. Trained variants are shared between the
+sampler runs through one cache (a fixed flow seed: the same configuration is the same variant),
+so each configuration is trained once in the whole comparison. The engine's overhead per trial
+is the run's wall time less the time its completed trials spent in the worker, per trial (it
+includes the local cluster's start, Optuna's ask/tell on SQLite, the result files, and the
+worker time of failed trials). The throughput part runs the same grid of trainable
+configurations (no 1-bit activations) with empty caches on 1, then 2 worker processes.
+Not a test: machines are shared, so say how loaded the machine was.
+
+Last run (tfc, 2026-12-02): pending."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,17 +51,29 @@ from rich.table import Table
 
 from codesign.atomic import atomic_path, write_json
 from codesign.boards import load_board
+from codesign.flow.cluster import open_engine
 from codesign.flow.explore import VARIANTS_DIR, ExploreResult, explore
-from codesign.flow.explore_points import feasible
+from codesign.flow.explore_points import DesignPoint, feasible
 from codesign.space import SpaceConfig, load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+TFC_SPACE = ROOT / "flows" / "spaces" / "tfc_space_quick.yaml"
 SAMPLERS = ("nsga2", "random", "grid")
+SPACES = ("tfc", "digits")
+PARTS = ("samplers", "throughput")
+SCHEMA = 2
+# objective -> the board budget key a "min" resource objective is measured against
+BUDGET_KEYS = {"lut": "LUT", "bram": "BRAM_18K", "uram": "URAM", "dsp": "DSP"}
 
 
-def write_space(tmp: Path, sampler: str, seed: int, flow_seed: int, trials: int) -> Path:
-    base = {"name": "bench", "seed": flow_seed, "board": "pynq-z1", "dataset": {"name": "digits"},
+def space_doc(kind: str, tmp: Path) -> dict[str, Any]:
+    """The space mapping of `kind`, its base flow as an absolute path."""
+    if kind == "tfc":
+        doc = yaml.safe_load(TFC_SPACE.read_text())
+        doc["base"] = str((TFC_SPACE.parent / doc["base"]).resolve())
+        return doc
+    base = {"name": "bench", "seed": 3, "board": "pynq-z1", "dataset": {"name": "digits"},
             "model": {"arch": "mlp", "weight_bits": 2, "act_bits": 2,
                       "options": {"hidden": [16, 16]}},
             "train": {"epochs": 1, "batch_size": 64, "lr": 0.02},
@@ -43,28 +81,56 @@ def write_space(tmp: Path, sampler: str, seed: int, flow_seed: int, trials: int)
                         "compare_setfolding": False},
             "verify": {"samples": 5}}
     (tmp / "bench_flow.yaml").write_text(yaml.safe_dump(base))
-    space = {"name": f"bench_{sampler}_{seed}", "base": "bench_flow.yaml",
-             "boards": ["pynq-z1", "zcu104"], "objectives": {"accuracy": "max", "lut": "min"},
-             "constraints": {"fits": True}, "sampler": sampler, "trials": trials, "seed": seed,
-             "space": {"model.weight_bits": [1, 2, 3, 4], "model.act_bits": [2, 3, 4],
-                       "train.lr": {"low": 0.005, "high": 0.05, "step": 0.015}}}
-    path = tmp / f"space_{sampler}_{seed}.yaml"
+    return {"name": "bench", "base": str(tmp / "bench_flow.yaml"), "boards": ["pynq-z1", "zcu104"],
+            "objectives": {"accuracy": "max", "lut": "min"}, "constraints": {"fits": True},
+            "space": {"model.weight_bits": [1, 2, 3, 4], "model.act_bits": [2, 3, 4],
+                      "train.lr": {"low": 0.005, "high": 0.05, "step": 0.015}}}
+
+
+def write_space(tmp: Path, doc: dict[str, Any], sampler: str, seed: int, trials: int,
+                tag: str, dims: dict[str, Any] | None = None) -> Path:
+    space = {**doc, "name": f"{doc['name']}_{tag}", "sampler": sampler, "trials": trials,
+             "seed": seed, "space": {**doc["space"], **(dims or {})}}
+    path = tmp / f"space_{tag}.yaml"
     path.write_text(yaml.safe_dump(space, sort_keys=False))
     return path
 
 
-def hypervolume(space: SpaceConfig, result: ExploreResult) -> float:
-    """Area dominated by the feasible points in (accuracy up, LUT down), normalised: accuracy
-    in [0, 1], LUT as a fraction of the largest board's LUT budget (reference point (0, 1))."""
-    worst = max(load_board(b).budget()["LUT"] for b in space.boards)
-    points = sorted(((p.accuracy, p.point.lut / worst) for t in result.trials for p in t.points()
-                     if feasible(space, p)), key=lambda xy: (-xy[0], xy[1]))
-    area, best_lut = 0.0, 1.0
-    for i, (acc, lut) in enumerate(points):  # sweep by decreasing accuracy
-        next_acc = points[i + 1][0] if i + 1 < len(points) else 0.0
-        best_lut = min(best_lut, lut)
-        area += (acc - next_acc) * (1.0 - best_lut)
-    return area
+def feasible_points(space: SpaceConfig, result: ExploreResult) -> list[DesignPoint]:
+    return [p for t in result.trials for p in t.points() if feasible(space, p)]
+
+
+def hypervolume_max(points: list[tuple[float, ...]]) -> float:
+    """Exact volume dominated by `points` (every coordinate maximised, reference at 0), by
+    slicing along the last coordinate (fine for the few dozen points of a run)."""
+    points = [p for p in points if all(x > 0 for x in p)]
+    if not points:
+        return 0.0
+    if len(points[0]) == 1:
+        return max(p[0] for p in points)
+    points.sort(key=lambda p: p[-1], reverse=True)
+    volume = 0.0
+    for i, p in enumerate(points):
+        below = points[i + 1][-1] if i + 1 < len(points) else 0.0
+        if p[-1] > below:
+            volume += (p[-1] - below) * hypervolume_max([q[:-1] for q in points[: i + 1]])
+    return volume
+
+
+def normalised(space: SpaceConfig, point: DesignPoint, fps_scale: float) -> tuple[float, ...]:
+    """The point's objectives mapped to [0, 1], larger is better (see the module doc)."""
+    floor = space.constraints.min_accuracy or 0.0
+    out = []
+    for objective, direction in space.objectives:
+        value = point.value(objective)
+        if objective == "accuracy":
+            out.append((value - floor) / (1.0 - floor))
+        elif direction == "max":
+            out.append(value / fps_scale if objective == "fps" else value)
+        else:
+            budget = max(load_board(b).budget()[BUDGET_KEYS[objective]] for b in space.boards)
+            out.append(1.0 - value / max(budget, 1.0))
+    return tuple(out)
 
 
 def run(space_file: Path, out: Path, shared: Path | None, workers: int,
@@ -79,35 +145,84 @@ def run(space_file: Path, out: Path, shared: Path | None, workers: int,
     return space, result, time.perf_counter() - start
 
 
-def compare_samplers(tmp: Path, trials: int, seeds: list[int]) -> dict[str, Any]:
+def run_row(result: ExploreResult, wall: float, startup: float) -> dict[str, Any]:
+    done = [t.outcome for t in result.trials if t.outcome is not None]
+    busy = sum(o.seconds for o in done)
+    trials = len(result.trials)
+    return {"wall_s": wall, "trials": trials, "complete": len(done),
+            "failed": trials - len(done), "cached": result.cache_hits,
+            "repeats_in_run": len(done) - len({o.key for o in done}),
+            "trained_here": sum(1 for o in done if not o.cached),
+            "trial_s": [o.seconds for o in done], "trial_cached": [o.cached for o in done],
+            "trial_s_sum": busy, "overhead_per_trial_s": (wall - busy) / trials,
+            "overhead_per_trial_after_start_s": (wall - startup - busy) / trials}
+
+
+def engine_start_seconds() -> float:
+    """Wall time to start and stop a local cluster of one worker (paid once per run)."""
+    start = time.perf_counter()
+    with open_engine(1):
+        pass
+    return time.perf_counter() - start
+
+
+def compare_samplers(tmp: Path, kind: str, trials: int, seeds: list[int]) -> dict[str, Any]:
+    doc = space_doc(kind, tmp)
     shared = tmp / "shared_variants"
+    startup = engine_start_seconds()
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SAMPLERS}
-    for sampler in SAMPLERS:
-        for seed in seeds:
-            path = write_space(tmp, sampler, seed, flow_seed=3, trials=trials)
+    fronts: dict[tuple[str, int], tuple[SpaceConfig, list[DesignPoint]]] = {}
+    for seed in seeds:  # seed-major: a deadline leaves whole seeds for every sampler
+        for sampler in SAMPLERS:
+            path = write_space(tmp, doc, sampler, seed, trials, f"{sampler}_{seed}")
             space, result, wall = run(path, tmp / f"{sampler}_{seed}", shared, 1, trials)
-            rows[sampler].append({
-                "seed": seed, "hypervolume": hypervolume(space, result), "wall_s": wall,
-                "trials": len(result.trials),
-                "failed": sum(1 for t in result.trials if not t.complete),
-                "cached": result.cache_hits})
+            fronts[sampler, seed] = (space, feasible_points(space, result))
+            rows[sampler].append({"seed": seed, **run_row(result, wall, startup)})
+            print(f"{sampler} seed {seed}: {len(result.trials)} trials in {wall:.0f} s", flush=True)
+    fps = [p.point.fps for _, pts in fronts.values() for p in pts]
+    fps_scale = max(fps) if fps else 1.0
+    for sampler, rs in rows.items():
+        for r in rs:
+            space, pts = fronts[sampler, r["seed"]]
+            r["hypervolume"] = hypervolume_max([normalised(space, p, fps_scale) for p in pts])
+            r["feasible_points"] = len(pts)
     trained = len([d for d in shared.iterdir() if not d.name.startswith(".")])
-    total = sum(r["trials"] for rs in rows.values() for r in rs)
-    return {"runs": rows, "median_hypervolume": {s: statistics.median(r["hypervolume"] for r in rs)
-                                                 for s, rs in rows.items()},
-            "trials_total": total, "trainings": trained, "trainings_saved_by_cache": total - trained}
+    complete = sum(r["complete"] for rs in rows.values() for r in rs)
+    fresh = [s for rs in rows.values() for r in rs
+             for s, c in zip(r["trial_s"], r["trial_cached"], strict=True) if not c]
+    reused = [s for rs in rows.values() for r in rs
+              for s, c in zip(r["trial_s"], r["trial_cached"], strict=True) if c]
+    every = [r for rs in rows.values() for r in rs]
+    return {
+        "space": kind, "trials": trials, "seeds": seeds, "fps_scale": fps_scale,
+        "engine_start_s": startup, "runs": rows,
+        "median_hypervolume": {s: statistics.median(r["hypervolume"] for r in rs)
+                               for s, rs in rows.items()},
+        "trials_total": sum(r["trials"] for r in every), "complete_total": complete,
+        "failed_total": sum(r["failed"] for r in every),
+        "trainings": trained, "trainings_saved_by_cache": complete - trained,
+        "trainings_saved_within_runs": sum(r["repeats_in_run"] for r in every),
+        "median_trial_s_training": statistics.median(fresh) if fresh else None,
+        "median_trial_s_cached": statistics.median(reused) if reused else None,
+        "median_overhead_per_trial_s": statistics.median(r["overhead_per_trial_s"] for r in every),
+        "median_overhead_per_trial_after_start_s": statistics.median(
+            r["overhead_per_trial_after_start_s"] for r in every)}
 
 
-def compare_workers(tmp: Path, trials: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def compare_workers(tmp: Path, kind: str, trials: int) -> dict[str, Any]:
+    doc = space_doc(kind, tmp)
+    # the same configurations for both runs, none that fails, each trained afresh (own cache)
+    dims = {"model.act_bits": [2, 4]} if kind == "tfc" else None
+    out: dict[str, Any] = {"space": kind, "trials": trials}
     for workers in (1, 2):
-        # a fresh flow seed per run: every trial trains (no cache hit between the two runs)
-        path = write_space(tmp, "grid", 0, flow_seed=100 + workers, trials=trials)
+        path = write_space(tmp, doc, "grid", 0, trials, f"workers_{workers}", dims)
         _, result, wall = run(path, tmp / f"workers_{workers}", None, workers, trials)
-        busy = sum(t.outcome.seconds for t in result.trials if t.outcome is not None)
-        out[str(workers)] = {"wall_s": wall, "trials": len(result.trials), "trial_s_sum": busy,
-                             "cached": result.cache_hits,
-                             "overhead_per_trial_s": (wall * workers - busy) / len(result.trials)}
+        row = run_row(result, wall, 0.0)
+        # the overhead of a run on N workers: its wall time N times over, less the busy time
+        row["overhead_per_trial_s"] = (wall * workers - row["trial_s_sum"]) / row["trials"]
+        del row["overhead_per_trial_after_start_s"]
+        out[str(workers)] = row
+        print(f"{workers} worker(s): {len(result.trials)} trials in {wall:.0f} s", flush=True)
     out["throughput_ratio_2_vs_1"] = out["1"]["wall_s"] / out["2"]["wall_s"]
     return out
 
@@ -119,18 +234,23 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    runs = doc["samplers"]["runs"]
-    for i, sampler in enumerate(SAMPLERS):
-        values = [r["hypervolume"] for r in runs[sampler]]
-        left.scatter([i] * len(values), values, color=f"C{i}")
-        left.hlines(statistics.median(values), i - 0.25, i + 0.25, color=f"C{i}")
-    left.set_xticks(range(len(SAMPLERS)), SAMPLERS)
-    left.set_ylabel("hypervolume (accuracy x LUT saved)")
-    left.set_title(f"{doc['trials']} trials per run, median of {len(doc['seeds'])} seeds")
-    workers = doc["workers"]
-    right.bar(["1 worker", "2 workers"], [workers["1"]["wall_s"], workers["2"]["wall_s"]])
-    right.set_ylabel("wall time (s)")
-    right.set_title(f"{doc['throughput_trials']} trials: x{workers['throughput_ratio_2_vs_1']:.2f}")
+    s = doc.get("samplers")
+    if s:
+        for i, sampler in enumerate(SAMPLERS):
+            values = [r["hypervolume"] for r in s["runs"][sampler]]
+            left.scatter([i] * len(values), values, color=f"C{i}")
+            left.hlines(statistics.median(values), i - 0.25, i + 0.25, color=f"C{i}")
+        left.set_xticks(range(len(SAMPLERS)), SAMPLERS)
+        left.set_ylabel("hypervolume (normalised objectives)")
+        left.set_title(f"{s['space']}: {s['trials']} trials per run, {len(s['seeds'])} seed(s)")
+    w = doc.get("workers")
+    if w:
+        right.bar(["1 worker", "2 workers"], [w["1"]["wall_s"], w["2"]["wall_s"]])
+        right.set_ylabel("wall time (s)")
+        right.set_title(f"{w['trials']} trials: throughput x{w['throughput_ratio_2_vs_1']:.2f}")
+    else:
+        right.text(0.5, 0.5, "1 vs 2 workers: not run yet\n(--only throughput)", ha="center")
+        right.set_axis_off()
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)
@@ -138,39 +258,87 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--throughput-trials", type=int, default=6)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="codesign-explore-bench-") as tmp:
-        doc: dict[str, Any] = {"trials": args.trials, "seeds": args.seeds,
-                               "throughput_trials": args.throughput_trials,
-                               "load_average_before": os.getloadavg()}
-        doc["samplers"] = compare_samplers(Path(tmp), args.trials, args.seeds)
-        doc["workers"] = compare_workers(Path(tmp), args.throughput_trials)
-        doc["load_average_after"] = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_json(RESULTS / "explore.json", doc)
-    plot(doc, RESULTS / "explore.png")
-    table = Table(title="codesign explore: samplers at equal budgets, 1 vs 2 workers")
+def print_table(doc: dict[str, Any]) -> None:
+    table = Table(title=f"codesign explore ({doc['space']} space): samplers, cache, workers")
     for column in ("measure", "value"):
         table.add_column(column)
-    for sampler, hv in doc["samplers"]["median_hypervolume"].items():
-        table.add_row(f"median hypervolume, {sampler}", f"{hv:.4f}")
-    s = doc["samplers"]
-    table.add_row("trials / trainings / saved by the cache",
-                  f"{s['trials_total']} / {s['trainings']} / {s['trainings_saved_by_cache']}")
-    w = doc["workers"]
-    for n in ("1", "2"):
-        table.add_row(f"{args.throughput_trials} trials on {n} worker(s)",
-                      f"{w[n]['wall_s']:.1f} s wall, overhead {w[n]['overhead_per_trial_s']:.2f} "
-                      "s/trial")
-    table.add_row("throughput 2 vs 1 workers", f"x{w['throughput_ratio_2_vs_1']:.2f}")
-    table.add_row("load average before / after",
-                  f"{doc['load_average_before'][0]:.1f} / {doc['load_average_after'][0]:.1f}")
+    s = doc.get("samplers")
+    if s:
+        for sampler, hv in s["median_hypervolume"].items():
+            per_seed = ", ".join(f"{r['hypervolume']:.4f}" for r in s["runs"][sampler])
+            table.add_row(f"hypervolume {sampler} (median; per seed)", f"{hv:.4f}; {per_seed}")
+        table.add_row("trials / complete / failed", f"{s['trials_total']} / {s['complete_total']}"
+                      f" / {s['failed_total']}")
+        table.add_row("trainings / saved by the cache (of which within a run)",
+                      f"{s['trainings']} / {s['trainings_saved_by_cache']} "
+                      f"({s['trainings_saved_within_runs']})")
+        table.add_row("median trial s: training / cached",
+                      f"{s['median_trial_s_training'] or 0:.1f} / {s['median_trial_s_cached'] or 0:.2f}")
+        table.add_row("engine overhead per trial (median of runs): all / after cluster start",
+                      f"{s['median_overhead_per_trial_s']:.2f} / "
+                      f"{s['median_overhead_per_trial_after_start_s']:.2f} s "
+                      f"(cluster start {s['engine_start_s']:.1f} s)")
+        table.add_row("load average before / after (samplers)",
+                      f"{s['load_average_before'][0]:.1f} / {s['load_average_after'][0]:.1f}")
+    w = doc.get("workers")
+    if w:
+        for n in ("1", "2"):
+            table.add_row(f"{w['trials']} trials on {n} worker(s)",
+                          f"{w[n]['wall_s']:.1f} s wall, overhead {w[n]['overhead_per_trial_s']:.2f} s/trial")
+        table.add_row("throughput 2 vs 1 workers", f"x{w['throughput_ratio_2_vs_1']:.2f}")
+        table.add_row("load average before / after (workers)",
+                      f"{w['load_average_before'][0]:.1f} / {w['load_average_after'][0]:.1f}")
     Console().print(table)
+
+
+def git_commit() -> str | None:
+    if os.environ.get("CODESIGN_COMMIT"):
+        return os.environ["CODESIGN_COMMIT"]
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", choices=SPACES, default="tfc")
+    parser.add_argument("--only", choices=PARTS, default=None, help="run one part, keep the other")
+    parser.add_argument("--trials", type=int, default=None, help="default: tfc 24, digits 12")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--throughput-trials", type=int, default=None,
+                        help="default: tfc 8, digits 6")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where JSON and PNG go")
+    args = parser.parse_args()
+    trials = args.trials or (24 if args.space == "tfc" else 12)
+    throughput_trials = args.throughput_trials or (8 if args.space == "tfc" else 6)
+    stem = "explore_tfc" if args.space == "tfc" else "explore"
+    json_path = args.results / f"{stem}.json"
+    doc: dict[str, Any] = {}
+    if args.only and json_path.is_file():
+        import json
+
+        old = json.loads(json_path.read_text())
+        doc = old if old.get("schema") == SCHEMA else {}
+    doc.update({"schema": SCHEMA, "space": args.space, "codesign_commit": git_commit()})
+    with tempfile.TemporaryDirectory(prefix="codesign-explore-bench-") as tmp:
+        if args.only in (None, "samplers"):
+            before = os.getloadavg()
+            (Path(tmp) / "samplers").mkdir()
+            part = compare_samplers(Path(tmp) / "samplers", args.space, trials, args.seeds)
+            doc["samplers"] = {**part, "load_average_before": before,
+                               "load_average_after": os.getloadavg()}
+        if args.only in (None, "throughput"):
+            before = os.getloadavg()
+            (Path(tmp) / "workers").mkdir()
+            part = compare_workers(Path(tmp) / "workers", args.space, throughput_trials)
+            doc["workers"] = {**part, "load_average_before": before,
+                              "load_average_after": os.getloadavg(), "cpus": os.cpu_count()}
+    args.results.mkdir(parents=True, exist_ok=True)
+    write_json(json_path, doc)
+    plot(doc, args.results / f"{stem}.png")
+    print_table(doc)
 
 
 if __name__ == "__main__":

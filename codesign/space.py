@@ -51,6 +51,13 @@ class Dimension:
         ends = (self.low, self.high, *(() if self.step is None else (self.step,)))
         return self.choices is None and all(isinstance(v, int) for v in ends)
 
+    def snap(self, value: Value) -> Value:
+        """A sampled value as `grid` spells it: Optuna's stepped floats carry float noise
+        (0.1 + 2 * 0.1 = 0.30000000000000004), which would name another trained variant."""
+        if self.choices is None and self.step is not None and isinstance(value, float):
+            return round(value, 12)
+        return value
+
     def grid(self) -> tuple[Value, ...] | None:
         """The values a grid search visits (None: a continuous range without a step)."""
         if self.choices is not None:

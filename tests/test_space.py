@@ -41,8 +41,9 @@ def test_a_valid_space_is_typed_and_frozen() -> None:
         space.trials = 3  # type: ignore[misc]
 
 
-def test_the_shipped_space_loads() -> None:
-    space = load_space(REPO / "flows" / "spaces" / "tfc_space.yaml")
+@pytest.mark.parametrize("name", ["tfc_space.yaml", "tfc_space_quick.yaml"])
+def test_the_shipped_spaces_load(name: str) -> None:
+    space = load_space(REPO / "flows" / "spaces" / name)
     assert space.base.name == "tfc_w2a2_mnist5k" and len(space.boards) >= 2
 
 
@@ -113,3 +114,13 @@ def test_the_cli_prints_space_errors_on_one_line_and_exits_2(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("spec", "drawn", "expected"), [
+    ({"low": 0.1, "high": 0.7, "step": 0.1}, 0.1 + 2 * 0.1, 0.3),
+    ({"low": 0.1, "high": 0.7}, 0.1 + 2 * 0.1, 0.1 + 2 * 0.1),  # continuous: kept as drawn
+    ([0.30000000000000004, 0.5], 0.30000000000000004, 0.30000000000000004),  # a choice as given
+])
+def test_a_stepped_float_snaps_to_its_grid_value(spec: Any, drawn: float, expected: float) -> None:
+    space = parse_space(space_data(space={"prune.target_sparsity": spec}))
+    assert space.dimension("prune.target_sparsity").snap(drawn) == expected

@@ -92,10 +92,12 @@ def open_engine(workers: int = 1, scheduler: str | None = None) -> Iterator[Engi
     if scheduler is None:
         if workers < 1:
             raise ClusterError(f"--workers {workers}: give at least 1 worker process")
-        # memory_limit 0: training is the trial, Dask must not pause or restart a worker for it
+        # memory_limit 0: training is the trial, Dask must not pause or restart a worker for it;
+        # logs at CRITICAL: a task that raises is recorded as a failed trial with its reason, so
+        # the worker's "Compute Failed" traceback would only repeat it on the user's terminal
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=0,
-                               silence_logs=logging.ERROR, resources={HARDWARE: 1})
+                               silence_logs=logging.CRITICAL, resources={HARDWARE: 1})
         client = Client(cluster)
         description = f"local cluster, {workers} worker process(es)"
     else:

@@ -139,6 +139,10 @@ class Study:
             return value in values
         return isinstance(value, int | float) and dim.low <= value <= dim.high  # type: ignore[operator]
 
+    def _snap(self, key: str, value: Any) -> Any:
+        dim = next((d for d in self.space.dimensions if d.key == key), None)
+        return value if dim is None else dim.snap(value)
+
     def finished_count(self) -> int:
         """Trials that count against the budget: complete or failed, not interrupted."""
         return sum(1 for t in self.study.get_trials(deepcopy=False)
@@ -154,8 +158,8 @@ class Study:
                 params[d.key] = trial.suggest_int(d.key, int(d.low or 0), int(d.high or 0),
                                                   step=int(d.step or 1), log=d.log)
             else:
-                params[d.key] = trial.suggest_float(d.key, float(d.low or 0), float(d.high or 0),
-                                                    step=d.step, log=d.log)
+                params[d.key] = d.snap(trial.suggest_float(d.key, float(d.low or 0),
+                                                           float(d.high or 0), step=d.step, log=d.log))
         return trial, params
 
     def complete(self, trial: Any, params: dict[str, Any], outcome: TrialOutcome) -> None:
@@ -192,6 +196,7 @@ class Study:
             if raw is not None and t.values is not None:
                 outcome = TrialOutcome(**{**raw, "run_dir": str(self.path.parent / raw["run_dir"]),
                                           "points": tuple(BoardPoint(**p) for p in raw["points"])})
-            out.append(FinishedTrial(t.number, outcome is not None, dict(t.params), outcome,
+            params = {k: self._snap(k, v) for k, v in t.params.items()}
+            out.append(FinishedTrial(t.number, outcome is not None, params, outcome,
                                      t.user_attrs.get(_REASON, ""), bool(t.user_attrs.get(_BASE))))
         return out

@@ -61,3 +61,24 @@ def test_a_study_resumes_only_with_the_same_space(tmp_path: Path) -> None:
         Study(space(space={"model.weight_bits": [1, 2, 4]}), tmp_path)
     with pytest.raises(ConfigError, match="give a new --out directory"):
         Study(space(boards=["pynq-z2", "zcu104"]), tmp_path)
+
+
+@pytest.mark.parametrize("sampler", ["random", "nsga2", "tpe", "grid"])
+def test_stepped_floats_are_asked_and_recorded_as_the_grid_spells_them(tmp_path: Path,
+                                                                       sampler: str) -> None:
+    # Optuna draws 0.1 + 2 * 0.1 = 0.30000000000000004; as a flow value it would name another
+    # trained variant than the grid's 0.3 (another cache key) and print as such in the report
+    space = parse_space({
+        "name": "s", "base": str(REPO / "flows" / "tfc_w2a2_mnist5k.yaml"), "boards": ["pynq-z2"],
+        "objectives": {"accuracy": "max"}, "sampler": sampler, "seed": 0,
+        "space": {"prune.target_sparsity": {"low": 0.1, "high": 0.7, "step": 0.1}}})
+    grid = set(space.dimension("prune.target_sparsity").grid() or ())
+    assert grid == {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7}
+    study = Study(space, tmp_path)
+    asked = set()
+    for _ in range(30):
+        trial, params = study.ask()
+        asked.add(params["prune.target_sparsity"])
+        study.fail(trial, "not run")
+    assert asked <= grid and len(asked) >= 5
+    assert {t.params["prune.target_sparsity"] for t in study.finished()} == asked
