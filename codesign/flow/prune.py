@@ -3,7 +3,10 @@ unstructured control (`prune_stage`), `codesign prune`'s settings (`with_pruning
 `codesign sensitivity` (`run_sensitivity`).
 
 `prune_stage` returns a typed `PruneOutcome`; its report section and plot are made when the
-report is written."""
+report is written. With a folding file (`folding.mode: file`) the pruned model is folded as the
+file says, so the file is checked against the unpruned model before pruning and the kept counts
+against the file's PE/SIMD after it (`check_kept_counts`): a count the file cannot fold stops the
+run there, naming the layers, instead of at the build with FINN's node names."""
 
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from codesign.config import FlowConfig, PruneConfig, validate_flow
 from codesign.data import Dataset
 from codesign.errors import ConfigError
 from codesign.flow.stages import train_flow_model
+from codesign.prune.alignment import check_kept_counts
+from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
+from codesign.prune.profile import HardwareProfile, attribute, compile_model, layer_dims
 from codesign.prune.report import plot_schedule, prune_section
 from codesign.prune.schedule import PruneResult, measure_hardware, prune_model
 from codesign.prune.sensitivity import layer_sensitivity, plot_sensitivity
@@ -29,6 +35,8 @@ from codesign.train import evaluate
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from codesign.config import FoldingConfig
 
 PRUNING_PLOT = "pruning.png"
 
@@ -96,6 +104,43 @@ def sensitivity_stage(model: nn.Module, data: Dataset, flow: FlowConfig, out_dir
     return section
 
 
+FILE_FOLDING_FIX = ("lower those PE/SIMD values in the folding file to divisors of the kept "
+                    "counts, or let codesign fold the pruned model (folding.mode: optimize or "
+                    "setfolding)")
+
+
+@dataclass(frozen=True)
+class FixedFolding:
+    """The folding a flow keeps for the pruned model (its folding file), as it folds the
+    unpruned one: the groups and, per weight layer, the PE/SIMD the file gives it."""
+
+    source: str
+    groups: tuple[ChannelGroup, ...]
+    profile: HardwareProfile
+
+    def check(self, counts: dict[str, int]) -> None:
+        """PruneError naming the layers whose kept count the file cannot fold."""
+        check_kept_counts(self.groups, self.profile, counts, folding=self.source,
+                          fix=FILE_FOLDING_FIX)
+
+
+def fixed_folding(model: nn.Module, data: Dataset, board: Board, folding: FoldingConfig,
+                  workdir: Path) -> FixedFolding:
+    """The unpruned `model` compiled for `board` and folded by `folding.file`; FoldingError
+    (before any pruning) when the file does not fit the model at all."""
+    from codesign.finn import apply_folding_file, estimate
+    from codesign.folding.fits import check_board
+
+    shape = data.input_shape
+    names = weight_layers(model, shape)
+    folded = apply_folding_file(compile_model(model, shape, board, workdir), Path(folding.file))
+    est = estimate(folded, board.host_io)
+    profile = HardwareProfile(attribute(est, names, layer_dims(model, names)), est.fps,
+                              est.max_cycles, dict(est.totals),
+                              check_board(est.totals, board).fits, "file", None, est)
+    return FixedFolding(f"folding file {folding.file}", channel_groups(model, shape), profile)
+
+
 def prune_stage(model: nn.Module, data: Dataset, board: Board, flow: FlowConfig, out_dir: Path,
                 *, progress: bool = True) -> PruneOutcome:
     """Prune `model` in place as the flow's `prune:` section says (and write sensitivity.json/
@@ -104,6 +149,8 @@ def prune_stage(model: nn.Module, data: Dataset, board: Board, flow: FlowConfig,
     if settings is None:
         raise ConfigError("the flow has no prune: section; add one (see flows/*_pruned.yaml)")
     workdir = out_dir / "pruning"
+    fixed = (fixed_folding(model, data, board, flow.folding, workdir / "folding-file")
+             if flow.folding.mode == "file" else None)
     sensitivity = None
     scores = None
     if settings.sensitivity:
@@ -114,6 +161,8 @@ def prune_stage(model: nn.Module, data: Dataset, board: Board, flow: FlowConfig,
                          reference_fps=settings.reference_fps,
                          workdir=workdir, seed=flow.seed, sensitivity=scores,
                          progress=progress)
+    if fixed is not None:
+        fixed.check(channel_counts(model, data.input_shape))
     control = None
     achieved = 1.0 - result.final.macs / result.baseline.macs
     if unpruned is not None and achieved > 0:

@@ -37,9 +37,10 @@ every consumer's SIMD (n = K for a 1-D conv consumer, K*K for 2-D, H*W or L afte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import gcd, lcm
+from numbers import Integral
 
 from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup
@@ -146,3 +147,64 @@ def align_count(target: float, granularity: int, channels: int) -> int:
         raise PruneError(f"granularity {granularity} exceeds the layer's {channels} channels; "
                          "no aligned count exists (use a granularity that divides into it)")
     return min(options, key=lambda n: (abs(n - target), -n))
+
+
+def _lanes_broken(g: ChannelGroup, profile: HardwareProfile, count: int) -> list[str]:
+    """The lanes of `profile`'s folding over `g`'s channels that do not divide `count`."""
+    broken = []
+    for member in g.members:
+        unit = profile.layer(member)
+        if count % unit.pe:
+            broken.append(f"PE {unit.pe} of {unit.node} ({member})")
+        broken += [f"the {f} lanes of a node after {unit.node}" for f in unit.channel_folds
+                   if count % f]
+    for consumer in g.consumers:
+        unit = profile.layer(consumer)
+        part = channel_simd(unit.simd, unit.mw // g.channels)
+        if count % part:
+            broken.append(f"the {part} channels per SIMD word of {unit.node} ({consumer}, "
+                          f"SIMD {unit.simd})")
+    return broken
+
+
+def check_kept_counts(groups: Sequence[ChannelGroup], profile: HardwareProfile,
+                      counts: Mapping[str, int], *, folding: str,
+                      fix: str = "keep usable counts, or fold the pruned model anew"
+                      ) -> None:
+    """PruneError naming every group whose kept count `folding` cannot use.
+
+    `groups` and `profile` describe the model before pruning, folded as `folding` says (the
+    folding that is to be kept); `counts` the channels each group keeps (a group left out
+    keeps all). A count can use that folding only if every PE/SIMD over the group's channels
+    still divides it: a multiple of the group's `required` lanes (the module docstring's rule
+    before the bound). The one-line message names the layers, the lanes that break, the
+    nearest usable counts and `fix`."""
+    rows = {a.name: a for a in alignments(groups, profile)}
+    unknown = sorted(set(counts) - set(rows))
+    if unknown:
+        raise PruneError(f"kept counts name {', '.join(unknown)}, which are not prunable groups "
+                         f"({', '.join(rows) or 'none'})")
+    problems = []
+    for g in groups:
+        count = counts.get(g.name, g.channels)
+        plural = len(g.members) > 1
+        layers = f"layer{'s' if plural else ''} {g.layers}"
+        if isinstance(count, bool) or not isinstance(count, Integral) or count < 1:
+            raise PruneError(f"{layers} would keep {count!r} channels (to zero or not a count); "
+                             "keep at least one")
+        if count > g.channels:
+            raise PruneError(f"{layers} {'have' if plural else 'has'} {g.channels} channels; "
+                             f"cannot keep {count}")
+        broken = _lanes_broken(g, profile, int(count))
+        if not broken:
+            continue
+        step = rows[g.name].required
+        usable = sorted({n for n in (count // step * step, -(-count // step) * step)
+                         if step <= n <= g.channels})
+        nearest = " or ".join(map(str, usable)) or f"none up to {g.channels}"
+        problems.append(f"{layers} {'keep' if plural else 'keeps'} {count} channels, not a "
+                        f"multiple of {', '.join(broken)} (usable: multiples of {step}, nearest "
+                        f"{nearest})")
+    if problems:
+        raise PruneError(f"{folding} cannot use the kept channel counts: {'; '.join(problems)}; "
+                         f"{fix}")

@@ -108,8 +108,8 @@ def _trace(model: nn.Module) -> fx.GraphModule:
     except Exception as exc:
         raise PruneError(
             f"cannot trace {type(model).__name__} to find its channel dependencies "
-            f"({type(exc).__name__}: {exc}); structured pruning needs a forward without "
-            "data-dependent Python control flow") from exc
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}); structured pruning needs "
+            "a forward without data-dependent Python control flow") from exc
     return fx.GraphModule(model, graph)
 
 
@@ -234,7 +234,9 @@ def _group(space: Space, modules: dict[str, nn.Module]) -> ChannelGroup:
     channels = {p: int(modules[p].weight.shape[0]) for p in space.producers}
     if len(set(channels.values())) > 1:
         raise PruneError(f"layers {', '.join(channels)} write into one residual sum with "
-                         f"different channel counts {sorted(set(channels.values()))}")
+                         f"different channel counts {sorted(set(channels.values()))} (a "
+                         "broadcast add); structured pruning cuts a sum's channels in every "
+                         "operand alike, so give them the same number of output channels")
     count = next(iter(channels.values()))
     features = _consumer_features(space, count, modules)
     bns = tuple(f for f in space.followers if type(modules[f]).__name__.startswith("BatchNorm"))
@@ -268,12 +270,13 @@ def channel_groups(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[Chan
         if space.model_output:
             early = [p for p in space.producers if p != last]
             if early:
-                raise PruneError(f"layer {early[0]} feeds the model output but is not the last "
-                                 "weight layer; structured pruning needs a single classifier "
-                                 "at the end")
+                raise PruneError(f"layer {', '.join(early)} feeds the model output but is not "
+                                 "the last weight layer; structured pruning needs a single "
+                                 "classifier at the end")
             continue
         if not space.consumers:
-            raise PruneError(f"the output of layer {space.producers[0]} reaches no weight layer "
-                             "and not the model output; remove the unused branch")
+            plural = "s" if len(space.producers) > 1 else ""
+            raise PruneError(f"the output of layer{plural} {', '.join(space.producers)} reaches "
+                             "no weight layer and not the model output; remove the unused branch")
         groups.append(_group(space, modules))
     return tuple(sorted(groups, key=lambda g: order[g.name]))

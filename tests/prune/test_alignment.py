@@ -11,6 +11,7 @@ from codesign.prune.alignment import (
     alignments,
     bounded,
     channel_simd,
+    check_kept_counts,
     grain_limit,
     granularity,
     legal_counts,
@@ -185,3 +186,74 @@ def test_align_count_rejects_nonsense(target: float, grain: int, channels: int,
     with pytest.raises(PruneError, match=message):
         align_count(target, grain, channels)
 
+
+
+def _fixed_folding() -> tuple[list[ChannelGroup], HardwareProfile]:
+    """A folding kept for the pruned model: a chain layer p (64 channels, PE 16, then a node at
+    4 lanes) into a 3x3 conv c (SIMD 72: 8 channels a word), and a residual sum written by s
+    and t (PE 2 and 4, 32 channels) read by the classifier at SIMD 32."""
+    chain = _group("p", 64, "c", kind="conv", consumer_kind="conv")
+    residual = ChannelGroup(name="s", kind="conv", channels=32, followers=(), batchnorm=None,
+                            consumer="fc", consumer_kind="linear", features_per_channel=1,
+                            producers=("s", "t"))
+    profile = _profile(_layer("p", 16, 1, 64, 27, folds=(4,)), _layer("c", 1, 72, 32, 64 * 9),
+                       _layer("s", 2, 1, 32, 9), _layer("t", 4, 1, 32, 9),
+                       _layer("fc", 1, 32, 10, 32))
+    return [chain, residual], profile
+
+
+@pytest.mark.parametrize("count", range(1, 65))
+def test_a_kept_count_suits_a_kept_folding_exactly_when_its_lanes_divide_it(count: int) -> None:
+    groups, profile = _fixed_folding()
+    required = alignments(groups, profile)[0].required
+    assert required == 16  # lcm(PE 16, node 4, SIMD part 8)
+    if count % required == 0:
+        check_kept_counts(groups, profile, {"p": count}, folding="the file")
+    else:
+        with pytest.raises(PruneError, match=r"^the file cannot use the kept channel counts: "
+                                             rf"layer p keeps {count} channels, not a multiple "
+                                             r"of .*\(usable: multiples of 16, nearest") as info:
+            check_kept_counts(groups, profile, {"p": count}, folding="the file")
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("counts", "match"), [
+    ({"p": 56}, r"layer p keeps 56 channels, not a multiple of PE 16 of MVAU_p \(p\) "
+                r"\(usable: multiples of 16, nearest 48 or 64\); keep usable counts, or fold the "
+                r"pruned model anew$"),
+    ({"p": 60}, r"PE 16 of MVAU_p \(p\), the 8 channels per SIMD word of MVAU_c \(c, SIMD "
+                r"72\) \(usable: multiples of 16, nearest 48 or 64\)"),
+    ({"p": 50}, r"the 4 lanes of a node after MVAU_p"),
+    ({"p": 8}, r"nearest 16\)"),
+    ({"s": 6}, r"layers s \+ t keep 6 channels, not a multiple of PE 4 of MVAU_t \(t\), "
+               r"the 32 channels per SIMD word of MVAU_fc \(fc, SIMD 32\) \(usable: multiples "
+               r"of 32, nearest 32\)"),
+    ({"p": 56, "s": 30}, r"layer p keeps 56 .*; layers s \+ t keep 30 channels"),
+])
+def test_an_unusable_count_names_its_layers_the_lanes_it_breaks_and_the_nearest_counts(
+        counts: dict[str, int], match: str) -> None:
+    groups, profile = _fixed_folding()
+    with pytest.raises(PruneError, match=match) as info:
+        check_kept_counts(groups, profile, counts, folding="folding file f.json")
+    assert str(info.value).startswith("folding file f.json cannot use the kept channel counts")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("counts", "match"), [
+    ({"p": 0}, r"layer p would keep 0 channels \(to zero"),
+    ({"s": 0}, r"layers s \+ t would keep 0 channels \(to zero"),
+    ({"p": 2.5}, r"layer p would keep 2.5 channels"),
+    ({"p": 80}, r"layer p has 64 channels; cannot keep 80"),
+    ({"q": 16}, r"kept counts name q, which are not prunable groups \(p, s\)"),
+])
+def test_nonsense_kept_counts_are_refused(counts: dict, match: str) -> None:
+    groups, profile = _fixed_folding()
+    with pytest.raises(PruneError, match=match):
+        check_kept_counts(groups, profile, counts, folding="the file")
+
+
+def test_usable_counts_and_untouched_groups_pass() -> None:
+    groups, profile = _fixed_folding()
+    check_kept_counts(groups, profile, {"p": 48, "s": 32}, folding="the file")
+    check_kept_counts(groups, profile, {}, folding="the file")  # nothing pruned
+    check_kept_counts(groups, profile, {"p": 16}, folding="the file", fix="unused")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from brevitas.nn import QuantConv2d, QuantLinear
+from torch import nn
 
 from codesign.errors import PruneError
 from codesign.models import build_model
@@ -18,6 +21,7 @@ from tests.prune.user_models import (
     SharedActNet,
     SharedNet,
     SigmoidNet,
+    _ThreeLinears,
 )
 
 
@@ -94,3 +98,72 @@ def test_a_residual_around_a_layer_couples_its_input_and_output() -> None:
     groups = channel_groups(ResidualNet(), (1, 4, 4))
     assert [(g.producers, g.followers, g.consumers) for g in groups] == [
         (("fc1", "fc2"), ("act",), ("fc2", "fc3"))]
+
+
+class _OutputBranchNet(_ThreeLinears):
+    """fc1's activations are also returned: a second model output that is not the classifier."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.act(self.fc1(x.flatten(1)))
+        return self.fc3(self.act(self.fc2(h))), h
+
+
+class _DeadBranchNet(_ThreeLinears):
+    """fc2 is computed and thrown away: its channels reach nothing."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.fc1(x.flatten(1)))
+        self.fc2(h)
+        return self.fc3(h)
+
+
+class _BroadcastAddNet(_ThreeLinears):
+    """fc1 (8 channels) plus a 1-channel layer: a broadcast sum of different channel counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.one = QuantLinear(16, 1, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        return self.fc3(self.act(self.fc1(x) + self.one(x)))
+
+
+class _FlatAddNet(nn.Module):
+    """A conv's flattened output (2 channels x 2 x 2) added to a linear layer's 8 features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = QuantConv2d(1, 2, 3, bias=False, weight_bit_width=2)
+        self.fc1 = QuantLinear(16, 8, bias=False, weight_bit_width=2)
+        self.fc2 = QuantLinear(8, 3, bias=False, weight_bit_width=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.conv(x).flatten(1) + self.fc1(x.flatten(1)))
+
+
+class _BranchingNet(_ThreeLinears):
+    """Data-dependent control flow: no static graph to find channel dependencies in."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.fc1(x.flatten(1)))
+        if h.sum() > 0:
+            h = self.fc2(h)
+        return self.fc3(h)
+
+
+@pytest.mark.parametrize(("model", "match"), [
+    (_OutputBranchNet(), r"^layer fc1 feeds the model output but is not the last weight layer"),
+    (_DeadBranchNet(), r"^the output of layer fc2 reaches no weight layer and not the model "
+                       r"output; remove the unused branch$"),
+    (_BroadcastAddNet(), r"^layers fc1, one write into one residual sum with different channel "
+                         r"counts \[1, 8\] \(a broadcast add\).*give them the same number of output "
+                         r"channels$"),
+    (_FlatAddNet(), r"^operation 'add' \(node add\) adds a flattened tensor to an unflattened "
+                    r"one"),
+    (_BranchingNet(), r"^cannot trace _BranchingNet .*data-dependent Python control flow$"),
+])
+def test_groups_that_cannot_be_pruned_are_refused_naming_their_layers(model, match: str) -> None:
+    with pytest.raises(PruneError, match=match) as info:
+        channel_groups(model, (1, 4, 4))
+    assert "\n" not in str(info.value)
