@@ -1,4 +1,5 @@
-"""Brevitas modules of published FINN accelerators the zoo does not build as published.
+"""Brevitas modules of published FINN accelerators the zoo does not build as published: VGG10
+for RadioML (below) and FINN's cybersecurity MLP (CybSecMLP, further down).
 
 VGG10 for RadioML 2018.01A as in Xilinx/finn-examples build/vgg10-radioml (README and
 ZCU104 folding config): 4-bit weights and activations, 2 input channels (I/Q) x 1024 samples,
@@ -38,3 +39,23 @@ class VGG10RadioML(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_features(self.pixel_scale(x))
         return self.classifier(self.fc_features(x.flatten(1)))
+
+
+# The cybersecurity MLP (UNSW-NB15) of Xilinx/finn's end-to-end notebooks
+# (notebooks/end2end_example/cybersecurity): 600 input bits (593 binarized features, padded),
+# three hidden layers of 64 and one output, 2-bit weights and activations. The published model
+# reads 600 bipolar bits, codesign's compile path UINT8 values: layer 0's MAC array is wider
+# (resources), but its cycles, the layers' shapes and the input DMA's words per frame are the
+# same (600 bits at gcd(600, 64) = 8-bit words and 4,800 bits at 64-bit words are both 75).
+CYBSEC_FEATURES, CYBSEC_HIDDEN, CYBSEC_BITS = 600, [64, 64, 64], 2
+
+
+class CybSecMLP(nn.Module):
+    def __init__(self, features: int = CYBSEC_FEATURES, bits: int = CYBSEC_BITS) -> None:
+        super().__init__()
+        self.pixel_scale = PixelScale()
+        self.features, width = fc_stack(features, CYBSEC_HIDDEN, bits, bits)
+        self.classifier = quant_linear(width, 1, bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(self.pixel_scale(x.flatten(1))))

@@ -26,6 +26,7 @@ BOARD_KEYS = (
     "host_io", "shell_resources", "source",
 )
 HOST_IO_KEYS = ("port_width_bits", "port_clock", "link_gbytes_per_s")
+HOST_IO_OPTIONAL = ("batch_overhead_ms",)  # may be left out (= null)
 KERNEL_CLOCK = "kernel"  # host_io.port_clock: the port runs at the accelerator's clock
 _ZERO_ALLOWED = frozenset({"URAM"})  # devices without UltraRAM are common; every other kind exists
 _FORMAT_HINT = "see boards/pynq-z1.yaml for a complete example"
@@ -67,11 +68,15 @@ class HostIO:
     input and output frame through IODMAs on one AXI memory port `port_width_bits` wide (the
     widest interface InsertIODMA may give them), clocked at `port_clock_mhz` (None: the kernel
     clock, as both FINN shells do), behind a host link of `link_gbytes_per_s` per direction
-    (None: nothing past the port, e.g. a Zynq HP port straight into the PS memory)."""
+    (None: nothing past the port, e.g. a Zynq HP port straight into the PS memory).
+    `batch_overhead_ms`: the fixed time one batch costs on top of streaming its frames when
+    the host runs it as FINN's driver does (start the DMAs, wait for the last output), from
+    published measurements (None: no figure; codesign.finn.host_io.BatchCost)."""
 
     port_width_bits: int
     port_clock_mhz: float | None
     link_gbytes_per_s: float | None
+    batch_overhead_ms: float | None = None
 
     def port_clock(self, kernel_clock_mhz: float) -> float:
         return kernel_clock_mhz if self.port_clock_mhz is None else self.port_clock_mhz
@@ -79,7 +84,8 @@ class HostIO:
     def to_file_dict(self) -> dict[str, Any]:
         return {"port_width_bits": self.port_width_bits,
                 "port_clock": KERNEL_CLOCK if self.port_clock_mhz is None else self.port_clock_mhz,
-                "link_gbytes_per_s": self.link_gbytes_per_s}
+                "link_gbytes_per_s": self.link_gbytes_per_s,
+                "batch_overhead_ms": self.batch_overhead_ms}
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,15 @@ class _FieldChecker:
         if isinstance(value, HostIO):
             value = value.to_file_dict()
         example = "host_io: {port_width_bits: 64, port_clock: kernel, link_gbytes_per_s: null}"
+        optional: dict[str, Any] = {}
+        if isinstance(value, Mapping):
+            unknown = [str(k) for k in value if k not in HOST_IO_KEYS + HOST_IO_OPTIONAL]
+            if unknown:
+                raise self.fail(f"host_io.{unknown[0]}", "is not a host_io field",
+                                f"use {', '.join(HOST_IO_KEYS)} and optionally "
+                                f"{', '.join(HOST_IO_OPTIONAL)}")
+            optional = {k: value[k] for k in HOST_IO_OPTIONAL if k in value}
+            value = {k: v for k, v in value.items() if k not in HOST_IO_OPTIONAL}
         value = self._table("host_io", value, HOST_IO_KEYS, example, what="a host_io field")
         width = value["port_width_bits"]
         if (isinstance(width, bool) or not isinstance(width, int) or width < 8
@@ -256,8 +271,14 @@ class _FieldChecker:
         if link is not None and (not _is_number(link) or link <= 0):
             raise self.fail("host_io.link_gbytes_per_s", f"must be a positive number of GB/s "
                             f"or null, got {link!r}", "write e.g. 15.75 (PCIe Gen3 x16) or null")
+        overhead = optional.get("batch_overhead_ms")
+        if overhead is not None and (not _is_number(overhead) or overhead < 0):
+            raise self.fail("host_io.batch_overhead_ms", f"must be a number of milliseconds "
+                            f">= 0 or null, got {overhead!r}",
+                            "write e.g. 0.5 (from a measured batch, cite it in source) or null")
         return HostIO(width, None if clock == KERNEL_CLOCK else float(clock),
-                      None if link is None else float(link))
+                      None if link is None else float(link),
+                      None if overhead is None else float(overhead))
 
     def shell_resources(self, value: Any, resources: Mapping[str, int]) -> dict[str, int] | None:
         if value is None:

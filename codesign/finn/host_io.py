@@ -12,8 +12,16 @@ The model: an IODMA moves one memory word per port cycle. Inputs are read and ou
 on the AXI read and write channels, which run at the same time, so the I/O rate is the slower
 direction; IODMAs of the same direction share their channel (their words add up). A host link
 (`link_gbytes_per_s`, Alveo's PCIe) caps each direction's bytes per second, overlapped with
-the rest. Not modelled: DMA start-up and burst gaps, DDR contention with the CPU, and the host's
-own packing and copying (FINN's driver times those apart from the accelerator)."""
+the rest. Not modelled in the rate: burst gaps, DDR contention with the CPU, and the host's own
+packing and copying (FINN's driver times those apart from the accelerator).
+
+Per batch: FINN's driver runs frames in batches (`execute_on_buffers`: write the IODMAs'
+addresses and frame count, start them, poll the output IODMA until it is done), and its
+throughput test divides the batch by that whole time. So a batch of N frames takes
+`batch_overhead_ms + N / streaming FPS`, where the streaming FPS is min(compute, I/O) and the
+board's `host_io.batch_overhead_ms` is the fixed part (from published measurements; see the
+board file's source). `BatchCost` carries N (`batch_frames`, default DEFAULT_BATCH_FRAMES) and
+that time; with no board figure it says so and the batch figure is the streaming one."""
 
 from __future__ import annotations
 
@@ -22,10 +30,39 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from codesign.boards import HostIO
+from codesign.errors import ConfigError
 from codesign.finn._env import quiet_finn
 from codesign.finn.compile import HWGraph
 
 DIRECTIONS = ("in", "out")
+# Frames per batch when nobody says: the batch FINN's published throughput tests of TFC, CNV and
+# the cybersecurity MLP time (finn-examples notebooks 0 and 1, finn's cybersecurity notebook 3).
+DEFAULT_BATCH_FRAMES = 1000
+
+
+@dataclass(frozen=True)
+class BatchCost:
+    """A batch of `frames` frames run as FINN's driver runs it, with the board's fixed cost per
+    batch (`overhead_ms`; None: the board file gives no figure)."""
+
+    frames: int
+    overhead_ms: float | None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 1:
+            raise ConfigError(f"batch_frames must be a whole number >= 1, got {self.frames!r}; "
+                             f"use e.g. {DEFAULT_BATCH_FRAMES}")
+
+    def seconds(self, streaming_fps: float) -> float:
+        """The time of one batch at `streaming_fps` (min of compute and I/O) plus the overhead."""
+        return (self.overhead_ms or 0.0) / 1e3 + self.frames / streaming_fps
+
+    def fps(self, streaming_fps: float) -> float:
+        """Frames per second over a whole batch (the figure FINN's throughput test prints)."""
+        return self.frames / self.seconds(streaming_fps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frames": self.frames, "overhead_ms": self.overhead_ms}
 
 
 @dataclass(frozen=True)
@@ -61,6 +98,7 @@ class IOBound:
     link_gbytes_per_s: float | None
     fps_in: float
     fps_out: float
+    batch: BatchCost = BatchCost(DEFAULT_BATCH_FRAMES, None)
 
     @property
     def fps(self) -> float:
@@ -69,12 +107,18 @@ class IOBound:
     def bytes_per_frame(self, direction: str) -> float:
         return sum(t.bytes_per_frame for t in self.transfers if t.direction == direction)
 
+    def batch_fps(self, compute_fps: float) -> float:
+        """FPS over one batch as FINN's driver runs it: streaming at min(compute, I/O), plus
+        the board's fixed cost per batch."""
+        return self.batch.fps(min(compute_fps, self.fps))
+
     def to_dict(self) -> dict[str, Any]:
         return {"fps": self.fps, "fps_in": self.fps_in, "fps_out": self.fps_out,
                 "bytes_in_per_frame": self.bytes_per_frame("in"),
                 "bytes_out_per_frame": self.bytes_per_frame("out"),
                 "port_clock_mhz": self.port_clock_mhz, "link_gbytes_per_s": self.link_gbytes_per_s,
-                "transfers": [t.to_dict() for t in self.transfers]}
+                "transfers": [t.to_dict() for t in self.transfers],
+                "batch": self.batch.to_dict()}
 
 
 def transfers(hw: HWGraph, port_width_bits: int) -> tuple[Transfer, ...]:
@@ -107,8 +151,10 @@ def _transfer(direction: str, tensor: str, layer: str, stream_bits: int, stream_
     return Transfer(direction, tensor, layer, stream_bits, bits, math.gcd(bits, port_width_bits))
 
 
-def io_bound(hw: HWGraph, host_io: HostIO) -> IOBound:
-    """The I/O bound of `hw` as folded, behind the shell `host_io` (see the module doc)."""
+def io_bound(hw: HWGraph, host_io: HostIO, batch_frames: int = DEFAULT_BATCH_FRAMES) -> IOBound:
+    """The I/O bound of `hw` as folded, behind the shell `host_io`, and the cost of a batch of
+    `batch_frames` frames (see the module doc)."""
+    batch = BatchCost(batch_frames, host_io.batch_overhead_ms)
     found = transfers(hw, host_io.port_width_bits)
     clock = host_io.port_clock(hw.clock_mhz)
     rates = []
@@ -120,4 +166,4 @@ def io_bound(hw: HWGraph, host_io: HostIO) -> IOBound:
         if host_io.link_gbytes_per_s is not None and nbytes:
             fps = min(fps, host_io.link_gbytes_per_s * 1e9 / nbytes)
         rates.append(fps)
-    return IOBound(found, clock, host_io.link_gbytes_per_s, rates[0], rates[1])
+    return IOBound(found, clock, host_io.link_gbytes_per_s, rates[0], rates[1], batch)

@@ -15,7 +15,8 @@ from tiny_models import build_cnv, build_mlp, make_case
 from codesign.boards import HostIO, load_board
 from codesign.finn import compile_to_hw, estimate
 from codesign.finn.baseline import SetFoldingSweep
-from codesign.finn.host_io import io_bound
+from codesign.errors import ConfigError
+from codesign.finn.host_io import DEFAULT_BATCH_FRAMES, BatchCost, io_bound
 from codesign.finn.plan import fold_for_board
 
 PIXELS = 28 * 28  # TFC input: 784 pixels of 8 bits
@@ -78,6 +79,41 @@ def test_a_slow_host_link_caps_each_direction(tfc: Any) -> None:
     io = io_bound(hw, HostIO(port_width_bits=512, port_clock_mhz=None, link_gbytes_per_s=0.5))
     assert io.fps_in == pytest.approx(0.5e9 / PIXELS)
     assert io.fps == io.fps_in
+
+
+@pytest.mark.parametrize(("frames", "overhead_ms", "streaming_fps"),
+                         [(1000, 0.5, 1e6), (10000, 0.5, 1e6), (100, 2.0, 3000.0),
+                          (1, 0.5, 1e6), (1000, None, 1e6), (1000, 0.0, 2.5e5)])
+def test_a_batch_costs_its_fixed_overhead_plus_streaming(frames: int, overhead_ms: float | None,
+                                                          streaming_fps: float) -> None:
+    batch = BatchCost(frames, overhead_ms)
+    seconds = (overhead_ms or 0.0) / 1e3 + frames / streaming_fps
+    assert batch.seconds(streaming_fps) == pytest.approx(seconds)
+    assert batch.fps(streaming_fps) == pytest.approx(frames / seconds)
+    assert batch.fps(streaming_fps) <= streaming_fps  # never faster than streaming
+    if overhead_ms:  # the fixed part weighs less the larger the batch
+        assert BatchCost(frames * 10, overhead_ms).fps(streaming_fps) > batch.fps(streaming_fps)
+    else:
+        assert batch.fps(streaming_fps) == pytest.approx(streaming_fps)
+
+
+@pytest.mark.parametrize("frames", [0, -5, 2.5, True])
+def test_a_batch_needs_a_whole_number_of_frames(frames: Any) -> None:
+    with pytest.raises(ConfigError, match="batch_frames"):
+        BatchCost(frames, 0.5)
+
+
+@pytest.mark.parametrize(("name", "frames"), [("pynq-z2", DEFAULT_BATCH_FRAMES), ("pynq-z2", 10),
+                                              ("u250", DEFAULT_BATCH_FRAMES)])
+def test_the_io_bound_carries_the_boards_batch_cost(tfc: Any, name: str, frames: int) -> None:
+    board = load_board(name)
+    io = io_bound(tfc(name), board.host_io, batch_frames=frames)
+    assert io.batch == BatchCost(frames, board.host_io.batch_overhead_ms)
+    assert io.to_dict()["batch"] == {"frames": frames,
+                                     "overhead_ms": board.host_io.batch_overhead_ms}
+    compute = 2 * io.fps  # I/O binds: the batch streams at the I/O rate
+    assert io.batch_fps(compute) == pytest.approx(io.batch.fps(io.fps))
+    assert io.batch_fps(io.fps / 2) == pytest.approx(io.batch.fps(io.fps / 2))  # compute binds
 
 
 def test_tfc_on_pynq_z2_is_io_bound(tfc: Any) -> None:
