@@ -90,6 +90,10 @@ def _cycles(run: dict[str, Any]) -> str:
     return f"{run['cycles_per_frame']:,.0f}" + ("" if run["match"] else " (wrong)")
 
 
+def _predicted(cycles: float | None) -> str:
+    return "deadlock" if cycles is None else f"{cycles:,.0f}"
+
+
 def plot(rows: list[dict[str, Any]], path: Path) -> Path:
     import matplotlib
 
@@ -134,14 +138,15 @@ def main() -> None:
             print(f"{name}: {rows[-1]['seconds']:.0f} s", flush=True)
     table = Table(title="Stream FIFOs: codesign's depths vs the all-RTL pipeline in Verilator")
     for column in ("pipeline", "cycles/frame FINN", "model", "as built", "deep FIFOs",
-                   "depth (least needed)", "one word less"):
+                   "depth (least needed)", "one word less: model / Verilator"):
         table.add_column(column, justify="right")
     for r in rows:
         deep = r["fifos"]
         table.add_row(r["case"], f"{r['estimated_cycles']:,}", f"{r['model_cycles']:,.0f}",
                       _cycles(r["as_built"]), f"{len(deep)} of {len(r['depths'])}",
                       ", ".join(f"{f['depth']} ({f['full_rate_depth']})" for f in deep) or "–",
-                      ", ".join(_cycles(f["one_less"]) for f in deep) or "–")
+                      ", ".join(f"{_predicted(f['model_one_less'])} / {_cycles(f['one_less'])}"
+                                for f in deep) or "–")
     Console(width=180).print(table)
     write_json(args.out, {"cases": rows})
     print(f"wrote {args.out} and {plot(rows, args.out.with_suffix('.png'))}")

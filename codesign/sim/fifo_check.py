@@ -1,5 +1,7 @@
 """Every stream FIFO of an all-RTL pipeline against codesign's depth (codesign.finn.fifos): does
-the accelerator sustain its rate with them, and how much of each depth does it need?
+the accelerator sustain its rate with them, and how much of each depth does it need? For each
+FIFO deeper than FINN's minimum, the model's own prediction one word shallower (its cycles/frame,
+None: it deadlocks) stands beside the simulation's.
 
 The pipeline is built twice: once as FINN builds it from codesign's fifo_config_file (FINN's own
 FIFOs, fifo.sv, at codesign's depths), which says whether the depths keep the rate and stay
@@ -19,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from codesign.finn import estimate
-from codesign.finn.fifos import size_stream_fifos
+from codesign.finn.fifos import Pipeline, size_stream_fifos
 from codesign.finn.rtl import add_stream_infrastructure, execute_frames, set_fifo_depths
 from codesign.finn.rtl_residual import fifo_capacity, rtl_joins
+from codesign.finn.stream_timing import SHALLOW_WORDS
 from codesign.sim.bench import Bench, RunOutcome, make_design
 from codesign.sim.packing import pack_beats
 from codesign.sim.rtl_layers import cycle_budget, partition_inputs
@@ -37,12 +40,14 @@ class FifoCheck:
     depth: int  # codesign's depth (words)
     one_less: RunOutcome  # limited to one word less, the others at codesign's depths
     full_rate_depth: int  # smallest limit within 1 % of the rate at codesign's depths
+    model_one_less: float | None = None  # the model's cycles/frame one word less (None: deadlock)
 
 
 @dataclass(frozen=True)
 class DepthCheck:
     estimated_cycles: int  # FINN: the slowest layer
     model_cycles: float  # codesign's stream model with unbounded FIFOs
+    tightened: bool  # the depths are the model's least (else its safe depths)
     depths: dict[str, int]  # every FIFO's depth from codesign's model
     as_built: RunOutcome  # FINN's FIFOs at codesign's depths
     limited: RunOutcome  # run-time limits at what FINN's FIFOs of those depths hold
@@ -75,14 +80,25 @@ def check_fifo_depths(hw: Any, x: np.ndarray, workdir: Path, *, frames: int = 8,
         32, 1 << math.ceil(math.log2(2 * beats + 2)), depths[f])), hw.part, hw.clock_mhz)
     capacities = {f: fifo_capacity(d) for f, d in depths.items()}
     limited = bench.attempt(gauge, "limited", gauge.caps(capacities))
-    checks = tuple(_check_fifo(bench, gauge, capacities, limited, fifo, bisect)
+    predicted = _model_one_less(stitched, sized)
+    checks = tuple(_check_fifo(bench, gauge, capacities, limited, fifo, bisect, predicted[fifo.name])
                    for fifo in sized.fifos if fifo.depth > 2)
-    return DepthCheck(est.max_cycles, sized.cycles_per_frame, depths, as_built, limited,
-                      checks)
+    return DepthCheck(est.max_cycles, sized.cycles_per_frame, sized.tightened, depths, as_built,
+                      limited, checks)
+
+
+def _model_one_less(stitched: Any, sized: Any) -> dict[str, float | None]:
+    """Per FIFO deeper than FINN's minimum: the model's cycles/frame with it one word shallower
+    (depth - 1 words, as the simulation's run one word less; the others hold what FINN's FIFOs
+    of their depths hold)."""
+    pipe = Pipeline(stitched)
+    held = {s: max(f.depth, SHALLOW_WORDS) for s, f in enumerate(sized.fifos)}
+    return {f.name: pipe.run({**held, s: f.depth - 1}).cycles_per_frame
+            for s, f in enumerate(sized.fifos) if f.depth > 2}
 
 
 def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: RunOutcome,
-                fifo: Any, bisect: bool) -> FifoCheck:
+                fifo: Any, bisect: bool, predicted: float | None) -> FifoCheck:
     """One word less, and the least limit at the rate of `limited`, for one FIFO."""
     runs: dict[int, RunOutcome] = {}
 
@@ -99,4 +115,5 @@ def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: R
 
     one_less = run(fifo.depth - 1)
     least = _smallest(1, fifo.depth, full_rate) if bisect and full_rate(fifo.depth) else fifo.depth
-    return FifoCheck(fifo.name, fifo.producer, fifo.consumer, fifo.depth, one_less, least)
+    return FifoCheck(fifo.name, fifo.producer, fifo.consumer, fifo.depth, one_less, least,
+                     predicted)

@@ -1,0 +1,111 @@
+"""Time of codesign's stream FIFO model (codesign.finn.fifos.size_stream_fifos) on the graph of
+every shipped flow: per flow (flows/*.yaml, its model untrained: timing does not depend on the
+weights), the compiled graph unfolded and folded as the flow folds it (SetFolding at its target,
+or the optimizer on its board), stitched as FINN's build stitches it; CPU and wall seconds
+(median of --repeats), stream words per frame, whether the least depths were searched
+(fifo_sizing.TIGHTEN_WORDS) and the FIFOs' total depth. Before this model computed event times
+it stepped every cycle in Python (~10 us per layer-cycle) and was skipped above 300,000
+layer-cycles per frame.
+
+Usage: python3 benchmarks/stream_model_speed.py [--flows NAME ...] [--repeats 3]
+Writes benchmarks/results/stream_model_speed.json and prints a table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from codesign.atomic import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOWS = ("tfc_w2a2_mnist5k", "cnv_w2a2_fashion", "cnv_w2a2_fashion_pruned", "resnet8_w4a4_fashion",
+         "dscnn_w4a4_fashion", "cnn1d_w2a2_mnist5k_rows")
+SEQUENCE_SHAPE = (28, 28)  # MNIST rows as a sequence (dataset sequence: rows)
+
+
+def flow_graphs(name: str, work: Path) -> dict[str, Any]:
+    """{"unfolded": HWGraph, "folded": HWGraph} of a shipped flow."""
+    from codesign.boards import load_board
+    from codesign.config import load_flow
+    from codesign.data import load_dataset
+    from codesign.export import export_qonnx
+    from codesign.finn import apply_setfolding, compile_to_hw
+    from codesign.finn.plan import fold_for_board
+    from codesign.models import build_model
+    from codesign.train import set_seed
+
+    flow = load_flow(ROOT / "flows" / f"{name}.yaml")
+    board = load_board(flow.board)
+    data = load_dataset(flow.dataset.name, path=flow.dataset.path, seed=flow.seed, limit_train=8,
+                        limit_test=8)
+    shape = SEQUENCE_SHAPE if flow.model.arch == "cnn1d" else data.input_shape
+    set_seed(flow.seed)
+    model = build_model(flow.model.arch, input_shape=shape, num_classes=data.num_classes,
+                        weight_bits=flow.model.weight_bits, act_bits=flow.model.act_bits,
+                        **flow.model.options)
+    onnx = export_qonnx(model, shape, work / "model.onnx")
+    hw = compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz, workdir=work / "finn")
+    if flow.folding.mode == "setfolding":
+        folded = apply_setfolding(hw, target_fps=flow.folding.target_fps)
+    else:
+        folded = fold_for_board(hw, board, flow.folding.objective)[0]
+    return {"unfolded": hw, "folded": folded}
+
+
+def time_model(hw: Any, repeats: int) -> dict[str, Any]:
+    from codesign.finn._env import quiet_finn
+    from codesign.finn.fifos import Pipeline, size_stream_fifos, stitched_streams
+
+    model = stitched_streams(hw)
+    cpu, wall = [], []
+    with quiet_finn():
+        size_stream_fifos(model)  # warm: FINN's node classes imported
+        for _ in range(repeats):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            sized = size_stream_fifos(model)
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        pipe = Pipeline(model)
+    return {"cpu_s": statistics.median(cpu), "wall_s": statistics.median(wall), "cpu_runs_s": cpu,
+            "words_per_frame": pipe.words_per_frame(), "layers": len(pipe.actors),
+            "cycles_per_frame": sized.cycles_per_frame, "tightened": sized.tightened,
+            "fifos": len(sized.fifos), "total_depth": sum(f.depth for f in sized.fifos),
+            "deep_fifos": sum(f.depth > 2 for f in sized.fifos)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", nargs="*", default=list(FLOWS), choices=FLOWS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stream_model_speed.json")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="stream-speed-") as tmp:
+        for name in args.flows:
+            for variant, hw in flow_graphs(name, Path(tmp) / name).items():
+                rows.append({"flow": name, "graph": variant, **time_model(hw, args.repeats)})
+                print(f"{name} {variant}: {rows[-1]['cpu_s']:.3f} s CPU", flush=True)
+    table = Table(title="Stream FIFO model: time per graph (median)")
+    for column in ("flow", "graph", "layers", "words/frame", "cycles/frame", "least searched",
+                   "FIFOs (deep)", "CPU s", "wall s"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r["flow"], r["graph"], str(r["layers"]), f"{r['words_per_frame']:,}",
+                      f"{r['cycles_per_frame']:,.0f}", "yes" if r["tightened"] else "no",
+                      f"{r['fifos']} ({r['deep_fifos']})", f"{r['cpu_s']:.3f}", f"{r['wall_s']:.3f}")
+    Console(width=160).print(table)
+    write_json(args.out, {"load_average": list(os.getloadavg()), "repeats": args.repeats,
+                          "results": rows})
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""The stream model's event-time engines (codesign.finn.stream_timing: stream_schedule when no
+stream fills, stream_events otherwise) give exactly what stepping the model cycle by cycle gives
+(the stepper below is the model as it was written first): frame ends and the most words each
+stream holds, on random chains, forks and joins, listed in stream order or not, with unbounded,
+small and deadlocking capacities, the input fast or paced; and on the stitched graphs of real
+FINN builds. The issue timer's stretches match it issue by issue."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from codesign.finn.stream_schedule import Timer, timed_chain
+from codesign.finn.stream_timing import UNBOUNDED, Actor, TimingRun, simulate
+
+
+@dataclass
+class _State:
+    reads: int = 0
+    issued: int = 0
+    next_issue: float = 0.0
+    pipe: deque = field(default_factory=deque)
+
+
+def stepped(actors: list[Actor], streams: int, source: int, sink: int, source_words: int,
+             sink_words: int, capacities: list[int], frames: int,
+             pace: float | None = None) -> TimingRun:
+    """The stream model stepped cycle by cycle (codesign's model before it computed event
+    times; kept here as the reference)."""
+    states = [_State() for _ in actors]
+    occupancy = [0] * streams
+    pushed: list[deque] = [deque() for _ in range(streams)]  # push times of the words held
+    most = [0] * streams
+    ends: list[int] = []
+    sent = got = 0
+    order = list(reversed(actors))
+    t, idle_limit = 0, 0
+    total_in, total_out = source_words * frames, sink_words * frames
+
+    def ready(s: int) -> bool:
+        return occupancy[s] > 0 and pushed[s][0] < t
+
+    def pop(s: int) -> None:
+        pushed[s].popleft()
+        occupancy[s] -= 1
+
+    def push(s: int) -> None:
+        pushed[s].append(t)
+        occupancy[s] += 1
+        most[s] = max(most[s], occupancy[s])
+
+    while got < total_out:
+        moved = False
+        wake = math.inf
+        if ready(sink):  # the accelerator's output
+            pop(sink)
+            got += 1
+            moved = True
+            if got % sink_words == 0:
+                ends.append(t)
+        for i, actor in zip(range(len(actors) - 1, -1, -1), order, strict=True):
+            st = states[i]
+            if st.pipe and st.pipe[0] <= t:
+                if all(occupancy[s] < capacities[s] for s in actor.outputs):
+                    for s in actor.outputs:
+                        push(s)
+                    st.pipe.popleft()
+                    moved = True
+            elif st.pipe:
+                wake = min(wake, st.pipe[0])
+            frame, j = divmod(st.issued, actor.out_words) if actor.out_words else (frames, 0)
+            if frame < frames:
+                need = frame * actor.in_words + int(actor.needs[j])
+                if st.reads >= need and len(st.pipe) <= actor.latency:
+                    if t >= st.next_issue:
+                        st.pipe.append(t + actor.latency)
+                        st.issued += 1
+                        late = t > st.next_issue + 1
+                        st.next_issue = (t if late else st.next_issue) + actor.interval
+                        moved = True
+                    else:
+                        wake = min(wake, math.ceil(st.next_issue))
+                limit = need + int(actor.ahead[j])
+            else:
+                limit = frames * actor.in_words
+            if st.reads < min(limit, frames * actor.in_words) and all(ready(s) for s in actor.inputs):
+                for s in actor.inputs:
+                    pop(s)
+                st.reads += 1
+                moved = True
+        if sent < total_in and occupancy[source] < capacities[source]:
+            due = 0 if pace is None else sent * pace / source_words  # evenly, at the rate
+            if t >= due:
+                push(source)
+                sent += 1
+                moved = True
+            else:
+                wake = min(wake, math.ceil(due))
+        if moved:
+            t += 1
+            idle_limit = 0
+        elif wake < math.inf and wake > t:
+            t = int(wake)
+        else:
+            idle_limit += 1
+            t += 1
+            if idle_limit > 2:  # nothing moved and nothing is due: a deadlock
+                return TimingRun(False, tuple(ends), tuple(most))
+    return TimingRun(True, tuple(ends), tuple(most))
+
+
+def _actor(rng: np.random.Generator, name: str, inputs: tuple[int, ...], outputs: tuple[int, ...],
+           in_words: int, out_words: int, elementwise: bool = False) -> Actor:
+    """A random layer: needs rising to the whole frame, a read-ahead that never shrinks."""
+    if elementwise:
+        needs = np.arange(1, out_words + 1)
+    else:
+        needs = np.sort(rng.integers(1, in_words + 1, out_words))
+        needs[-1] = in_words
+    limits = np.maximum.accumulate(needs + rng.integers(0, 4, out_words))
+    limits = np.minimum(limits, in_words + limits[0])
+    interval = float(rng.choice([1.0, 1.0, 2.0, 3.0, 1.5, 7 / 3]))
+    return Actor(name, inputs, outputs, in_words, needs.astype(np.int64), interval,
+                 int(rng.integers(0, 7)), (limits - needs).astype(np.int64))
+
+
+def _chain(rng: np.random.Generator, layers: int) -> tuple[list[Actor], int, int, int]:
+    words = [int(w) for w in rng.integers(2, 24, layers + 1)]
+    actors = [_actor(rng, f"a{i}", (i,), (i + 1,), words[i], words[i + 1]) for i in range(layers)]
+    return actors, layers + 1, words[0], words[-1]
+
+
+def _diamond(rng: np.random.Generator) -> tuple[list[Actor], int, int, int]:
+    """input -> a0 -> fork -> (long branch: two layers | short branch) -> join -> a-out."""
+    w, mid = int(rng.integers(4, 20)), int(rng.integers(2, 20))
+    actors = [_actor(rng, "a0", (0,), (1,), w, w),
+              _actor(rng, "fork", (1,), (2, 3), w, w, elementwise=True),
+              _actor(rng, "long0", (2,), (4,), w, mid),
+              _actor(rng, "long1", (4,), (5,), mid, w),
+              _actor(rng, "join", (5, 3), (6,), w, w, elementwise=True),
+              _actor(rng, "out", (6,), (7,), w, int(rng.integers(1, 12)))]
+    return actors, 8, w, actors[-1].out_words
+
+
+def _same(a: TimingRun, b: TimingRun) -> None:
+    assert (a.finished, a.frame_ends, a.max_occupancy) == (b.finished, b.frame_ends, b.max_occupancy)
+
+
+CASES = [(shape, seed) for shape in ("chain1", "chain3", "chain6", "diamond") for seed in range(12)]
+
+
+@pytest.mark.parametrize("shape,seed", CASES)
+@pytest.mark.parametrize("capacity", ["unbounded", "small", "tiny"])
+@pytest.mark.parametrize("paced", [False, True])
+def test_event_times_equal_the_cycle_stepper(shape: str, seed: int, capacity: str,
+                                             paced: bool) -> None:
+    rng = np.random.default_rng([seed, len(shape), len(capacity)])
+    if shape == "diamond":
+        actors, streams, source_words, sink_words = _diamond(rng)
+    else:
+        actors, streams, source_words, sink_words = _chain(rng, int(shape[5:]))
+    capacities = {"unbounded": [UNBOUNDED] * streams,
+                  "small": [int(c) for c in rng.integers(2, 12, streams)],
+                  "tiny": [int(c) for c in rng.integers(1, 3, streams)]}[capacity]
+    args = (actors, streams, 0, streams - 1, source_words, sink_words, capacities, 4)
+    fast = stepped(*args)
+    pace = (fast.cycles_per_frame or 50.0) * 1.1 if paced else None
+    _same(simulate(*args, pace), stepped(*args, pace))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_actors_listed_out_of_stream_order(seed: int) -> None:
+    """A consumer listed before its producer frees room only in the next cycle."""
+    rng = np.random.default_rng(seed)
+    actors, streams, source_words, sink_words = _chain(rng, 4)
+    order = [actors[i] for i in rng.permutation(len(actors))]
+    for capacities in ([UNBOUNDED] * streams, [int(c) for c in rng.integers(1, 6, streams)]):
+        args = (order, streams, 0, streams - 1, source_words, sink_words, capacities, 3)
+        _same(simulate(*args), stepped(*args))
+
+
+def test_a_short_branch_too_shallow_deadlocks_as_the_stepper_says() -> None:
+    rng = np.random.default_rng(3)
+    actors, streams, source_words, sink_words = _diamond(rng)
+    capacities = [UNBOUNDED] * streams
+    capacities[3] = 1  # the short branch: the join waits on the long one, the fork on this one
+    args = (actors, streams, 0, streams - 1, source_words, sink_words, capacities, 3)
+    run = simulate(*args)
+    _same(run, stepped(*args))
+    assert not run.finished and run.cycles_per_frame is None
+
+
+def _timer_reference(floor: np.ndarray, interval: float) -> np.ndarray:
+    out, n, last = [], 0.0, -1
+    for x in floor.tolist():
+        t = max(last + 1, x)
+        if t < n:
+            t = math.ceil(n)
+        out.append(t)
+        last = t
+        n = (t if t > n + 1 else n) + interval
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("interval", [1.0, 1.5, 2.0, 4 / 3, 9.0, 144.0])
+@pytest.mark.parametrize("pattern", ["sparse", "steady", "bursts"])
+def test_the_timer_in_stretches_equals_it_issue_by_issue(interval: float, pattern: str) -> None:
+    rng = np.random.default_rng(int(interval * 10) + len(pattern))
+    for _ in range(40):
+        m = int(rng.integers(1, 600))
+        floor = {"sparse": np.where(rng.random(m) < 0.1, np.cumsum(rng.integers(0, 40, m)), 0),
+                 "steady": np.cumsum(rng.integers(0, int(interval) * 3 + 2, m)),
+                 "bursts": np.sort(rng.integers(0, m * 10, m))}[pattern].astype(np.int64)
+        assert np.array_equal(timed_chain(floor, interval), _timer_reference(floor, interval))
+        timer, cut = Timer(interval), int(rng.integers(0, m + 1))  # in two runs
+        both = np.concatenate([timer.issue(floor[:cut]), timer.issue(floor[cut:])])
+        assert np.array_equal(both, _timer_reference(floor, interval))
+
+
+@pytest.mark.parametrize("needs,ahead", [([2, 1], [0, 0]), ([1, 2], [3, 0]), ([1, 2], [-1, 0])])
+def test_a_read_limit_that_shrinks_is_refused(needs: list[int], ahead: list[int]) -> None:
+    actor = Actor("bad", (0,), (1,), 2, np.array(needs), 1.0, 2, np.array(ahead))
+    with pytest.raises(ValueError, match="bad"):
+        simulate([actor], 2, 0, 1, 2, 2, [UNBOUNDED, UNBOUNDED], 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,fps", [("mlp", 20_000), ("cnn", 5_000), ("cnn", 50_000),
+                                      ("cnn_rgb", 10_000)])
+def test_real_pipelines_equal_the_cycle_stepper(compiled: Any, name: str, fps: float) -> None:
+    from codesign.finn import apply_setfolding
+    from codesign.finn.fifos import Pipeline, stitched_streams
+
+    pipe = Pipeline(stitched_streams(apply_setfolding(compiled(name), target_fps=fps)))
+    base = (pipe.actors, pipe.streams, pipe.source, pipe.sink, pipe.source_words, pipe.sink_words)
+    free = [UNBOUNDED if s < len(pipe.fifos) else 2 for s in range(pipe.streams)]
+    reference = stepped(*base, free, 5)
+    paced = stepped(*base, free, 5, reference.cycles_per_frame)
+    _same(simulate(*base, free, 5), reference)
+    _same(simulate(*base, free, 5, reference.cycles_per_frame), paced)
+    for shrink in (1, 3):
+        bounded = [max(1, m // shrink) for m in paced.max_occupancy]
+        _same(simulate(*base, bounded, 5), stepped(*base, bounded, 5))
