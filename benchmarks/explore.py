@@ -37,11 +37,14 @@ Last run (tfc, 2026-12-02): pending."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +53,6 @@ from rich.console import Console
 from rich.table import Table
 
 from codesign.atomic import atomic_path, write_json
-from codesign.boards import load_board
 from codesign.flow.cluster import open_engine
 from codesign.flow.explore import VARIANTS_DIR, ExploreResult, explore
 from codesign.flow.explore_points import DesignPoint, feasible
@@ -64,7 +66,7 @@ SPACES = ("tfc", "digits")
 PARTS = ("samplers", "throughput")
 SCHEMA = 2
 # objective -> the board budget key a "min" resource objective is measured against
-BUDGET_KEYS = {"lut": "LUT", "bram": "BRAM_18K", "uram": "URAM", "dsp": "DSP"}
+REFERENCE_MARGIN = 0.1  # the hypervolume's reference point: 10 % of each range beyond the worst
 
 
 def space_doc(kind: str, tmp: Path) -> dict[str, Any]:
@@ -117,19 +119,24 @@ def hypervolume_max(points: list[tuple[float, ...]]) -> float:
     return volume
 
 
-def normalised(space: SpaceConfig, point: DesignPoint, fps_scale: float) -> tuple[float, ...]:
-    """The point's objectives mapped to [0, 1], larger is better (see the module doc)."""
-    floor = space.constraints.min_accuracy or 0.0
-    out = []
+def objective_ranges(space: SpaceConfig, points: list[DesignPoint]) -> list[tuple[float, float]]:
+    """Per objective, (worst, best) over `points` (the feasible points of the whole comparison)."""
+    ranges = []
     for objective, direction in space.objectives:
-        value = point.value(objective)
-        if objective == "accuracy":
-            out.append((value - floor) / (1.0 - floor))
-        elif direction == "max":
-            out.append(value / fps_scale if objective == "fps" else value)
-        else:
-            budget = max(load_board(b).budget()[BUDGET_KEYS[objective]] for b in space.boards)
-            out.append(1.0 - value / max(budget, 1.0))
+        values = [p.value(objective) for p in points] or [0.0]
+        worst, best = (min(values), max(values)) if direction == "max" else (max(values), min(values))
+        ranges.append((worst, best))
+    return ranges
+
+
+def scaled(point: DesignPoint, objectives: tuple[tuple[str, str], ...],
+           ranges: list[tuple[float, float]]) -> tuple[float, ...]:
+    """The point's objectives on the comparison's range, worst 0 and best 1, shifted so that the
+    reference sits 10 % of the range beyond the worst (a point at the worst value still counts)."""
+    out = []
+    for (objective, _), (worst, best) in zip(objectives, ranges, strict=True):
+        u = 1.0 if best == worst else (point.value(objective) - worst) / (best - worst)
+        out.append((u + REFERENCE_MARGIN) / (1.0 + REFERENCE_MARGIN))
     return tuple(out)
 
 
@@ -166,38 +173,32 @@ def engine_start_seconds() -> float:
     return time.perf_counter() - start
 
 
-def compare_samplers(tmp: Path, kind: str, trials: int, seeds: list[int]) -> dict[str, Any]:
-    doc = space_doc(kind, tmp)
-    shared = tmp / "shared_variants"
-    startup = engine_start_seconds()
-    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SAMPLERS}
-    fronts: dict[tuple[str, int], tuple[SpaceConfig, list[DesignPoint]]] = {}
-    for seed in seeds:  # seed-major: a deadline leaves whole seeds for every sampler
-        for sampler in SAMPLERS:
-            path = write_space(tmp, doc, sampler, seed, trials, f"{sampler}_{seed}")
-            space, result, wall = run(path, tmp / f"{sampler}_{seed}", shared, 1, trials)
-            fronts[sampler, seed] = (space, feasible_points(space, result))
-            rows[sampler].append({"seed": seed, **run_row(result, wall, startup)})
-            print(f"{sampler} seed {seed}: {len(result.trials)} trials in {wall:.0f} s", flush=True)
-    fps = [p.point.fps for _, pts in fronts.values() for p in pts]
-    fps_scale = max(fps) if fps else 1.0
+def summarise(kind: str, trials: int, seeds: list[int], startup: float, shared: Path,
+              rows: dict[str, list[dict[str, Any]]],
+              fronts: dict[tuple[str, int], tuple[SpaceConfig, list[DesignPoint]]]) -> dict[str, Any]:
+    """The sampler comparison over the runs finished so far (hypervolumes on their union)."""
+    union = [p for _, pts in fronts.values() for p in pts]
+    space = next(iter(fronts.values()))[0]
+    ranges = objective_ranges(space, union)
     for sampler, rs in rows.items():
         for r in rs:
-            space, pts = fronts[sampler, r["seed"]]
-            r["hypervolume"] = hypervolume_max([normalised(space, p, fps_scale) for p in pts])
-            r["feasible_points"] = len(pts)
+            _, pts = fronts[sampler, r["seed"]]
+            r["hypervolume"] = hypervolume_max([scaled(p, space.objectives, ranges) for p in pts])
+            r["feasible_points"] = [{"trial": p.trial, "board": p.point.board,
+                                     **{o: p.value(o) for o, _ in space.objectives}} for p in pts]
     trained = len([d for d in shared.iterdir() if not d.name.startswith(".")])
-    complete = sum(r["complete"] for rs in rows.values() for r in rs)
-    fresh = [s for rs in rows.values() for r in rs
-             for s, c in zip(r["trial_s"], r["trial_cached"], strict=True) if not c]
-    reused = [s for rs in rows.values() for r in rs
-              for s, c in zip(r["trial_s"], r["trial_cached"], strict=True) if c]
     every = [r for rs in rows.values() for r in rs]
+    complete = sum(r["complete"] for r in every)
+    fresh = [t for r in every for t, c in zip(r["trial_s"], r["trial_cached"], strict=True) if not c]
+    reused = [t for r in every for t, c in zip(r["trial_s"], r["trial_cached"], strict=True) if c]
+    done = [seed for seed in seeds if all((s, seed) in fronts for s in SAMPLERS)]
     return {
-        "space": kind, "trials": trials, "seeds": seeds, "fps_scale": fps_scale,
-        "engine_start_s": startup, "runs": rows,
+        "space": kind, "trials": trials, "seeds": seeds, "seeds_done": done,
+        "objective_ranges": {o: {"worst": w, "best": b}
+                             for (o, _), (w, b) in zip(space.objectives, ranges, strict=True)},
+        "reference_margin": REFERENCE_MARGIN, "engine_start_s": startup, "runs": rows,
         "median_hypervolume": {s: statistics.median(r["hypervolume"] for r in rs)
-                               for s, rs in rows.items()},
+                               for s, rs in rows.items() if rs},
         "trials_total": sum(r["trials"] for r in every), "complete_total": complete,
         "failed_total": sum(r["failed"] for r in every),
         "trainings": trained, "trainings_saved_by_cache": complete - trained,
@@ -207,6 +208,28 @@ def compare_samplers(tmp: Path, kind: str, trials: int, seeds: list[int]) -> dic
         "median_overhead_per_trial_s": statistics.median(r["overhead_per_trial_s"] for r in every),
         "median_overhead_per_trial_after_start_s": statistics.median(
             r["overhead_per_trial_after_start_s"] for r in every)}
+
+
+def compare_samplers(tmp: Path, kind: str, trials: int, seeds: list[int],
+                     save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Every sampler at every seed, in seed order (a deadline leaves whole seeds); `save` gets
+    the summary after each run. A run already finished in `tmp` (--work) is resumed, not redone."""
+    doc = space_doc(kind, tmp)
+    shared = tmp / "shared_variants"
+    startup = engine_start_seconds()
+    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SAMPLERS}
+    fronts: dict[tuple[str, int], tuple[SpaceConfig, list[DesignPoint]]] = {}
+    summary: dict[str, Any] = {}
+    for seed in seeds:
+        for sampler in SAMPLERS:
+            path = write_space(tmp, doc, sampler, seed, trials, f"{sampler}_{seed}")
+            space, result, wall = run(path, tmp / f"{sampler}_{seed}", shared, 1, trials)
+            fronts[sampler, seed] = (space, feasible_points(space, result))
+            rows[sampler].append({"seed": seed, **run_row(result, wall, startup)})
+            print(f"{sampler} seed {seed}: {len(result.trials)} trials in {wall:.0f} s", flush=True)
+            summary = summarise(kind, trials, seeds, startup, shared, rows, fronts)
+            save(summary)
+    return summary
 
 
 def compare_workers(tmp: Path, kind: str, trials: int) -> dict[str, Any]:
@@ -238,11 +261,14 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
     if s:
         for i, sampler in enumerate(SAMPLERS):
             values = [r["hypervolume"] for r in s["runs"][sampler]]
+            if not values:
+                continue
             left.scatter([i] * len(values), values, color=f"C{i}")
             left.hlines(statistics.median(values), i - 0.25, i + 0.25, color=f"C{i}")
         left.set_xticks(range(len(SAMPLERS)), SAMPLERS)
         left.set_ylabel("hypervolume (normalised objectives)")
-        left.set_title(f"{s['space']}: {s['trials']} trials per run, {len(s['seeds'])} seed(s)")
+        left.set_title(f"{s['space']}: {s['trials']} trials per run, "
+                       f"{len(s['seeds_done'])} seed(s)")
     w = doc.get("workers")
     if w:
         right.bar(["1 worker", "2 workers"], [w["1"]["wall_s"], w["2"]["wall_s"]])
@@ -310,6 +336,9 @@ def main() -> None:
     parser.add_argument("--throughput-trials", type=int, default=None,
                         help="default: tfc 8, digits 6")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where JSON and PNG go")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep the studies and trained variants here (default: a temporary "
+                             "directory); re-running with it resumes the sampler runs")
     args = parser.parse_args()
     trials = args.trials or (24 if args.space == "tfc" else 12)
     throughput_trials = args.throughput_trials or (8 if args.space == "tfc" else 6)
@@ -317,27 +346,35 @@ def main() -> None:
     json_path = args.results / f"{stem}.json"
     doc: dict[str, Any] = {}
     if args.only and json_path.is_file():
-        import json
-
         old = json.loads(json_path.read_text())
         doc = old if old.get("schema") == SCHEMA else {}
     doc.update({"schema": SCHEMA, "space": args.space, "codesign_commit": git_commit()})
-    with tempfile.TemporaryDirectory(prefix="codesign-explore-bench-") as tmp:
+
+    def save() -> None:
+        args.results.mkdir(parents=True, exist_ok=True)
+        write_json(json_path, doc)
+        plot(doc, args.results / f"{stem}.png")
+
+    with contextlib.ExitStack() as stack:
+        work = args.work or Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="codesign-explore-bench-")))
         if args.only in (None, "samplers"):
             before = os.getloadavg()
-            (Path(tmp) / "samplers").mkdir()
-            part = compare_samplers(Path(tmp) / "samplers", args.space, trials, args.seeds)
-            doc["samplers"] = {**part, "load_average_before": before,
-                               "load_average_after": os.getloadavg()}
+            (work / "samplers").mkdir(parents=True, exist_ok=True)
+
+            def save_samplers(part: dict[str, Any]) -> None:
+                doc["samplers"] = {**part, "load_average_before": before,
+                                   "load_average_after": os.getloadavg()}
+                save()
+
+            compare_samplers(work / "samplers", args.space, trials, args.seeds, save_samplers)
         if args.only in (None, "throughput"):
             before = os.getloadavg()
-            (Path(tmp) / "workers").mkdir()
-            part = compare_workers(Path(tmp) / "workers", args.space, throughput_trials)
+            (work / "workers").mkdir(parents=True, exist_ok=True)
+            part = compare_workers(work / "workers", args.space, throughput_trials)
             doc["workers"] = {**part, "load_average_before": before,
                               "load_average_after": os.getloadavg(), "cpus": os.cpu_count()}
-    args.results.mkdir(parents=True, exist_ok=True)
-    write_json(json_path, doc)
-    plot(doc, args.results / f"{stem}.png")
+            save()
     print_table(doc)
 
 
