@@ -7,7 +7,10 @@ them out physically, fine-tunes, and measures the result: accuracy, MACs, and FI
 for the board (the highest FPS within the caps, and the resources needed at the reference FPS).
 Budgets: `sparsity` (remove a fraction of the MACs, spread geometrically over the steps), `fps`
 (prune until the board reaches a target FPS) and `fit` (prune until the design fits the caps at
-the reference FPS). A budget that cannot be met is reported with the reason, not hidden."""
+the reference FPS). A budget that cannot be met is reported with the reason, not hidden.
+With `prune.plan` (budget sparsity), step 1 first allocates the whole target from the unpruned
+model (with give-back) and every step keeps at least those counts, so the steps approach one
+final shape instead of each step's greedy goal stranding cuts the last step makes unneeded."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from codesign.errors import FoldingError, PruneError
 from codesign.prune.alignment import granularity as board_granularity
 from codesign.prune.allocate import allocate, allocate_uniform
 from codesign.prune.fold_search import MAX_EXTRA, search_counts
-from codesign.prune.graph import channel_groups, weight_layers
+from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
 from codesign.prune.importance import channel_importance
 from codesign.prune.profile import compile_model, fold_profile, layer_dims
 from codesign.prune.stats import model_cost
@@ -48,6 +51,9 @@ class HardwarePoint:
     resources_at_reference: dict[str, float] | None
     fps_at_reference: float | None
     reference_note: str
+    # FINN's compute-pipeline FPS of that best folding; `fps` is as built, min(compute, the
+    # shell's host I/O), so a compute gain beyond the I/O bound does not survive the build
+    compute_fps: float | None = None
 
     @property
     def fits_at_reference(self) -> bool:
@@ -136,7 +142,8 @@ def measure_hardware(model: nn.Module, input_shape: tuple[int, int, int], board:
     except FoldingError as exc:
         resources, fps_ref = None, None
         note = f"cannot reach {reference_fps:,.0f} FPS within the caps: {exc}"
-    return HardwarePoint(fps, _bottleneck(best), resources, fps_ref, note), best
+    compute = best.estimates.compute_fps if fps else None
+    return HardwarePoint(fps, _bottleneck(best), resources, fps_ref, note, compute), best
 
 
 def _bottleneck(profile: HardwareProfile) -> str:
@@ -215,6 +222,15 @@ def unpruned_teacher(model: nn.Module, settings: PruneConfig) -> Teacher | None:
     return Teacher(copy.deepcopy(model), settings.distill, settings.distill_temperature)
 
 
+def plan_floor(groups: list[ChannelGroup], scores: dict[str, Any], profile: HardwareProfile,
+               grain: dict[str, int], settings: PruneConfig,
+               sensitivity: dict[str, float] | None) -> dict[str, int]:
+    """`prune.plan`: the counts the allocation gives the whole target sparsity from the unpruned
+    model, the fewest channels any step may keep (each is at least one granule)."""
+    return allocate(groups, scores, profile, grain, settings.target_sparsity,
+                    sensitivity=sensitivity, policy=settings.allocation, give_back=True)
+
+
 def _check_reachable(settings: PruneConfig, board: Board, profile: HardwareProfile) -> None:
     """Under budget fps, a target above the host I/O bound is out of reach of any pruning: the
     DMA moves the same bytes per frame however few channels are left. Say so before training."""
@@ -252,6 +268,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     grain = (board_granularity(groups, profile) if settings.align
              else {g.name: 1 for g in groups})
     teacher = unpruned_teacher(model, settings)
+    floor: dict[str, int] | None = None  # prune.plan's counts, set at step 1
     baseline = _record(0, model, data, grain, point, started)
     records = [baseline]
     notes: list[str] = []
@@ -269,18 +286,22 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                     (data.x_train, data.y_train), seed=seed + step)
         search = None
         try:
+            if settings.plan and floor is None:
+                floor = plan_floor(groups, scores, profile, grain, settings, sensitivity)
             if settings.allocation == "uniform":
                 counts = allocate_uniform(groups, profile, grain, fraction)
             elif settings.allocation == "hardware" and settings.fold_search > 0:
                 search = search_counts(model, groups, scores, profile, grain, fraction, board,
                                        shape, workdir / f"step{step}-search",
                                        rounds=settings.fold_search, sensitivity=sensitivity,
+                                       min_keep=floor,
                                        targets=fold_targets(settings),
                                        extra_macs=_search_allowance(settings, baseline))
                 counts = search.counts
             else:
                 counts = allocate(groups, scores, profile, grain, fraction,
-                                  sensitivity=sensitivity, policy=settings.allocation)
+                                  sensitivity=sensitivity, min_keep=floor,
+                                  policy=settings.allocation)
         except PruneError as exc:
             notes.append(f"step {step}: {exc}")
             break

@@ -228,3 +228,50 @@ def test_bad_ceilings_and_pins_are_named(forced: dict, message: str) -> None:
     groups, profile = tfc_like()
     with pytest.raises(PruneError, match=message):
         allocate(groups, flat(groups), profile, {"l0": 8, "l1": 8, "l2": 8}, 0.1, **forced)
+
+
+def _removed(groups: list[ChannelGroup], profile, counts: dict[str, int]) -> float:
+    from codesign.prune.allocate import remaining_macs
+
+    full = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    return 1 - remaining_macs(groups, profile, counts) / full
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.35, 0.5, 0.6])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("policy", ["hardware", "criterion"])
+def test_give_back_returns_granules_the_fraction_does_not_need(fraction: float, seed: int,
+                                                               policy: str) -> None:
+    groups, profile = tfc_like()
+    grain = {g.name: 8 for g in groups}
+    rng = np.random.default_rng(seed)
+    scores = {g.name: rng.random(g.channels) ** 3 for g in groups}
+    plain = allocate(groups, scores, profile, grain, fraction, policy=policy)
+    kept = allocate(groups, scores, profile, grain, fraction, policy=policy, give_back=True)
+    assert all(kept[n] >= plain[n] and kept[n] % 8 == 0 for n in kept)
+    assert _removed(groups, profile, kept) >= fraction - 1e-12
+    for name in kept:  # maximal: one granule more anywhere misses the fraction
+        if kept[name] < 64:
+            assert _removed(groups, profile, {**kept, name: kept[name] + 8}) < fraction
+
+
+def test_give_back_undoes_a_stranded_cut() -> None:
+    # TFC's first layer costs 848 MACs a channel: the greedy loop cuts the cheap later layers
+    # first, then one granule of the first layer overshoots; the later layers' cuts are no
+    # longer needed and come back
+    groups, profile = tfc_like()
+    grain = {g.name: 8 for g in groups}
+    scores = {"l0": np.linspace(1.0, 2.0, 64), "l1": np.linspace(0.0, 1.0, 64) ** 4,
+              "l2": np.linspace(0.0, 1.0, 64) ** 4}
+    plain = allocate(groups, scores, profile, grain, 0.3)
+    kept = allocate(groups, scores, profile, grain, 0.3, give_back=True)
+    assert plain["l0"] == kept["l0"] and sum(kept.values()) > sum(plain.values())
+    assert _removed(groups, profile, kept) >= 0.3
+
+
+def test_give_back_leaves_forced_groups_as_forced() -> None:
+    groups, profile = tfc_like()
+    grain = {g.name: 8 for g in groups}
+    kept = allocate(groups, flat(groups), profile, grain, 0.3, pinned={"l1": 20},
+                    ceiling={"l2": 40}, give_back=True)
+    assert kept["l1"] == 20 and kept["l2"] <= 40
