@@ -3,14 +3,19 @@
 
 1. The rate: the model with every FIFO unbounded and the input as fast as it is taken.
 2. A safe depth: the most words each FIFO holds with the input paced at that rate and no FIFO
-   ever full. With those depths that schedule, rate included, is possible as it stands.
-3. The least depth: from the safe depths, each FIFO deeper than a shallow one (deepest first)
-   is bisected, the others at their current depths, for the fewest words that keep the rate
-   with the input as a DMA that writes whenever there is room (FINN's build, and the Verilator
-   check in codesign.sim.fifo_check); a last run with every FIFO at its least depth must keep
-   the rate too, else the safe depths stand. Each run steps the pipeline event by event, so this
-   is done for pipelines of at most TIGHTEN_WORDS stream words per frame; larger ones keep the
-   safe depths (StreamFifos.tightened says which).
+   ever full. With those depths that schedule, rate included, is possible as it stands; checked
+   in Verilator on every all-RTL pipeline of benchmarks/fifo_depths.py, never too shallow.
+3. FIFOs whose depth does not matter: with the input as a DMA that writes whenever there is room
+   (FINN's build, and the Verilator check in codesign.sim.fifo_check), a FIFO the model keeps
+   at the rate while it holds TRUSTED_WORDS (the others at their safe depths) gets FINN's
+   minimum (a shallow FIFO: 5 words); a last run with all of them at 5 words must keep the rate
+   too, else every FIFO keeps its safe depth. The other FIFOs keep their safe depths: the model
+   has no pipeline registers of the RTL layers, so its least depth for a FIFO that matters can
+   be a few words short (measured: least 30 words in the model for a linear layer's input FIFO
+   that needs 34 in Verilator, 56 for a projection block's join input that needs 69). These
+   runs step the pipeline event by event, so step 3 is done for pipelines of at most
+   TIGHTEN_WORDS stream words per frame; larger ones keep the safe depths everywhere
+   (StreamFifos.tightened says which).
 No FIFO gets less than its graph asks for (a skip buffer's token count); FINN's depth is the
 words, or its minimum 2 where a shallow FIFO (5 words) holds them."""
 
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 # (each bisection step is a model run event by event, ~2-5 us per word; measured: the all-RTL
 # MLPs and residual blocks of benchmarks/fifo_depths.py write 200-12,000).
 TIGHTEN_WORDS = 40_000
+TRUSTED_WORDS = 1  # a FIFO the model keeps at the rate holding this many words gets FINN's minimum
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class StreamFifo:
     name: str  # the StreamingFIFO_rtl as FINN's build names it
     producer: str  # the layer writing it ("input": the accelerator's input)
     consumer: str  # the layer reading it ("output")
-    words: int  # words it must hold for full rate (least found, else the safe depth)
+    words: int  # words it must hold for full rate (FINN's minimum's 5 or its safe depth)
     depth: int  # FINN depth: words, or FINN's minimum 2 when a shallow FIFO holds them
     asked: int  # depth the graph's attributes ask for (a skip-branch buffer's token count)
     occupancy: int  # most words it holds with the input paced at the pipeline's rate (safe)
@@ -57,7 +63,7 @@ class StreamFifos:
     fifos: tuple[StreamFifo, ...]
     cycles_per_frame: float  # the model's pipeline with every FIFO unbounded
     sized_cycles_per_frame: float  # ... with every FIFO at `words` (safe depths: input paced)
-    tightened: bool = False  # True: `words` are least depths (module doc, step 3)
+    tightened: bool = False  # True: FIFOs whose depth does not matter are at FINN's minimum
 
     def depth_of(self) -> dict[str, int]:
         return {f.name: f.depth for f in self.fifos}
@@ -89,32 +95,23 @@ def size_stream_fifos(model: ModelWrapper) -> StreamFifos:
 
 def least_words(run: Callable, safe: dict[int, int], asked: list[int],
                 reference: float) -> dict[int, int] | None:
-    """Per FIFO stream, the fewest words that keep `reference` cycles/frame, found one FIFO at
-    a time from `safe` (module doc, step 3); None if they do not keep it all together."""
+    """`safe` with every FIFO stream whose depth does not matter (module doc, step 3) at
+    FINN's minimum; None if they do not keep `reference` cycles/frame all together."""
 
     def keeps(words: dict[int, int]) -> bool:
-        timing = run({s: max(w, SHALLOW_WORDS) for s, w in words.items()})
+        timing = run(words)
         return timing.finished and timing.cycles_per_frame <= reference
 
-    words = dict(safe)
-    if not keeps(words):
+    held = {s: max(w, SHALLOW_WORDS) for s, w in safe.items()}
+    if not keeps(held):
         return None
-    for s in sorted(words, key=lambda s: -words[s]):
-        low = max(SHALLOW_WORDS, asked[s])
-        if words[s] <= low:
-            continue
-        if keeps({**words, s: low}):
-            words[s] = low
-            continue
-        bad, good = low, words[s]
-        while good - bad > 1:
-            mid = (bad + good) // 2
-            if keeps({**words, s: mid}):
-                good = mid
-            else:
-                bad = mid
-        words[s] = good
-    return words if keeps(words) else None
+    shallow = [s for s, w in held.items() if w > SHALLOW_WORDS and asked[s] <= SHALLOW_WORDS
+               and keeps({**held, s: TRUSTED_WORDS})]
+    if not shallow:
+        return dict(safe)
+    if not keeps({**held, **dict.fromkeys(shallow, SHALLOW_WORDS)}):
+        return None
+    return {**safe, **dict.fromkeys(shallow, SHALLOW_WORDS)}
 
 
 def _stream_fifos(model: ModelWrapper, pipe: Pipeline, words: dict[int, int],

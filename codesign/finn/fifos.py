@@ -8,7 +8,7 @@ One import for the rest of codesign; the work is in small modules:
 - codesign.finn.stream_timing (with stream_schedule and stream_events): the cycle model of the
   stitched pipeline;
 - codesign.finn.fifo_sizing: every FIFO's depth from that model (size_stream_fifos: the rate,
-  a safe depth, then the least depth that keeps the rate), never below the token count;
+  a safe depth, FINN's minimum where the depth does not matter), never below the token count;
 - codesign.finn.fifo_pricing: those FIFOs priced by FINN's StreamingFIFO_rtl estimate
   (priced_fifos, fifo_cost) and written as FINN's fifo_config_file (fifo_config)."""
 
