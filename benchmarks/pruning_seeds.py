@@ -13,9 +13,29 @@ FPS. So for each seed, with the flow's settings otherwise unchanged:
 Reported per seed and as medians: top-1 loss against the unpruned model, MACs and LUTs
 removed, FPS gain, and the aligned / criterion-unaligned FPS ratio.
 
+FPS is as built, min(compute pipeline, the shell's host I/O); the compute pipeline's FPS of the
+same folding is recorded beside it. The summary also counts the seeds that meet issue 20's TFC
+goal at once: <= 1.0 pt lost with >= 50 % of the MACs and of the LUTs at the reference FPS gone.
+
 Usage: python3 benchmarks/pruning_seeds.py [--flow flows/x.yaml] [--seeds 0 1 2 ...]
        [--out benchmarks/results/pruning_seeds_<flow>.json]
-Prints a table; writes JSON and a PNG (loss and FPS ratio per seed)."""
+Prints a table; writes JSON and a PNG (loss and FPS ratio per seed).
+
+Last run (2 Dec 2026, the default flow flows/tfc_w2a2_mnist5k.yaml on Pynq-Z2, seeds 0-7 in two
+processes of 4 seeds, load 5-16 on 2 shared cores, ~32 min): with `prune.plan` every seed ends
+on 24-64-64, MACs -57.5 %, LUT at 1,020,408 FPS -57.9/-58.0 %; losses 1.4, 0.7, 0.7, 1.7, 0.7,
+0.2, 0.5, 1.3 pt (median 0.70), so 5 of 8 seeds within 1.0 pt, all 5 with MACs and LUT -50 %
+or more: issue 20's 6 of 8 is not met. The same seeds without the plan (step-by-step greedy,
+pruning_seeds_tfc_w2a2_mnist5k_greedy.json): 24-56-40 .. 32-48-48, MACs -50.2 to -61.4 %,
+losses 1.4, 1.4, 0.6, 1.5, 1.0, 0.3, 0.3, 0.8 (median 0.90), 5 within 1.0 pt but seed 2's
+32-48-48 keeps only -48.5 % of the LUTs, so 4 meet the whole goal. FPS as built x1.00 in every
+seed and both runs: the unpruned model already runs at the input DMA's bound, so the pruned
+design is folded to that same rate; what survives is LUTs, not FPS. Aligned / criterion-unaligned
+FPS x1.00 (both I/O-bound). Why not a wider first layer: at the reference FPS the first layer
+takes ~90 % of the LUTs, and with its 8-channel granule only 24 channels leave -50 % of them
+(measured LUT at 1,020,408 FPS: 32-32-32 -49.4 %, 32-64-32 -47.9 %, 32-24-24 -50.2 %, 28-64-64
+-49.9 %, 24-64-64 -58 %); 32-64-32 lost 1.0/0.3/1.5/0.5 pt on seeds 0-3 and 32-24-24 2.4 pt on
+seed 0 (aligned runs alone, ad-hoc script), distillation 0.5 with the plan 2.4 pt on seed 0."""
 
 from __future__ import annotations
 
@@ -37,7 +57,7 @@ from codesign.flow.run import flow_board
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-FLOW = "flows/tfc_w2a2_mnist5k_pruned.yaml"
+FLOW = "flows/tfc_w2a2_mnist5k.yaml"
 SEEDS = tuple(range(8))
 
 
@@ -94,7 +114,9 @@ def seed_row(run: SeedRun, seed: int) -> dict[str, Any]:
     lut_base, lut_ours = _lut(base), _lut(ours)
     return {
         "seed": seed, "unpruned_accuracy": base.accuracy, "unpruned_fps": base.hardware.fps,
+        "unpruned_compute_fps": base.hardware.compute_fps, "unpruned_lut": lut_base,
         "aligned": {"accuracy": ours.accuracy, "counts": ours.counts, "fps": ours.hardware.fps,
+                    "compute_fps": ours.hardware.compute_fps, "lut": lut_ours,
                     "macs_reduction": 1 - ours.macs / base.macs,
                     "lut_reduction": (None if not lut_base or lut_ours is None
                                       else 1 - lut_ours / lut_base)},
@@ -103,6 +125,9 @@ def seed_row(run: SeedRun, seed: int) -> dict[str, Any]:
                                 "macs_reduction": 1 - theirs.macs / base.macs},
         "accuracy_loss_points": 100 * (base.accuracy - ours.accuracy),
         "fps_gain": ours.hardware.fps / base.hardware.fps,
+        "compute_fps_gain": (ours.hardware.compute_fps / base.hardware.compute_fps
+                             if ours.hardware.compute_fps and base.hardware.compute_fps
+                             else None),
         "aligned_vs_criterion-unaligned_fps": (ours.hardware.fps / theirs.hardware.fps
                                                if theirs.hardware.fps else None),
     }
@@ -118,10 +143,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "seeds": len(rows),
         "median_accuracy_loss_points": median(losses),
-        "seeds_within_1pt": sum(loss <= 1.0 for loss in losses),
+        # rounded: a loss of exactly 10 of 1,000 test images is 1.0 pt, not 1.0000000000000009
+        "seeds_within_1pt": sum(round(loss, 6) <= 1.0 for loss in losses),
+        # issue 20's TFC goal per seed: <= 1.0 pt with >= 50 % of the MACs and of the LUTs gone
+        "seeds_within_1pt_at_half_macs_and_luts": sum(
+            round(r["accuracy_loss_points"], 6) <= 1.0 and r["aligned"]["macs_reduction"] >= 0.5
+            and (r["aligned"]["lut_reduction"] or 0) >= 0.5 for r in rows),
         "median_macs_reduction": median([r["aligned"]["macs_reduction"] for r in rows]),
         "median_lut_reduction": median([r["aligned"]["lut_reduction"] for r in rows]),
         "median_fps_gain": median([r["fps_gain"] for r in rows]),
+        "median_compute_fps_gain": median([r.get("compute_fps_gain") for r in rows]),
         "median_aligned_vs_criterion-unaligned_fps": median(ratios),
         "min_aligned_vs_criterion-unaligned_fps": min(r for r in ratios if r is not None),
         "seeds_aligned_faster": sum(r is not None and r > 1 for r in ratios),
@@ -164,10 +195,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _ratio(value: float | None) -> str:
+    return "not recorded" if value is None else f"x{value:.2f}"
+
+
 def print_report(console: Console, report: dict[str, Any]) -> None:
     table = Table(title=f"{report['flow']} on {report['board']}: aligned vs criterion-unaligned "
                         "at the same sparsity, per seed")
     for col in ("seed", "unpruned", "aligned top-1", "loss pt", "MACs -", "LUT -", "FPS x",
+                "compute FPS x",
                 "aligned counts", "unaligned counts", "unaligned top-1", "FPS aligned",
                 "FPS unaligned", "ratio"):
         table.add_column(col)
@@ -177,7 +213,9 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
             str(r["seed"]), f"{100 * r['unpruned_accuracy']:.1f}", f"{100 * a['accuracy']:.1f}",
             f"{r['accuracy_loss_points']:+.1f}", f"{a['macs_reduction']:.1%}",
             "-" if a["lut_reduction"] is None else f"{a['lut_reduction']:.1%}",
-            f"{r['fps_gain']:.2f}", " ".join(map(str, a["counts"].values())),
+            f"{r['fps_gain']:.2f}",
+            "-" if r.get("compute_fps_gain") is None else f"{r['compute_fps_gain']:.2f}",
+            " ".join(map(str, a["counts"].values())),
             " ".join(map(str, u["counts"].values())), f"{100 * u['accuracy']:.1f}",
             f"{a['fps']:,.0f}", f"{u['fps']:,.0f}",
             "-" if r["aligned_vs_criterion-unaligned_fps"] is None
@@ -186,8 +224,11 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     s = report["summary"]
     console.print(
         f"medians over {s['seeds']} seeds: loss {s['median_accuracy_loss_points']:+.2f} pt "
-        f"({s['seeds_within_1pt']} seeds within 1.0 pt), MACs -{s['median_macs_reduction']:.1%}, "
-        f"LUT -{s['median_lut_reduction']:.1%}, FPS x{s['median_fps_gain']:.2f}; aligned / "
+        f"({s['seeds_within_1pt']} seeds within 1.0 pt, "
+        f"{s['seeds_within_1pt_at_half_macs_and_luts']} of them with MACs and LUT -50 % or more), "
+        f"MACs -{s['median_macs_reduction']:.1%}, "
+        f"LUT -{s['median_lut_reduction']:.1%}, FPS as built x{s['median_fps_gain']:.2f} "
+        f"(compute pipeline {_ratio(s.get('median_compute_fps_gain'))}); aligned / "
         f"criterion-unaligned FPS x{s['median_aligned_vs_criterion-unaligned_fps']:.2f} "
         f"(min x{s['min_aligned_vs_criterion-unaligned_fps']:.2f}; faster in "
         f"{s['seeds_aligned_faster']}, slower in {s['seeds_aligned_slower']})")

@@ -107,7 +107,8 @@ class PruneConfig:
     distill_temperature: float = 4.0
     # budget sparsity: step 1 allocates the whole target from the unpruned model, and no step
     # cuts a layer below that plan (the steps approach one final shape; without it each step's
-    # greedy goal can strand channels in layers the final step no longer needs to cut)
+    # greedy goal can strand channels in layers the final step no longer needs to cut). Only
+    # where the final target is known: budgets fps/fit and allocation uniform ignore it
     plan: bool = False
     align: bool = True  # kept counts on multiples of the board folding's PE/SIMD granularity
     # hardware: where LUTs/cycles are spent | criterion: global importance order, hardware-blind
@@ -282,9 +283,6 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
          "fine-tune epochs must be >= 0"),
         (0 <= p.distill <= 1, "prune.distill",
          f"{p.distill} must lie between 0 (labels only) and 1 (the unpruned model's outputs only)"),
-        (not p.plan or (p.budget == "sparsity" and p.allocation != "uniform"), "prune.plan",
-         "needs budget 'sparsity' and allocation hardware or criterion (a known final target); "
-         "set prune.plan: false"),
         (p.distill_temperature > 0, "prune.distill_temperature",
          f"{p.distill_temperature} must be positive (4 is usual)"),
         (p.budget != "fps" or (p.target_fps or 0) > 0, "prune.target_fps",

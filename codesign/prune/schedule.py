@@ -8,9 +8,10 @@ for the board (the highest FPS within the caps, and the resources needed at the 
 Budgets: `sparsity` (remove a fraction of the MACs, spread geometrically over the steps), `fps`
 (prune until the board reaches a target FPS) and `fit` (prune until the design fits the caps at
 the reference FPS). A budget that cannot be met is reported with the reason, not hidden.
-With `prune.plan` (budget sparsity), step 1 first allocates the whole target from the unpruned
-model (with give-back) and every step keeps at least those counts, so the steps approach one
-final shape instead of each step's greedy goal stranding cuts the last step makes unneeded."""
+With `prune.plan` (budget sparsity; other budgets ignore it), step 1 first allocates the whole
+target from the unpruned model (with give-back) and every step keeps at least those counts, so
+the steps approach one final shape instead of each step's greedy goal stranding cuts the last
+step makes unneeded."""
 
 from __future__ import annotations
 
@@ -222,6 +223,12 @@ def unpruned_teacher(model: nn.Module, settings: PruneConfig) -> Teacher | None:
     return Teacher(copy.deepcopy(model), settings.distill, settings.distill_temperature)
 
 
+def planned(settings: PruneConfig) -> bool:
+    """Whether `prune.plan` applies: only with a known final target (budget sparsity) and a
+    greedy allocation (hardware or criterion; uniform has one ratio, nothing to plan)."""
+    return settings.plan and settings.budget == "sparsity" and settings.allocation != "uniform"
+
+
 def plan_floor(groups: list[ChannelGroup], scores: dict[str, Any], profile: HardwareProfile,
                grain: dict[str, int], settings: PruneConfig,
                sensitivity: dict[str, float] | None) -> dict[str, int]:
@@ -286,7 +293,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                     (data.x_train, data.y_train), seed=seed + step)
         search = None
         try:
-            if settings.plan and floor is None:
+            if planned(settings) and floor is None:
                 floor = plan_floor(groups, scores, profile, grain, settings, sensitivity)
             if settings.allocation == "uniform":
                 counts = allocate_uniform(groups, profile, grain, fraction)
