@@ -6,9 +6,22 @@ a conv chain (two 3x3 convs on 12x12, no pooling), the residual identity block (
 its fork at PE 1, 2 and 8, and the strided projection block. For each: FINN's cycles/frame,
 the model's, the pipeline as FINN builds it from codesign's fifo_config_file (FINN's own FIFOs
 at codesign's depths), the FIFOs the model makes deeper than FINN's minimum with their depth,
-the run one word shallower and the least depth that keeps the rate (bisected with run-time
-limits, the others at codesign's depths). Prints a table, writes
+the run one word shallower (and the model's prediction for it) and the least depth that keeps
+the rate (bisected with run-time limits, the others at codesign's depths). Prints a table, writes
 benchmarks/results/fifo_depths.json and .png.
+
+Last run (2 shared cores, load ~12 falling to ~6, 18 min; codesign 92d6764): every pipeline as
+built from codesign's depths runs bit-exactly at FINN's estimate or better: MLPs 896 / 1,568 /
+1,024 cycles/frame with every FIFO at FINN's minimum 2 (the input FIFO was 11/31/6 words, the
+thresholds->MVAU FIFO 16; Verilator had measured 1 and 4 needed); conv chain 1,536 (FIFOs 44 and
+37 words, least 16 and 34); identity block at fork PE 1/2/8 925 (estimate 927; skip FIFO
+316/158/40, least 273/136/33; window-input FIFOs 19, least 17; pad-input FIFOs 31, least 3-5);
+projection block 1,004 (estimate 1,008; was 978 with the earlier, deeper pad/window FIFOs; join
+input 120, least 74; window input 52, least 12). Total FIFO depth per pipeline 43/55/32 -> 20/26/28
+(MLPs), 129 -> 107, 481/323/203 -> 458/271/151, 325 -> 224. One word shallower stalls nowhere in
+Verilator (the deep FIFOs keep the model's safe depth); the model predicts <= 0.6 % slower there.
+An earlier run with the model's own least depths for every FIFO (bisected in the model) ran the
+conv chain at 1,646 and the projection block at 1,297: the model's least can be short.
 
 Usage: python3 benchmarks/fifo_depths.py [--out benchmarks/results/fifo_depths.json] [--only NAME]"""
 

@@ -7,6 +7,14 @@ or the optimizer on its board), stitched as FINN's build stitches it; CPU and wa
 it stepped every cycle in Python (~10 us per layer-cycle) and was skipped above 300,000
 layer-cycles per frame.
 
+Last run (2 shared cores, load ~9-11, codesign 92d6764; CPU s, median of 3): TFC 0.032 unfolded /
+0.009 folded, CNV 0.49 / 0.67, CNV-pruned 0.86 / 0.19, ResNet-8 0.87 / 0.26, DS-CNN 0.19 / 0.28,
+cnn1d 0.32 / 0.056 (wall 3-8x that on this load). The cycle stepper (d5352b4's code, budget lifted,
+same graphs, one run each, CPU s): TFC unfolded 0.20, cnn1d 0.07 / 4.1, DS-CNN folded 7.9,
+CNV-pruned folded 5.1, ResNet-8 folded 16.7, CNV folded 16.7; the unfolded CNNs not run (tens of
+millions of layer-cycles per frame). The event-time engines give the stepper's results exactly
+on every graph compared (tests/finn/test_stream_timing.py).
+
 Usage: python3 benchmarks/stream_model_speed.py [--flows NAME ...] [--repeats 3]
 Writes benchmarks/results/stream_model_speed.json and prints a table."""
 
