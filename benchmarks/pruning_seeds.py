@@ -35,7 +35,10 @@ FPS x1.00 (both I/O-bound). Why not a wider first layer: at the reference FPS th
 takes ~90 % of the LUTs, and with its 8-channel granule only 24 channels leave -50 % of them
 (measured LUT at 1,020,408 FPS: 32-32-32 -49.4 %, 32-64-32 -47.9 %, 32-24-24 -50.2 %, 28-64-64
 -49.9 %, 24-64-64 -58 %); 32-64-32 lost 1.0/0.3/1.5/0.5 pt on seeds 0-3 and 32-24-24 2.4 pt on
-seed 0 (aligned runs alone, ad-hoc script), distillation 0.5 with the plan 2.4 pt on seed 0."""
+seed 0 (aligned runs alone, ad-hoc script), distillation 0.5 with the plan 2.4 pt on seed 0.
+A longer final fine-tune (16 epochs instead of 8, with the plan; aligned runs alone, same
+seeds and unpruned models): 1.2, 0.5, 1.2, 1.5, -0.3, 0.6, 0.0, -0.4 pt (median 0.55), again 5
+of 8 within 1.0 pt, seeds 0 and 3 fail in every recipe tried; the flow keeps 8."""
 
 from __future__ import annotations
 
