@@ -18,12 +18,42 @@ unpruned model as benchmarks/pruning_families.py: same flow, same seed):
    layers, so the largest group granularity);
 3. FINN's estimates on the flow's board (FPS within the caps as built, LUT at the unpruned best
    FPS), accuracy, and bit-exact verification, beside the aligned run's figures read from the
-   families benchmark's JSON.
+   families benchmark's JSON;
+4. with --aligned-here, the aligned run alone again in this process (`aligned_here`), so both
+   sides of the FPS ratio come from one version of the estimates and the folding optimizer
+   (the families JSON may be older: see Last run).
 
 Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/results/pruning_families.json]
        [--flows flows/a.yaml ...] [--seeds 0 1 2] [--out benchmarks/results/pruning_torch_pruning.json]
+       python3 benchmarks/pruning_torch_pruning.py --aligned-here [--flows ...] [--seeds ...] --out x.json
        python3 benchmarks/pruning_torch_pruning.py --combine a.json b.json [--out ...]
-Needs `pip install torch-pruning==1.6.1` (not a codesign dependency)."""
+         (one run per flow and seed, then merged: rows of the same flow and seed are joined)
+Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
+
+Last run (2026-12-02; seeds 0-1 of DS-CNN and seed 0 of ResNet-8 at 857314b, the rest at
+b1bd4ff..53a4ced in the shared working tree, with other engineers' uncommitted edits; load
+average 5-14 on 2 shared cores, their jobs and tests beside; Pynq-Z2 with the flows' caps;
+torch-pruning 1.6.1):
+- DS-CNN: the board's lanes are 8, so `round_to` 8 is both variants (one run). Torch-Pruning
+  cut 71.1 / 57.3 / 57.3 % of the MACs (seeds 0/1/2; aligned 57.4 / 56.2 / 55.1 %), top-1
+  80.65 / 80.10 / 79.90 % vs aligned 80.80 / 80.10 / 80.15 % (-0.15 / 0.00 / -0.25 pt), FPS
+  within the caps 27,793 / 25,510 / 25,510 vs aligned 27,793 each: aligned / TP x1.00 / x1.09 /
+  x1.09, median x1.09 (goal x1.1 at no worse accuracy: missed by 0.01; accuracy is no worse).
+  Aligned re-run in the same process (seed 2): 56.2 % MACs, 80.15 %, 27,793 FPS: x1.09 again.
+- ResNet-8: `round_to` 8 overshoots to 67.3 % of the MACs on every seed (aligned 55.8 / 56.3 /
+  55.8 %): 82.40 / 81.40 / 81.05 % vs aligned 80.80 / 81.70 / 80.65 % (+1.60 / -0.30 / +0.40
+  pt), 21,259 FPS each vs aligned 17,007 / 18,222 / 18,222 (families JSON): x0.80 / x0.86 /
+  x0.86, median x0.86. `round_to` 4 (= the lanes on seed 0): 62.9 %, 80.10 %, 21,259 FPS, x0.80.
+  The families JSON is older than the estimates here: re-run in this process, the unpruned
+  model folds to 7,086 FPS (7,972 there) and seed 2's aligned model, the same counts and
+  accuracy as there, to 15,944 FPS (18,222 there). Same-run aligned: 56.9 / 55.6 / 55.8 %
+  MACs, 82.15 / 80.70 / 80.65 %, 15,944 / 15,461 / 15,944 FPS: aligned / TP x0.75 / x0.73 /
+  x0.75 (seed 0's TP at 857314b; its 8-8-16-16-48-48 counts fold to 21,259 FPS at both
+  versions), median x0.75, TP +0.25 / +0.70 / +0.40 pt more accurate. Torch-Pruning's uniform
+  ratio cuts the 64-channel last stage to 48; the aligned schedule keeps 56-64 there and takes
+  the stem's residual group to 4 of 16 channels.
+- Bit-exact 20/20 on every Torch-Pruning model. Goal (aligned >= x1.1 Torch-Pruning's FPS,
+  median, at no worse accuracy) not met: DS-CNN x1.09, ResNet-8 x0.75 (same run) / x0.86."""
 
 from __future__ import annotations
 
@@ -187,6 +217,64 @@ def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any],
     return row
 
 
+def aligned_here(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
+    """The aligned run again, in this process (the flow's calls: train_flow_model, then
+    prune_model with the flow's settings), so that the Torch-Pruning variants and the aligned
+    model are measured by one version of the estimates and the folding optimizer: the families
+    JSON may come from an older one (ResNet-8 seed 1's unpruned model: 7,972 FPS there, 7,086
+    at 53a4ced)."""
+    from codesign.flow import train_flow_model
+    from codesign.prune import prune_model
+    from codesign.train import evaluate
+
+    flow = flow.replace(seed=seed)
+    model, data, _ = train_flow_model(flow, work, progress=False)
+    unpruned_accuracy = evaluate(model, data.x_test, data.y_test)
+    result = prune_model(model, data, board, flow.prune, flow.train,
+                         reference_fps=flow.prune.reference_fps, workdir=work / "aligned",
+                         seed=seed, progress=False)
+    final, base = result.final, result.baseline
+    lut = final.hardware.resources_at_reference
+    return {"unpruned_accuracy": unpruned_accuracy, "unpruned_fps": base.hardware.fps,
+            "accuracy": evaluate(model, data.x_test, data.y_test), "fps": final.hardware.fps,
+            "macs_reduction": 1.0 - final.macs / base.macs, "counts": dict(final.counts),
+            "lut_at_reference": None if lut is None else lut["LUT"],
+            "prune_seconds": result.seconds}
+
+
+def with_ratios(row: dict[str, Any]) -> dict[str, Any]:
+    """Each variant's FPS and accuracy against the aligned run measured in the same process
+    (`aligned_here`), when the row has one."""
+    here = row.get("aligned_here")
+    if here is None:
+        return row
+    for name in ("tp-round8", "tp-lanes"):
+        if name in row:
+            v = row[name]
+            v["aligned_here_vs_fps"] = here["fps"] / v["fps"] if v["fps"] else None
+            v["accuracy_vs_aligned_here_points"] = 100 * (v["accuracy"] - here["accuracy"])
+    return row
+
+
+def combine(parts: list[Path]) -> dict[str, Any]:
+    """One report from separate runs; rows of the same flow and seed are merged (a run with
+    --aligned-here adds its `aligned_here` to the Torch-Pruning row of that seed)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for family in json.loads(part.read_text())["families"]:
+            entry = merged.setdefault(family["flow"], {**family, "rows": []})
+            by_seed = {r["seed"]: r for r in entry["rows"]}
+            for row in family["rows"]:
+                if row["seed"] in by_seed:
+                    by_seed[row["seed"]].update(row)
+                else:
+                    entry["rows"].append(row)
+                    by_seed[row["seed"]] = row
+    for family in merged.values():
+        family["rows"] = [with_ratios(r) for r in sorted(family["rows"], key=lambda r: r["seed"])]
+    return {"benchmark": "pruning_torch_pruning", "families": list(merged.values())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=Path, default=RESULTS / "pruning_families.json",
@@ -196,16 +284,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_torch_pruning.json")
     parser.add_argument("--combine", nargs="+", type=Path, default=None,
                         help="merge the JSON of separate runs (per family or seed) into --out")
+    parser.add_argument("--aligned-here", action="store_true",
+                        help="only re-run the aligned pruning in this process (rows with "
+                             "aligned_here, to --combine with the Torch-Pruning rows)")
     args = parser.parse_args()
     console = Console(width=200)
     if args.combine:
-        merged: dict[str, dict[str, Any]] = {}
-        for part in args.combine:
-            for family in json.loads(part.read_text())["families"]:
-                merged.setdefault(family["flow"], {**family, "rows": []})["rows"] += family["rows"]
-        for family in merged.values():
-            family["rows"].sort(key=lambda r: r["seed"])
-        report = {"benchmark": "pruning_torch_pruning", "families": list(merged.values())}
+        report = combine(args.combine)
         write_json(args.out, report)
         plot(report, args.out.with_suffix(".png"))
         print_report(console, report)
@@ -224,15 +309,21 @@ def main() -> None:
                 continue
             console.print(f"[bold]{flow.name}[/]: seed {seed}")
             with tempfile.TemporaryDirectory(prefix="codesign-tp-") as tmp:
-                family["rows"].append(run_seed(flow, board, seed, families[flow.name][seed],
-                                               Path(tmp)))
+                family["rows"].append(
+                    {"seed": seed, "aligned_here": aligned_here(flow, board, seed, Path(tmp))}
+                    if args.aligned_here else
+                    run_seed(flow, board, seed, families[flow.name][seed], Path(tmp)))
             write_json(args.out, report)
+    if args.aligned_here:
+        console.print_json(data=report)
+        return
     plot(report, args.out.with_suffix(".png"))
     print_report(console, report)
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    """Per family and seed: MAC sparsity and FPS within the caps, aligned beside each variant."""
+    """Per family and seed: MAC sparsity and FPS within the caps, aligned (as the families
+    JSON has it, and re-run in the same process where there is one) beside each variant."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -240,21 +331,27 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     from codesign.atomic import atomic_path
 
-    fig, (spars_ax, fps_ax) = plt.subplots(1, 2, figsize=(12, 4))
-    labels, names = [], ("aligned", "tp-round8", "tp-lanes")
+    fig, (spars_ax, fps_ax) = plt.subplots(1, 2, figsize=(13, 4))
+    labels, names = [], ("aligned", "aligned_here", "tp-round8", "tp-lanes")
     rows = [(f["flow"], r) for f in report["families"] for r in f["rows"]]
+    width, seen = 0.2, set()
     for i, (flow, r) in enumerate(rows):
         labels.append(f"{flow.split('_')[0]} s{r['seed']}")
         for k, name in enumerate(names):
-            x = i + (k - 1) * 0.27
-            spars_ax.bar(x, 100 * r[name]["macs_reduction"], 0.27, color=f"C{k}",
-                         label=name if i == 0 else None)
-            fps_ax.bar(x, r[name]["fps"], 0.27, color=f"C{k}", label=name if i == 0 else None)
+            if name not in r:
+                continue
+            x = i + (k - 1.5) * width
+            label = {"aligned": "aligned (families JSON)",
+                     "aligned_here": "aligned (same run)"}.get(name, name)
+            label = None if name in seen else label  # one legend entry per series
+            seen.add(name)
+            spars_ax.bar(x, 100 * r[name]["macs_reduction"], width, color=f"C{k}", label=label)
+            fps_ax.bar(x, r[name]["fps"], width, color=f"C{k}", label=label)
     for ax, label in ((spars_ax, "MACs removed (%)"), (fps_ax, "FPS within the caps")):
         ax.set_xticks(range(len(labels)), labels, fontsize=8)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
-    spars_ax.legend(fontsize=8)
+    spars_ax.legend(fontsize=7)
     fig.suptitle("codesign aligned vs Torch-Pruning's policy (codesign's surgery), same FINN path")
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -266,27 +363,37 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     table = Table(title="codesign aligned vs Torch-Pruning (its Taylor policy, codesign's "
                         "surgery) at the same MAC sparsity, FPS within the same caps")
     for col in ("flow", "seed", "variant", "round_to", "MACs -", "top-1", "vs aligned pt",
-                "FPS", "aligned FPS", "aligned / TP", "counts", "bit-exact"):
+                "FPS", "aligned FPS", "aligned / TP", "same run: aligned MACs -, top-1, FPS",
+                "same run: aligned / TP", "counts", "bit-exact"):
         table.add_column(col)
+
+    def ratio(value: float | None) -> str:
+        return "-" if value is None else f"x{value:.2f}"
+
     for family in report["families"]:
-        for r in family["rows"]:
+        rows = [r for r in family["rows"] if "tp-round8" in r]
+        for r in rows:
+            here = r.get("aligned_here")
             for name in ("tp-round8", "tp-lanes"):
                 v = r[name]
                 table.add_row(family["flow"], str(r["seed"]), name, str(v["round_to"]),
                               f"{v['macs_reduction']:.1%}", f"{100 * v['accuracy']:.2f}",
                               f"{v['accuracy_vs_aligned_points']:+.2f}", f"{v['fps']:,.0f}",
-                              f"{r['aligned']['fps']:,.0f}",
-                              "-" if v["aligned_vs_fps"] is None else f"x{v['aligned_vs_fps']:.2f}",
+                              f"{r['aligned']['fps']:,.0f}", ratio(v["aligned_vs_fps"]),
+                              "-" if here is None else
+                              f"{here['macs_reduction']:.1%}, {100 * here['accuracy']:.2f}, "
+                              f"{here['fps']:,.0f}",
+                              ratio(v.get("aligned_here_vs_fps")),
                               " ".join(map(str, v["counts"].values())),
                               "yes" if v["verification"]["passed"] else "NO")
         for name in ("tp-round8", "tp-lanes"):
-            ratios = [r[name]["aligned_vs_fps"] for r in family["rows"]
-                      if r[name]["aligned_vs_fps"]]
-            if ratios:
-                console.print(f"{family['flow']} {name}: median aligned / TP FPS "
-                              f"x{statistics.median(ratios):.2f} over {len(ratios)} seeds")
+            for key, what in (("aligned_vs_fps", "families JSON"),
+                              ("aligned_here_vs_fps", "same run")):
+                ratios = [r[name][key] for r in rows if r[name].get(key)]
+                if ratios:
+                    console.print(f"{family['flow']} {name}: median aligned ({what}) / TP FPS "
+                                  f"x{statistics.median(ratios):.2f} over {len(ratios)} seeds")
     console.print(table)
-
 
 if __name__ == "__main__":
     main()
