@@ -21,7 +21,9 @@ from codesign.boards import Board
 from codesign.config import FlowConfig, PruneConfig, validate_flow
 from codesign.data import Dataset
 from codesign.errors import ConfigError
+from codesign.finn import apply_folding_file, estimate
 from codesign.flow.stages import train_flow_model
+from codesign.folding.fits import check_board
 from codesign.prune.alignment import check_kept_counts
 from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
 from codesign.prune.profile import HardwareProfile, attribute, compile_model, layer_dims
@@ -128,9 +130,6 @@ def fixed_folding(model: nn.Module, data: Dataset, board: Board, folding: Foldin
                   workdir: Path) -> FixedFolding:
     """The unpruned `model` compiled for `board` and folded by `folding.file`; FoldingError
     (before any pruning) when the file does not fit the model at all."""
-    from codesign.finn import apply_folding_file, estimate
-    from codesign.folding.fits import check_board
-
     shape = data.input_shape
     names = weight_layers(model, shape)
     folded = apply_folding_file(compile_model(model, shape, board, workdir), Path(folding.file))
