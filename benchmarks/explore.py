@@ -32,7 +32,24 @@ worker time of failed trials). The throughput part runs the same grid of trainab
 configurations (no 1-bit activations) with empty caches on 1, then 2 worker processes.
 Not a test: machines are shared, so say how loaded the machine was.
 
-Last run (tfc, 2026-12-02): pending."""
+Last run (tfc, 2026-12-02, codesign cc2b835, samplers part only, 37 min wall, load average
+8.6 at the start, 4.4 at the end, 5-10 in between, 1 worker): hypervolume median of seeds 0/1/2
+NSGA-II 0.6570 (0.6570, 0.7155, 0.6239), random 0.6163 (0.6267, 0.6163, 0.6060), grid 0.7380
+(0.7380, 0.6719, 0.7418): NSGA-II >= random on every seed (goal met); the grid sampler (the 63
+configurations in a seeded shuffle, none asked twice) did best, NSGA-II asked 3-7 of its 24
+trials for a configuration it had already run (cache hits, but trials of the budget).
+216 trials, 176 complete, 40 failed (W2A1/W4A1, as expected); 49 trainings, 127 trials reused
+a trained variant (23 of them a repeat within the same study, the rest shared between runs).
+Median trial 36.9 s when it trains (5 epochs + one prune step + 3 epochs + 3 boards folded),
+0.01 s when cached; engine overhead 0.87 s per trial (median of runs; 0.70 s after the 4.1 s
+cluster start). Ranges over all feasible points: accuracy 0.904-0.952, FPS 1.02-2.04 M, LUT
+77,035-9,933. For scale, one trial of the shipped flows/spaces/tfc_space.yaml (full base
+flow: 10 epochs, 3 prune steps of 2 epochs + 8) took 60.2 s in the worker, 70 s wall, load 0.5
+rising to 4.7. An earlier run of the same comparison that scaled LUT against ZCU104's
+161,280-LUT budget (every point then 0.52-0.94, so the volume tracked the best accuracy found)
+gave NSGA-II 0.3860, random 0.3672, grid 0.4418. Throughput (1 vs 2 workers): not yet run on
+a quiet machine: `python3 benchmarks/explore.py --space tfc --only throughput` (8 trials each,
+about 5 min quiet)."""
 
 from __future__ import annotations
 
