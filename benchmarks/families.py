@@ -31,7 +31,20 @@ above the graph's ceiling (fastest SetFolding target: every layer as parallel as
 or codesign's exact min_resources fold at the goal FPS with all caps at 100 % says what it would
 need (or that nothing on the whole board reaches it).
 
-Last run (2-core machine shared with another engineer, load ~1.5-2.8): families 6.9 min in all;
+Last run of the families (2026-12-02 at 6f44d28, load ~1-5; FIFOs as codesign's event-time stream
+model sizes them, priced in both tools' totals; 8/8 bit-exact on every row), codesign / best fitting
+SetFolding on Pynq-Z2, Ultra96-V2, ZCU104, U250:
+  cnn1d  x1.00 x1.22 x1.00 x1.00;  resnet8  x1.00 x1.33 x1.33 x1.00;  ds-cnn  x1.00 x1.00 x1.00 x1.00.
+Never slower than SetFolding. The 1.3x goal is missed on 6 of 8 residual/depthwise rows; the exact
+goal probe says why: resnet8/U250 and ds-cnn/ZCU104 and U250 are at the graph's ceiling (both tools
+at the fastest folding FINN allows); ds-cnn/Pynq-Z2 would need 98 % of the LUTs (cap 70 %),
+resnet8/Pynq-Z2 89 %; on ds-cnn/Ultra96-V2 no folding passes 100,000 FPS on the whole board (1.14x
+SetFolding's 87,566). resnet8/Pynq-Z2 was x1.33 before the stream FIFOs were sized on this graph:
+its 57 FIFOs now take 3,672 LUT at the model's safe depths (not tightened above 15,000 stream words
+per frame), and the 16,276-FPS plan no longer fits. Fold times 0.4-10.6 s (was up to 137 s before the
+event-time model). The --large row below is from an earlier run.
+
+Earlier run (2-core machine shared with another engineer, load ~1.5-2.8): families 6.9 min in all;
 --large completed in ~3 min: build+export 51 s, compile to estimates 121 s, fold 6.3 s
 (996 FPS, LUT 70 % = the cap, BRAM_18K 34 %), verify 2 random samples 10.3 s (2/2 bit-exact)."""
 
