@@ -273,23 +273,35 @@ def test_on_a_real_model_the_search_finds_a_faster_folding(trained, tmp_path: Pa
     assert _within_max_extra(groups, profile, result)
 
 
+# LUT caps around the case's: which one leaves the first layer where a folding target beats the
+# granule move depends on what the stream FIFOs cost (measured: 3.4 % before they were sized
+# per stream, 3.3 % after; at 3.0-3.2 % the granule move already reaches the fastest count)
+TARGET_CAPS = (0.031, 0.032, 0.033, 0.034, 0.035)
+
+
 @pytest.mark.slow
 def test_on_a_real_model_targets_fold_at_least_as_fast(trained, tmp_path: Path) -> None:
-    """The same model with 3.4 % of the LUTs (the stream FIFOs priced in the totals: at 3 % the
-    granule move already takes the fastest count the cap affords): the granule search takes the
-    first layer a granule down (50 -> 48); the folding targets reach that speed too, and then a
-    count off the granularity that FINN folds faster still (measured: 48 -> 47, 260,417 ->
-    265,957 FPS)."""
+    """The same model at LUT caps around 3 %: with folding targets the search is never slower
+    than the granule search alone, and at some cap, after the granule search takes the first
+    layer a granule down (50 -> 48), a count off the granularity that FINN folds faster still
+    (measured at 3.3 %: 48 -> 47, 260,417 -> 265,957 FPS)."""
     model, data = trained
-    board, profile, groups, scores, grain = _digits_case(trained, tmp_path, lut=0.034)
-    found = {targets: search_counts(model, groups, scores, profile, grain, 0.2, board,
-                                    data.input_shape, tmp_path / f"search-{targets}", rounds=3,
-                                    targets=targets)
-             for targets in (False, True)}
-    assert found[True].allocated == found[False].allocated
-    assert found[True].fps >= found[False].fps > found[False].fps_allocated
-    assert any("folding's target count" in m for m in found[True].moves)
-    assert _within_max_extra(groups, profile, found[True])
-    fps, _, _ = measure_counts(model, scores, found[True].counts, data.input_shape, board,
-                               tmp_path / "again")
-    assert fps == found[True].fps
+    shown = []
+    for cap in TARGET_CAPS:
+        work = tmp_path / f"cap{cap}"
+        board, profile, groups, scores, grain = _digits_case(trained, work, lut=cap)
+        found = {targets: search_counts(model, groups, scores, profile, grain, 0.2, board,
+                                        data.input_shape, work / f"search-{targets}",
+                                        rounds=3, targets=targets)
+                 for targets in (False, True)}
+        assert found[True].allocated == found[False].allocated
+        assert found[True].fps >= found[False].fps >= found[False].fps_allocated
+        assert _within_max_extra(groups, profile, found[True])
+        if (any("folding's target count" in m for m in found[True].moves)
+                and found[True].fps > found[False].fps > found[False].fps_allocated):
+            fps, _, _ = measure_counts(model, scores, found[True].counts, data.input_shape,
+                                       board, work / "again")
+            assert fps == found[True].fps
+            shown.append(cap)
+            break
+    assert shown, f"no cap of {TARGET_CAPS} showed a folding target beating the granule search"
