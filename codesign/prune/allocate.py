@@ -27,6 +27,25 @@ A coupled group frees the removed channels' share of every member (each producer
 sum scaled by its kept inputs; a depthwise conv, whose MACs are linear in its channels, fully)
 and of every consumer (scaled by its kept outputs). A chain group is the one-member case.
 
+LUTs add up over a group's layers; the pipeline's bottleneck does not. A residual group's
+channel set is one stream: its producers write it into the same adds (an add takes one word
+from each operand at a time) and its consumers read it through forks (a fork hands each word
+to all its readers at once), with the skip paths linking those adds and forks. So each side of
+the stream moves in lockstep and is as fast as its slowest layer; cutting the group's channels
+speeds a side up by the removed fraction of that slowest layer's cycles share, once. The cycles
+part of a group's value therefore counts its producers once, at the largest of their
+(kept-input scaled) shares, and its consumers once, at the largest of theirs; LUTs stay summed
+over every layer, and a depthwise conv (its own output stream, in series after its producer)
+counts as before. A chain group (one producer, one consumer) and a producer with its depthwise
+conv value exactly as they did (the correction is 0.0 for a side of one layer). Summing the
+cycles shares counted one pipeline interval once per layer: with a folding balanced for the
+caps every weight layer sits at the bottleneck (ResNet-8 on Pynq-Z2: 8 of 10 MVAUs at share
+1.00, the 1x1 projections at 0.89), so the cycles value of a move was the number of layers it
+touches, 4.89 for the stem's residual group (2 producers, 3 consumers) against 2.00 for a
+chain, and its value / cost came out at 11.2 against 4.5-7.4 for every other group: the
+allocation cut that group from 16 to 4 channels on every seed (seed 0's first move; its raw
+Taylor score per channel, 1.9e-4, is 3-4x the last stage's; benchmarks/pruning_families.py).
+
 Give back (`give_back=True`): a move is a whole granule, so the last one can overshoot the
 fraction by far (TFC's first layer: one granule of 8 channels is 11 % of the MACs), and the
 moves taken before it, often in cheaper layers, may then no longer be needed. Afterwards,
@@ -115,8 +134,9 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
     _check_inputs(groups, importance, profile, granularity, sensitivity, min_keep)
 
     total_lut = sum(x.lut for x in profile.layers)
-    share = {x.layer: (x.lut / total_lut if total_lut > 0 else 0.0)
-             + x.cycles / max(1, profile.max_cycles) for x in profile.layers}
+    cycles = {x.layer: x.cycles / max(1, profile.max_cycles) for x in profile.layers}
+    share = {x.layer: (x.lut / total_lut if total_lut > 0 else 0.0) + cycles[x.layer]
+             for x in profile.layers}
     macs = {x.layer: float(x.macs) for x in profile.layers}
     total_macs = sum(macs.values())
     if total_macs <= 0:
@@ -142,7 +162,9 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
         cost = (float(lost) / norm[g.name] if norm[g.name] > 0 else 0.0)
         cost = cost * sensitivity.get(g.name, 1.0) + EPSILON
         saved = {**counts, g.name: high}
-        value = (wiring.freed(g, share, (high - low) / channels[g.name], saved)
+        fraction = (high - low) / channels[g.name]
+        value = (wiring.freed(g, share, fraction, saved)
+                 - wiring.lockstep_excess(g, cycles, fraction, saved)
                  if policy == "hardware" else high - low)
         return value / cost
     forced = sorted([(n, v, False) for n, v in (ceiling or {}).items()]
@@ -250,6 +272,18 @@ class _Wiring:
                                else self.kept(self.reads.get(m), counts)) for m in g.members)
         columns = sum(table[c] * self.kept(self.writes.get(c), counts) for c in g.consumers)
         return fraction * (rows + columns)
+
+    def lockstep_excess(self, g: ChannelGroup, cycles: Mapping[str, float], fraction: float,
+                        counts: Mapping[str, int]) -> float:
+        """What `freed` over-counts of the cycles shares (module docstring): per side (the
+        producers of one sum, the consumers of one channel set) the sum over its layers minus
+        its largest; exactly 0.0 for a side of one layer (a chain, a depthwise group)."""
+        def excess(shares: list[float]) -> float:
+            return sum(shares) - max(shares) if len(shares) > 1 else 0.0
+
+        rows = [cycles[m] * self.kept(self.reads.get(m), counts) for m in g.producers]
+        columns = [cycles[c] * self.kept(self.writes.get(c), counts) for c in g.consumers]
+        return fraction * (excess(rows) + excess(columns))
 
 
 def remaining_macs(groups: Sequence[ChannelGroup], profile: HardwareProfile,
