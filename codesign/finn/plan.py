@@ -212,33 +212,25 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
     space = build_space(hw, allow_uram=budget["URAM"] > 0, dwc=dwc, cache=cache)
     cycles = target_cycles(hw.clock_mhz, float(target_fps or 0)) if target_fps else 0
 
-    reserve = dict.fromkeys(RESOURCE_KINDS, 0.0)  # stream FIFOs of the last plan tried
-
-    def solve(floor: float) -> FoldingPlan:
-        left = {k: max(0.0, budget[k] - reserve[k]) for k in RESOURCE_KINDS}
+    def solve(left: dict[str, float], floor: float) -> FoldingPlan:
         if objective == "maximize":
             return maximize_throughput(space.space, left, floor)
         return minimize_resources(space.space, left, max(cycles, floor))
 
-    def priced(plan: FoldingPlan) -> tuple[FoldingPlan, HWGraph, Estimates]:
+    def priced(plan: FoldingPlan, left: dict[str, float]) -> Priced:
         folded = apply_plan(hw, plan)
-        plan, folded = _lean_at_io_bound(hw, board, plan, folded, solve)
+        plan, folded = _lean_at_io_bound(hw, board, plan, folded, lambda f: solve(left, f))
         est = estimate(folded, board.host_io)
         return with_stream_fifos(plan, folded, est), folded, est
 
     # The stream FIFOs' depths depend on the chosen foldings: solve, size and price them, and
     # solve again with the budget less what they took, until the plan with its FIFOs fits.
-    fastest = None
-    for _ in range(FIFO_ROUNDS):
-        plan = solve(0.0)
-        if not plan.feasible:
-            raise _infeasible(board, hw, space, objective, target_fps, plan)
-        plan, folded, est = priced(plan)
-        fastest = fastest or plan
-        if _fits(plan, budget):
-            break
-        extra = _unreserved_fifos(folded, est)
-        reserve = {k: max(reserve[k], extra[k]) for k in RESOURCE_KINDS}
+    rounds = _reserve_rounds(budget, lambda left: solve(left, 0.0), priced)
+    last = rounds[-1][0]
+    if not last.feasible:
+        raise _infeasible(board, hw, space, objective, target_fps, last)
+    fastest = rounds[0][0]
+    plan, folded, est = rounds[-1]
     if objective == "maximize" and _fits(plan, budget) and plan.max_cycles > fastest.max_cycles:
         # The reserve is the FIFOs of a faster plan, often more than a slower plan's own: the
         # fastest bottleneck in between at which a plan fits with its own FIFOs, by bisection.
@@ -247,11 +239,13 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
         lo, hi = 0, len(between)
         while lo < hi:
             mid = (lo + hi) // 2
-            found = _fitting_at(between[mid], budget, space, priced)
-            if found is None:
+            at = between[mid]
+            tried = _reserve_rounds(
+                budget, lambda left, at=at: minimize_resources(space.space, left, at), priced)[-1]
+            if not (tried[0].feasible and _fits(tried[0], budget)):
                 lo = mid + 1
             else:
-                (plan, folded, est), hi = found, mid
+                (plan, folded, est), hi = tried, mid
     check_reproduces(plan, est)
     found = converters(folded)
     dwc_lut = sum(c.cost["LUT"] for c in found)
@@ -272,23 +266,31 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
     return folded, plan, report
 
 
-def _fitting_at(cycles: int, budget: dict[str, float], space: BuiltSpace,
-                priced: Callable[[FoldingPlan], tuple[FoldingPlan, HWGraph, Estimates]]
-                ) -> tuple[FoldingPlan, HWGraph, Estimates] | None:
-    """The leanest plan whose bottleneck is at most `cycles` and that fits `budget` with its
-    stream FIFOs (solved again with the budget less its FIFOs, as in fold_for_board), or None."""
+Priced = tuple[FoldingPlan, HWGraph, Estimates]
+
+
+def _reserve_rounds(budget: dict[str, float], solve: Callable[[dict[str, float]], FoldingPlan],
+                    priced: Callable[[FoldingPlan, dict[str, float]], Priced]) -> list[Priced]:
+    """Solve within `budget` less a reserve for the stream FIFOs, price the plan with its FIFOs,
+    and, while it does not fit, solve again with the reserve raised by the FIFOs its plan needed
+    beyond it (at most FIFO_ROUNDS solves). Every round's priced plan; the last one fits, is
+    infeasible (then it is the solver's plan, folded graph and estimates are None), or the
+    rounds ran out."""
     reserve = dict.fromkeys(RESOURCE_KINDS, 0.0)
+    rounds: list[Any] = []
     for _ in range(FIFO_ROUNDS):
         left = {k: max(0.0, budget[k] - reserve[k]) for k in RESOURCE_KINDS}
-        leanest = minimize_resources(space.space, left, cycles)
-        if not leanest.feasible:
-            return None
-        plan, folded, est = priced(leanest)
+        plan = solve(left)
+        if not plan.feasible:
+            rounds.append((plan, None, None))
+            break
+        plan, folded, est = priced(plan, left)
+        rounds.append((plan, folded, est))
         if _fits(plan, budget):
-            return plan, folded, est
+            break
         extra = _unreserved_fifos(folded, est)
         reserve = {k: max(reserve[k], extra[k]) for k in RESOURCE_KINDS}
-    return None
+    return rounds
 
 
 def _fits(plan: FoldingPlan, budget: dict[str, float]) -> bool:
