@@ -40,6 +40,8 @@ from rich.table import Table
 
 from codesign.atomic import write_json
 from codesign.boards import load_board
+from codesign.finn.fifos import MARGIN_FRACTION, MARGIN_WORDS, margin_words
+from codesign.sim.shortcuts import FULL_RATE_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -149,19 +151,47 @@ def main() -> None:
         for i, name in enumerate(args.only or CASES):
             rows.append(run_case(name, Path(tmp) / str(i), Path(tmp) / "cache"))
             print(f"{name}: {rows[-1]['seconds']:.0f} s", flush=True)
+    for r in rows:
+        for f in r["fifos"]:
+            f["margin_rule"] = f["model_least"] + margin_words(f["model_least"])
+            f["stall_model"] = f["model_one_less"] is None or (
+                f["model_one_less"] > r["model_cycles"] * (1 + FULL_RATE_TOLERANCE))
+            f["stall_verilator"] = f["one_less"]["cycles_per_frame"] is None or (
+                f["one_less"]["cycles_per_frame"] > (r["limited"]["cycles_per_frame"] or 0)
+                * (1 + FULL_RATE_TOLERANCE))
+    console = Console(width=200)
     table = Table(title="Stream FIFOs: codesign's depths vs the all-RTL pipeline in Verilator")
-    for column in ("pipeline", "cycles/frame FINN", "model", "as built", "deep FIFOs",
-                   "depth (least needed)", "one word less: model / Verilator"):
+    for column in ("pipeline", "cycles/frame FINN", "model", "as built", "FIFOs deeper than 2",
+                   "total depth"):
         table.add_column(column, justify="right")
     for r in rows:
-        deep = r["fifos"]
         table.add_row(r["case"], f"{r['estimated_cycles']:,}", f"{r['model_cycles']:,.0f}",
-                      _cycles(r["as_built"]), f"{len(deep)} of {len(r['depths'])}",
-                      ", ".join(f"{f['depth']} ({f['full_rate_depth']})" for f in deep) or "–",
-                      ", ".join(f"{_predicted(f['model_one_less'])} / {_cycles(f['one_less'])}"
-                                for f in deep) or "–")
-    Console(width=180).print(table)
-    write_json(args.out, {"cases": rows})
+                      _cycles(r["as_built"]), f"{len(r['fifos'])} of {len(r['depths'])}",
+                      f"{sum(r['depths'].values()):,}")
+    console.print(table)
+    fifos = Table(title="Per FIFO deeper than FINN's minimum: safe depth, the model's least, "
+                        "least + margin, codesign's depth, Verilator's least; one word less than "
+                        "codesign's depth: does each stall?")
+    for column in ("pipeline", "FIFO", "producer -> consumer", "safe", "model least",
+                   "least+margin", "codesign", "Verilator least", "one less: model",
+                   "one less: Verilator"):
+        fifos.add_column(column, justify="right")
+    for r in rows:
+        for f in r["fifos"]:
+            fifos.add_row(r["case"], f["name"].replace("StreamingFIFO_rtl_", "#"),
+                          f"{f['producer']} -> {f['consumer']}", str(f["safe"]),
+                          str(f["model_least"]), str(f["margin_rule"]),
+                          str(f["depth"]) + ("" if f["searched"] else " (safe)"),
+                          str(f["full_rate_depth"]),
+                          f"{_predicted(f['model_one_less'])}" + (" stall" if f["stall_model"] else ""),
+                          _cycles(f["one_less"]) + (" stall" if f["stall_verilator"] else ""))
+    console.print(fifos)
+    short = [(r["case"], f["name"]) for r in rows for f in r["fifos"]
+             if f["margin_rule"] < f["full_rate_depth"]]
+    print("margin rule below Verilator's least:", short or "nowhere")
+    write_json(args.out, {"cases": rows, "margin": {"fraction": MARGIN_FRACTION,
+                                                    "words": MARGIN_WORDS},
+                          "margin_short_of_verilator": short})
     print(f"wrote {args.out} and {plot(rows, args.out.with_suffix('.png'))}")
 
 

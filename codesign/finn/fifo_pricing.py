@@ -6,11 +6,12 @@ fifo_config_file (what step_set_fifo_depths reads with auto_fifo_depths=False)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from codesign.finn._env import quiet_finn
+from codesign.finn._env import base_op_type, quiet_finn
 from codesign.finn.fifo_sizing import StreamFifos, size_stream_fifos
 from codesign.finn.skip_branch_fifos import node_inst
 from codesign.finn.stream_actors import stitched_streams
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from codesign.finn.compile import HWGraph
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)
 def fifo_cost(depth: int, pe: int, bits: int, datatype: str, part: str) -> tuple[tuple[str, float], ...]:
     """FINN's estimate of a StreamingFIFO_rtl of `depth` words of `pe` x `bits`-bit lanes."""
     from onnx import helper
@@ -34,6 +35,26 @@ def fifo_cost(depth: int, pe: int, bits: int, datatype: str, part: str) -> tuple
         inst = node_inst(node)
         res = inst.node_res_estimation(part)
     return tuple((k, float(res.get(k, 0.0))) for k in ("LUT", "BRAM_18K", "URAM", "DSP"))
+
+
+def fifo_price(model: ModelWrapper, part: str) -> Callable[[int, int], tuple[float, ...]]:
+    """price(s, depth): FINN's (LUT, BRAM_18K, URAM, DSP) of the s-th StreamingFIFO of the
+    stitched `model` at `depth` (what fifo_sizing's search orders and skips by)."""
+    shapes = []
+    with quiet_finn():
+        for node in model.graph.node:
+            if base_op_type(node.op_type) == "StreamingFIFO":
+                inst = node_inst(node)
+                lanes = int(inst.get_folded_output_shape()[-1])
+                shapes.append((lanes, int(inst.get_instream_width()) // max(lanes, 1),
+                               inst.get_input_datatype().name))
+
+    def price(s: int, depth: int) -> tuple[float, ...]:
+        lanes, bits, dtype = shapes[s]
+        cost = dict(fifo_cost(depth, lanes, bits, dtype, part))
+        return cost["LUT"], cost["BRAM_18K"], cost["URAM"], cost["DSP"]
+
+    return price
 
 
 @dataclass(frozen=True)
@@ -79,7 +100,7 @@ def stream_fifos(hw: HWGraph) -> tuple[ModelWrapper, StreamFifos]:
             _SIZED.clear()
         model = stitched_streams(hw)
         with quiet_finn():
-            _SIZED[key] = (model, size_stream_fifos(model))
+            _SIZED[key] = (model, size_stream_fifos(model, fifo_price(model, hw.part)))
     return _SIZED[key]
 
 

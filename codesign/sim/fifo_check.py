@@ -1,7 +1,9 @@
 """Every stream FIFO of an all-RTL pipeline against codesign's depth (codesign.finn.fifos): does
 the accelerator sustain its rate with them, and how much of each depth does it need? For each
 FIFO deeper than FINN's minimum, the model's own prediction one word shallower (its cycles/frame,
-None: it deadlocks) stands beside the simulation's.
+None: it deadlocks) and the model's least (the fewest words at which it keeps its rate, the
+others at codesign's depths; least + fifo_sizing.margin_words is the margin rule) stand beside
+the simulation's.
 
 The pipeline is built twice: once as FINN builds it from codesign's fifo_config_file (FINN's own
 FIFOs, fifo.sv, at codesign's depths), which says whether the depths keep the rate and stay
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from codesign.finn import estimate
-from codesign.finn.fifos import Pipeline, size_stream_fifos
+from codesign.finn.fifos import Pipeline, fifo_price, margin_words, size_stream_fifos
 from codesign.finn.rtl import add_stream_infrastructure, execute_frames, set_fifo_depths
 from codesign.finn.rtl_residual import fifo_capacity, rtl_joins
 from codesign.finn.stream_timing import SHALLOW_WORDS
@@ -41,13 +43,21 @@ class FifoCheck:
     one_less: RunOutcome  # limited to one word less, the others at codesign's depths
     full_rate_depth: int  # smallest limit within 1 % of the rate at codesign's depths
     model_one_less: float | None = None  # the model's cycles/frame one word less (None: deadlock)
+    model_least: int = 0  # least words at which the model keeps its rate (others as built)
+    searched: bool = False  # codesign searched its depth (else: its safe depth)
+    safe: int = 0  # its safe depth (the most it holds with the input paced)
+
+    @property
+    def margin_rule(self) -> int:
+        """The model's least plus the margin fifo_sizing gives it."""
+        return self.model_least + margin_words(self.model_least)
 
 
 @dataclass(frozen=True)
 class DepthCheck:
     estimated_cycles: int  # FINN: the slowest layer
     model_cycles: float  # codesign's stream model with unbounded FIFOs
-    tightened: bool  # the depths are the model's least (else its safe depths)
+    tightened: bool  # the searched depths are in use (else the safe depths everywhere)
     depths: dict[str, int]  # every FIFO's depth from codesign's model
     as_built: RunOutcome  # FINN's FIFOs at codesign's depths
     limited: RunOutcome  # run-time limits at what FINN's FIFOs of those depths hold
@@ -64,7 +74,7 @@ def check_fifo_depths(hw: Any, x: np.ndarray, workdir: Path, *, frames: int = 8,
     find_verilator("the FIFO depth check")
     samples = np.resize(np.asarray(x), (frames, *np.asarray(x).shape[1:]))
     stitched = add_stream_infrastructure(rtl_joins(hw.model), hw.part, 2)
-    sized = size_stream_fifos(stitched)
+    sized = size_stream_fifos(stitched, fifo_price(stitched, hw.part))
     depths = sized.depth_of()
     built = make_design(set_fifo_depths(stitched, lambda f, _: depths[f]), hw.part, hw.clock_mhz,
                         finn_fifos=True)
@@ -80,25 +90,36 @@ def check_fifo_depths(hw: Any, x: np.ndarray, workdir: Path, *, frames: int = 8,
         32, 1 << math.ceil(math.log2(2 * beats + 2)), depths[f])), hw.part, hw.clock_mhz)
     capacities = {f: fifo_capacity(d) for f, d in depths.items()}
     limited = bench.attempt(gauge, "limited", gauge.caps(capacities))
-    predicted = _model_one_less(stitched, sized)
-    checks = tuple(_check_fifo(bench, gauge, capacities, limited, fifo, bisect, predicted[fifo.name])
+    predicted, least = _model_one_less(stitched, sized)
+    checks = tuple(_check_fifo(bench, gauge, capacities, limited, fifo, bisect, predicted[fifo.name],
+                               least[fifo.name])
                    for fifo in sized.fifos if fifo.depth > 2)
     return DepthCheck(est.max_cycles, sized.cycles_per_frame, sized.tightened, depths, as_built,
                       limited, checks)
 
 
-def _model_one_less(stitched: Any, sized: Any) -> dict[str, float | None]:
+def _model_one_less(stitched: Any, sized: Any) -> tuple[dict[str, float | None], dict[str, int]]:
     """Per FIFO deeper than FINN's minimum: the model's cycles/frame with it one word shallower
     (depth - 1 words, as the simulation's run one word less; the others hold what FINN's FIFOs
-    of their depths hold)."""
+    of their depths hold), and the least words at which the model keeps its rate (bisected)."""
     pipe = Pipeline(stitched)
     held = {s: max(f.depth, SHALLOW_WORDS) for s, f in enumerate(sized.fifos)}
-    return {f.name: pipe.run({**held, s: f.depth - 1}).cycles_per_frame
-            for s, f in enumerate(sized.fifos) if f.depth > 2}
+
+    def keeps(s: int, words: int) -> bool:
+        timing = pipe.run({**held, s: words})
+        return timing.finished and timing.cycles_per_frame <= sized.cycles_per_frame
+
+    one_less, least = {}, {}
+    for s, f in enumerate(sized.fifos):
+        if f.depth > 2:
+            one_less[f.name] = pipe.run({**held, s: f.depth - 1}).cycles_per_frame
+            least[f.name] = _smallest(1, held[s], lambda w, s=s: keeps(s, w)) if keeps(
+                s, held[s]) else held[s]
+    return one_less, least
 
 
 def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: RunOutcome,
-                fifo: Any, bisect: bool, predicted: float | None) -> FifoCheck:
+                fifo: Any, bisect: bool, predicted: float | None, model_least: int) -> FifoCheck:
     """One word less, and the least limit at the rate of `limited`, for one FIFO."""
     runs: dict[int, RunOutcome] = {}
 
@@ -116,4 +137,4 @@ def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: R
     one_less = run(fifo.depth - 1)
     least = _smallest(1, fifo.depth, full_rate) if bisect and full_rate(fifo.depth) else fifo.depth
     return FifoCheck(fifo.name, fifo.producer, fifo.consumer, fifo.depth, one_less, least,
-                     predicted)
+                     predicted, model_least, fifo.searched, max(fifo.occupancy, fifo.asked))

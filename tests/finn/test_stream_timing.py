@@ -246,3 +246,92 @@ def test_real_pipelines_equal_the_cycle_stepper(compiled: Any, name: str, fps: f
     for shrink in (1, 3):
         bounded = [max(1, m // shrink) for m in paced.max_occupancy]
         _same(simulate(*base, bounded, 5), stepped(*base, bounded, 5))
+
+
+# The least-depth search of codesign.finn.fifo_sizing (step 3) on a stand-in for the model: a
+# FIFO keeps the rate when it holds at least its `need` (the others as they are).
+@dataclass(frozen=True)
+class _Run:
+    finished: bool
+    cycles_per_frame: float | None
+
+
+def _stand_in(need: dict[int, int], runs: list[dict[int, int]]) -> Any:
+    def run(words: dict[int, int]) -> _Run:
+        runs.append(dict(words))
+        kept = all(words[s] >= n for s, n in need.items())
+        return _Run(True, 100.0 if kept else 120.0)
+
+    return run
+
+
+@pytest.mark.parametrize("priced", [False, True])
+def test_the_search_gives_each_fifo_its_cheapest_depth_with_the_margin(priced: bool) -> None:
+    from codesign.finn.fifo_sizing import (
+        SHALLOW_WORDS,
+        TRUSTED_WORDS,
+        _levels,
+        allowed_least,
+        least_words,
+    )
+
+    need = {0: 1, 1: 13, 2: 30, 3: 57, 4: 100}
+    safe = {0: 10, 1: 44, 2: 37, 3: 200, 4: 400}
+    asked = [2, 2, 2, 2, 90]
+    price = (lambda s, d: (float(math.ceil(d / 16)) if d > 2 else 0.0,)) if priced else None
+    runs: list[dict[int, int]] = []
+    found = least_words(_stand_in(need, runs), safe, asked, 100.0, price)
+    assert found.words is not None and found.complete and found.runs == len(runs)
+    assert found.words[0] == SHALLOW_WORDS  # FINN's minimum: it keeps the rate at TRUSTED_WORDS
+    assert found.words[2] == 37  # 30 + margin is past the safe depth: the safe depth
+    for s, n in need.items():
+        words = found.words[s]
+        levels = _levels(s, max(safe[s], SHALLOW_WORDS), asked[s], price)
+        assert words in [SHALLOW_WORDS if d <= 2 else d for d in levels]
+        assert asked[s] <= words <= safe[s]
+        if words > SHALLOW_WORDS and words < safe[s]:
+            assert allowed_least(words) >= n  # the margin over the least is kept
+            cheaper = [d for d in levels if d < words]
+            assert all((TRUSTED_WORDS if d <= 2 else allowed_least(d)) < n for d in cheaper)
+    assert found.words[3] < safe[3] and found.words[4] < safe[4]
+    if priced:  # the deepest depth of each price: multiples of 16
+        assert found.words[3] % 16 == 0 and found.words[4] % 16 == 0
+
+
+def test_the_search_stops_at_its_budget_and_the_rest_keep_safe_depths() -> None:
+    from codesign.finn.fifo_sizing import least_words
+
+    need = dict.fromkeys(range(6), 3)
+    safe = dict.fromkeys(range(6), 100)
+    full = least_words(_stand_in(need, []), safe, [2] * 6, 100.0)
+    cut = least_words(_stand_in(need, []), safe, [2] * 6, 100.0, max_runs=5)
+    assert full.complete and len(full.searched) == 6
+    assert not cut.complete and cut.runs <= 6 and 0 < len(cut.searched) < 6
+    for s in range(6):
+        assert cut.words[s] == (full.words[s] if s in cut.searched else safe[s])
+
+
+def test_a_pipeline_slower_at_its_safe_depths_is_not_searched() -> None:
+    from codesign.finn.fifo_sizing import least_words
+
+    found = least_words(_stand_in({0: 500}, []), {0: 100}, [2], 100.0)
+    assert found.words is None and found.runs == 1
+
+
+def test_the_margin_rule_covers_every_fifo_measured_in_verilator() -> None:
+    """benchmarks/fifo_depths.py measures, per FIFO deeper than FINN's minimum of every all-RTL
+    pipeline, the model's least and the least that keeps the rate in Verilator: least + margin
+    is never below Verilator's; allowed_least inverts the margin."""
+    import json
+    from pathlib import Path
+
+    from codesign.finn.fifo_sizing import allowed_least, margin_words
+
+    for depth in range(4, 600):
+        least = allowed_least(depth)
+        assert least + margin_words(least) <= depth < least + 1 + margin_words(least + 1)
+    results = Path(__file__).resolve().parents[2] / "benchmarks/results/fifo_depths.json"
+    fifos = [f for case in json.loads(results.read_text())["cases"] for f in case["fifos"]]
+    assert len(fifos) >= 10
+    for fifo in fifos:
+        assert fifo["model_least"] + margin_words(fifo["model_least"]) >= fifo["full_rate_depth"]
