@@ -10,18 +10,30 @@ the run one word shallower (and the model's prediction for it) and the least dep
 the rate (bisected with run-time limits, the others at codesign's depths). Prints a table, writes
 benchmarks/results/fifo_depths.json and .png.
 
-Last run (2 shared cores, load ~12 falling to ~6, 18 min; codesign 92d6764): every pipeline as
-built from codesign's depths runs bit-exactly at FINN's estimate or better: MLPs 896 / 1,568 /
-1,024 cycles/frame with every FIFO at FINN's minimum 2 (the input FIFO was 11/31/6 words, the
-thresholds->MVAU FIFO 16; Verilator had measured 1 and 4 needed); conv chain 1,536 (FIFOs 44 and
-37 words, least 16 and 34); identity block at fork PE 1/2/8 925 (estimate 927; skip FIFO
-316/158/40, least 273/136/33; window-input FIFOs 19, least 17; pad-input FIFOs 31, least 3-5);
-projection block 1,004 (estimate 1,008; was 978 with the earlier, deeper pad/window FIFOs; join
-input 120, least 74; window input 52, least 12). Total FIFO depth per pipeline 43/55/32 -> 20/26/28
-(MLPs), 129 -> 107, 481/323/203 -> 458/271/151, 325 -> 224. One word shallower stalls nowhere in
-Verilator (the deep FIFOs keep the model's safe depth); the model predicts <= 0.6 % slower there.
-An earlier run with the model's own least depths for every FIFO (bisected in the model) ran the
-conv chain at 1,646 and the projection block at 1,297: the model's least can be short.
+Also per FIFO deeper than FINN's minimum: its safe depth, the model's least (bisected, the others
+at codesign's depths), least + margin (codesign.finn.fifo_sizing.margin_words) and whether one
+word below codesign's depth stalls, in the model and in Verilator (> 1 % slower or deadlocked).
+
+Last run (2026-12-02, 2 shared cores, load ~5, 8 min; codesign 2bb959e: least depths searched
+with the margin 30 % + 3 words, on every graph): every pipeline as built from codesign's depths
+runs bit-exactly: MLPs 896 / 1,568 / 1,024 cycles/frame (= FINN's estimate, every FIFO at FINN's
+minimum 2), conv chain 1,546 (estimate 1,536, +0.65 %; the limited run 1,543), identity block at
+fork PE 1/2/8 925 (estimate 927), projection block 1,004 (estimate 1,008). Total FIFO depth
+20/26/28 (MLPs), 107 -> 92 (conv chain), 458/271/151 and 224 unchanged (the residual blocks'
+deep FIFOs are already the deepest of their FINN price). Per FIFO, model least / least + margin /
+codesign / Verilator least (words): conv chain window input 16/24/24/21, linear inputs 3/7/7/6
+and 30/42/37 (safe)/34; identity skip FIFO 316/414/316/273, 158/209/158/136, 40/55/40/33, pad
+inputs 14/22/31/3-5, window inputs 16/24/19/17; projection join input 57/78/120/74, window input
+29/41/52/12. The margin rule is never below Verilator's least (the tightest: 7 vs 6, 78 vs 74).
+One word below codesign's depth: neither the model nor Verilator stalls anywhere (Verilator at
+most 1,549 vs 1,543 limited on the conv chain, 928 vs 924 on the identity block's window inputs).
+One word below the model's least the model stalls by construction; Verilator stalls there too
+where it needs more than the model (conv chain, window inputs, projection join: the RTL layers'
+pipeline registers the model lacks), and does not where it needs less (skip FIFOs, pad inputs,
+projection window input: the model's strict rate criterion, FINN's estimate, is 2 % above
+Verilator's 924 on the identity block).
+Earlier run (codesign 92d6764, safe depths for every FIFO that matters): the same as-built
+rates except the conv chain at 1,536 (FIFOs 44 and 37 words, least 16 and 34).
 
 Usage: python3 benchmarks/fifo_depths.py [--out benchmarks/results/fifo_depths.json] [--only NAME]"""
 

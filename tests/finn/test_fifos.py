@@ -193,57 +193,70 @@ def test_a_chain_gets_a_fifo_on_every_stream(compiled: Any, tmp_path: Path) -> N
     assert est.totals == pytest.approx(_finn_totals_as_built(hw, tmp_path))
 
 
+def _keeps_with_depths(model: Any, sized: Any) -> bool:
+    """The model's pipeline with every FIFO holding what its FINN depth holds keeps the rate."""
+    from codesign.finn.fifos import Pipeline
+    from codesign.finn.stream_timing import SHALLOW_WORDS
+
+    timing = Pipeline(model).run({s: max(f.words, SHALLOW_WORDS) for s, f in enumerate(sized.fifos)})
+    return timing.finished and timing.cycles_per_frame <= sized.cycles_per_frame
+
+
 @pytest.mark.parametrize("name", sorted(BLOCKS))
-def test_fifos_whose_depth_does_not_matter_get_finns_minimum(blocks: dict, name: str) -> None:
-    """A FIFO the model keeps at the rate while it holds a single word (the others at their
-    safe depths, the input a DMA) gets FINN's minimum; every other FIFO keeps its safe depth
-    (the most it holds with the input paced), at least the skip buffer's token count; the
-    model's pipeline keeps the unbounded rate with all of them."""
-    from codesign.finn.fifo_sizing import TRUSTED_WORDS
-    from codesign.finn.fifos import Pipeline, stitched_streams
+def test_searched_depths_keep_the_rate_and_shrink_what_does_not_matter(blocks: dict,
+                                                                       name: str) -> None:
+    """Every FIFO whose price can drop is searched (the residual block is small: the search
+    completes); the model's pipeline keeps the unbounded rate with all of them together, no
+    FIFO is deeper than its safe depth or shallower than its token count, the input FIFO (the
+    DMA writes whenever there is room) gets FINN's minimum, and the total depth drops."""
+    from codesign.finn.fifos import fifo_price, stitched_streams
     from codesign.finn.stream_timing import SHALLOW_WORDS
 
     hw, _, _ = fold_for_board(blocks[name], BOARD, "maximize")
     model = stitched_streams(hw)
-    sized = size_stream_fifos(model)
-    assert sized.tightened and sized.sized_cycles_per_frame == sized.cycles_per_frame
-    pipe = Pipeline(model)
-    safe = {s: max(f.occupancy, f.asked, SHALLOW_WORDS) for s, f in enumerate(sized.fifos)}
-    held = {s: max(f.words, SHALLOW_WORDS) for s, f in enumerate(sized.fifos)}
-    assert pipe.run(held).cycles_per_frame == sized.cycles_per_frame
-    shrunk = [s for s, f in enumerate(sized.fifos) if f.words < max(f.occupancy, f.asked)]
-    assert shrunk  # the input FIFO at least: the DMA writes whenever there is room
-    for s, fifo in enumerate(sized.fifos):
-        assert fifo.depth >= fifo.asked
-        if s in shrunk:
-            assert fifo.words == SHALLOW_WORDS and fifo.depth == SLACK_WORDS
-            assert pipe.run({**safe, s: TRUSTED_WORDS}).cycles_per_frame == sized.cycles_per_frame
-        else:
-            assert fifo.words == max(fifo.occupancy, fifo.asked)
+    sized = size_stream_fifos(model, fifo_price(model, hw.part))
+    assert sized.tightened and sized.complete and sized.runs > 1
+    assert sized.sized_cycles_per_frame == sized.cycles_per_frame
+    assert _keeps_with_depths(model, sized)
+    for fifo in sized.fifos:
+        safe = max(fifo.occupancy, fifo.asked)
+        assert fifo.asked <= fifo.depth and fifo.words <= max(safe, SHALLOW_WORDS)
+        assert fifo.searched or fifo.words == safe
+    assert sized.fifos[0].producer == "input" and sized.fifos[0].depth == SLACK_WORDS
+    safe_total = sum(max(finn_depth_of(f), f.asked) for f in sized.fifos)
+    assert sum(f.depth for f in sized.fifos) < safe_total
     (buffer,) = skip_buffers(hw.model)
     skip = next(f for f in sized.fifos if f.producer == buffer.fork and f.asked > SLACK_WORDS)
     assert skip.depth >= buffer.depth(int(_fork(hw)[1].get_nodeattr("PE")))
 
 
-def test_a_pipeline_too_large_for_the_search_keeps_its_safe_depths(
-        blocks: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above TIGHTEN_WORDS stream words per frame every depth is the safe one (the most each
-    FIFO holds with the input paced, at least the token count), and the model's pipeline still
-    runs at the rate with them (its paced run)."""
+def finn_depth_of(fifo: Any) -> int:
+    from codesign.finn.fifos import finn_depth
+
+    return finn_depth(max(fifo.occupancy, fifo.asked))
+
+
+def test_a_search_without_budget_keeps_the_safe_depths(blocks: dict,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """SEARCH_WORDS (simulated stream words; it replaced a limit on the pipeline's size) spent
+    before any FIFO is searched: every depth is the safe one (the most each FIFO holds with
+    the input paced, at least the token count), the search says it is incomplete, and the
+    model's pipeline runs at the rate with them (its paced run)."""
     from codesign.finn import fifo_sizing
-    from codesign.finn.fifos import stitched_streams
+    from codesign.finn.fifos import fifo_price, stitched_streams
 
     hw, _, _ = fold_for_board(blocks["identity"], BOARD, "maximize")
     model = stitched_streams(hw)
-    least = size_stream_fifos(model)
-    monkeypatch.setattr(fifo_sizing, "TIGHTEN_WORDS", 0)
-    safe = size_stream_fifos(model)
-    assert least.tightened and not safe.tightened
+    price = fifo_price(model, hw.part)
+    least = size_stream_fifos(model, price)
+    monkeypatch.setattr(fifo_sizing, "SEARCH_WORDS", 0)
+    safe = size_stream_fifos(model, price)
+    assert least.complete and not safe.complete and safe.runs == 1
     assert safe.cycles_per_frame == least.cycles_per_frame > 0
-    assert safe.sized_cycles_per_frame == pytest.approx(safe.cycles_per_frame, rel=0.01)
     assert [f.name for f in safe.fifos] == [f.name for f in least.fifos]
     for kept, tight in zip(safe.fifos, least.fifos, strict=True):
         assert kept.words == max(kept.occupancy, kept.asked) >= tight.words
+        assert not kept.searched
     assert sum(f.depth for f in least.fifos) < sum(f.depth for f in safe.fifos)
 
 
