@@ -2,10 +2,11 @@
 every shipped flow: per flow (flows/*.yaml, its model untrained: timing does not depend on the
 weights), the compiled graph unfolded and folded as the flow folds it (SetFolding at its target,
 or the optimizer on its board), stitched as FINN's build stitches it; CPU and wall seconds
-(median of --repeats), stream words per frame, whether the least depths were searched
-(fifo_sizing.TIGHTEN_WORDS) and the FIFOs' total depth. Before this model computed event times
-it stepped every cycle in Python (~10 us per layer-cycle) and was skipped above 300,000
-layer-cycles per frame.
+of the whole sizing (median of --repeats), stream words per frame, the least-depth search's
+model runs (and whether fifo_sizing.SEARCH_WORDS ran out first), the FIFOs' total depth and
+FINN's LUT estimate of them at the safe and at the searched depths. Before this model computed
+event times it stepped every cycle in Python (~10 us per layer-cycle) and was skipped above
+300,000 layer-cycles per frame.
 
 Last run (2 shared cores, load ~9-11, codesign 92d6764; CPU s, median of 3): TFC 0.032 unfolded /
 0.009 folded, CNV 0.49 / 0.67, CNV-pruned 0.86 / 0.19, ResNet-8 0.87 / 0.26, DS-CNN 0.19 / 0.28,
@@ -70,23 +71,38 @@ def flow_graphs(name: str, work: Path) -> dict[str, Any]:
 
 def time_model(hw: Any, repeats: int) -> dict[str, Any]:
     from codesign.finn._env import quiet_finn
-    from codesign.finn.fifos import Pipeline, size_stream_fifos, stitched_streams
+    from codesign.finn.fifos import (
+        Pipeline,
+        fifo_cost,
+        fifo_price,
+        size_stream_fifos,
+        stitched_streams,
+    )
 
     model = stitched_streams(hw)
     cpu, wall = [], []
     with quiet_finn():
-        size_stream_fifos(model)  # warm: FINN's node classes imported
+        price = fifo_price(model, hw.part)
+        safe = size_stream_fifos(model, price, search=False)  # warm: FINN's node classes imported
         for _ in range(repeats):
             start, start_cpu = time.perf_counter(), time.process_time()
-            sized = size_stream_fifos(model)
+            sized = size_stream_fifos(model, price)
             wall.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
         pipe = Pipeline(model)
     return {"cpu_s": statistics.median(cpu), "wall_s": statistics.median(wall), "cpu_runs_s": cpu,
             "words_per_frame": pipe.words_per_frame(), "layers": len(pipe.actors),
             "cycles_per_frame": sized.cycles_per_frame, "tightened": sized.tightened,
+            "search_runs": sized.runs, "search_complete": sized.complete,
             "fifos": len(sized.fifos), "total_depth": sum(f.depth for f in sized.fifos),
+            "safe_total_depth": sum(f.depth for f in safe.fifos),
+            "fifo_lut": _lut(sized, hw.part, fifo_cost), "safe_fifo_lut": _lut(safe, hw.part, fifo_cost),
             "deep_fifos": sum(f.depth > 2 for f in sized.fifos)}
+
+
+def _lut(sized: Any, part: str, fifo_cost: Any) -> float:
+    return sum(dict(fifo_cost(f.depth, f.lanes, f.width // max(f.lanes, 1), f.dtype, part))["LUT"]
+               for f in sized.fifos)
 
 
 def main() -> None:
@@ -102,13 +118,18 @@ def main() -> None:
                 rows.append({"flow": name, "graph": variant, **time_model(hw, args.repeats)})
                 print(f"{name} {variant}: {rows[-1]['cpu_s']:.3f} s CPU", flush=True)
     table = Table(title="Stream FIFO model: time per graph (median)")
-    for column in ("flow", "graph", "layers", "words/frame", "cycles/frame", "least searched",
-                   "FIFOs (deep)", "CPU s", "wall s"):
+    for column in ("flow", "graph", "layers", "words/frame", "cycles/frame", "search runs",
+                   "FIFOs (deep)", "depth safe -> searched", "FIFO LUT safe -> searched",
+                   "CPU s", "wall s"):
         table.add_column(column, justify="right")
     for r in rows:
         table.add_row(r["flow"], r["graph"], str(r["layers"]), f"{r['words_per_frame']:,}",
-                      f"{r['cycles_per_frame']:,.0f}", "yes" if r["tightened"] else "no",
-                      f"{r['fifos']} ({r['deep_fifos']})", f"{r['cpu_s']:.3f}", f"{r['wall_s']:.3f}")
+                      f"{r['cycles_per_frame']:,.0f}",
+                      f"{r['search_runs']}" + ("" if r["search_complete"] else " (budget)"),
+                      f"{r['fifos']} ({r['deep_fifos']})",
+                      f"{r['safe_total_depth']:,} -> {r['total_depth']:,}",
+                      f"{r['safe_fifo_lut']:,.0f} -> {r['fifo_lut']:,.0f}",
+                      f"{r['cpu_s']:.3f}", f"{r['wall_s']:.3f}")
     Console(width=160).print(table)
     write_json(args.out, {"load_average": list(os.getloadavg()), "repeats": args.repeats,
                           "results": rows})

@@ -14,16 +14,21 @@
    - else a depth d that leaves a margin over the model's least: the model keeps the rate with
      the FIFO holding allowed_least(d) words, d >= least + margin_words(least). The model has
      no pipeline registers of the RTL layers, so its least can be short; the margin is
-     calibrated on Verilator (benchmarks/fifo_depths.py; model least vs least that keeps the
-     rate in Verilator, 13/16, 30/34, 16/17 and 57/74 words): 30 % + 3 words, never below
-     Verilator's least on any of those pipelines.
+     calibrated on Verilator (benchmarks/fifo_depths.py, every FIFO deeper than FINN's minimum
+     of 8 all-RTL pipelines; model least vs the least that keeps the rate in Verilator where
+     Verilator needs more: 3/6, 16/21, 30/34, 16/17 and 57/74 words): 30 % + 3 words, never
+     below Verilator's least there (tightest 7 vs 6 and 78 vs 74).
    With FINN's price of each depth (`price`), a FIFO's candidates are the deepest depth of
    each distinct price (a depth costs what the shallowest of its price costs, so it is taken
    deep), and a FIFO whose price cannot drop below its safe depth's is not searched.
-   The search runs FIFOs with the largest possible saving first and spends at most
-   SEARCH_WORDS simulated stream words (runs x frames x words per frame; ~2.5 us each), so it
-   stays seconds on large graphs; FIFOs it does not reach keep their safe depths. A last run
-   with every FIFO at its depth must keep the rate, else every FIFO keeps its safe depth.
+   Each FIFO is searched with those before it at their new depths, the cheapest candidate
+   first (most FIFOs that can go to FINN's minimum do), then by bisection. The search runs
+   FIFOs with the largest possible saving first and spends at most SEARCH_WORDS simulated
+   stream words (runs x frames x words per frame; ~2.5 us each), so it stays seconds on large
+   graphs (ResNet-8 W2A2 folded to 16,276 FPS for Pynq-Z2: 7 runs, 13 s CPU; the whole search
+   there takes 48 runs, 91 s); FIFOs it does not reach keep their safe depths (StreamFifos.complete
+   says whether it reached all; a graph too large for MIN_RUNS runs is not searched). A last
+   run with every FIFO at its depth must keep the rate, else every FIFO keeps its safe depth.
 No FIFO gets less than its graph asks for (a skip buffer's token count); FINN's depth is the
 words, or its minimum 2 where a shallow FIFO (5 words) holds them."""
 
@@ -46,6 +51,7 @@ MARGIN_FRACTION = 0.3  # margin over the model's least (module doc, step 3): 30 
 MARGIN_WORDS = 3  # ... + 3 words
 # Stream words the search may simulate (module doc): ~10 s of CPU at ~2.5 us per word.
 SEARCH_WORDS = 4_000_000
+MIN_RUNS = 3  # a budget of fewer model runs searches nothing (safe depths, no run)
 
 Price = Callable[[int, int], tuple[float, ...]]  # (FIFO index, depth) -> FINN's cost
 
@@ -116,10 +122,10 @@ def size_stream_fifos(model: ModelWrapper, price: Price | None = None, *,
     paced = pipe.run({}, pace=reference)
     occupancy = list(paced.max_occupancy[:len(pipe.fifos)])
     safe = {s: max(occupancy[s], asked[s]) for s in range(len(pipe.fifos))}
-    run_words = pipe.words_per_frame() * MODEL_FRAMES
-    found = least_words(pipe.run, safe, asked, reference, price,
-                        max(1, SEARCH_WORDS // max(run_words, 1))) if search else LeastWords(
-                            None, frozenset(), 0, False)
+    budget = SEARCH_WORDS // max(pipe.words_per_frame() * MODEL_FRAMES, 1)  # model runs
+    # the search needs a run at the safe depths, one per candidate tried and a last one
+    found = least_words(pipe.run, safe, asked, reference, price, budget) if (
+        search and budget >= MIN_RUNS) else LeastWords(None, frozenset(), 0, False)
     words, sized, searched = dict(safe), float(paced.cycles_per_frame or 0.0), frozenset[int]()
     if found.words is not None:
         words, sized, searched = found.words, reference, found.searched
