@@ -31,18 +31,42 @@ above the graph's ceiling (fastest SetFolding target: every layer as parallel as
 or codesign's exact min_resources fold at the goal FPS with all caps at 100 % says what it would
 need (or that nothing on the whole board reaches it).
 
-Last run of the families (2026-12-02 at 6f44d28, load ~1-5; FIFOs as codesign's event-time stream
-model sizes them, priced in both tools' totals; 8/8 bit-exact on every row), codesign / best fitting
-SetFolding on Pynq-Z2, Ultra96-V2, ZCU104, U250:
+Each row also has "fifos": the folded design's stream FIFOs at codesign's searched depths
+(codesign.finn.fifo_sizing: least depth + margin, FINN's minimum where the depth does not
+matter), beside the same FIFOs at their safe depths and at FINN's minimum depth, with the
+search's model runs and CPU time. `--keep-other-rows` keeps the file's rows not re-run.
+
+Last run of resnet on Pynq-Z2 (2026-12-02 at 2bb959e, least-depth search on every graph within
+SEARCH_WORDS, load ~3-5; the other rows below are from the 6f44d28 run): 12,207 FPS vs
+SetFolding's 12,207, x1.00 (goal 1.3 missed), 8/8 bit-exact, LUT 36,764 (70 %). Its 51 FIFOs:
+LUT 3,986 at safe depths -> 3,760 searched (6 model runs, the budget ran out; 13.4 s CPU),
+3,331 at FINN's minimum depth 2 (what no sizing can go below); total depth 3,015 -> 2,627.
+The search made the fold 117.8 s (was 10.3 s) and the SetFolding sweep 858 s (was 60 s): every
+one of their ~40 priced foldings sizes its FIFOs.
+Why resnet8/Pynq-Z2 stays x1.00 (measured with the same code, outside this script): the
+16,276-FPS folding (x1.33) cannot fit 70 % of the LUTs (37,240) with FIFOs the model can
+justify. FINN prices a FIFO of up to 32 words at ~1 LUT per bit of width, so the FIFOs'
+floor is their width: the 16,276-FPS plan the optimizer finds at a 75 % cap has layers 35,792 +
+converters 598 LUT, FIFOs 3,490 at safe depths, 2,968 with the complete search (48 runs, 91 s)
+and 2,432 at FINN's minimum: 38,822 even at the minimum. The leanest-LUT 16,276-FPS folding in
+codesign's space (minimize_resources with LUT <= 34,800) is 34,023 (layers) + 598: with the
+complete search its FIFOs cost 3,079 (37,700 LUT, 460 over the cap), with the budgeted search
+3,564 (38,185); only with nearly every FIFO at FINN's minimum (2,448: 37,069) would it fit, which the
+model says throttles the pipeline.
+
+Run of the families before (2026-12-02 at 6f44d28, load ~1-5; FIFOs as codesign's event-time stream
+model sizes them, safe depths above 15,000 words/frame, priced in both tools' totals; 8/8
+bit-exact on every row), codesign / best fitting SetFolding on Pynq-Z2, Ultra96-V2, ZCU104, U250:
   cnn1d  x1.00 x1.22 x1.00 x1.00;  resnet8  x1.00 x1.33 x1.33 x1.00;  ds-cnn  x1.00 x1.00 x1.00 x1.00.
 Never slower than SetFolding. The 1.3x goal is missed on 6 of 8 residual/depthwise rows; the exact
 goal probe says why: resnet8/U250 and ds-cnn/ZCU104 and U250 are at the graph's ceiling (both tools
 at the fastest folding FINN allows); ds-cnn/Pynq-Z2 would need 98 % of the LUTs (cap 70 %),
-resnet8/Pynq-Z2 89 %; on ds-cnn/Ultra96-V2 no folding passes 100,000 FPS on the whole board (1.14x
-SetFolding's 87,566). resnet8/Pynq-Z2 was x1.33 before the stream FIFOs were sized on this graph:
-its 57 FIFOs now take 3,672 LUT at the model's safe depths (not tightened above 15,000 stream words
-per frame), and the 16,276-FPS plan no longer fits. Fold times 0.4-10.6 s (was up to 137 s before the
-event-time model). The --large row below is from an earlier run.
+resnet8/Pynq-Z2 89 % (the probe minimises all resources together, not LUT alone; see above);
+on ds-cnn/Ultra96-V2 no folding passes 100,000 FPS on the whole board (1.14x SetFolding's
+87,566). resnet8/Pynq-Z2 was x1.33 before the stream FIFOs were sized on this graph: its 57 FIFOs
+took 3,672 LUT at the model's safe depths and the 16,276-FPS plan no longer fit. Fold times
+0.4-10.6 s (was up to 137 s before the event-time model). The --large row below is from an
+earlier run.
 
 Earlier run (2-core machine shared with another engineer, load ~1.5-2.8): families 6.9 min in all;
 --large completed in ~3 min: build+export 51 s, compile to estimates 121 s, fold 6.3 s
@@ -149,6 +173,7 @@ def measure(family: str, board_name: str, work: Path) -> dict[str, Any]:
     check = verify_against(folded, x, reference_outputs(model, x))
     ours_conv = {k: float(sum(c.cost.get(k, 0.0) for c in report.converters))
                  for k in RESOURCE_KINDS}
+    fifos = fifo_summary(folded, est)
     ratio = report.fps / baseline.fps if baseline else None
     target = TARGET_RATIO.get(family, 1.0)
     probe = None if ratio is None or ratio >= target - 1e-9 else \
@@ -166,7 +191,7 @@ def measure(family: str, board_name: str, work: Path) -> dict[str, Any]:
         "bottleneck": est.bottleneck,
         "lut": est.totals["LUT"], "bram_18k": est.totals["BRAM_18K"],
         "uram": est.totals["URAM"], "dsp": est.totals["DSP"],
-        "totals": dict(est.totals), "converter_totals": ours_conv,
+        "totals": dict(est.totals), "converter_totals": ours_conv, "fifos": fifos,
         "budget_lut": board.budget()["LUT"], "resources": {k: board.resources[k]
                                                           for k in RESOURCE_KINDS},
         "caps": {k: board.caps[k] for k in RESOURCE_KINDS},
@@ -177,6 +202,40 @@ def measure(family: str, board_name: str, work: Path) -> dict[str, Any]:
         "bit_exact": f"{check.matched}/{check.samples}", "verify_details": check.details,
         "layers": [n.op_type for n in folded.model.graph.node],
     }
+
+
+def fifo_summary(folded: Any, est: Any) -> dict[str, Any]:
+    """codesign's stream FIFOs of the folded design: count, total depth and LUT/BRAM_18K as
+    estimated (searched depths), beside the same FIFOs at their safe depths and at FINN's
+    minimum depth (what no sizing can go below), with the search's model runs and time."""
+    from codesign.finn._env import quiet_finn
+    from codesign.finn.fifos import fifo_cost, fifo_price, size_stream_fifos, stream_fifos
+
+    model, sized = stream_fifos(folded)
+    with quiet_finn():
+        start = time.process_time()
+        again = size_stream_fifos(model, fifo_price(model, folded.part))
+        sizing_s = time.process_time() - start
+        safe = size_stream_fifos(model, search=False)
+
+    def cost(depths: list[int]) -> dict[str, float]:
+        out = dict.fromkeys(("LUT", "BRAM_18K"), 0.0)
+        for f, depth in zip(sized.fifos, depths, strict=True):
+            priced = dict(fifo_cost(depth, f.lanes, f.width // max(f.lanes, 1), f.dtype,
+                                    folded.part))
+            for k in out:
+                out[k] += priced[k]
+        return out
+
+    return {"count": len(sized.fifos), "runs": sized.runs, "complete": sized.complete,
+            "sizing_cpu_s": sizing_s, "same_again": again.depth_of() == sized.depth_of(),
+            "total_depth": sum(f.depth for f in sized.fifos),
+            "safe_total_depth": sum(f.depth for f in safe.fifos),
+            "searched": cost([f.depth for f in sized.fifos]),
+            "estimated": {"LUT": sum(f.lut for f in est.fifos),
+                          "BRAM_18K": sum(f.bram_18k for f in est.fifos)},
+            "safe": cost([f.depth for f in safe.fifos]),
+            "finn_minimum": cost([max(2, f.asked) for f in sized.fifos])}
 
 
 def goal_probe(hw: Any, board: Any, goal_fps: float, ceiling: float) -> dict[str, Any]:
@@ -354,6 +413,16 @@ def print_rows(console: Console, rows: list[dict[str, Any]]) -> None:
                       r["bit_exact"])
     console.print(table)
     for r in rows:
+        f = r.get("fifos")
+        if f:
+            console.print(f"  {r['family']} on {r['board']}: {f['count']} FIFOs, LUT "
+                          f"{f['safe']['LUT']:,.0f} at safe depths -> {f['searched']['LUT']:,.0f} "
+                          f"searched (FINN's minimum depths {f['finn_minimum']['LUT']:,.0f}); "
+                          f"BRAM_18K {f['safe']['BRAM_18K']:g} -> {f['searched']['BRAM_18K']:g}; "
+                          f"depth {f['safe_total_depth']:,} -> {f['total_depth']:,}; "
+                          f"{f['runs']} model runs{'' if f['complete'] else ' (budget)'}, "
+                          f"{f['sizing_cpu_s']:.1f} s CPU")
+    for r in rows:
         if r["goal_probe"]:
             g = r["goal_probe"]
             console.print(f"  {r['family']} on {r['board']}: ×{r['vs_setfolding']:.2f} < "
@@ -381,6 +450,8 @@ def main() -> None:
                         help="also time MobileNet-v1 at 224x224 on ZCU104 (compile, fold, "
                              "verify 2 samples)")
     parser.add_argument("--out", type=Path, default=RESULTS / "families.json")
+    parser.add_argument("--keep-other-rows", action="store_true",
+                        help="keep the file's rows of the families/boards not re-run")
     args = parser.parse_args()
     console = Console(width=200)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -391,6 +462,15 @@ def main() -> None:
             log(f"{family} on {board}")
             with tempfile.TemporaryDirectory() as tmp:
                 rows.append(measure(family, board, Path(tmp)))
+    if rows and args.keep_other_rows:
+        done = {(r["family"], r["board"]) for r in rows}
+        kept = [r for r in previous.get("results", []) if (r["family"], r["board"]) not in done]
+        order = {f: i for i, f in enumerate(FAMILIES)}
+        boards = [load_board(b).name for b in BOARDS]
+        rows = sorted(kept + rows, key=lambda r: (order.get(r["family"], len(order)),
+                                                  boards.index(r["board"]) if r["board"] in boards
+                                                  else len(boards)))
+        result["rows_kept_from_earlier_run"] = sorted(f"{r['family']}/{r['board']}" for r in kept)
     if rows:
         result.update(load_at_end=os.getloadavg()[0], results=rows)
         if "large" in previous and not args.large:
