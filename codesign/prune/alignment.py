@@ -28,18 +28,6 @@ The rule, per channel group (producer P with C channels, consumer Q):
 Counts that are multiples of the granularity keep that parallelism legal, so cycles fall in
 proportion to the channels removed instead of jumping to a narrow folding.
 
-At the host I/O bound (the unpruned design already moves frames as fast as the DMA does, so
-fewer cycles buy no FPS) a count may instead keep the folds: the same cycles with fewer lanes.
-A node with PE lanes over C channels takes C / PE cycles per pixel (its fold); a count c keeps
-it with PE' = c / fold lanes, so c must be a multiple of the fold, and a consumer's SIMD over
-C * n inputs keeps its fold F = C * n / SIMD when F / gcd(F, n) divides c. `fold_required` is
-the lcm of those, and at the I/O bound the rule with the smaller requirement sets the
-granularity (`rule` "lanes" or "folds"): either keeps every multiple at or under the reference
-cycles on lanes in proportion to the channels. Measured on TFC/Pynq-Z2 (I/O bound at 98
-cycles/frame): the first layer at PE 32 x SIMD 16 over 64 channels keeps its lanes at multiples
-of 32 (bounded to 8) but its folds at multiples of 2, so the plan may keep 30 channels instead of
-24 (benchmarks/pruning_seeds.py).
-
 A coupled group takes the lcm over all its members and consumers: the PE of every producer's
 MVAU and of every depthwise conv's VVAU (PE lanes over channels; its SIMD spans the kernel
 window, not channels), the PE/SIMD of every node charged to them (the residual join
@@ -73,11 +61,9 @@ class Alignment:
     consumer_simd: int  # of the first consumer
     inputs_per_channel: int  # first consumer's MW / channels
     channel_simd: int  # the part of the consumers' SIMD that spans the channels (lcm)
-    required: int  # lcm of all of the above: the counts that keep every lane count legal
+    required: int  # lcm of all of the above
     limit: int  # max(channels // min_options, min(NARROW_GRAIN, channels // 2), 1)
-    granularity: int  # largest divisor of the rule's requirement <= limit
-    fold_required: int = 1  # the counts that keep every fold (cycles) with fewer lanes
-    rule: str = "lanes"  # "folds" at the I/O bound when fold_required < required
+    granularity: int  # largest divisor of required <= limit
 
 
 def channel_simd(simd: int, inputs_per_channel: int) -> int:
@@ -98,13 +84,6 @@ def bounded(required: int, channels: int, min_options: int = MIN_OPTIONS) -> int
     return max(d for d in range(1, min(required, limit) + 1) if required % d == 0)
 
 
-def fold_part(lanes: int, inputs: int, inputs_per_channel: int = 1) -> int:
-    """The channel multiple that keeps a node's fold (`inputs` / `lanes` cycles per pixel) at
-    fewer lanes, `inputs_per_channel` inputs per channel (module doc)."""
-    fold = inputs // lanes
-    return fold // gcd(fold, inputs_per_channel)
-
-
 def _consumer_part(g: ChannelGroup, profile: HardwareProfile, consumer: str, features: int,
                    first: bool) -> tuple[int, int, int]:
     """(SIMD, inputs per channel, channel part of the SIMD) of one consumer of `g`."""
@@ -123,7 +102,6 @@ def _consumer_part(g: ChannelGroup, profile: HardwareProfile, consumer: str, fea
 def alignments(groups: Sequence[ChannelGroup], profile: HardwareProfile, *,
                min_options: int = MIN_OPTIONS) -> tuple[Alignment, ...]:
     """The rule of the module docstring, applied to every group."""
-    at_io_bound = profile.estimates.bound == "io"
     rows = []
     for g in groups:
         members = [profile.layer(m) for m in g.members]
@@ -139,14 +117,9 @@ def alignments(groups: Sequence[ChannelGroup], profile: HardwareProfile, *,
         between = tuple(f for m in members for f in m.channel_folds)
         part = lcm(*(p[2] for p in parts))
         required = lcm(pe, part, *between)
-        folds = lcm(*(fold_part(m.pe, g.channels) for m in members),
-                    *(fold_part(f, g.channels) for f in between),
-                    *(fold_part(simd, g.channels * per, per) for simd, per, _ in parts))
-        rule = "folds" if at_io_bound and folds < required else "lanes"
-        basis = folds if rule == "folds" else required
         rows.append(Alignment(g.name, g.channels, pe, between, parts[0][0], parts[0][1], part,
                               required, grain_limit(g.channels, min_options),
-                              bounded(basis, g.channels, min_options), folds, rule))
+                              bounded(required, g.channels, min_options)))
     return tuple(rows)
 
 

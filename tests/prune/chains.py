@@ -3,8 +3,6 @@ tests that need no FINN compile."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 
 from codesign.prune.graph import ChannelGroup
@@ -26,7 +24,7 @@ def chain(widths: tuple[int, ...], lut: tuple[float, ...], cycles: tuple[int, ..
                            features_per_channel=1) for i, n in enumerate(names[:-1])]
     profile = HardwareProfile(layers=layers, fps=1.0, max_cycles=max(cycles),
                               totals={"LUT": sum(lut)}, fits=True, objective="maximize",
-                              target_fps=None, estimates=SimpleNamespace(bound="compute"))  # type: ignore[arg-type]
+                              target_fps=None, estimates=None)  # type: ignore[arg-type]
     return groups, profile
 
 

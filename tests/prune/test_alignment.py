@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from codesign.errors import PruneError
@@ -29,11 +27,10 @@ def _layer(name: str, pe: int, simd: int, mh: int, mw: int, folds: tuple[int, ..
                          uram=0.0, dsp=0.0, channel_folds=folds)
 
 
-def _profile(*layers: LayerHardware, bound: str = "compute") -> HardwareProfile:
+def _profile(*layers: LayerHardware) -> HardwareProfile:
     return HardwareProfile(layers=layers, fps=1.0, max_cycles=max(x.cycles for x in layers),
                            totals={"LUT": sum(x.lut for x in layers)}, fits=True,
-                           objective="maximize", target_fps=None,
-                           estimates=SimpleNamespace(bound=bound))  # type: ignore[arg-type]
+                           objective="maximize", target_fps=None, estimates=None)  # type: ignore[arg-type]
 
 
 def _group(name: str, channels: int, consumer: str, *, kind: str = "linear", per: int = 1,
@@ -96,42 +93,6 @@ def test_granularity_of_a_tfc_folded_for_pynq_z2() -> None:
     assert granularity(groups, profile) == {"l0": 8, "l1": 8, "l2": 8}
     assert (rows["l0"].required, rows["l0"].limit) == (32, 8)
     assert granularity(groups, profile, min_options=4) == {"l0": 16, "l1": 8, "l2": 8}
-
-
-def _tfc_at_the_io_bound() -> tuple[list[ChannelGroup], HardwareProfile]:
-    # TFC-W2A2 on pynq-z2 as measured: I/O bound at 98 cycles/frame (the first layer's
-    # 64/32 x 784/16), the others faster.
-    groups = [_group("l0", 64, "l1"), _group("l1", 64, "l2"), _group("l2", 64, "cls")]
-    return groups, _profile(_layer("l0", 32, 16, 64, 784), _layer("l1", 2, 32, 64, 64),
-                            _layer("l2", 8, 8, 64, 64), _layer("cls", 1, 8, 10, 64), bound="io")
-
-
-def test_at_the_io_bound_a_layer_may_keep_its_folds_with_fewer_lanes() -> None:
-    groups, profile = _tfc_at_the_io_bound()
-    rows = {a.name: a for a in alignments(groups, profile)}
-    # l0: PE 32 over 64 channels is 2 cycles per pixel, l1's SIMD 32 over 64 inputs 2 more:
-    # counts of 2s keep both folds; the lanes rule would ask for 32 (bounded to 8).
-    assert (rows["l0"].required, rows["l0"].fold_required, rows["l0"].rule) == (32, 2, "folds")
-    # l1: PE 2 is a fold of 32, which asks more than its lanes do: the lanes rule stays
-    assert (rows["l1"].required, rows["l1"].fold_required, rows["l1"].rule) == (8, 32, "lanes")
-    assert granularity(groups, profile) == {"l0": 2, "l1": 8, "l2": 8}
-    compute = _profile(*profile.layers)  # the same folding, compute-bound: lanes everywhere
-    assert {a.rule for a in alignments(groups, compute)} == {"lanes"}
-    assert granularity(groups, compute) == {"l0": 8, "l1": 8, "l2": 8}
-
-
-@pytest.mark.parametrize("count", range(2, 65, 2))
-def test_every_count_of_the_fold_granule_folds_at_the_reference_cycles(count: int) -> None:
-    groups, profile = _tfc_at_the_io_bound()
-    l0, l1 = profile.layer("l0"), profile.layer("l1")
-    reference = profile.max_cycles
-    # the producer: PE' lanes over `count` outputs, SIMD as before, no more cycles
-    pe = count // (l0.mh // l0.pe)
-    assert count % pe == 0 and (count // pe) * (l0.mw // l0.simd) <= reference
-    assert pe * l0.simd <= l0.pe * l0.simd * count / l0.mh  # lanes in proportion
-    # the consumer: SIMD' over `count` inputs, the same fold
-    simd = count // (l1.mw // l1.simd)
-    assert count % simd == 0 and (l1.mh // l1.pe) * (count // simd) <= reference
 
 
 def test_granularity_of_a_small_cnv_folded_for_pynq_z2() -> None:

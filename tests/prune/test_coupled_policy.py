@@ -26,7 +26,7 @@ def _layer(name: str, pe: int, simd: int, mh: int, mw: int, folds: tuple[int, ..
 def _profile(*layers: LayerHardware) -> HardwareProfile:
     return HardwareProfile(layers=layers, fps=1.0, max_cycles=max(x.cycles for x in layers),
                            totals={"LUT": sum(x.lut for x in layers)}, fits=True,
-                           objective="maximize", target_fps=None, estimates=SimpleNamespace(bound="compute"))  # type: ignore[arg-type]
+                           objective="maximize", target_fps=None, estimates=None)  # type: ignore[arg-type]
 
 
 def _group(producers: tuple[str, ...], channels: int, consumers: tuple[str, ...],
