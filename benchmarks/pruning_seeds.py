@@ -38,7 +38,23 @@ takes ~90 % of the LUTs, and with its 8-channel granule only 24 channels leave -
 seed 0 (aligned runs alone, ad-hoc script), distillation 0.5 with the plan 2.4 pt on seed 0.
 A longer final fine-tune (16 epochs instead of 8, with the plan; aligned runs alone, same
 seeds and unpruned models): 1.2, 0.5, 1.2, 1.5, -0.3, 0.6, 0.0, -0.4 pt (median 0.55), again 5
-of 8 within 1.0 pt, seeds 0 and 3 fail in every recipe tried; the flow keeps 8."""
+of 8 within 1.0 pt, seeds 0 and 3 fail in every recipe tried; the flow keeps 8.
+
+Tried on 2 Dec 2026 at eb31b60 (reverted in af4d2ea), load 3-5: a granularity that, at the I/O
+bound, lets a layer keep its folds (same cycles, fewer lanes): TFC's first layer (PE 32 x SIMD
+16 over 64) gets a granule of 2 instead of 8 and the plan keeps 30 channels
+(pruning_seeds_tfc_w2a2_mnist5k_foldrule.json: 30-64-48 on 6 seeds, 30-56-64 on 2; MACs
+-50.9/-50.1 %, LUT -50.6/-49.7 %; losses 1.5, 0.3, 1.3, 1.5, 0.2, 0.7, 0.6, 0.1 pt, median
+0.65): 5 of 8 within 1.0 pt, 4 of them with LUT -50 % (the 30-56-64 seeds land at -49.7 %).
+No better in accuracy than 24-64-64 and 7-8 points fewer LUTs saved, so it was reverted.
+Same rule, aligned runs alone (benchmarks/pruning_forced_shapes.py --counts auto, 8 seeds
+each): 5 prune steps 0.8, 1.2, 1.0, 1.0, -0.8, -0.3, -1.3, 0.2 (7 within 1.0 pt, but 2 seeds
+at LUT -49.7 %); 5 steps at target 0.51 (30-56-56 / 28-64-64) 1.5, 0.5, 1.5, 1.3, -0.2,
+-0.1, -0.8, 0.7 (5 within, 3 seeds at LUT -49.9 %); 5 steps at target 0.54 (28-56-48 /
+26-64-64) 1.4, 1.6, 1.3, 1.7, 1.1, 0.9, 0.7, 1.7 (2 within); 3 steps at 0.53, seeds 0-3: 0.0,
+1.9, 1.5, 2.7; distillation 1.0 (T 4) 1.3, 1.1, 1.1, 1.4, 0.6, 0.5, 0.2, 0.6 (4 within). The
+same seed moves by up to 2 pt between recipes that end on the same shape (seed 6: -1.3 and
++0.6 at 30-64-48), so one 8-seed run of a recipe separates medians, not the 6-of-8 count."""
 
 from __future__ import annotations
 
