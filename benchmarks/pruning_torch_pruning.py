@@ -30,10 +30,32 @@ Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/result
          (one run per flow and seed, then merged: rows of the same flow and seed are joined)
 Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 
-Last run (2026-12-02; seeds 0-1 of DS-CNN and seed 0 of ResNet-8 at 857314b, the rest at
-b1bd4ff..53a4ced in the shared working tree, with other engineers' uncommitted edits; load
-average 5-14 on 2 shared cores, their jobs and tests beside; Pynq-Z2 with the flows' caps;
-torch-pruning 1.6.1):
+Last run, ResNet-8 (2 Dec 2026, at c347c6d in a private worktree, 1 thread, load 4-6 on 2
+shared cores; the flow now targets 0.65 in one step with 2 + 1 epochs, and the aligned rows
+come from benchmarks/pruning_families.py's run at the same commit, so both sides are measured
+by one version of the estimates; torch-pruning 1.6.1):
+- ResNet-8: the board's lanes are 8 on every seed (the granularity of every 64-channel group),
+  so `round_to` 8 is both variants. Torch-Pruning, asked for the aligned run's 66.1 / 66.7 /
+  65.9 % (seeds 0/1/2), cuts 71.3 % each (8-8-16-16-40-40, at the smallest ratio on the grid
+  that reaches the target in one step; two steps towards 55.8 % stopped at 67.3 %), top-1
+  80.75 / 81.95 / 79.90 % vs aligned 81.50 / 81.30 / 80.50 % (-0.75 / +0.65 / -0.60 pt: TP
+  less accurate on seeds 0 and 2, median -0.60), 21,259 FPS each vs aligned 21,259 each:
+  aligned / TP x1.00 on every seed, median x1.00; LUT at the unpruned best FPS 19,187-19,196
+  (it removed 5 pt more MACs). Bit-exact 20/20 on every Torch-Pruning model. Goal (x1.1 at no
+  worse accuracy): accuracy no worse (median), FPS x1.00: not met. On 18 kept-count shapes of
+  seed 0 (one cut, no fine-tune; flows/resnet8_w4a4_fashion_pruned.yaml's header), FPS within
+  the caps x the remaining MAC fraction lies within -12 / +2 % of the unpruned model's, so at
+  equal MACs an allocation gains at most ~2 % over MAC-proportional FPS on this board (TP's
+  shape sits at -14 %: the same FPS as the aligned run with 5 pt more MACs removed);
+  Torch-Pruning's FPS edge in the run before came from its overshoot.
+- The run before (target 0.55, two steps, the allocation summing every layer's cycles share):
+  TP 67.3 % MACs (8-8-16-16-48-48), 82.40 / 81.40 / 81.05 % vs aligned 80.80 / 81.70 / 80.65 %,
+  21,259 FPS vs aligned 17,007 / 18,222 / 18,222 (x0.80 / x0.86 / x0.86; same-run x0.75 /
+  x0.73 / x0.75).
+
+Last run, DS-CNN (2026-12-02; seeds 0-1 at 857314b, seed 2 at b1bd4ff..53a4ced in the shared
+working tree, with other engineers' uncommitted edits; load average 5-14; not re-run: c347c6d
+leaves DS-CNN's allocation unchanged, one producer per group):
 - DS-CNN: the board's lanes are 8, so `round_to` 8 is both variants (one run). Torch-Pruning
   cut 71.1 / 57.3 / 57.3 % of the MACs (seeds 0/1/2; aligned 57.4 / 56.2 / 55.1 %), top-1
   80.65 / 80.10 / 79.90 % vs aligned 80.80 / 80.10 / 80.15 % (-0.15 / 0.00 / -0.25 pt), FPS
@@ -42,22 +64,8 @@ torch-pruning 1.6.1):
   Aligned re-run in the same process (seeds 1/2; seed 0 not re-run for lack of time): 57.0 /
   56.2 % MACs, 80.70 / 80.15 %, 25,510 / 27,793 FPS: x1.00 / x1.09 (median of the two
   x1.04), aligned +0.60 / +0.25 pt; seed 1's re-run lands on other counts (32-40-40-40-52)
-  than the families JSON's, 25,510 FPS instead of 27,793.
-- ResNet-8: `round_to` 8 overshoots to 67.3 % of the MACs on every seed (aligned 55.8 / 56.3 /
-  55.8 %): 82.40 / 81.40 / 81.05 % vs aligned 80.80 / 81.70 / 80.65 % (+1.60 / -0.30 / +0.40
-  pt), 21,259 FPS each vs aligned 17,007 / 18,222 / 18,222 (families JSON): x0.80 / x0.86 /
-  x0.86, median x0.86. `round_to` 4 (= the lanes on seed 0): 62.9 %, 80.10 %, 21,259 FPS, x0.80.
-  The families JSON is older than the estimates here: re-run in this process, the unpruned
-  model folds to 7,086 FPS (7,972 there) and seed 2's aligned model, the same counts and
-  accuracy as there, to 15,944 FPS (18,222 there). Same-run aligned: 56.9 / 55.6 / 55.8 %
-  MACs, 82.15 / 80.70 / 80.65 %, 15,944 / 15,461 / 15,944 FPS: aligned / TP x0.75 / x0.73 /
-  x0.75 (seed 0's TP at 857314b; its 8-8-16-16-48-48 counts fold to 21,259 FPS at both
-  versions), median x0.75, TP +0.25 / +0.70 / +0.40 pt more accurate. Torch-Pruning's uniform
-  ratio cuts the 64-channel last stage to 48; the aligned schedule keeps 56-64 there and takes
-  the stem's residual group to 4 of 16 channels.
-- Bit-exact 20/20 on every Torch-Pruning model. Goal (aligned >= x1.1 Torch-Pruning's FPS,
-  median, at no worse accuracy) not met: DS-CNN x1.09 (x1.00 / x1.09 same run), ResNet-8
-  x0.75 (same run) / x0.86."""
+  than the families JSON's, 25,510 FPS instead of 27,793. Bit-exact 20/20 on every
+  Torch-Pruning model."""
 
 from __future__ import annotations
 
