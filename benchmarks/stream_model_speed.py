@@ -8,10 +8,17 @@ FINN's LUT estimate of them at the safe and at the searched depths. Before this 
 event times it stepped every cycle in Python (~10 us per layer-cycle) and was skipped above
 300,000 layer-cycles per frame.
 
-Last run (2 shared cores, load ~9-11, codesign 92d6764; CPU s, median of 3): TFC 0.032 unfolded /
-0.009 folded, CNV 0.49 / 0.67, CNV-pruned 0.86 / 0.19, ResNet-8 0.87 / 0.26, DS-CNN 0.19 / 0.28,
-cnn1d 0.32 / 0.056 (wall 3-8x that on this load). The cycle stepper (d5352b4's code, budget lifted,
-same graphs, one run each, CPU s): TFC unfolded 0.20, cnn1d 0.07 / 4.1, DS-CNN folded 7.9,
+Last run (2026-12-02, 2 shared cores, load ~3-5, codesign 2daeed7, least-depth search within
+SEARCH_WORDS = 4M simulated words; CPU s, one run each): TFC 0.37 unfolded / 0.008 folded, CNV
+16.3 / 15.5, CNV-pruned 0.85 / 15.9, ResNet-8 0.85 / 14.6, DS-CNN 15.5 / 12.2, cnn1d 0.30 /
+0.049. FIFO LUT at safe -> searched depths (FINN's estimate): TFC 121 -> 80 / 303 -> 288, CNV
+1,487 -> 1,487 (3 runs, the budget) / 1,307 -> 1,078, CNV-pruned 2,386 (not searched: over the
+budget) / 2,904 -> 2,339, ResNet-8 6,838 (not searched) / 3,715 -> 3,395, DS-CNN 5,541 -> 5,341 /
+2,309 -> 2,309 (11 runs, nothing cheaper keeps the rate), cnn1d 1,681 -> 1,592 / 966 -> 936.
+Every search on CNV, ResNet-8 and DS-CNN stopped at the budget. Before the search (92d6764, load
+~9-11, median of 3): TFC 0.032 / 0.009, CNV 0.49 / 0.67, CNV-pruned 0.86 / 0.19, ResNet-8 0.87 /
+0.26, DS-CNN 0.19 / 0.28, cnn1d 0.32 / 0.056 (wall 3-8x that on this load).
+The cycle stepper (d5352b4's code, budget lifted, same graphs, one run each, CPU s): TFC unfolded 0.20, cnn1d 0.07 / 4.1, DS-CNN folded 7.9,
 CNV-pruned folded 5.1, ResNet-8 folded 16.7, CNV folded 16.7; the unfolded CNNs not run (tens of
 millions of layer-cycles per frame). The event-time engines give the stepper's results exactly
 on every graph compared (tests/finn/test_stream_timing.py).
