@@ -18,7 +18,8 @@ budget) / 2,904 -> 2,339, ResNet-8 6,838 (not searched) / 3,715 -> 3,395, DS-CNN
 Every search on CNV, ResNet-8 and DS-CNN stopped at the budget. Before the search (92d6764, load
 ~9-11, median of 3): TFC 0.032 / 0.009, CNV 0.49 / 0.67, CNV-pruned 0.86 / 0.19, ResNet-8 0.87 /
 0.26, DS-CNN 0.19 / 0.28, cnn1d 0.32 / 0.056 (wall 3-8x that on this load).
-The cycle stepper (d5352b4's code, budget lifted, same graphs, one run each, CPU s): TFC unfolded 0.20, cnn1d 0.07 / 4.1, DS-CNN folded 7.9,
+The cycle stepper (d5352b4's code, budget lifted, same graphs, one run each, CPU s): TFC
+unfolded 0.20, cnn1d 0.07 / 4.1, DS-CNN folded 7.9,
 CNV-pruned folded 5.1, ResNet-8 folded 16.7, CNV folded 16.7; the unfolded CNNs not run (tens of
 millions of layer-cycles per frame). The event-time engines give the stepper's results exactly
 on every graph compared (tests/finn/test_stream_timing.py).
