@@ -31,23 +31,27 @@ Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/result
 Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 
 Last run, ResNet-8 (2 Dec 2026, at c347c6d in a private worktree, 1 thread, load 4-6 on 2
-shared cores; the flow now targets 0.65 in one step with 2 + 1 epochs, and the aligned rows
-come from benchmarks/pruning_families.py's run at the same commit, so both sides are measured
-by one version of the estimates; torch-pruning 1.6.1):
+shared cores; torch-pruning 1.6.1). The flow targets 0.65 in one step, its 3 epochs in one
+fine-tune; both sides ran that recipe (Torch-Pruning's steps and epochs follow the flow), the
+aligned side with --aligned-here in the same version of the estimates:
 - ResNet-8: the board's lanes are 8 on every seed (the granularity of every 64-channel group),
   so `round_to` 8 is both variants. Torch-Pruning, asked for the aligned run's 66.1 / 66.7 /
   65.9 % (seeds 0/1/2), cuts 71.3 % each (8-8-16-16-40-40, at the smallest ratio on the grid
   that reaches the target in one step; two steps towards 55.8 % stopped at 67.3 %), top-1
-  80.75 / 81.95 / 79.90 % vs aligned 81.50 / 81.30 / 80.50 % (-0.75 / +0.65 / -0.60 pt: TP
-  less accurate on seeds 0 and 2, median -0.60), 21,259 FPS each vs aligned 21,259 each:
-  aligned / TP x1.00 on every seed, median x1.00; LUT at the unpruned best FPS 19,187-19,196
-  (it removed 5 pt more MACs). Bit-exact 20/20 on every Torch-Pruning model. Goal (x1.1 at no
-  worse accuracy): accuracy no worse (median), FPS x1.00: not met. On 18 kept-count shapes of
-  seed 0 (one cut, no fine-tune; flows/resnet8_w4a4_fashion_pruned.yaml's header), FPS within
-  the caps x the remaining MAC fraction lies within -12 / +2 % of the unpruned model's, so at
-  equal MACs an allocation gains at most ~2 % over MAC-proportional FPS on this board (TP's
-  shape sits at -14 %: the same FPS as the aligned run with 5 pt more MACs removed);
-  Torch-Pruning's FPS edge in the run before came from its overshoot.
+  83.55 / 82.85 / 81.70 % vs aligned 83.80 / 82.75 / 81.80 % (-0.25 / +0.10 / -0.10 pt: TP
+  less accurate on seeds 0 and 2, median -0.10), 21,259 FPS each vs aligned 21,259 each:
+  aligned / TP x1.00 on every seed, median x1.00; LUT at the unpruned best FPS 19,186-19,187
+  (it removed 5 pt more MACs) vs aligned 21,087 / 22,282 / 22,418. Bit-exact 20/20 on every
+  Torch-Pruning model. Goal (x1.1 at no worse accuracy): accuracy no worse (median), FPS
+  x1.00: not met. The JSON's "families JSON" columns compare with the families run, whose
+  aligned side fine-tuned 2 + 1 epochs (81.50 / 81.30 / 80.50 %); with that split on both
+  sides TP reached 80.75 / 81.95 / 79.90 % (-0.75 / +0.65 / -0.60 pt), also x1.00.
+- Why not x1.1: on 18 kept-count shapes of seed 0 (one cut, no fine-tune;
+  flows/resnet8_w4a4_fashion_pruned.yaml's header), FPS within the caps x the remaining MAC
+  fraction lies within -12 / +2 % of the unpruned model's, so at equal MACs an allocation
+  gains at most ~2 % over MAC-proportional FPS on this board (TP's shape sits at -14 %: the
+  same FPS as the aligned run with 5 pt more MACs removed); Torch-Pruning's FPS edge in the
+  run before came from its overshoot.
 - The run before (target 0.55, two steps, the allocation summing every layer's cycles share):
   TP 67.3 % MACs (8-8-16-16-48-48), 82.40 / 81.40 / 81.05 % vs aligned 80.80 / 81.70 / 80.65 %,
   21,259 FPS vs aligned 17,007 / 18,222 / 18,222 (x0.80 / x0.86 / x0.86; same-run x0.75 /

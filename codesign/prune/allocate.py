@@ -45,6 +45,9 @@ touches, 4.89 for the stem's residual group (2 producers, 3 consumers) against 2
 chain, and its value / cost came out at 11.2 against 4.5-7.4 for every other group: the
 allocation cut that group from 16 to 4 channels on every seed (seed 0's first move; its raw
 Taylor score per channel, 1.9e-4, is 3-4x the last stage's; benchmarks/pruning_families.py).
+The cost side needed no group rule: a group's member scores are reduced to one per channel
+(importance.py) and normalised by the group's total like a single layer's, so the reduction's
+scale (mean or sum over members) cancels; what differed for groups was only the value.
 
 Give back (`give_back=True`): a move is a whole granule, so the last one can overshoot the
 fraction by far (TFC's first layer: one granule of 8 channels is 11 % of the MACs), and the
