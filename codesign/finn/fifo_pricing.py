@@ -57,6 +57,12 @@ def fifo_price(model: ModelWrapper, part: str) -> Callable[[int, int], tuple[flo
     return price
 
 
+def sized_fifos(model: ModelWrapper, part: str) -> StreamFifos:
+    """size_stream_fifos of the stitched `model` with FINN's prices on `part` (the search's order
+    and skips): the depths fifo_config_file, the estimates and the simulations all use."""
+    return size_stream_fifos(model, fifo_price(model, part))
+
+
 @dataclass(frozen=True)
 class FifoEstimate:
     """A stream FIFO of the accelerator as built, with FINN's estimate of it."""
@@ -100,7 +106,7 @@ def stream_fifos(hw: HWGraph) -> tuple[ModelWrapper, StreamFifos]:
             _SIZED.clear()
         model = stitched_streams(hw)
         with quiet_finn():
-            _SIZED[key] = (model, size_stream_fifos(model, fifo_price(model, hw.part)))
+            _SIZED[key] = (model, sized_fifos(model, hw.part))
     return _SIZED[key]
 
 

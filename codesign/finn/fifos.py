@@ -21,6 +21,7 @@ from codesign.finn.fifo_pricing import (
     fifo_cost,
     fifo_price,
     priced_fifos,
+    sized_fifos,
     stream_fifos,
 )
 from codesign.finn.fifo_sizing import (
@@ -55,6 +56,6 @@ __all__ = [
     "SEARCH_WORDS", "SLACK_WORDS", "FifoEstimate", "LeastWords", "Pipeline", "SkipBuffer",
     "StreamFifo", "StreamFifos", "allowed_least", "fifo_config", "fifo_cost", "fifo_price",
     "finn_depth", "fork_depths", "input_needs", "layer_actor", "least_words", "margin_words",
-    "priced_fifos", "size_skip_fifos", "size_stream_fifos", "skip_buffers", "stitched_streams",
-    "stream_fifos",
+    "priced_fifos", "size_skip_fifos", "size_stream_fifos", "sized_fifos", "skip_buffers",
+    "stitched_streams", "stream_fifos",
 ]

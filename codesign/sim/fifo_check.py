@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from codesign.finn import estimate
-from codesign.finn.fifos import Pipeline, fifo_price, margin_words, size_stream_fifos
+from codesign.finn.fifos import Pipeline, margin_words, sized_fifos
 from codesign.finn.rtl import add_stream_infrastructure, execute_frames, set_fifo_depths
 from codesign.finn.rtl_residual import fifo_capacity, rtl_joins
 from codesign.finn.stream_timing import SHALLOW_WORDS
@@ -74,7 +74,7 @@ def check_fifo_depths(hw: Any, x: np.ndarray, workdir: Path, *, frames: int = 8,
     find_verilator("the FIFO depth check")
     samples = np.resize(np.asarray(x), (frames, *np.asarray(x).shape[1:]))
     stitched = add_stream_infrastructure(rtl_joins(hw.model), hw.part, 2)
-    sized = size_stream_fifos(stitched, fifo_price(stitched, hw.part))
+    sized = sized_fifos(stitched, hw.part)
     depths = sized.depth_of()
     built = make_design(set_fifo_depths(stitched, lambda f, _: depths[f]), hw.part, hw.clock_mhz,
                         finn_fifos=True)

@@ -28,7 +28,7 @@ import numpy as np
 
 from codesign.errors import CompileError, VerificationError
 from codesign.finn import estimate
-from codesign.finn.fifos import fifo_price, size_stream_fifos
+from codesign.finn.fifos import sized_fifos
 from codesign.finn.rtl import (
     add_stream_infrastructure,
     execute_frames,
@@ -183,7 +183,7 @@ def simulate_pipeline(hw: HWGraph, x: np.ndarray, workdir: Path, *, frames: int 
         shortcuts = check_shortcuts(bench, deep, model_depths, needed)
     as_built = None
     if shortcuts:  # one more build: FINN's FIFOs at the depths of codesign's fifo_config_file
-        sized = size_stream_fifos(stitched, fifo_price(stitched, hw.part)).depth_of()
+        sized = sized_fifos(stitched, hw.part).depth_of()
         built = make_design(set_fifo_depths(deep.model, lambda f, _: max(sized[f], model_depths[f])),
                             hw.part, hw.clock_mhz, finn_fifos=True)
         as_built = bench.attempt(built, "as_built")
