@@ -55,17 +55,26 @@ class SetFoldingSweep:
         self._points: dict[tuple[int, int], SetFoldingPoint] = {}
 
     def point(self, target_fps: float, mvau_wwidth_max: int) -> SetFoldingPoint:
+        """SetFolding's design at this target, its stream FIFOs at their safe depths (as
+        codesign's optimizer prices its trial plans)."""
         key = (target_cycles(self.hw.clock_mhz, target_fps), mvau_wwidth_max)
         if key not in self._points:
-            folded = apply_setfolding(self.hw, target_fps=target_fps,
-                                      mvau_wwidth_max=mvau_wwidth_max)
-            est = estimate(folded, self.host_io)
-            conv = {k: float(sum(c.cost.get(k, 0.0) for c in converters(folded)))
-                    for k in RESOURCE_KINDS}
-            self._points[key] = SetFoldingPoint(float(target_fps), mvau_wwidth_max,
-                                                est.max_cycles, est.fps, dict(est.totals), conv,
-                                                est.compute_fps, est.io_fps)
+            self._points[key] = self._evaluate(target_fps, mvau_wwidth_max, search_fifos=False)
         return self._points[key]
+
+    def as_built(self, point: SetFoldingPoint) -> SetFoldingPoint:
+        """`point` with its stream FIFOs at their searched depths (never dearer than safe ones),
+        as codesign reports its own chosen plan."""
+        return self._evaluate(point.target_fps, point.mvau_wwidth_max, search_fifos=True)
+
+    def _evaluate(self, target_fps: float, mvau_wwidth_max: int, *, search_fifos: bool
+                  ) -> SetFoldingPoint:
+        folded = apply_setfolding(self.hw, target_fps=target_fps, mvau_wwidth_max=mvau_wwidth_max)
+        est = estimate(folded, self.host_io, search_fifos=search_fifos)
+        conv = {k: float(sum(c.cost.get(k, 0.0) for c in converters(folded)))
+                for k in RESOURCE_KINDS}
+        return SetFoldingPoint(float(target_fps), mvau_wwidth_max, est.max_cycles, est.fps,
+                               dict(est.totals), conv, est.compute_fps, est.io_fps)
 
     def seen(self) -> tuple[SetFoldingPoint, ...]:
         """Every design evaluated so far."""
@@ -87,7 +96,9 @@ class SetFoldingSweep:
                      wwidths: Iterable[int] = WWIDTHS, grid: int = 12, steps: int = 12
                      ) -> SetFoldingPoint | None:
         """The fastest SetFolding design within `budget` (see module doc; among equally fast
-        ones the leanest, budget-weighted), or None."""
+        ones the leanest, budget-weighted), or None. Fitting is judged with the stream FIFOs at
+        their safe depths, as codesign's optimizer judges its plans; the design returned has them
+        at their searched depths (as_built), as codesign's chosen plan has."""
         slowest, fastest = self.fps_range()
         best: SetFoldingPoint | None = None
 
@@ -119,4 +130,4 @@ class SetFoldingSweep:
                     lo = mid
                 else:
                     hi = mid
-        return best
+        return None if best is None else self.as_built(best)

@@ -154,9 +154,12 @@ def with_io(est: Estimates, io: IOBound | None) -> Estimates:
     return dataclasses.replace(est, io=io, fps=fps)
 
 
-def estimate(hw: HWGraph, host_io: HostIO | None = None) -> Estimates:
+def estimate(hw: HWGraph, host_io: HostIO | None = None, *, search_fifos: bool = True
+             ) -> Estimates:
     """Estimates of `hw` (not modified) at its part and clock; with the board's `host_io`, the
-    headline FPS is bounded by the shell's I/O (module doc)."""
+    headline FPS is bounded by the shell's I/O (module doc). The stream FIFOs are at their
+    searched depths, the accelerator as built (search_fifos=False: at their safe depths, which
+    are never cheaper; what the folding optimizer prices its trial plans at)."""
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
@@ -189,7 +192,7 @@ def estimate(hw: HWGraph, host_io: HostIO | None = None) -> Estimates:
                 dsp=float(res["DSP"]), macs=macs, bops=bops, weight_bits=weight_bits,
                 act_bits=act_bits, params=params,
             ))
-    fifos = priced_fifos(hw)
+    fifos = priced_fifos(hw, search=search_fifos)
     totals = {r: float(sum(float(resources[n][r]) for n in resources)
                        + sum(fifo.cost()[r] for fifo in fifos)) for r in RESOURCES}
     max_cycles = int(performance["max_cycles"])

@@ -57,10 +57,11 @@ def fifo_price(model: ModelWrapper, part: str) -> Callable[[int, int], tuple[flo
     return price
 
 
-def sized_fifos(model: ModelWrapper, part: str) -> StreamFifos:
+def sized_fifos(model: ModelWrapper, part: str, *, search: bool = True) -> StreamFifos:
     """size_stream_fifos of the stitched `model` with FINN's prices on `part` (the search's order
-    and skips): the depths fifo_config_file, the estimates and the simulations all use."""
-    return size_stream_fifos(model, fifo_price(model, part))
+    and skips): the depths fifo_config_file, the estimates and the simulations all use
+    (search=False: the safe depths, what the folding optimizer prices its trial plans at)."""
+    return size_stream_fifos(model, fifo_price(model, part), search=search)
 
 
 @dataclass(frozen=True)
@@ -88,32 +89,34 @@ class FifoEstimate:
                 "width": self.width, **self.cost()}
 
 
-def _model_key(hw: HWGraph) -> tuple[str, str]:
+def _model_key(hw: HWGraph, search: bool) -> tuple[str, str, bool]:
     import hashlib
 
-    return hashlib.sha1(hw.model.model.SerializeToString()).hexdigest(), hw.part
+    return hashlib.sha1(hw.model.model.SerializeToString()).hexdigest(), hw.part, search
 
 
-_SIZED: dict[tuple[str, str], tuple[Any, StreamFifos]] = {}
+_SIZED: dict[tuple[str, str, bool], tuple[Any, StreamFifos]] = {}
 
 
-def stream_fifos(hw: HWGraph) -> tuple[ModelWrapper, StreamFifos]:
+def stream_fifos(hw: HWGraph, *, search: bool = True) -> tuple[ModelWrapper, StreamFifos]:
     """The stitched graph of `hw` (stitched_streams) and the depth of each of its FIFOs
-    (size_stream_fifos); cached per graph, since estimates ask for it often."""
-    key = _model_key(hw)
+    (size_stream_fifos; search=False: the safe depths); cached per graph, since estimates ask
+    for it often."""
+    key = _model_key(hw, search)
     if key not in _SIZED:
         if len(_SIZED) > 64:
             _SIZED.clear()
         model = stitched_streams(hw)
         with quiet_finn():
-            _SIZED[key] = (model, sized_fifos(model, hw.part))
+            _SIZED[key] = (model, sized_fifos(model, hw.part, search=search))
     return _SIZED[key]
 
 
-def priced_fifos(hw: HWGraph) -> tuple[FifoEstimate, ...]:
+def priced_fifos(hw: HWGraph, *, search: bool = True) -> tuple[FifoEstimate, ...]:
     """Every stream FIFO FINN's build of `hw` inserts (one on each stream, converters' included),
-    at the depth codesign's stream model gives it, priced by FINN's StreamingFIFO_rtl estimate."""
-    _, sized = stream_fifos(hw)
+    at the depth codesign's stream model gives it (search=False: its safe depth), priced by
+    FINN's StreamingFIFO_rtl estimate."""
+    _, sized = stream_fifos(hw, search=search)
     found = []
     for fifo in sized.fifos:
         cost = dict(fifo_cost(fifo.depth, fifo.lanes, fifo.width // max(fifo.lanes, 1),

@@ -49,12 +49,10 @@ if TYPE_CHECKING:
 TRUSTED_WORDS = 1  # a FIFO the model keeps at the rate holding this many words gets FINN's minimum
 MARGIN_FRACTION = 0.3  # margin over the model's least (module doc, step 3): 30 % ...
 MARGIN_WORDS = 3  # ... + 3 words
-# Stream words the search may simulate (module doc): ~1.3 s of CPU at ~2.5 us per word. Every
-# folding the optimizer prices is sized, and 4M words (~10 s) made folds 5-14x slower on
-# ResNet-8/CNV graphs (families benchmark at 7e46d0b: resnet8/Pynq-Z2 fold 117.8 s vs 10.3 s)
-# for 200-600 LUT and no change of any families ratio; at 500k those graphs (> 100k words a
-# run) keep their safe depths, MLPs and small conv pipelines are still searched.
-SEARCH_WORDS = 500_000
+# Stream words the search may simulate (module doc): ~10 s of CPU at ~2.5 us per word. Only
+# the plan a fold chooses (and SetFolding's best fitting design) is searched; trial plans are
+# priced at safe depths (codesign.finn.plan), so this is paid once per fold.
+SEARCH_WORDS = 4_000_000
 MIN_RUNS = 3  # a budget of fewer model runs searches nothing (safe depths, no run)
 
 Price = Callable[[int, int], tuple[float, ...]]  # (FIFO index, depth) -> FINN's cost

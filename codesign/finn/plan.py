@@ -6,7 +6,11 @@ and (with `dwc=True`, the default) the data-width converters FINN's InsertDWC ad
 layers whose stream words differ, priced by the converter's own estimate and charged against
 the budget. Stream FIFOs (codesign.finn.fifos) depend on the foldings of neighbouring layers:
 the optimizer reserves only the skip-branch buffers' token count per fork candidate, and the
-applied plan's totals are then charged for every FIFO at its modelled depth (with_stream_fifos).
+applied plan's totals are then charged for every FIFO at its safe depth (with_stream_fifos;
+quick to compute, so every trial plan is priced so). Only the chosen plan gets the least-depth
+search (fifo_sizing, seconds on large graphs): its FIFOs at the searched depths, never dearer
+than safe ones, are the totals reported and the depths FINN's build is given. A faster plan
+that would fit only at searched depths is not looked for.
 What is not modelled: converter cycles (FINN estimates 0), and anything past FINN's
 analytical estimates (post-synthesis numbers differ).
 
@@ -40,7 +44,8 @@ OBJECTIVES = ("maximize", "min_resources")
 FIFO_ROUNDS = 4  # solves at most, each with the budget less the stream FIFOs of the last
 NOT_MODELLED = (
     "stream FIFOs in the optimizer's budget beyond the skip-branch buffers' token count (every "
-    "FIFO is sized by codesign's stream model and priced in the totals after the plan is applied)",
+    "FIFO is sized by codesign's stream model and priced in the totals after the plan is applied: "
+    "at safe depths while plans are compared, the chosen plan at its searched depths)",
     "data-width converter cycles (FINN estimates them as 0)",
     "post-synthesis effects: all costs are FINN's analytical estimates",
 )
@@ -220,7 +225,7 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
     def priced(plan: FoldingPlan, left: dict[str, float]) -> Priced:
         folded = apply_plan(hw, plan)
         plan, folded = _lean_at_io_bound(hw, board, plan, folded, lambda f: solve(left, f))
-        est = estimate(folded, board.host_io)
+        est = estimate(folded, board.host_io, search_fifos=False)
         return with_stream_fifos(plan, folded, est), folded, est
 
     # The stream FIFOs' depths depend on the chosen foldings: solve, size and price them, and
@@ -246,6 +251,7 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
                 lo = mid + 1
             else:
                 (plan, folded, est), hi = tried, mid
+    plan, est = _with_searched_fifos(plan, folded, est, board)
     check_reproduces(plan, est)
     found = converters(folded)
     dwc_lut = sum(c.cost["LUT"] for c in found)
@@ -291,6 +297,19 @@ def _reserve_rounds(budget: dict[str, float], solve: Callable[[dict[str, float]]
         extra = _unreserved_fifos(folded, est)
         reserve = {k: max(reserve[k], extra[k]) for k in RESOURCE_KINDS}
     return rounds
+
+
+def _with_searched_fifos(plan: FoldingPlan, folded: HWGraph, safe: Estimates, board: Board
+                         ) -> tuple[FoldingPlan, Estimates]:
+    """The chosen plan, priced with its FIFOs at safe depths, with them at their searched
+    depths instead (the accelerator as built): the same layers, and no FIFO dearer than at its
+    safe depth (fifo_sizing), so the plan still fits."""
+    est = estimate(folded, board.host_io)
+    searched = dataclasses.replace(plan, totals={k: est.totals[k] for k in RESOURCE_KINDS})
+    if any(est.totals[k] > safe.totals[k] + 1e-6 for k in RESOURCE_KINDS):
+        raise RuntimeError(f"the FIFOs at their searched depths cost more ({est.totals}) than at "
+                           f"their safe depths ({safe.totals}); please report this bug")
+    return searched, est
 
 
 def _fits(plan: FoldingPlan, budget: dict[str, float]) -> bool:

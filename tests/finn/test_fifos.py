@@ -273,3 +273,44 @@ def test_the_stream_model_of_a_chain_takes_well_under_a_second(compiled: Any, na
     start = time.process_time()
     sized = size_stream_fifos(model)
     assert time.process_time() - start < 1.0 and sized.cycles_per_frame > 0
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_a_fold_searches_only_the_plan_it_chooses(blocks: dict, name: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial plans are priced with their FIFOs at safe depths; the least-depth search runs once,
+    on the chosen plan, whose reported FIFOs and totals are then at the searched depths (what
+    fifo_config gives FINN's build), never dearer than the same plan at safe depths."""
+    from codesign.finn import fifo_pricing
+
+    searches: list[bool] = []
+    sizing = fifo_pricing.size_stream_fifos
+
+    def counted(model: Any, price: Any = None, *, search: bool = True) -> Any:
+        searches.append(search)
+        return sizing(model, price, search=search)
+
+    monkeypatch.setattr(fifo_pricing, "size_stream_fifos", counted)
+    fifo_pricing._SIZED.clear()
+    folded, plan, report = fold_for_board(blocks[name], BOARD, "maximize")
+    assert searches.count(True) == 1 and searches.count(False) >= 1
+    safe = estimate(folded, BOARD.host_io, search_fifos=False)
+    est = report.estimates
+    assert [f.depth for f in est.fifos] == list(fifo_config(folded)["fifo_depths"].values())
+    assert all(a.depth <= b.depth for a, b in zip(est.fifos, safe.fifos, strict=True))
+    assert all(est.totals[k] <= safe.totals[k] for k in RESOURCES)
+    assert dict(plan.totals) == est.totals and est.max_cycles == safe.max_cycles
+
+
+def test_setfolding_is_judged_at_safe_depths_and_reported_as_built(blocks: dict) -> None:
+    """SetFolding's designs are judged to fit as codesign's trial plans are (FIFOs at safe
+    depths); the best fitting one comes back as codesign's chosen plan does (searched depths)."""
+    from codesign.finn.baseline import SetFoldingSweep
+
+    sweep = SetFoldingSweep(blocks["identity"], BOARD.host_io)
+    best = sweep.best_fitting(BOARD.budget(), grid=6, steps=4, wwidths=(36,))
+    assert best is not None
+    judged = sweep.point(best.target_fps, best.mvau_wwidth_max)
+    assert judged.fits(BOARD.budget()) and judged.max_cycles == best.max_cycles
+    assert all(best.totals[k] <= judged.totals[k] for k in RESOURCES)
+    assert best.totals["LUT"] < judged.totals["LUT"]  # the search shrinks some FIFO here

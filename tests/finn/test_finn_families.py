@@ -86,13 +86,7 @@ def test_estimates_equal_finn_analyses(compiled: dict, name: str) -> None:
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("board_name", ["pynq-z2", "ultra96-v2", "zcu104"])
 def test_optimizer_never_trails_setfolding(compiled: dict, name: str, board_name: str,
-                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both sides price every stream FIFO at its safe depth here: the least-depth search
-    (fifo_sizing.SEARCH_WORDS) would size the FIFOs of each of the ~25 foldings priced (85 s of
-    CPU instead of 5 s on the identity block; tests/finn/test_fifos.py covers the search)."""
-    from codesign.finn import fifo_sizing
-
-    monkeypatch.setattr(fifo_sizing, "SEARCH_WORDS", 0)
+                                           tmp_path: Path) -> None:
     board = load_board(board_name)
     hw = compile_to_hw(compiled[name][1], part=board.part, clock_mhz=board.clock_mhz,
                        workdir=tmp_path)
