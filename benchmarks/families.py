@@ -36,17 +36,19 @@ Each row also has "fifos": the folded design's stream FIFOs at codesign's search
 matter), beside the same FIFOs at their safe depths and at FINN's minimum depth, with the
 search's model runs and CPU time. `--keep-other-rows` keeps the file's rows not re-run.
 
-Last run of resnet on its 4 boards (2026-12-02 at 2bb959e/2daeed7, least-depth search on every
-graph within SEARCH_WORDS, load ~2-5; the cnn1d and ds-cnn rows below are from the 6f44d28 run),
-codesign / best fitting SetFolding on Pynq-Z2, Ultra96-V2, ZCU104, U250: x1.00 (12,207 FPS both),
-x1.33 (21,701 vs 16,276), x1.33 (65,104 vs 48,828), x1.00 (172,712 both, the graph's ceiling);
-8/8 bit-exact on every row. FIFO LUT at safe depths -> searched (FINN's minimum depth 2 for
-every FIFO): Pynq-Z2 3,986 -> 3,760 (3,331), Ultra96-V2 3,282 -> 2,844 (2,419), ZCU104 4,608 ->
-4,279 (4,187), U250 4,430 -> 4,099 (4,059); BRAM_18K 3 -> 3, 5 -> 5, 1 -> 0, 1 -> 0; total depth
-3,015 -> 2,627, 3,769 -> 3,537, 1,172 -> 531, 1,068 -> 403; 6/8/21/17 model runs, the budget
-ran out on all but U250, 13.4/13.1/11.8/7.5 s CPU per sizing. Every folding the optimizer and
-the SetFolding sweep price is sized, so folds took 117.8/143.8/52.2/8.5 s (were 10.3/10.6/3.3/0.8)
-and the sweeps 858/716/156/104 s (were 60/67/38/25).
+Last run (2026-12-02 21:33-21:41 at 994f0e9, all three families on the 4 boards, load ~1-2:
+trial plans priced with FIFOs at safe depths, the least-depth search only on the chosen plan
+and on SetFolding's best fitting design), codesign / best fitting SetFolding on Pynq-Z2,
+Ultra96-V2, ZCU104, U250:
+  cnn1d  x1.00 x1.22 x1.00 x1.00;  resnet8  x1.00 x1.33 x1.33 x1.00;  ds-cnn  x1.00 x1.00 x1.00 x1.00
+(the same ratios as the runs before, at 6f44d28 and 2bb959e); 8/8 bit-exact on every row. Fold
+times 0.6-1.1 s (cnn1d), 7.4-23.5 s (resnet8; were 117.8/143.8/52.2/8.5 s with every trial
+plan searched, 10.3/10.6/3.3/0.8 s before any search), 1.0-3.3 s (ds-cnn); SetFolding sweeps
+5-55 s (were 104-858 s for resnet8). FIFO LUT at safe depths -> searched (FINN's minimum depth
+2 for every FIFO) on resnet8: Pynq-Z2 3,806 -> 3,580 (3,131), Ultra96-V2 3,282 -> 2,844
+(2,419), ZCU104 4,608 -> 4,279 (4,187), U250 4,430 -> 4,099 (4,059), 5-21 model runs and
+6.4-10.3 s CPU per search (the 4M-word budget ran out on all but U250); ds-cnn 2,633 -> 2,593
+on Pynq-Z2, cnn1d 966 -> 936.
 Why resnet8/Pynq-Z2 stays x1.00 (measured with the same code, outside this script): the
 16,276-FPS folding (x1.33) cannot fit 70 % of the LUTs (37,240) with FIFOs the model can
 justify. FINN prices a FIFO of up to 32 words at ~1 LUT per bit of width, so the FIFOs'
