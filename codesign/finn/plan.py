@@ -201,10 +201,13 @@ def _infeasible(board: Board, hw: HWGraph, space: BuiltSpace, objective: str,
 
 def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
                    target_fps: float | None = None, *, dwc: bool = True,
-                   cache: CostCache | None = None) -> tuple[HWGraph, FoldingPlan, FoldReport]:
+                   cache: CostCache | None = None, search_fifos: bool = True
+                   ) -> tuple[HWGraph, FoldingPlan, FoldReport]:
     """Fold `hw` for `board`: the highest FPS within the budget (objective "maximize"), or the
     least resources (normalised by the budget) that reach `target_fps` ("min_resources").
-    Returns the folded graph, the plan and a report; raises FoldingError if nothing fits."""
+    Returns the folded graph, the plan and a report; raises FoldingError if nothing fits.
+    search_fifos=False leaves the chosen plan's FIFOs at their safe depths (the same plan and
+    FPS, the totals a little higher; for callers that only compare FPS)."""
     if objective not in OBJECTIVES:
         raise FoldingError(f"unknown folding objective {objective!r}; use one of "
                            f"{', '.join(OBJECTIVES)}")
@@ -251,7 +254,8 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
                 lo = mid + 1
             else:
                 (plan, folded, est), hi = tried, mid
-    plan, est = _with_searched_fifos(plan, folded, est, board)
+    if search_fifos:
+        plan, est = _with_searched_fifos(plan, folded, est, board)
     check_reproduces(plan, est)
     found = converters(folded)
     dwc_lut = sum(c.cost["LUT"] for c in found)

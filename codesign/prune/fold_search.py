@@ -104,8 +104,9 @@ def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: M
     cut = copy.deepcopy(model)
     prune_channels(cut, keep_top(scores, counts), input_shape)
     try:
+        # only the FPS is used: the FIFO depth search would change the totals alone
         profile = hardware_profile(cut, input_shape, weight_layers(cut, input_shape), board,
-                                   workdir=workdir)
+                                   workdir=workdir, search_fifos=False)
     except FoldingError:
         return 0.0, None, False
     slowest = profile.bottleneck

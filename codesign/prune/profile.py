@@ -192,11 +192,14 @@ def compile_model(model: nn.Module, input_shape: tuple[int, int, int], board: Bo
 
 def fold_profile(hw: HWGraph, layer_names: Sequence[str], board: Board, *,
                  objective: str = "maximize", target_fps: float | None = None,
-                 dims: Mapping[str, tuple[int, int]] | None = None) -> HardwareProfile:
+                 dims: Mapping[str, tuple[int, int]] | None = None,
+                 search_fifos: bool = True) -> HardwareProfile:
     """Fold a compiled graph for the board and charge FINN's estimates to torch layers.
-    FoldingError (saying which board, objective and why) when no folding fits."""
+    FoldingError (saying which board, objective and why) when no folding fits.
+    search_fifos: as fold_for_board's (False: FIFOs at safe depths, for FPS-only callers)."""
     try:
-        _, _, report = fold_for_board(hw, board, objective, target_fps)
+        _, _, report = fold_for_board(hw, board, objective, target_fps,
+                                      search_fifos=search_fifos)
     except FoldingError as exc:
         goal = f" at {target_fps:,.0f} FPS" if objective == "min_resources" and target_fps else ""
         raise FoldingError(f"no hardware profile (objective {objective}{goal}): {exc}") from exc
@@ -211,10 +214,11 @@ def fold_profile(hw: HWGraph, layer_names: Sequence[str], board: Board, *,
 
 def hardware_profile(model: nn.Module, input_shape: tuple[int, int, int],
                      layer_names: Sequence[str], board: Board, *, objective: str = "maximize",
-                     target_fps: float | None = None, workdir: Path) -> HardwareProfile:
+                     target_fps: float | None = None, workdir: Path,
+                     search_fifos: bool = True) -> HardwareProfile:
     """Export, compile and fold `model` for `board`, per weight layer. `layer_names` are
     `weight_layers(model, input_shape)`; FoldingError if nothing fits the board."""
     dims = layer_dims(model, layer_names)
     hw = compile_model(model, input_shape, board, workdir)
     return fold_profile(hw, layer_names, board, objective=objective, target_fps=target_fps,
-                        dims=dims)
+                        dims=dims, search_fifos=search_fifos)

@@ -300,6 +300,11 @@ def test_a_fold_searches_only_the_plan_it_chooses(blocks: dict, name: str,
     assert all(a.depth <= b.depth for a, b in zip(est.fifos, safe.fifos, strict=True))
     assert all(est.totals[k] <= safe.totals[k] for k in RESOURCES)
     assert dict(plan.totals) == est.totals and est.max_cycles == safe.max_cycles
+    # without the search (FPS-only callers, e.g. pruning's fold search): the same plan, safe depths
+    _, unsearched, quick = fold_for_board(blocks[name], BOARD, "maximize", search_fifos=False)
+    assert searches.count(True) == 1
+    assert unsearched.choices == plan.choices and quick.fps == report.fps
+    assert quick.estimates.totals == safe.totals
 
 
 def test_setfolding_is_judged_at_safe_depths_and_reported_as_built(blocks: dict) -> None:
