@@ -59,6 +59,14 @@ codesign's space (minimize_resources with LUT <= 34,800) is 34,023 (layers) + 59
 complete search its FIFOs cost 3,079 (37,700 LUT, 460 over the cap), with the budgeted search
 3,564 (38,185); only with nearly every FIFO at FINN's minimum (2,448: 37,069) would it fit, which the
 model says throttles the pipeline.
+Would pricing each stream's FIFO inside the optimizer help? Probed at 994f0e9 (ad-hoc script):
+every link of the folding space charged, besides its converter, FINN's depth-2 FIFO on each
+side at the pair's stream widths, then the leanest plan at each faster bottleneck priced with
+its real FIFOs. resnet8/Pynq-Z2: the leanest 16,276-FPS plan with those floors is 37,228 LUT
+in the optimizer (cap 37,240) and 38,569 with its FIFOs at their safe and searched depths; no
+plan below 6,144 cycles fits even at the floors. CNV on Pynq-Z1 (folding benchmark, 2,713 FPS):
+the next faster bottlenecks (3,028-3,086 FPS) need 37,480-37,708 LUT as built. So no: the
+depth the FIFOs need, not their width, is what does not fit.
 
 Run of the families before (2026-12-02 at 6f44d28, load ~1-5; FIFOs as codesign's event-time stream
 model sizes them, safe depths above 15,000 words/frame, priced in both tools' totals; 8/8
