@@ -23,7 +23,16 @@ rows of pairs not re-run now; every row records when it ran (run_at), its repeat
 codesign commit plus changed codesign files it ran on (codesign_tree; the tree is shared with
 other engineers' work in progress). Not a test: the machine is shared, quote medians.
 
-Last run (2026-12-02, as built: streaming FPS = min(compute, I/O), stream FIFOs priced in the
+Last run (2026-12-02 21:42-22:50 at 994f0e9, every model on the 4 boards, --repeats 1, load 2-3
+beside two pruning benchmarks: trial plans priced with FIFOs at safe depths, the least-depth
+search on the chosen plan and on SetFolding's best fitting design only): the same FPS on every
+pair as the run below, CNV-Fashion included (x1.33 / x1.10 / x1.00 / x1.00, now on committed
+code), CNV x1.78 / x1.39 / x1.33 / x1.33, TFC x1.00 everywhere. Checks: never over the caps,
+never slower than SetFolding (both accountings), >= x1.2 on CNV for Pynq-Z1 and Ultra96-V2:
+PASS. Cold optimizer time <= 10 s: FAIL, CNV 16.9-33.8 s single runs (space + solves 0.8-1.9 s;
+the rest is mostly the FIFO search on the chosen plan, ~10 s of CPU at SEARCH_WORDS = 4M, and
+the load), CNV-Fashion 3.6-4.9 s, TFC 0.2-0.6 s.
+Run before (2026-12-02, as built: streaming FPS = min(compute, I/O), stream FIFOs priced in the
 totals; load average 5-13 on the 2 shared cores, other engineers' suites and benchmarks beside):
   CNV and TFC on all four boards were re-run on clean commits with --repeats 1 (CNV/TFC on
   Pynq-Z1 and Ultra96-V2 at 92d6764, CNV/TFC on ZCU104 and U250 at 04aca90, CNV on Pynq-Z1

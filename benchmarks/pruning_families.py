@@ -51,6 +51,14 @@ allocation unchanged, one producer and one consumer per group):
   first: one cut to the allocation's counts and 3 epochs in one call reached 83.60 / 83.40 /
   81.95 % (the old policy's counts at the same target: 81.45 / 83.25 / 81.35 %). Not yet
   re-run here with that recipe: the criterion-unaligned side and the bit-exact check.
+Variants run whole at 994f0e9 (2 Dec 2026, 21:36-22:00, one process each, load 2-3):
+- ResNet-8 at target 0.70 (pruning_families_resnet8_target070.json): MACs -73.0 %, LUT
+  -48.9 %, x4.00 FPS, loss vs control +0.95 pt (medians; seed 0 +1.10), bit-exact 20/20 each;
+  aligned / criterion-unaligned x1.07 / x1.00 / x1.22 (median x1.07): the unaligned side
+  reaches the same fold steps at that sparsity. The flow stays at 0.65.
+- DS-CNN with its unpruned model trained 5 epochs instead of 2 (pruning_families_dscnn_train5
+  .json): loss vs control 2.55 / 3.05 / 3.45 pt, MACs -56.6 %, LUT -43.8 %, x3.20 FPS,
+  aligned / unaligned x1.10 / x1.70 / x1.10; under-training is not why DS-CNN loses accuracy.
 """
 
 from __future__ import annotations
