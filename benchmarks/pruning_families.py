@@ -55,7 +55,10 @@ Variants run whole at 994f0e9 (2 Dec 2026, 21:36-22:00, one process each, load 2
 - ResNet-8 at target 0.70 (pruning_families_resnet8_target070.json): MACs -73.0 %, LUT
   -48.9 %, x4.00 FPS, loss vs control +0.95 pt (medians; seed 0 +1.10), bit-exact 20/20 each;
   aligned / criterion-unaligned x1.07 / x1.00 / x1.22 (median x1.07): the unaligned side
-  reaches the same fold steps at that sparsity. The flow stays at 0.65.
+  reaches the same fold steps at that sparsity. At 0.675 (22:59-23:22,
+  pruning_families_resnet8_target0675.json): MACs -69.1 %, LUT -45.8 %, x3.00 FPS, loss +0.40
+  pt (medians; every seed <= 0.95), bit-exact 20/20 each, aligned / unaligned x1.03 / x1.00 /
+  x1.22 (median x1.03). The flow stays at 0.65.
 - DS-CNN with its unpruned model trained 5 epochs instead of 2 (pruning_families_dscnn_train5
   .json): loss vs control 2.55 / 3.05 / 3.45 pt, MACs -56.6 %, LUT -43.8 %, x3.20 FPS,
   aligned / unaligned x1.10 / x1.70 / x1.10; under-training is not why DS-CNN loses accuracy.
