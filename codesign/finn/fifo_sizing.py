@@ -24,9 +24,11 @@
    Each FIFO is searched with those before it at their new depths, the cheapest candidate
    first (most FIFOs that can go to FINN's minimum do), then by bisection. The search runs
    FIFOs with the largest possible saving first and spends at most SEARCH_WORDS simulated
-   stream words (runs x frames x words per frame; ~2.5 us each), so it stays seconds on large
-   graphs (ResNet-8 W2A2 folded to 16,276 FPS for Pynq-Z2: 7 runs, 13 s CPU; the whole search
-   there takes 48 runs, 91 s); FIFOs it does not reach keep their safe depths (StreamFifos.complete
+   stream words (runs x frames x words per frame; ~0.4-0.6 us each with the compiled event
+   loop, ~2.5 us before it), so it stays a few seconds on large graphs (ResNet-8 W2A2 folded
+   to 12,207 FPS for Pynq-Z2: 5 runs; the whole search there takes 40 runs, ~14 s, and saves
+   another 284 LUT; CNV W2A2 for Pynq-Z1: 6 runs, the whole search 23 runs); FIFOs it does not
+   reach keep their safe depths (StreamFifos.complete
    says whether it reached all; a graph too large for MIN_RUNS runs is not searched). A last
    run with every FIFO at its depth must keep the rate, else every FIFO keeps its safe depth.
 No FIFO gets less than its graph asks for (a skip buffer's token count); FINN's depth is the
@@ -49,7 +51,8 @@ if TYPE_CHECKING:
 TRUSTED_WORDS = 1  # a FIFO the model keeps at the rate holding this many words gets FINN's minimum
 MARGIN_FRACTION = 0.3  # margin over the model's least (module doc, step 3): 30 % ...
 MARGIN_WORDS = 3  # ... + 3 words
-# Stream words the search may simulate (module doc): ~10 s of CPU at ~2.5 us per word. Only
+# Stream words the search may simulate (module doc): ~2-3 s of CPU at ~0.4-0.6 us per word
+# (CNV's cold fold for Pynq-Z1 6.4 s with it, 11.0 s at 12M, 13.4 s at 40M words). Only
 # the plan a fold chooses (and SetFolding's best fitting design) is searched; trial plans are
 # priced at safe depths (codesign.finn.plan), so this is paid once per fold.
 SEARCH_WORDS = 4_000_000

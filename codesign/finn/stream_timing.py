@@ -1,6 +1,6 @@
 """A cycle model of a stitched dataflow accelerator's streams: how many words each stream FIFO
-must hold for the pipeline to run at the rate of its slowest layer. Pure Python and numpy; the
-actors are made from FINN's nodes by codesign.finn.stream_actors.
+must hold for the pipeline to run at the rate of its slowest layer. Python and numpy (the event
+loop compiled with numba); the actors are made from FINN's nodes by codesign.finn.stream_actors.
 
 Every layer is an actor over stream words. From FINN's own node attributes it gets, per frame:
 how many input words it must have read before it can write its j-th output word (`needs`,
