@@ -10,7 +10,8 @@ applied plan's totals are then charged for every FIFO at its safe depth (with_st
 quick to compute, so every trial plan is priced so). Only the chosen plan gets the least-depth
 search (fifo_sizing, seconds on large graphs): its FIFOs at the searched depths, never dearer
 than safe ones, are the totals reported and the depths FINN's build is given. A faster plan
-that would fit only at searched depths is not looked for.
+that would fit only at searched depths is not looked for: with every trial plan searched, CNV
+(Pynq-Z1, Ultra96-V2) and ResNet-8 (Pynq-Z2, whole search) fold to the same FPS, 2-8x slower.
 What is not modelled: converter cycles (FINN estimates 0), and anything past FINN's
 analytical estimates (post-synthesis numbers differ).
 
