@@ -16,10 +16,17 @@ import math
 import numpy as np
 from numba import njit
 
-_JIT = {"cache": True, "nogil": True}
+
+def _jit(function):
+    """numba's njit, its machine code cached on disk where numba finds a writable place (beside
+    this file or the user's cache directory), else compiled once per process (~2 s)."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
 
 
-@njit(**_JIT)
+@_jit
 def _append(t, lo, hi, ids, times, off, count):
     """Record an event at cycle t on each stream ids[lo:hi]."""
     for q in range(lo, hi):
@@ -28,7 +35,7 @@ def _append(t, lo, hi, ids, times, off, count):
         count[s] += 1
 
 
-@njit(**_JIT)
+@_jit
 def _read(i, st, iv, fv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off, n_pushed, popped,
           p_off, n_popped, reads, r_off, issues, j_off):
     """The reads of actor i whose conditions are known (stream_events' read rule)."""
@@ -70,7 +77,7 @@ def _read(i, st, iv, fv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off, n_pus
     return r - start
 
 
-@njit(**_JIT)
+@_jit
 def _issue(i, st, iv, fv, needs_ptr, needs, reads, r_off, issues, pushes, j_off):
     """The issues of actor i whose conditions are known (stream_events' issue rule)."""
     in_words, out_words, total_out, latency = iv[i, 0], iv[i, 1], iv[i, 3], iv[i, 4]
@@ -107,7 +114,7 @@ def _issue(i, st, iv, fv, needs_ptr, needs, reads, r_off, issues, pushes, j_off)
     return j - start
 
 
-@njit(**_JIT)
+@_jit
 def _push(i, st, iv, out_ptr, out_ids, out_delay, caps, pushed, s_off, n_pushed, popped, p_off,
           n_popped, issues, pushes, j_off):
     """The writes of actor i whose conditions are known (stream_events' write rule)."""
@@ -137,7 +144,7 @@ def _push(i, st, iv, out_ptr, out_ids, out_delay, caps, pushed, s_off, n_pushed,
     return p - start
 
 
-@njit(**_JIT)
+@_jit
 def run_kernel(iv, fv, in_ptr, in_ids, out_ptr, out_ids, out_delay, needs_ptr, needs, limits,
                up_ptr, up_ids, down_ptr, down_ids, reader, writer, caps, pushed, s_off, n_pushed,
                popped, p_off, n_popped, reads, r_off, issues, pushes, j_off, source, sink,

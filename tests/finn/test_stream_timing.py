@@ -195,6 +195,28 @@ def test_a_short_branch_too_shallow_deadlocks_as_the_stepper_says() -> None:
     assert not run.finished and run.cycles_per_frame is None
 
 
+def test_the_event_loop_compiles_without_a_writable_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where numba finds no writable place for its cache (a read-only install, no home), the
+    compiled event loop is built per process instead, with the same events."""
+    import importlib
+
+    import numba.core.caching
+
+    from codesign.finn import stream_kernel
+
+    rng = np.random.default_rng(5)
+    actors, streams, source_words, sink_words = _diamond(rng)
+    args = (actors, streams, 0, streams - 1, source_words, sink_words, [3] * streams, 3)
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+    try:
+        uncached = importlib.reload(stream_kernel)
+        assert type(uncached.run_kernel._cache).__name__ == "NullCache"
+        _same(simulate(*args), stepped(*args))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(stream_kernel)
+
+
 def _timer_reference(floor: np.ndarray, interval: float) -> np.ndarray:
     out, n, last = [], 0.0, -1
     for x in floor.tolist():
