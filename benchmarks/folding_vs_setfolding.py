@@ -75,6 +75,7 @@ from codesign.export import export_qonnx
 from codesign.finn import compile_to_hw
 from codesign.finn.baseline import SetFoldingSweep
 from codesign.finn.costs import CostCache, dwc_cost
+from codesign.finn.fifo_pricing import forget_sized
 from codesign.finn.plan import fold_for_board
 from codesign.flow.pareto import pareto_data, plot_pareto
 from codesign.models import build_model
@@ -126,6 +127,7 @@ def run_pair(name: str, onnx: Path, board: Board, work: Path, repeats: int) -> d
     runs = []
     for _ in range(repeats):  # cold: fresh cost caches each time
         dwc_cost.cache_clear()
+        forget_sized()  # FIFO depths are sized per folded graph and cached too
         start = time.perf_counter()
         _, plan, report = fold_for_board(hw, board, cache=CostCache())
         runs.append((time.perf_counter() - start, plan, report))

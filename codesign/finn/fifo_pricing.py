@@ -98,6 +98,12 @@ def _model_key(hw: HWGraph, search: bool) -> tuple[str, str, bool]:
 _SIZED: dict[tuple[str, str, bool], tuple[Any, StreamFifos]] = {}
 
 
+def forget_sized() -> None:
+    """Empty the per-graph cache of stream_fifos and fifo_cost's (for timing cold runs)."""
+    _SIZED.clear()
+    fifo_cost.cache_clear()
+
+
 def stream_fifos(hw: HWGraph, *, search: bool = True) -> tuple[ModelWrapper, StreamFifos]:
     """The stitched graph of `hw` (stitched_streams) and the depth of each of its FIFOs
     (size_stream_fifos; search=False: the safe depths); cached per graph, since estimates ask
