@@ -25,7 +25,17 @@ Usage: python3 benchmarks/pruning_families.py [--flows flows/a.yaml ...] [--seed
 Prints a table; writes JSON and a PNG (per seed: loss vs the control, FPS gain, aligned /
 unaligned FPS ratio).
 
-Last run (2 Dec 2026, ResNet-8 at c347c6d in a private worktree, 1 thread, load 4-6 on 2 shared
+Last run of the shipped ResNet-8 flow (3 Dec 2026, 00:42-00:58 at 31c4fed in a private
+worktree, 1 thread, load 1-2; its one-step, 3-epoch recipe; DS-CNN rows as below): seeds 0/1/2
+counts 4-12-28-16-40-64 / 8-8-20-20-32-56 / 8-8-24-16-32-64, MACs -66.1 / -66.7 / -65.9 %,
+21,259 FPS each (x3.00), top-1 83.80 / 82.75 / 81.80 % vs the epoch-matched control 83.35 /
+83.40 / 82.10 % (loss -0.45 / +0.65 / +0.30 pt, median +0.30: met on every seed),
+criterion-unaligned 82.80 / 82.25 / 82.20 % at 19,099 / 18,896 / 17,593 FPS: aligned / unaligned x1.11 /
+x1.12 / x1.21 (median x1.12, faster on every seed: met), bit-exact 20/20 each (met), LUT at the
+unpruned best FPS (7,086) -43.4 / -38.6 / -38.4 % (median -38.6 %: NOT met, 40 %). Six of the
+seven goals met; LUT misses by 1.4 points.
+
+Run before (2 Dec 2026, ResNet-8 at c347c6d in a private worktree, 1 thread, load 4-6 on 2 shared
 cores; Pynq-Z2 with the flow's caps; DS-CNN rows kept from the run committed in 0e62fb1 (older
 estimates: its unpruned model folded to 7,972 FPS there), not re-run: c347c6d leaves DS-CNN's
 allocation unchanged, one producer and one consumer per group):
