@@ -23,7 +23,15 @@ rows of pairs not re-run now; every row records when it ran (run_at), its repeat
 codesign commit plus changed codesign files it ran on (codesign_tree; the tree is shared with
 other engineers' work in progress). Not a test: the machine is shared, quote medians.
 
-Last run (2026-12-02 21:42-22:50 at 994f0e9, every model on the 4 boards, --repeats 1, load 2-3
+Last run (2026-12-03, the stream model's event loop compiled with numba: TFC at 31c4fed 00:48,
+CNV and CNV-Fashion at 7006f8c 00:57-01:02 with cold repeats that also forget the sized FIFOs,
+--repeats 3, load 2-3 beside a pruning run): the same FPS on every pair as below (CNV x1.78 /
+x1.39 / x1.33 / x1.33, CNV-Fashion x1.33 / x1.10 / x1.00 / x1.00, TFC x1.00). Cold optimizer
+time, median of 3: CNV 6.7 / 7.6 / 4.1 / 3.3 s (Pynq-Z1, Ultra96-V2, ZCU104, U250; 9.0 / 7.5 /
+4.1 / 3.5 s for the first, which also loads numba's cached code), CNV-Fashion 1.0-1.4 s, TFC
+0.1 s: every check passes, "cold optimizer time <= 10 s" included (it failed at 16.9-33.8 s in
+the run below: the FIFO search then took ~10 s of CPU, now ~2-3 s).
+Run before (2026-12-02 21:42-22:50 at 994f0e9, every model on the 4 boards, --repeats 1, load 2-3
 beside two pruning benchmarks: trial plans priced with FIFOs at safe depths, the least-depth
 search on the chosen plan and on SetFolding's best fitting design only): the same FPS on every
 pair as the run below, CNV-Fashion included (x1.33 / x1.10 / x1.00 / x1.00, now on committed
