@@ -8,7 +8,14 @@ FINN's LUT estimate of them at the safe and at the searched depths. Before this 
 event times it stepped every cycle in Python (~10 us per layer-cycle) and was skipped above
 300,000 layer-cycles per frame.
 
-Last run (2026-12-02, 2 shared cores, load ~3-5, codesign 2daeed7, least-depth search within
+Last run (2026-12-03 01:11-01:18 at 7006f8c, the event loop compiled with numba
+(codesign.finn.stream_kernel), load ~3 (two pruning runs beside it), one run each, CPU s): TFC
+0.30 unfolded / 0.005 folded, CNV 5.7 / 3.1, CNV-pruned 0.73 / 2.5, ResNet-8 0.75 / 2.3,
+DS-CNN 3.2 / 2.3, cnn1d 0.077 / 0.023: 2.9-6.4x less CPU where the search runs (CNV folded
+15.5 -> 3.1 s, ResNet-8 folded 14.6 -> 2.3 s), with the same model runs, depths and FIFO LUT
+as the run below on every graph (the budget is in simulated words, so it buys the same runs).
+
+Run before (2026-12-02, 2 shared cores, load ~3-5, codesign 2daeed7, least-depth search within
 SEARCH_WORDS = 4M simulated words; CPU s, one run each): TFC 0.37 unfolded / 0.008 folded, CNV
 16.3 / 15.5, CNV-pruned 0.85 / 15.9, ResNet-8 0.85 / 14.6, DS-CNN 15.5 / 12.2, cnn1d 0.30 /
 0.049. FIFO LUT at safe -> searched depths (FINN's estimate): TFC 121 -> 80 / 303 -> 288, CNV
