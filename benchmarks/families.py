@@ -36,7 +36,12 @@ Each row also has "fifos": the folded design's stream FIFOs at codesign's search
 matter), beside the same FIFOs at their safe depths and at FINN's minimum depth, with the
 search's model runs and CPU time. `--keep-other-rows` keeps the file's rows not re-run.
 
-Last run (2026-12-02 21:33-21:41 at 994f0e9, all three families on the 4 boards, load ~1-2:
+Last run (2026-12-03 01:31-01:36 at 7006f8c, the stream model's event loop compiled with
+numba, all three families on the 4 boards, load ~2-3 beside a pruning run): the same FPS,
+ratios, FIFO depths and LUT on every row as the run below, 8/8 bit-exact; fold times 0.3-0.9 s
+(cnn1d), 2.4-8.0 s (resnet8; 7.4-23.5 s below), 0.6-2.0 s (ds-cnn); SetFolding sweeps 3-32 s
+(5-55 s below); the FIFO search 0.2-2.3 s CPU (6.4-10.3 s on resnet8 below).
+Run before (2026-12-02 21:33-21:41 at 994f0e9, all three families on the 4 boards, load ~1-2:
 trial plans priced with FIFOs at safe depths, the least-depth search only on the chosen plan
 and on SetFolding's best fitting design), codesign / best fitting SetFolding on Pynq-Z2,
 Ultra96-V2, ZCU104, U250:
