@@ -30,7 +30,15 @@ Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/result
          (one run per flow and seed, then merged: rows of the same flow and seed are joined)
 Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 
-Last run, ResNet-8 (2 Dec 2026, at c347c6d in a private worktree, 1 thread, load 4-6 on 2
+Run on the ResNet-8 flow at its current target 0.66 (3 Dec 2026 01:38-01:46 at d3c25b0, seeds
+2/3/4 against the families JSON's aligned rows; seeds 0/1 keep the 0.65 shapes below;
+pruning_torch_pruning_resnet8_target066.json): asked for 73.0 / 73.0 / 75.1 %, Torch-Pruning
+cuts 74.7 % each (8-8-16-16-32-32), 81.50 / 81.65 / 81.45 % (+0.35 / +0.35 / -0.80 pt against
+the aligned runs), 28,345 FPS each vs aligned 28,345 / 21,259 / 28,345: aligned / TP x1.00 /
+x0.75 / x1.00. Over seeds 0-4, x1.00 median: the x1.1 goal is not met. Bit-exact on every TP
+model.
+
+Last run, ResNet-8 at 0.65 (2 Dec 2026, at c347c6d in a private worktree, 1 thread, load 4-6 on 2
 shared cores; torch-pruning 1.6.1). The flow targets 0.65 in one step, its 3 epochs in one
 fine-tune; both sides ran that recipe (Torch-Pruning's steps and epochs follow the flow), the
 aligned side with --aligned-here in the same version of the estimates:
