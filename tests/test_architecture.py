@@ -33,6 +33,8 @@ DEFERRED = {
     "codesign.models.user": "codesign.models.mlp imports torch at the top",
     "codesign.prune.graph": "codesign.models.mlp imports torch at the top",
     "codesign.finn.compile": "codesign.finn.passes subclasses qonnx's Transformation (loads qonnx)",
+    "codesign.finn.stream_events": "codesign.finn.stream_kernel imports numba (~0.4 s), needed only "
+                                   "when a pipeline whose streams can fill runs",
 }
 
 
