@@ -42,7 +42,7 @@ def _read(i, st, iv, fv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off, n_pus
     in_words, out_words, total_in, total_out = iv[i, 0], iv[i, 1], iv[i, 2], iv[i, 3]
     r = start = st[i, 0]
     last = reads[r_off[i] + r - 1] if r > 0 else -1
-    window = st[i, 4]
+    window = st[i, 3]
     while r < total_in:
         t = last + 1
         ready = True
@@ -72,7 +72,7 @@ def _read(i, st, iv, fv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off, n_pus
         _append(t, in_ptr[i], in_ptr[i + 1], in_ids, popped, p_off, n_popped)
         last = t
         r += 1
-    st[i, 4] = window
+    st[i, 3] = window
     st[i, 0] = r
     return r - start
 
@@ -152,7 +152,7 @@ def run_kernel(iv, fv, in_ptr, in_ids, out_ptr, out_ids, out_delay, needs_ptr, n
     """Run the pipeline until nothing moves; returns the number of frame ends written to
     `ends` (the event buffers and counts are filled in place). pace < 0: no pacing."""
     actors = iv.shape[0]
-    st = np.zeros((actors, 5), dtype=np.int64)  # reads, issues, writes, (unused), window
+    st = np.zeros((actors, 4), dtype=np.int64)  # reads, issues, writes, read window
     for i in range(actors):
         fv[i, 1] = 0.0  # the timer: next issue due
     dirty = np.ones(actors, dtype=np.bool_)
