@@ -13,9 +13,9 @@ import pytest
 from tiny_models import build_cnv, build_mlp, make_case
 
 from codesign.boards import HostIO, load_board
+from codesign.errors import ConfigError
 from codesign.finn import compile_to_hw, estimate
 from codesign.finn.baseline import SetFoldingSweep
-from codesign.errors import ConfigError
 from codesign.finn.host_io import DEFAULT_BATCH_FRAMES, BatchCost, io_bound
 from codesign.finn.plan import fold_for_board
 
