@@ -48,18 +48,17 @@ def occupancy(pushed: list[np.ndarray], popped: list[np.ndarray], late: set[int]
     return tuple(most)
 
 
-def _csr(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Variable-length integer rows as (pointers, flat values)."""
-    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(r) for r in rows])
-    flat = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows else None
-    return ptr, flat if flat is not None and len(flat) else np.zeros(1, dtype=np.int64)
-
-
 def _offsets(sizes: list[int]) -> np.ndarray:
+    """Where each of consecutive blocks of `sizes` starts in one flat array (and the end)."""
     off = np.zeros(len(sizes) + 1, dtype=np.int64)
     off[1:] = np.cumsum(sizes)
     return off
+
+
+def _csr(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Variable-length integer rows as (pointers, flat values; one 0 when all are empty)."""
+    flat = [int(v) for r in rows for v in r]
+    return _offsets([len(r) for r in rows]), np.asarray(flat or [0], dtype=np.int64)
 
 
 def run_events(pipe: Any, capacities: list[int], frames: int, pace: float | None) -> Result:

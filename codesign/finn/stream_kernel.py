@@ -36,7 +36,7 @@ def _append(t, lo, hi, ids, times, off, count):
 
 
 @_jit
-def _read(i, st, iv, fv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off, n_pushed, popped,
+def _read(i, st, iv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off, n_pushed, popped,
           p_off, n_popped, reads, r_off, issues, j_off):
     """The reads of actor i whose conditions are known (stream_events' read rule)."""
     in_words, out_words, total_in, total_out = iv[i, 0], iv[i, 1], iv[i, 2], iv[i, 3]
@@ -188,7 +188,7 @@ def run_kernel(iv, fv, in_ptr, in_ids, out_ptr, out_ids, out_delay, needs_ptr, n
             dirty[i] = False
             reads0, writes0 = st[i, 0], st[i, 2]
             while True:
-                a = _read(i, st, iv, fv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off,
+                a = _read(i, st, iv, in_ptr, in_ids, needs_ptr, limits, pushed, s_off,
                           n_pushed, popped, p_off, n_popped, reads, r_off, issues, j_off)
                 b = _issue(i, st, iv, fv, needs_ptr, needs, reads, r_off, issues, pushes, j_off)
                 c = _push(i, st, iv, out_ptr, out_ids, out_delay, caps, pushed, s_off, n_pushed,
