@@ -297,6 +297,17 @@ def remaining_macs(groups: Sequence[ChannelGroup], profile: HardwareProfile,
     return sum(float(x.macs) * wiring.scale(x.layer, counts) for x in profile.layers)
 
 
+def granule_luts(groups: Sequence[ChannelGroup], profile: HardwareProfile,
+                 granularity: Mapping[str, int], counts: Mapping[str, int]) -> dict[str, float]:
+    """The LUTs one granule of each group would free at `counts` (the proportional model
+    `allocate` counts with: the removed channels' share of every member's and consumer's LUTs);
+    0.0 for a group already at one granule or below."""
+    wiring = _Wiring(groups)
+    lut = {x.layer: x.lut for x in profile.layers}
+    return {g.name: (wiring.freed(g, lut, int(granularity[g.name]) / g.channels, counts)
+                     if counts[g.name] > int(granularity[g.name]) else 0.0) for g in groups}
+
+
 def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
                      granularity: Mapping[str, int], remove_fraction: float) -> dict[str, int]:
     """The classic baseline: every layer keeps the same fraction of its channels (rounded to

@@ -25,7 +25,14 @@ The search, per pruning step:
    lanes, 28 cycles, 20 at PE 5 x SIMD 112 = 560 lanes, 28 cycles, while the granule below
    (16) removes more MACs than a step may add. Under a sparsity budget the targets stay off:
    measured on TFC / MNIST-5k, the last step's 24 -> 21 move reached x1.14 the FPS but the
-   model ended at 91.4 % top-1 instead of 93.6 % (the first layer's width bounds both);
+   model ended at 91.4 % top-1 instead of 93.6 % (the first layer's width bounds both).
+   Also, of the groups the bottleneck does not touch, the one whose next granule frees the
+   most LUTs (the allocation's proportional model, `granule_luts`) one granule lower, once
+   with the other layers keeping more and once as they are: when the caps bind, the
+   bottleneck may need lanes only a LUT-heavy layer elsewhere can give up. ResNet-8 /
+   Pynq-Z2, seed 3 at 66 %: the allocation's 4-12-16-24-24-64 is bound by blocks.2.conv1 at
+   25,195 FPS, neither of its groups one granule lower is faster, and blocks.1.conv1 16 -> 12
+   (b1's stream takes 24 -> 28 back) folds to 28,345 FPS;
 3. keep the best candidate if it is at least MIN_GAIN faster and removes at most MAX_EXTRA of
    the current MACs more than the allocation did (when the other layers have nothing to give
    back, a move only prunes deeper; later steps then remove less, but the search must not
@@ -51,7 +58,7 @@ import numpy as np
 
 from codesign.errors import FoldingError, PruneError
 from codesign.folding.space import divisors
-from codesign.prune.allocate import allocate, remaining_macs
+from codesign.prune.allocate import allocate, granule_luts, remaining_macs
 from codesign.prune.graph import weight_layers
 from codesign.prune.profile import hardware_profile
 from codesign.prune.surgery import keep_top, prune_channels
@@ -159,6 +166,17 @@ def faster_counts(slowest: LayerHardware, channels: int, floor: int, *, outputs:
     return [first] if leaner is None else [first, leaner]
 
 
+def _relief_group(groups: Sequence[ChannelGroup], profile: HardwareProfile,
+                  granularity: Mapping[str, int], counts: Mapping[str, int],
+                  floor: Mapping[str, int], touching: Mapping[str, bool]) -> str | None:
+    """The group, other than the bottleneck's, whose next granule frees the most LUTs (item 2
+    of the module docstring), if one can go a granule lower."""
+    freed = granule_luts(groups, profile, granularity, counts)
+    open_ = [g.name for g in groups if g.name not in touching and freed[g.name] > 0
+             and counts[g.name] - int(granularity[g.name]) >= floor[g.name]]
+    return max(open_, key=lambda n: freed[n], default=None)  # ties: the first group
+
+
 def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   scores: Mapping[str, np.ndarray], profile: HardwareProfile,
                   granularity: Mapping[str, int], remove_fraction: float, board: Board,
@@ -217,12 +235,20 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
             if lower >= floor[name]:
                 trials.append((candidate({**best.ceiling, name: lower},
                                          without(best.pinned, name)), name))
+        relief = _relief_group(groups, profile, granularity, best.counts, floor, touching)
+        if relief is not None:  # the other layers keep more, or keep what they have
+            lower = best.counts[relief] - int(granularity[relief])
+            trials.append((candidate({**best.ceiling, relief: lower},
+                                     without(best.pinned, relief)), relief))
+            trials.append((candidate({}, {**best.counts, relief: lower}), relief))
         better = [(c, n) for c, n in trials if c.fps > best.fps * (1 + MIN_GAIN)
                   and remaining_macs(groups, profile, c.counts) >= least]
         if not better:
             break
         winner, name = max(better, key=lambda t: t[0].fps)  # ties: the first tried
-        how = "its folding's target count" if name in winner.pinned else "one granule lower"
+        how = ("one granule lower, freeing the most LUTs" if name == relief
+               else "its folding's target count" if name in winner.pinned
+               else "one granule lower")
         moves.append(f"{name} {best.counts[name]} -> {winner.counts[name]} ({how}; bottleneck "
                      f"{best.bottleneck}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS")
         best = winner
