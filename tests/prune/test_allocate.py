@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from codesign.errors import PruneError
-from codesign.prune.allocate import allocate
+from codesign.prune.allocate import allocate, granule_luts
 from codesign.prune.graph import ChannelGroup
 from tests.prune.chains import chain, flat, tfc_like
 
@@ -275,3 +275,20 @@ def test_give_back_leaves_forced_groups_as_forced() -> None:
     kept = allocate(groups, flat(groups), profile, grain, 0.3, pinned={"l1": 20},
                     ceiling={"l2": 40}, give_back=True)
     assert kept["l1"] == 20 and kept["l2"] <= 40
+
+
+@pytest.mark.parametrize(("counts", "grain"), [({"l0": 64, "l1": 64, "l2": 64}, 8),
+                                               ({"l0": 32, "l1": 48, "l2": 16}, 8),
+                                               ({"l0": 24, "l1": 64, "l2": 4}, 4)])
+def test_granule_luts_are_the_removed_share_of_the_group_and_its_consumer(
+        counts: dict[str, int], grain: int) -> None:
+    # l0 -> l1 -> l2 -> cls with LUTs 700 / 200 / 90 / 10 over 64-64-64 hidden channels
+    groups, profile = chain((64, 64, 64, 64, 10), (700.0, 200.0, 90.0, 10.0), (1, 1, 1, 1))
+    freed = granule_luts(groups, profile, {g.name: grain for g in groups}, counts)
+    share = grain / 64
+    kept = {n: c / 64 for n, c in counts.items()}
+    expected = {"l0": share * (700.0 + 200.0 * kept["l1"]),
+                "l1": share * (200.0 * kept["l0"] + 90.0 * kept["l2"]),
+                "l2": share * (90.0 * kept["l1"] + 10.0)}
+    for name, value in expected.items():  # a group at one granule has nothing left to give
+        assert freed[name] == pytest.approx(value if counts[name] > grain else 0.0)
