@@ -30,7 +30,22 @@ Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/result
          (one run per flow and seed, then merged: rows of the same flow and seed are joined)
 Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 
-Run on the ResNet-8 flow at its current target 0.66 (3 Dec 2026 01:38-01:46 at d3c25b0, seeds
+Current JSON (3 Dec 2026, joined with --combine; the aligned columns are the families JSON's
+rows of c589254, the shipped flows): ResNet-8 seeds 0/1 from the 0.65 run below (same aligned
+shapes; its `aligned_here` columns are the current recipe), seeds 2/4 from the 0.66 run
+(pruning_torch_pruning_resnet8_target066.json), seed 3 re-run at c589254 (its aligned shape
+moved with the fold search's LUT move); DS-CNN seeds 0-2 re-run at c589254 (one step, 8 epochs
+on both sides). ResNet-8: Torch-Pruning cuts 71.3 / 71.3 / 74.7 / 74.7 / 74.7 % (asked for
+66.1 / 66.7 / 73.0 / 73.6 / 75.1 %), the same FPS as aligned on every seed (x1.00), top-1
+-0.25 / +0.10 / +0.35 / +0.45 / -0.80 pt against aligned. DS-CNN: it cuts 57.3 % (40 channels
+everywhere) to 25,510 FPS against aligned 27,793 (x1.09 each seed) and is 1.15 / 1.40 / 0.50 pt
+MORE accurate: codesign's allocation cuts the stem (PE 1, the bottleneck) to 24 / 24 / 16
+channels, and that is where DS-CNN's loss comes from (forced shapes on seed 0, one cut and the
+flow's 8 epochs: 40-40-40-32-40 loses 1.05 pt, 48-40-40-32-32 1.25 pt, the allocation's
+24-40-40-40-64 1.95 pt; both wider-stem shapes fold to 27,793 FPS too, at 60-61 % of the MACs).
+Goal (x1.1 at no worse accuracy): not met on either family. Bit-exact on every TP model.
+
+Run on the ResNet-8 flow at target 0.66 (3 Dec 2026 01:38-01:46 at d3c25b0, seeds
 2/3/4 against the families JSON's aligned rows; seeds 0/1 keep the 0.65 shapes below;
 pruning_torch_pruning_resnet8_target066.json): asked for 73.0 / 73.0 / 75.1 %, Torch-Pruning
 cuts 74.7 % each (8-8-16-16-32-32), 81.50 / 81.65 / 81.45 % (+0.35 / +0.35 / -0.80 pt against
