@@ -119,13 +119,18 @@ def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
 
     from codesign.flow import train_flow_model
     from codesign.prune import prune_model
+    from codesign.prune.sensitivity import layer_sensitivity
 
     flow = flow.replace(seed=seed)
     model, data, _ = train_flow_model(flow, work, progress=False)
+    sensitivity = None
+    if flow.prune.sensitivity:  # weighs the allocation as the flow's prune stage does
+        analysis = layer_sensitivity(model, data, flow.prune.criterion, seed=seed)
+        sensitivity = {layer.name: layer.score for layer in analysis.layers}
     aligned_model = copy.deepcopy(model)
     aligned = prune_model(aligned_model, data, board, flow.prune, flow.train,
                           reference_fps=flow.prune.reference_fps, workdir=work / "aligned",
-                          seed=seed, progress=False)
+                          seed=seed, sensitivity=sensitivity, progress=False)
     reached = reached_per_step(aligned, flow.prune.steps)
     settings = dataclasses.replace(flow.prune, align=False, allocation="criterion",
                                    step_sparsity=reached, target_sparsity=reached[-1])
