@@ -211,6 +211,12 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     def without(mapping: dict[str, int], name: str) -> dict[str, int]:
         return {k: v for k, v in mapping.items() if k != name}
 
+    def granule_lower(current: Candidate, name: str) -> Candidate:
+        """`name` one granule below its count in `current`; the other layers keep more (the
+        allocation takes the rest of the step's MACs elsewhere)."""
+        lower = current.counts[name] - int(granularity[name])
+        return candidate({**current.ceiling, name: lower}, without(current.pinned, name))
+
     best = first = candidate({}, {})
     total = sum(float(x.macs) for x in profile.layers)
     allowance = MAX_EXTRA * total if extra_macs is None else float(extra_macs)
@@ -233,15 +239,11 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                 trials.append((candidate(without(best.ceiling, name),
                                          {**best.pinned, name: target}), name))
                 trials.append((candidate({}, {**best.counts, name: target}), name))
-            lower = best.counts[name] - int(granularity[name])
-            if lower >= floor[name]:
-                trials.append((candidate({**best.ceiling, name: lower},
-                                         without(best.pinned, name)), name))
+            if best.counts[name] - int(granularity[name]) >= floor[name]:
+                trials.append((granule_lower(best, name), name))
         relief = _relief_group(groups, profile, granularity, best.counts, floor, touching)
-        if relief is not None:  # the other layers keep more: the step's MACs stay
-            lower = best.counts[relief] - int(granularity[relief])
-            trials.append((candidate({**best.ceiling, relief: lower},
-                                     without(best.pinned, relief)), relief))
+        if relief is not None:
+            trials.append((granule_lower(best, relief), relief))
         better = [(c, n) for c, n in trials if c.fps > best.fps * (1 + MIN_GAIN)
                   and remaining_macs(groups, profile, c.counts) >= least]
         if not better:
