@@ -122,6 +122,10 @@ class PruneConfig:
     # it buys speed with channels of the layer that bounds it, often the one accuracy needs
     fold_targets: bool | None = None
     sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
+    # the most of its unpruned channels any layer (channel group) may lose, as a fraction
+    # (Torch-Pruning's max_pruning_ratio); its floor rounds up to the layer's granularity.
+    # 1.0: no cap. Binds every allocation (hardware, criterion, uniform) and the fold search
+    max_layer_sparsity: float = 1.0
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
 
@@ -276,6 +280,9 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         (0 < p.step_fraction < 1, "prune.step_fraction",
          f"{p.step_fraction} must lie strictly between 0 and 1"),
         (p.steps >= 1, "prune.steps", f"{p.steps} must be at least 1"),
+        (0 < p.max_layer_sparsity <= 1, "prune.max_layer_sparsity",
+         f"{p.max_layer_sparsity} must lie in (0, 1]: the most of its channels a layer may lose "
+         "(1 = no cap)"),
         (p.fold_search >= 0, "prune.fold_search",
          f"{p.fold_search} must be >= 0 (search rounds per step; 0 turns the search off)"),
         *_step_sparsity_checks(p),

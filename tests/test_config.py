@@ -43,6 +43,8 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "prune": {"fold_search": -1}}, "prune.fold_search: -1 must be >= 0"),
         ({"name": "x", "prune": {"fold_search": 1.5}}, "prune.fold_search: expected an integer"),
         ({"name": "x", "prune": {"distill": 1.5}}, "prune.distill: 1.5 must lie between 0"),
+        ({"name": "x", "prune": {"max_layer_sparsity": 0}}, "prune.max_layer_sparsity: 0.0 must"),
+        ({"name": "x", "prune": {"max_layer_sparsity": 1.5}}, "prune.max_layer_sparsity: 1.5"),
         ({"name": "x", "prune": {"distill_temperature": 0}},
          "prune.distill_temperature: 0.0 must be positive"),
         ({"name": "x", "prune": {"fold_targets": "yes"}},

@@ -102,6 +102,8 @@ def prune(
     fold_targets: Annotated[bool | None, typer.Option(
         help="let the search try each bottleneck's exact folding count (default: budget fps "
              "only)")] = None,
+    max_layer_sparsity: Annotated[float | None, typer.Option(
+        help="the most of its channels any layer may lose, e.g. 0.5 (1 = no cap)")] = None,
     seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -112,7 +114,7 @@ def prune(
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
                         align=align, allocation=allocation, fold_search=fold_search,
-                        fold_targets=fold_targets)
+                        fold_targets=fold_targets, max_layer_sparsity=max_layer_sparsity)
     if seed is not None:
         flow = flow.replace(seed=seed)
     _run_and_summarise(flow, board, out, quiet)

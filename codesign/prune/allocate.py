@@ -247,8 +247,8 @@ def _shortfall(fraction: float, removed: float, total: float, counts: Mapping[st
     return (f"cannot remove {fraction:.1%} of the MACs ({fraction * total:,.0f} of "
             f"{total:,.0f}): with every layer at its minimum only {removed / total:.1%} can go, "
             f"short by {(fraction * total - removed) / total:.1%} ({fraction * total - removed:,.0f}"
-            f" MACs). Layers at their minimum: {at_minimum}. Lower the fraction, or min_keep, or "
-            "the granularity (align: false)")
+            f" MACs). Layers at their minimum: {at_minimum}. Lower the fraction, or min_keep (a "
+            "flow's prune.max_layer_sparsity: raise it), or the granularity (align: false)")
 
 
 class _Wiring:
@@ -309,20 +309,24 @@ def granule_luts(groups: Sequence[ChannelGroup], profile: HardwareProfile,
 
 
 def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
-                     granularity: Mapping[str, int], remove_fraction: float) -> dict[str, int]:
+                     granularity: Mapping[str, int], remove_fraction: float, *,
+                     min_keep: Mapping[str, int] | None = None) -> dict[str, int]:
     """The classic baseline: every layer keeps the same fraction of its channels (rounded to
-    its granularity, at least one step), the largest fraction that removes `remove_fraction`
-    of the MACs. Blind to where the hardware is spent; for comparisons (`allocation: uniform`)."""
+    its granularity, at least one step, and at least `min_keep` rounded up to it), the largest
+    fraction that removes `remove_fraction` of the MACs. Blind to where the hardware is spent;
+    for comparisons (`allocation: uniform`)."""
     if not (isinstance(remove_fraction, numbers.Real) and 0.0 < remove_fraction < 1.0):
         raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
     channels = {g.name: g.channels for g in groups}
     total = sum(float(x.macs) for x in profile.layers)
+    least = {name: -(-max(1, (min_keep or {}).get(name, 1)) // int(granularity[name]))
+             * int(granularity[name]) for name in channels}
 
     def counts_at(keep: float) -> dict[str, int]:
         out = {}
         for name, c in channels.items():
             step = int(granularity[name])
-            out[name] = min(c, max(step, int(round(c * keep / step)) * step))
+            out[name] = min(c, max(least[name], int(round(c * keep / step)) * step))
         return out
 
     def remaining(counts: Mapping[str, int]) -> float:
@@ -333,4 +337,4 @@ def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
         if remaining(counts) <= (1 - remove_fraction) * total * (1 + 1e-12):
             return counts
     raise PruneError(_shortfall(remove_fraction, total - remaining(counts_at(0.0)), total,
-                                counts_at(0.0), {n: int(granularity[n]) for n in channels}))
+                                counts_at(0.0), least))

@@ -16,6 +16,7 @@ step makes unneeded."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -231,11 +232,22 @@ def planned(settings: PruneConfig) -> bool:
 
 def plan_floor(groups: list[ChannelGroup], scores: dict[str, Any], profile: HardwareProfile,
                grain: dict[str, int], settings: PruneConfig,
-               sensitivity: dict[str, float] | None) -> dict[str, int]:
+               sensitivity: dict[str, float] | None,
+               min_keep: dict[str, int] | None = None) -> dict[str, int]:
     """`prune.plan`: the counts the allocation gives the whole target sparsity from the unpruned
     model, the fewest channels any step may keep (each is at least one granule)."""
     return allocate(groups, scores, profile, grain, settings.target_sparsity,
-                    sensitivity=sensitivity, policy=settings.allocation, give_back=True)
+                    sensitivity=sensitivity, min_keep=min_keep, policy=settings.allocation,
+                    give_back=True)
+
+
+def sparsity_floor(groups: list[ChannelGroup], settings: PruneConfig) -> dict[str, int] | None:
+    """`prune.max_layer_sparsity`: the fewest channels each group of the unpruned model may keep
+    (None without a cap). The allocation rounds up to the group's granularity."""
+    if settings.max_layer_sparsity >= 1:
+        return None
+    kept = 1.0 - settings.max_layer_sparsity
+    return {g.name: max(1, math.ceil(round(kept * g.channels, 9))) for g in groups}
 
 
 def _check_reachable(settings: PruneConfig, board: Board, profile: HardwareProfile) -> None:
@@ -275,7 +287,10 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     grain = (board_granularity(groups, profile) if settings.align
              else {g.name: 1 for g in groups})
     teacher = unpruned_teacher(model, settings)
-    floor: dict[str, int] | None = None  # prune.plan's counts, set at step 1
+    # the fewest channels a step may keep: prune.max_layer_sparsity's, raised to prune.plan's
+    # counts at step 1
+    floor = sparsity_floor(groups, settings)
+    plan_pending = planned(settings)
     baseline = _record(0, model, data, grain, point, started)
     records = [baseline]
     notes: list[str] = []
@@ -293,10 +308,12 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                     (data.x_train, data.y_train), seed=seed + step)
         search = None
         try:
-            if planned(settings) and floor is None:
-                floor = plan_floor(groups, scores, profile, grain, settings, sensitivity)
+            if plan_pending:
+                plan = plan_floor(groups, scores, profile, grain, settings, sensitivity, floor)
+                floor = {n: max(c, (floor or {}).get(n, 1)) for n, c in plan.items()}
+                plan_pending = False
             if settings.allocation == "uniform":
-                counts = allocate_uniform(groups, profile, grain, fraction)
+                counts = allocate_uniform(groups, profile, grain, fraction, min_keep=floor)
             elif settings.allocation == "hardware" and settings.fold_search > 0:
                 search = search_counts(model, groups, scores, profile, grain, fraction, board,
                                        shape, workdir / f"step{step}-search",

@@ -104,6 +104,7 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--criterion", "random"], "prune.criterion"),
     (["--allocation", "random"], "prune.allocation"),
     (["--fold-search", "-1"], "prune.fold_search"),
+    (["--max-layer-sparsity", "0"], "prune.max_layer_sparsity"),
 ])
 def test_bad_prune_options_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture,
                                          args: list[str], message: str) -> None:

@@ -1,5 +1,6 @@
 """The schedule's plan (`prune.plan`): the whole target allocated from the unpruned model, a
-floor no step cuts below; and where it applies."""
+floor no step cuts below; and where it applies. The per-layer cap (`prune.max_layer_sparsity`):
+the fewest channels a layer keeps, in every allocation and step."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ from pathlib import Path
 import pytest
 
 from codesign.config import PruneConfig, TrainConfig, prune_problem
+from codesign.errors import PruneError
 from codesign.prune.alignment import granularity
-from codesign.prune.allocate import allocate
+from codesign.prune.allocate import allocate, allocate_uniform
 from codesign.prune.graph import channel_groups
 from codesign.prune.importance import channel_importance
-from codesign.prune.schedule import check_settings, measure_hardware, plan_floor, planned, prune_model
+from codesign.prune.schedule import (
+    check_settings,
+    measure_hardware,
+    plan_floor,
+    planned,
+    prune_model,
+    sparsity_floor,
+)
 from tests.prune.chains import flat, tfc_like
 
 
@@ -66,3 +75,53 @@ def test_the_steps_end_on_the_plan(trained, tmp_path: Path, steps: int) -> None:
     assert result.final.counts == plan
     for record in result.steps:
         assert all(record.counts[n] >= plan[n] for n in plan)
+
+
+@pytest.mark.parametrize(("cap", "floor"), [(1.0, None), (0.5, 32), (0.3, 45), (0.99, 1)])
+def test_the_layer_cap_is_a_floor_of_channels(cap: float, floor: int | None) -> None:
+    groups, _ = tfc_like()  # three groups of 64 channels
+    settings = PruneConfig(max_layer_sparsity=cap)
+    assert prune_problem(settings) is None
+    least = sparsity_floor(groups, settings)
+    assert least == (None if floor is None else {g.name: floor for g in groups})
+
+
+@pytest.mark.parametrize(("fraction", "grain"), [(0.5, 1), (0.5, 8), (0.52, 4)])
+def test_every_allocation_keeps_the_capped_layers_floor(fraction: float, grain: int) -> None:
+    """Without the cap the hardware allocation cuts the first layer (91 % of the LUTs) to a
+    sliver; with max_layer_sparsity 0.5 no layer keeps fewer than 32 of its 64 channels, and
+    the MACs still go (elsewhere)."""
+    groups, profile = tfc_like()
+    grains = {g.name: grain for g in groups}
+    floor = sparsity_floor(groups, PruneConfig(max_layer_sparsity=0.5))
+    free = allocate(groups, flat(groups), profile, grains, fraction)
+    assert min(free.values()) < 32
+    capped = allocate(groups, flat(groups), profile, grains, fraction, min_keep=floor)
+    assert min(capped.values()) >= 32
+    assert all(c % grain == 0 for c in capped.values())
+    settings = PruneConfig(target_sparsity=fraction, plan=True, max_layer_sparsity=0.5)
+    assert plan_floor(groups, flat(groups), profile, grains, settings, None, floor) == \
+        allocate(groups, flat(groups), profile, grains, fraction, min_keep=floor, give_back=True)
+    uniform = allocate_uniform(groups, profile, grains, 0.45, min_keep=floor)
+    assert min(uniform.values()) >= 32
+    with pytest.raises(PruneError, match=r"l0 at 32 \(minimum 32\).*max_layer_sparsity"):
+        allocate_uniform(groups, profile, grains, 0.9, min_keep=floor)  # out of reach
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fold_search", [0, 1])
+def test_the_schedule_honours_the_layer_cap(trained, tmp_path: Path, fold_search: int) -> None:
+    """On a real model and FINN's estimates, through the fold search too: no step cuts a layer
+    below half its channels, while the schedule still reaches its target."""
+    from codesign.boards import load_board
+
+    model, data = trained
+    settings = PruneConfig(criterion="l1", target_sparsity=0.4, steps=2, finetune_epochs=1,
+                           final_epochs=0, fold_search=fold_search, max_layer_sparsity=0.5)
+    result = prune_model(copy.deepcopy(model), data, load_board("pynq-z1"), settings,
+                         TrainConfig(epochs=1, batch_size=64, lr=0.02), workdir=tmp_path / "run",
+                         progress=False)
+    assert result.budget_met, result.budget_note
+    unpruned = result.baseline.counts
+    for record in result.steps:
+        assert all(2 * record.counts[n] >= unpruned[n] for n in unpruned), record.counts
