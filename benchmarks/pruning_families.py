@@ -26,8 +26,8 @@ Usage: python3 benchmarks/pruning_families.py [--flows flows/a.yaml ...] [--seed
 Prints a table; writes JSON and a PNG (per seed: loss vs the control, FPS gain, aligned /
 unaligned FPS ratio).
 
-Last run (3 Dec 2026 05:57-06:34, private worktrees at 2cbd806 / c0c3c38, 1 thread per process,
-two processes, load 2-3; the JSON's rows, joined with --combine). Both flows' fold search now
+Last runs (ResNet-8: 3 Dec 2026 05:57-06:34, private worktrees at 2cbd806 / c0c3c38, 1 thread
+per process, two processes, load 2-3; the JSON's rows, joined with --combine). Both flows' fold search now
 also tries a granule from the group, of those the bottleneck does not touch, that frees the
 most LUTs (codesign/prune/fold_search.py); DS-CNN fine-tunes one step's 8 epochs in one call.
 - ResNet-8 (target 0.66, one step, 3 epochs; seeds 0/1/2/3/4): counts 4-12-28-16-40-64 /
@@ -43,12 +43,15 @@ most LUTs (codesign/prune/fold_search.py); DS-CNN fine-tunes one step's 8 epochs
   (-71.6 %, x3.43) and seed 4 to 4-12-20-16-16-64 (-78.1 %, x4.50, where the unaligned cut at
   that sparsity also folds to 31,888 FPS: x1.00), so that variant was dropped and both seeds
   re-run.
-- DS-CNN (target 0.55, one step, 8 epochs; seeds 0/1/2): counts 24-40-40-40-64 /
-  24-40-40-40-64 / 16-40-40-48-60, MACs -56.8 / -56.8 / -55.6 %, LUT at 7,972 FPS -47.4 /
-  -47.4 / -46.9 %, 27,793 FPS each (x3.49), top-1 84.60 / 84.20 / 83.95 % vs the control
-  trained 8 epochs more 86.55 / 85.80 / 83.60 %: loss +1.95 / +1.60 / -0.35 pt (median 1.60:
-  NOT met), aligned / unaligned x1.91 / 2.02 / 1.50, bit-exact 20/20 each. With two steps of
-  1 + 1 epochs and a final epoch (the run before, 7006f8c): loss +3.05 / +2.05 / +0.25 pt.
+- DS-CNN (target 0.55, one step, 8 epochs, max_layer_sparsity 0.5; re-run 3 Dec 2026
+  08:33-08:50 at f3f3b84, seeds 0/1/2; the ResNet-8 rows above kept): counts 32-40-40-40-60 /
+  32-40-40-32-64 / 32-32-40-40-60, MACs -55.3 / -59.1 / -58.6 %, LUT at 7,972 FPS -42.8 /
+  -45.0 / -44.4 %, 25,510 / 27,793 / 27,793 FPS (x3.20 / 3.49 / 3.49), top-1 85.90 / 85.45 /
+  83.90 % vs the control trained 8 epochs more 86.55 / 85.80 / 83.60 %: loss +0.65 / +0.35 /
+  -0.30 pt (median 0.35), aligned / unaligned x1.50 / 1.50 / 1.91, bit-exact 20/20 each: every
+  goal met on all 3 seeds. Without the cap (c0c3c38): 24-40-40-40-64 / 24-40-40-40-64 /
+  16-40-40-48-60, 27,793 FPS each, loss +1.95 / +1.60 / -0.35 pt (median 1.60: not met); with
+  two steps of 1 + 1 epochs and a final epoch (7006f8c): +3.05 / +2.05 / +0.25 pt.
 
 Earlier runs (git history has their full notes):
 - ResNet-8 before the LUT move (31c4fed): the same rows except seed 3 (4-12-16-24-24-64, x3.00,

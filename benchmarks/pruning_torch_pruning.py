@@ -256,17 +256,23 @@ def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any],
     return row
 
 
-def aligned_here(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
+def aligned_here(flow: Any, board: Any, seed: int, work: Path,
+                 target: float | None = None) -> dict[str, Any]:
     """The aligned run again, in this process (the flow's calls: train_flow_model, then
     prune_model with the flow's settings), so that the Torch-Pruning variants and the aligned
     model are measured by one version of the estimates and the folding optimizer: the families
     JSON may come from an older one (ResNet-8 seed 1's unpruned model: 7,972 FPS there, 7,086
-    at 53a4ced)."""
+    at 53a4ced). `target`: the flow's schedule with this target sparsity instead (where
+    Torch-Pruning's `round_to` steps overshoot, codesign at the sparsity it landed on)."""
+    import dataclasses
+
     from codesign.flow import train_flow_model
     from codesign.prune import prune_model
     from codesign.train import evaluate
 
     flow = flow.replace(seed=seed)
+    if target is not None:
+        flow = flow.replace(prune=dataclasses.replace(flow.prune, target_sparsity=target))
     model, data, _ = train_flow_model(flow, work, progress=False)
     unpruned_accuracy = evaluate(model, data.x_test, data.y_test)
     result = prune_model(model, data, board, flow.prune, flow.train,
@@ -278,21 +284,43 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]
             "accuracy": evaluate(model, data.x_test, data.y_test), "fps": final.hardware.fps,
             "macs_reduction": 1.0 - final.macs / base.macs, "counts": dict(final.counts),
             "lut_at_reference": None if lut is None else lut["LUT"],
-            "prune_seconds": result.seconds}
+            "prune_seconds": result.seconds, "target_sparsity": flow.prune.target_sparsity,
+            "budget_met": result.budget_met, "budget_note": result.budget_note}
+
+
+def overshoot_targets(tp_report: Path) -> dict[str, dict[int, float]]:
+    """Per flow and seed of a Torch-Pruning JSON: the sparsity its `round_to` 8 cut landed on,
+    where that is more than half a point past the aligned run's."""
+    targets: dict[str, dict[int, float]] = {}
+    for family in json.loads(tp_report.read_text())["families"]:
+        for row in family["rows"]:
+            landed = row["tp-round8"]["macs_reduction"]
+            if landed > row["aligned"]["macs_reduction"] + 0.005:
+                targets.setdefault(family["flow"], {})[row["seed"]] = landed
+    return targets
 
 
 def with_ratios(row: dict[str, Any]) -> dict[str, Any]:
     """Each variant's FPS and accuracy against the aligned run measured in the same process
-    (`aligned_here`), when the row has one."""
-    here = row.get("aligned_here")
-    if here is None:
-        return row
-    for name in ("tp-round8", "tp-lanes"):
-        if name in row:
-            v = row[name]
-            v["aligned_here_vs_fps"] = here["fps"] / v["fps"] if v["fps"] else None
-            v["accuracy_vs_aligned_here_points"] = 100 * (v["accuracy"] - here["accuracy"])
+    (`aligned_here`) and against the aligned run at the variant's own sparsity
+    (`aligned_at_tp`), when the row has them."""
+    for key in ("aligned_here", "aligned_at_tp"):
+        other = row.get(key)
+        if other is None:
+            continue
+        for name in ("tp-round8", "tp-lanes"):
+            if name in row:
+                v = row[name]
+                v[f"{key}_vs_fps"] = other["fps"] / v["fps"] if v["fps"] else None
+                v[f"accuracy_vs_{key}_points"] = 100 * (v["accuracy"] - other["accuracy"])
     return row
+
+
+def same_sparsity_ratio(row: dict[str, Any], name: str) -> float | None:
+    """Aligned / Torch-Pruning FPS at one sparsity: against codesign re-run at the sparsity
+    Torch-Pruning landed on where it overshot, else against the aligned run it was asked for."""
+    v = row[name]
+    return v.get("aligned_at_tp_vs_fps") or v.get("aligned_vs_fps")
 
 
 def combine(parts: list[Path]) -> dict[str, Any]:
@@ -326,6 +354,10 @@ def main() -> None:
     parser.add_argument("--aligned-here", action="store_true",
                         help="only re-run the aligned pruning in this process (rows with "
                              "aligned_here, to --combine with the Torch-Pruning rows)")
+    parser.add_argument("--aligned-at-tp", type=Path, default=None, metavar="TP_JSON",
+                        help="only run the aligned pruning at the sparsity Torch-Pruning landed "
+                             "on in TP_JSON, where it overshot (rows with aligned_at_tp, to "
+                             "--combine with TP_JSON)")
     args = parser.parse_args()
     console = Console(width=200)
     if args.combine:
@@ -336,6 +368,7 @@ def main() -> None:
         return
     families = {f["flow"]: {r["seed"]: r for r in f["rows"]}
                 for f in json.loads(args.families.read_text())["families"]}
+    overshoot = overshoot_targets(args.aligned_at_tp) if args.aligned_at_tp else None
     report: dict[str, Any] = {"benchmark": "pruning_torch_pruning", "families": []}
     for path in args.flows:
         flow = load_flow(ROOT / path)
@@ -346,14 +379,22 @@ def main() -> None:
             if seed not in families.get(flow.name, {}):
                 console.print(f"{flow.name} seed {seed}: no aligned run in {args.families}")
                 continue
+            target = None if overshoot is None else overshoot.get(flow.name, {}).get(seed)
+            if overshoot is not None and target is None:
+                console.print(f"{flow.name} seed {seed}: Torch-Pruning did not overshoot")
+                continue
             console.print(f"[bold]{flow.name}[/]: seed {seed}")
             with tempfile.TemporaryDirectory(prefix="codesign-tp-") as tmp:
-                family["rows"].append(
-                    {"seed": seed, "aligned_here": aligned_here(flow, board, seed, Path(tmp))}
-                    if args.aligned_here else
-                    run_seed(flow, board, seed, families[flow.name][seed], Path(tmp)))
+                if target is not None:
+                    row = {"seed": seed,
+                           "aligned_at_tp": aligned_here(flow, board, seed, Path(tmp), target)}
+                elif args.aligned_here:
+                    row = {"seed": seed, "aligned_here": aligned_here(flow, board, seed, Path(tmp))}
+                else:
+                    row = run_seed(flow, board, seed, families[flow.name][seed], Path(tmp))
+                family["rows"].append(row)
             write_json(args.out, report)
-    if args.aligned_here:
+    if args.aligned_here or overshoot is not None:
         console.print_json(data=report)
         return
     plot(report, args.out.with_suffix(".png"))
@@ -370,18 +411,20 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     from codesign.atomic import atomic_path
 
-    fig, (spars_ax, fps_ax) = plt.subplots(1, 2, figsize=(13, 4))
-    labels, names = [], ("aligned", "aligned_here", "tp-round8", "tp-lanes")
+    fig, (spars_ax, fps_ax) = plt.subplots(1, 2, figsize=(14, 4))
+    labels = []
+    names = ("aligned", "aligned_here", "aligned_at_tp", "tp-round8", "tp-lanes")
     rows = [(f["flow"], r) for f in report["families"] for r in f["rows"]]
-    width, seen = 0.2, set()
+    width, seen = 0.16, set()
     for i, (flow, r) in enumerate(rows):
         labels.append(f"{flow.split('_')[0]} s{r['seed']}")
         for k, name in enumerate(names):
             if name not in r:
                 continue
-            x = i + (k - 1.5) * width
+            x = i + (k - 2) * width
             label = {"aligned": "aligned (families JSON)",
-                     "aligned_here": "aligned (same run)"}.get(name, name)
+                     "aligned_here": "aligned (same run)",
+                     "aligned_at_tp": "aligned at TP's sparsity"}.get(name, name)
             label = None if name in seen else label  # one legend entry per series
             seen.add(name)
             spars_ax.bar(x, 100 * r[name]["macs_reduction"], width, color=f"C{k}", label=label)
@@ -403,7 +446,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                         "surgery) at the same MAC sparsity, FPS within the same caps")
     for col in ("flow", "seed", "variant", "round_to", "MACs -", "top-1", "vs aligned pt",
                 "FPS", "aligned FPS", "aligned / TP", "same run: aligned MACs -, top-1, FPS",
-                "same run: aligned / TP", "counts", "bit-exact"):
+                "same run: aligned / TP", "at TP's sparsity: aligned counts, top-1, FPS",
+                "there: aligned / TP", "counts", "bit-exact"):
         table.add_column(col)
 
     def ratio(value: float | None) -> str:
@@ -412,7 +456,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     for family in report["families"]:
         rows = [r for r in family["rows"] if "tp-round8" in r]
         for r in rows:
-            here = r.get("aligned_here")
+            here, there = r.get("aligned_here"), r.get("aligned_at_tp")
             for name in ("tp-round8", "tp-lanes"):
                 v = r[name]
                 table.add_row(family["flow"], str(r["seed"]), name, str(v["round_to"]),
@@ -423,6 +467,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                               f"{here['macs_reduction']:.1%}, {100 * here['accuracy']:.2f}, "
                               f"{here['fps']:,.0f}",
                               ratio(v.get("aligned_here_vs_fps")),
+                              "-" if there is None else
+                              f"{' '.join(map(str, there['counts'].values()))}, "
+                              f"{100 * there['accuracy']:.2f}, {there['fps']:,.0f}",
+                              ratio(v.get("aligned_at_tp_vs_fps")),
                               " ".join(map(str, v["counts"].values())),
                               "yes" if v["verification"]["passed"] else "NO")
         for name in ("tp-round8", "tp-lanes"):
@@ -432,6 +480,11 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                 if ratios:
                     console.print(f"{family['flow']} {name}: median aligned ({what}) / TP FPS "
                                   f"x{statistics.median(ratios):.2f} over {len(ratios)} seeds")
+            same = [x for x in (same_sparsity_ratio(r, name) for r in rows) if x]
+            if same:
+                console.print(f"{family['flow']} {name}: median aligned / TP FPS at one "
+                              f"sparsity (at TP's where it overshot) x{statistics.median(same):.2f}"
+                              f" over {len(same)} seeds")
     console.print(table)
 
 if __name__ == "__main__":
