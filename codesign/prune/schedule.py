@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from codesign.config import prune_problem
 from codesign.errors import FoldingError, PruneError
 from codesign.prune.alignment import granularity as board_granularity
@@ -250,6 +252,23 @@ def sparsity_floor(groups: list[ChannelGroup], settings: PruneConfig) -> dict[st
     return {g.name: max(1, math.ceil(round(kept * g.channels, 9))) for g in groups}
 
 
+def _check_cap_reachable(groups: list[ChannelGroup], profile: HardwareProfile,
+                         grain: dict[str, int], settings: PruneConfig,
+                         floor: dict[str, int] | None) -> None:
+    """Under budget sparsity, a layer cap that leaves too few channels to cut for the target
+    stops the schedule before its first step (the MACs every layer at its floor removes do not
+    depend on importance, so flat scores decide it)."""
+    if floor is None or settings.budget != "sparsity":
+        return
+    flat = {g.name: np.ones(g.channels) for g in groups}
+    try:
+        allocate(groups, flat, profile, grain, settings.target_sparsity, min_keep=floor)
+    except PruneError as exc:
+        raise PruneError(f"prune.max_layer_sparsity {settings.max_layer_sparsity:g} keeps too "
+                         f"many channels for prune.target_sparsity "
+                         f"{settings.target_sparsity:g}: {exc}") from None
+
+
 def _check_reachable(settings: PruneConfig, board: Board, profile: HardwareProfile) -> None:
     """Under budget fps, a target above the host I/O bound is out of reach of any pruning: the
     DMA moves the same bytes per frame however few channels are left. Say so before training."""
@@ -290,6 +309,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     # the fewest channels a step may keep: prune.max_layer_sparsity's, raised to prune.plan's
     # counts at step 1
     floor = sparsity_floor(groups, settings)
+    _check_cap_reachable(groups, profile, grain, settings, floor)
     plan_pending = planned(settings)
     baseline = _record(0, model, data, grain, point, started)
     records = [baseline]

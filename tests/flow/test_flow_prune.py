@@ -105,6 +105,9 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--allocation", "random"], "prune.allocation"),
     (["--fold-search", "-1"], "prune.fold_search"),
     (["--max-layer-sparsity", "0"], "prune.max_layer_sparsity"),
+    # a cap that leaves too little to cut: after training, before the first step
+    (["--max-layer-sparsity", "0.3"], "prune.max_layer_sparsity 0.3 keeps too many channels for "
+                                      "prune.target_sparsity 0.4: cannot remove 40.0%"),
 ])
 def test_bad_prune_options_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture,
                                          args: list[str], message: str) -> None:
