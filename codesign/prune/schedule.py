@@ -11,7 +11,9 @@ the reference FPS). A budget that cannot be met is reported with the reason, not
 With `prune.plan` (budget sparsity; other budgets ignore it), step 1 first allocates the whole
 target from the unpruned model (with give-back) and every step keeps at least those counts, so
 the steps approach one final shape instead of each step's greedy goal stranding cuts the last
-step makes unneeded."""
+step makes unneeded. `prune.max_layer_sparsity` is a floor too, taken from the unpruned model's
+counts: no step, allocation or fold-search move leaves a layer fewer channels; under budget
+sparsity a cap that leaves too little to cut for the target stops before the first step."""
 
 from __future__ import annotations
 
