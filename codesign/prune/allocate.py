@@ -319,8 +319,10 @@ def allocate_uniform(groups: Sequence[ChannelGroup], profile: HardwareProfile,
         raise PruneError(f"remove_fraction {remove_fraction} must lie strictly between 0 and 1")
     channels = {g.name: g.channels for g in groups}
     total = sum(float(x.macs) for x in profile.layers)
-    least = {name: -(-max(1, (min_keep or {}).get(name, 1)) // int(granularity[name]))
-             * int(granularity[name]) for name in channels}
+    least = {}  # min_keep rounded up to the granularity: every count stays a multiple
+    for name in channels:
+        step = int(granularity[name])
+        least[name] = math.ceil(max(1, (min_keep or {}).get(name, 1)) / step) * step
 
     def counts_at(keep: float) -> dict[str, int]:
         out = {}
