@@ -40,8 +40,9 @@ Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 Current JSON (3 Dec 2026, joined with --combine). ResNet-8: Torch-Pruning rows as in the
 run notes below (against the families JSON's aligned rows of c589254 / c0c3c38). DS-CNN
 re-run at d9bdba8 (08:51-09:03, seeds 0-2; the families JSON with the capped DS-CNN rows)
-against the flow with max_layer_sparsity 0.5: asked for the aligned runs' 55.3 / 59.1 / 58.6 %, Torch-Pruning cuts
-57.3 / 71.1 / 71.1 % (40s; 32s everywhere) and folds to 25,510 / 27,793 / 27,793 FPS, the
+against the flow with max_layer_sparsity 0.5: asked for the aligned runs' 55.3 / 59.1 /
+58.6 %, Torch-Pruning cuts 57.3 / 71.1 / 71.1 % (40s; 32s everywhere) and folds to 25,510 /
+27,793 / 27,793 FPS, the
 aligned runs' FPS (x1.00 each), 0.15 / 0.70 / 0.20 pt LESS accurate than aligned (85.75 /
 84.75 / 83.70 % vs 85.90 / 85.45 / 83.90 %): at seeds 1/2 it needs 12 pt more of the MACs
 removed for the FPS aligned reaches. Bit-exact on every TP model.
@@ -55,7 +56,11 @@ ResNet-8 not run: TP's 74.7 % is below aligned's 75.1 %):
   (-0.75 / +0.25 / +0.05 / +0.20 pt; seed 4 +0.80). So x1.1 at no worse accuracy (median) holds
   at Torch-Pruning's target, but codesign removed 0.1-4.5 pt more of the MACs: against TP's
   own landing points, codesign reaches 28,345 FPS from 73.0 % (families seed 2) where TP needs
-  74.7 %, and 74.7-75.8 % give 28,345 on both sides.
+  74.7 %, and 74.7-75.8 % give 28,345 on both sides. Shapes near TP's 71.3 % (one cut, no
+  fine-tune, /tmp probe on seeds 0/1, 09:39): seed 0 4-16-28-8-40-56 (71.3 %) 21,259 FPS,
+  4-12-28-12-40-56 (70.7 %) 22,676, 4-12-28-8-40-64 (72.1 %) 25,510, 4-12-28-8-40-56 (73.7 %)
+  28,345; seed 1 keeps 28,345 from 75.8 % down to 73.1 % (4-8-20-16-40-56), 8-8-20-16-32-56
+  (69.0 %) 21,259. At exactly TP's sparsity the gain is x1.00-1.07.
 - DS-CNN seeds 0/1/2, target 57.3 / 71.1 / 71.1 %: 58.9 / 71.1 / 71.1 %, 27,793 FPS each
   (x1.09 / x1.00 / x1.00; at 71.1 % the cap leaves 32 channels everywhere, TP's shape), top-1
   -0.05 / -0.10 / -0.30 pt against TP. Median x1.00.
