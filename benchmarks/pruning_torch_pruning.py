@@ -45,7 +45,10 @@ against the flow with max_layer_sparsity 0.5: asked for the aligned runs' 55.3 /
 27,793 / 27,793 FPS, the
 aligned runs' FPS (x1.00 each), 0.15 / 0.70 / 0.20 pt LESS accurate than aligned (85.75 /
 84.75 / 83.70 % vs 85.90 / 85.45 / 83.90 %): at seeds 1/2 it needs 12 pt more of the MACs
-removed for the FPS aligned reaches. Bit-exact on every TP model.
+removed for the FPS aligned reaches. Seeds 3/4 (10:09-10:18, same code): TP cuts 71.1 %
+(32s) to 27,793 FPS, x1.00, and is 1.00 / 1.55 pt MORE accurate (82.75 / 83.85 % vs 81.75 /
+82.30 %); over seeds 0-4 TP - aligned is -0.15 / -0.70 / -0.20 / +1.00 / +1.55 pt (median
+-0.15). Bit-exact on every TP model.
 At Torch-Pruning's sparsity (--aligned-at-tp, 09:04-09:13 at 9912677; seed 4 of
 ResNet-8 not run: TP's 74.7 % is below aligned's 75.1 %):
 - ResNet-8 seeds 0/1/2/3, target 71.3 / 71.3 / 74.7 / 74.7 %: codesign lands on 73.7 / 75.8 /
