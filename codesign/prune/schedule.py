@@ -331,8 +331,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         search = None
         try:
             if plan_pending:
-                plan = plan_floor(groups, scores, profile, grain, settings, sensitivity, floor)
-                floor = {n: max(c, (floor or {}).get(n, 1)) for n, c in plan.items()}
+                # the plan is allocated above the cap's floor, so it is the floor from here on
+                floor = plan_floor(groups, scores, profile, grain, settings, sensitivity, floor)
                 plan_pending = False
             if settings.allocation == "uniform":
                 counts = allocate_uniform(groups, profile, grain, fraction, min_keep=floor)
