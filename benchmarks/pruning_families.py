@@ -57,6 +57,23 @@ most LUTs (codesign/prune/fold_search.py); DS-CNN fine-tunes one step's 8 epochs
   16-40-40-48-60, 27,793 FPS each, loss +1.95 / +1.60 / -0.35 pt (median 1.60: not met); with
   two steps of 1 + 1 epochs and a final epoch (7006f8c): +3.05 / +2.05 / +0.25 pt.
 
+The same code on another kind of machine (3 Dec 2026 12:07-13:12 at 536cb0b, AMD EPYC with
+AVX2, 1 thread per process, load 2-3; torch's kernels there train other weights from the same
+seeds: unpruned 79.85 / 79.95 / 76.95 / 76.60 / 77.00 %; pruning_families_resnet8_epyc.json):
+- ResNet-8, seeds 0-4: counts 8-8-24-12-40-56 / 8-4-20-20-32-64 / 8-8-16-24-32-56 /
+  8-8-20-16-32-64 / 4-12-20-24-32-64, MACs -67.2 / -70.3 / -66.8 / -67.7 / -67.5 %, LUT
+  -45.7 / -42.9 / -39.8 / -41.4 / -39.5 %, 21,259 FPS on every seed (x3.00; the fold search
+  found no move), loss vs the control +0.50 / +0.60 / +0.65 / -0.55 / -1.40 pt, bit-exact 20/20
+  each; aligned / criterion-unaligned x1.12 / 1.00 / 1.50 / 1.00 / 1.00. Medians: MACs -67.5 %,
+  LUT -41.4 %, x3.00, loss +0.50 pt met; aligned / unaligned x1.00 median and faster on every
+  seed NOT met: on seeds 1, 3 and 4 the unaligned cut folds to the same 21,259 FPS. At ~67.5 %
+  of the MACs removed no shape gets further: on the 18 shapes of seed 0 (the ResNet flow's
+  header) FPS x the remaining MAC fraction stays within 6,266-7,228, i.e. at most ~22,200 FPS
+  here, below the next fold step (22,676); alignment wins only where the unaligned cut lands a
+  step lower (seeds 0 and 2). On the first machine seeds 2-4 landed at 73-75 % (x4.00), where
+  the unaligned cuts did not reach that step: which goals hold per seed is a draw of the
+  machine as well as of the seed.
+
 Earlier runs (git history has their full notes):
 - ResNet-8 before the LUT move (31c4fed): the same rows except seed 3 (4-12-16-24-24-64, x3.00,
   unaligned x0.88): every goal but "faster than unaligned on every seed".

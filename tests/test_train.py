@@ -215,3 +215,16 @@ def test_reference_outputs_keep_the_float32_models_quantizer_scales() -> None:
     assert reference_outputs(model, below)[0, 0] == 7 * scale
     with torch.no_grad():  # what the plain float64 copy computes instead
         assert copy.deepcopy(model).double()(torch.from_numpy(below))[0, 0] == 8 * 2.0 / 15.0
+
+
+def test_machine_names_what_trained_weights_depend_on() -> None:
+    import torch
+
+    from codesign.train import machine
+
+    found = machine()
+    assert found["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert found["threads"] == torch.get_num_threads() >= 1
+    assert found["torch"] == torch.__version__
+    assert isinstance(found["cpu"], str) and found["cpu"]
+    assert set(found) == {"cpu", "cpu_capability", "threads", "torch", "system", "architecture"}

@@ -12,6 +12,7 @@ from codesign import __version__
 from codesign.finn.power import power_instructions
 from codesign.flow.accelerator import AcceleratorResult, FoldingOutcome
 from codesign.flow.results import HardwareOutcome, RunResult
+from codesign.train import machine
 
 SCHEMA = "codesign.report/1"
 
@@ -66,10 +67,10 @@ def report_document(result: RunResult) -> dict[str, Any]:
     acc = result.accelerator
     estimates = acc.estimates.to_dict()
     doc: dict[str, Any] = {"schema": SCHEMA, "codesign_version": __version__}
-    if result.flow is not None:
-        import torch
-
-        doc["torch_version"] = torch.__version__
+    if result.flow is not None:  # a trained model: its weights depend on the machine too
+        trained_on = machine()
+        doc["torch_version"] = trained_on["torch"]
+        doc["machine"] = trained_on
     doc.update(name=result.name, description=result.description, seed=result.seed)
     if result.flow is not None:
         doc["flow"] = result.flow.to_dict()

@@ -41,6 +41,10 @@ def test_flow_writes_report_and_artefacts(tiny_run: Path) -> None:
         assert (tiny_run / name).stat().st_size > 0, name
     report = json.loads((tiny_run / "report.json").read_text())
     assert report["schema"] == "codesign.report/1"
+    from codesign.train import machine
+
+    assert report["machine"] == machine()  # trained weights reproduce on the same kind of CPU
+    assert report["torch_version"] == report["machine"]["torch"]
     assert report["accuracy"]["test_top1"] > 0.5  # 10 classes: chance is 0.1
     assert report["verification"]["passed"] and report["verification"]["matched"] == 20
     assert report["budget"]["fits"] is True
