@@ -59,7 +59,7 @@ most LUTs (codesign/prune/fold_search.py); DS-CNN fine-tunes one step's 8 epochs
 
 The same code on another kind of machine (3 Dec 2026 12:07-13:12 at 536cb0b, AMD EPYC with
 AVX2, 1 thread per process, load 2-3; torch's kernels there train other weights from the same
-seeds: unpruned 79.85 / 79.95 / 76.95 / 76.60 / 77.00 %; pruning_families_resnet8_epyc.json):
+seeds: unpruned 79.85 / 79.95 / 76.95 / 76.60 / 77.00 %; pruning_families_epyc.json):
 - ResNet-8, seeds 0-4: counts 8-8-24-12-40-56 / 8-4-20-20-32-64 / 8-8-16-24-32-56 /
   8-8-20-16-32-64 / 4-12-20-24-32-64, MACs -67.2 / -70.3 / -66.8 / -67.7 / -67.5 %, LUT
   -45.7 / -42.9 / -39.8 / -41.4 / -39.5 %, 21,259 FPS on every seed (x3.00; the fold search
@@ -73,6 +73,12 @@ seeds: unpruned 79.85 / 79.95 / 76.95 / 76.60 / 77.00 %; pruning_families_resnet
   step lower (seeds 0 and 2). On the first machine seeds 2-4 landed at 73-75 % (x4.00), where
   the unaligned cuts did not reach that step: which goals hold per seed is a draw of the
   machine as well as of the seed.
+- DS-CNN, seeds 0-2 (13:07-13:42, seed 2 in a second process, joined with --combine; unpruned
+  76.55 / 73.05 / 75.30 %): counts 32-40-32-40-64 / 32-48-40-32-64 / 32-32-40-40-60, MACs
+  -58.1 / -55.7 / -58.6 %, LUT -44.9 % each, 27,793 / 25,510 / 27,793 FPS (x3.49 / 3.20 /
+  3.49), loss vs the control +1.65 / 0.00 / +1.05 pt (median 1.05: NOT met, by 0.05),
+  aligned / unaligned x2.20 / 5.97 / 1.74 (seed 1's unaligned 37-43-37-39-53 folds to 4,276
+  FPS, below the unpruned model), bit-exact 20/20 each. Every other goal met on every seed.
 
 Earlier runs (git history has their full notes):
 - ResNet-8 before the LUT move (31c4fed): the same rows except seed 3 (4-12-16-24-24-64, x3.00,
