@@ -8,6 +8,7 @@ differ (`machine` records what a run was trained on)."""
 from __future__ import annotations
 
 import math
+import platform
 import random
 import sys
 import time
@@ -48,8 +49,6 @@ def machine() -> dict[str, Any]:
     instructions torch's kernels use on it, the thread count and torch's version. The same flow
     and seed reproduce on the same kind of machine, not across kinds: the default flow gives
     93.70 % top-1 on one machine, 94.10 % on an AMD EPYC (AVX2), 1 or 2 threads alike."""
-    import platform
-
     import torch
 
     return {"cpu": _cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -65,8 +64,6 @@ def _cpu_name() -> str:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    import platform
-
     return platform.processor() or "unknown"
 
 

@@ -228,3 +228,16 @@ def test_machine_names_what_trained_weights_depend_on() -> None:
     assert found["torch"] == torch.__version__
     assert isinstance(found["cpu"], str) and found["cpu"]
     assert set(found) == {"cpu", "cpu_capability", "threads", "torch", "system", "architecture"}
+
+
+@pytest.mark.parametrize("processor, expected", [("x86_64", "x86_64"), ("", "unknown")])
+def test_machine_without_proc_cpuinfo_asks_the_platform(monkeypatch: pytest.MonkeyPatch,
+                                                         processor: str, expected: str) -> None:
+    from codesign import train
+
+    def unreadable(self: Path, *args: object, **kwargs: object) -> str:
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(Path, "read_text", unreadable)
+    monkeypatch.setattr(train.platform, "processor", lambda: processor)
+    assert train.machine()["cpu"] == expected
