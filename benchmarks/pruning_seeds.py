@@ -47,6 +47,14 @@ seeds 2 and 5 lose 1.3 / 2.1); distillation from the unpruned model at weight 0.
 8); the removed channels (their producers' rows and consumers' columns) faded out linearly over
 the first 4 of the 14 epochs and cut after (1.00, 4 of 8). None beats the flow's recipe; a
 seed's loss moves by up to 2 pt with which channels a scoring keeps, on a 1,000-image test set.
+Tried there on 3 Dec 2026 (same 8 unpruned models, ad-hoc scripts): the fine-tune's weights
+averaged over its last 3 / 5 / 7 / 10 epochs, BatchNorm statistics re-estimated (SWA-style):
+medians 0.40 / 1.10 / 0.90 / 1.05 pt, 6 / 4 / 6 / 4 of 8 within 1.0, no trend with the window,
+and the same seed moves by up to 1.6 pt between windows; four fine-tunes (fine-tune seeds)
+on 90 % of the training images, the best on the held-out 10 % kept (seeds 0-2: 1.4, 1.3, 2.4;
+the candidates lose 0.3-2.7, so 10 % fewer images cost about 1 pt); the labels as now plus
+distillation on copies shifted by up to 2 pixels (weight 1, temperature 4): 2.2, 1.1, 1.0,
+1.6, 0.6, 1.4, 1.1, 1.6 (median 1.25, 2 of 8; the unpruned MLP is no teacher off its grid).
 
 Run before (2 Dec 2026, three steps of 2 epochs and 8 final ones, 8 seeds, ~32 min): with
 `prune.plan` every seed ends on 24-64-64, MACs -57.5 %, LUT at 1,020,408 FPS -57.9/-58.0 %;

@@ -1,8 +1,18 @@
 """Fixtures shared across test packages."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker (pyproject's addopts run two) trains with one torch thread, and so
+    do the processes it starts: two workers with two threads each on two cores oversubscribe
+    them (see single_thread)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        os.environ["MKL_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ pruned family flows are where their header says pruning can buy FPS."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ def test_shipped_family_flow_meets_its_floor(flow_file: str, tmp_path: Path) -> 
     path = ROOT / flow_file
     assert f"{FLOORS[flow_file]:.0%}".rstrip("%") in path.read_text()  # the file states it
     flow = load_flow(path)
+    # FINN's SetFolding sweep beside codesign's folding (~110 s of ResNet-8's ~240 s here) shows
+    # in the report only: the floor, the verification and the fit do not depend on it
+    flow = flow.replace(folding=dataclasses.replace(flow.folding, compare_setfolding=False))
     result = run_flow(flow, load_board(flow.board), tmp_path / "run", progress=False).result
     assert result.accuracy.test_top1 >= FLOORS[flow_file]
     assert result.accelerator.verification.passed and result.accelerator.fit.fits
@@ -39,8 +43,6 @@ def test_pruned_family_flow_is_compute_bound_and_lut_capped(flow_file: str,
                                                             tmp_path: Path) -> None:
     """The unpruned model's best folding within the board's caps is bound by compute, not the
     host I/O, and more LUTs would buy a faster folding: fewer channels can buy FPS."""
-    import dataclasses
-
     from codesign.flow.run import flow_board
     from codesign.flow.stages import build_flow_model, load_flow_data
     from codesign.prune import weight_layers
