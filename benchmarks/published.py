@@ -30,19 +30,23 @@ PUBLISHED_ONLY lists two more measurements that are not rebuilt but carry over t
 rebuilt case (a binary-input build of the same TFC on Pynq-Z1, batch 10,000; finn-examples' build
 of the cybersecurity MLP, batch 1,000): they enter the per-batch analysis below.
 
-Per-batch fixed cost (BatchCost in codesign/finn/host_io.py; the Zynq board files'
-host_io.batch_overhead_ms): a batch of N frames takes overhead + N / streaming FPS. No
-published design is measured at two batch sizes, so the overhead is fitted across designs: by
-least squares on the batch time (the mean residual) over the cases whose published batch took
-at most BATCH_SENSITIVE_MS (there a fraction of a ms is >= 5 % of the batch; the CNN batches of
-33-331 ms cannot resolve it against the compute estimate's few-% error). Every case is then
-predicted with the overhead fitted on the OTHER sensitive cases (leave-one-out), so no case
+Batch cost (BatchCost in codesign/finn/host_io.py; the Zynq board files'
+host_io.batch_overhead_ms and frame_overhead_us): a batch of N frames takes overhead + N x
+(1 / streaming FPS + per-frame overhead). No published design is measured at two batch sizes,
+so both are fitted across designs (fit_batch_cost): by least squares of the residual batch
+time (published - streaming) on N over the cases whose published batch took at most
+BATCH_SENSITIVE_MS (there a fraction of a ms is >= 5 % of the batch; the CNN batches of 33-331
+ms cannot resolve it against the compute estimate's few-% error); where the fitted cases' batch
+sizes do not spread by FRAME_TERM_MIN_SPREAD, the per-frame term is 0. Every case is then
+predicted with the costs fitted on the OTHER sensitive cases (leave-one-out), so no case
 validates a figure fitted to itself; the board files carry the fit over all of them.
 
 The bnn-pynq notebook does not name its board; finn-examples builds it for Pynq-Z1, Ultra96 and
 ZCU104 (and U250) with one folding, and 99.999 MHz is the fclk a Zynq UltraScale+ PS reports
-(the Pynq-Z1 runs report 100.0), so those two cases use the ZCU104 board file (FINN's Zynq
-shell has a 128-bit port on ZCU104 and Ultra96 alike, so the I/O bound is the same on both).
+(the Pynq-Z1 runs report 100.0), so those two cases use the ZCU104 board file, with the IODMA
+as the 2020 bitfiles were built: 64 bits wide on every Zynq board until Xilinx/finn c4fad13
+(2022-09-07; IODMA_64_SOURCE), where FINN now gives ZCU104 and Ultra96 alike 128 bits. The
+same holds for vgg10's 2021 bitfile (compute-bound either way).
 
 Folding: the published PE/SIMD (and ram_style/resType/mem_mode where codesign's node has them)
 are mapped onto codesign's nodes by op type and order: MVAUs in order (checked: the published
@@ -65,35 +69,34 @@ same layers, shell included. BNN-PYNQ's printed classification rates are not use
 
 Weights are untrained (seed 0): estimates depend on shapes and bit widths, not on values.
 
-Last run (2026-12-02 14:21-14:30 UTC, load average 8-13 on the 2 shared cores; the codesign
-commit, 53a4ced, and the codesign files other engineers had changed on top of it, their FIFO
-work, are in the JSON's codesign_tree; resource totals include codesign's FIFO estimates, so
-they move with that work, the FPS figures do not):
+Last run (2026-12-03 17:15-17:19 UTC, this change on 64e4d53, AMD EPYC, beside no other job;
+estimates do not depend on the machine):
   Streaming (min of compute and I/O, as codesign's headline): cnv-w1a1 3,052 vs 3,020 FPS
   (+1.0 %), gtsrb 3,052 vs 2,887 (+5.7 %), vgg10 242,248 vs 231,049 (+4.8 %), all
   compute-bound; tfc-w1a1-pynq-z1 1,020,408 vs 958,413 (+6.5 %), bound by the 64-bit DMA port
-  (98 words/frame): the one published I/O-bound measurement, and the port rate holds to 94 %.
-  tfc-w1a1 1,562,500 vs 837,019 (+86.7 %) and cybsec-mlp 1,333,333 (I/O: 600 bits in 75 8-bit
-  words) vs 943,176 (+41.4 %) miss: their batches (1,000 frames, ~1.1 ms) carry a residual of
-  0.555 and 0.310 ms that the streaming rate does not contain.
+  (98 words/frame). tfc-w1a1 on ZU+ is now I/O-bound too: its 2020 bitfile has the 64-bit IODMA
+  FINN then built on every Zynq board (IODMA_64_SOURCE), so 1,020,408 vs 837,019 (+21.9 %; was
+  1,562,500, +86.7 %, with today's 128-bit port), and its residual is 0.215 ms, like vgg10's
+  0.205 ms on the same PS family. cybsec-mlp 1,333,333 (I/O: 600 bits in 75 8-bit words) vs
+  943,176 (+41.4 %). 4 of 6 within ±15 % on streaming alone.
   What the residuals say: every batch-sensitive case has one (0.205-1.073 ms), including
-  designs that move only 75-98 bytes a frame (cybsec-mlp, the binary-input TFC: 0.310, 0.329,
-  1.073 ms), so a DMA bandwidth below the port rate does not explain them; the measured I/O-bound
-  TFC shows the port at 94 % of its rate. A fixed cost per batch does, roughly: fitted on the
-  other sensitive cases (leave-one-out), tfc-w1a1 becomes 869,467 FPS, +3.9 % (0.510 ms),
-  tfc-w1a1-pynq-z1 +1.4 %, the binary TFC +9.8 %, vgg10 -7.8 %, gtsrb +4.1 %, cnv +0.9 %: 6 of
-  8 within ±15 % (streaming alone: 4 of 8). It over-corrects the cybersecurity MLP, whose two
-  independent measurements (2021 and 2023 builds) agree on 0.310/0.329 ms: -19.0 % and -17.3 %.
-  Limits: no design is published at two batch sizes, so fixed cost and a per-frame cost the
-  compute estimate lacks are not separated (FINN's own rtlsim of the cybersecurity MLP, same
-  notebook, runs 72 cycles/frame in steady state against its 64-cycle estimate: (643 - 211)
-  / 6 for 7 frames); the ZU+ boards have one other sensitive case (vgg10, 0.205 ms), and a fit
-  within each PS family predicts tfc-w1a1 at +41.4 %: the pooled fit assumes Zynq-7000 and
-  ZU+ PYNQ drivers cost alike per batch. Fit over all 6: 0.518 ms, the figure the Zynq board
-  files carry (host_io.batch_overhead_ms; with it the rebuilt cases are +3.2 / +0.9 / +4.1 /
-  -6.6 / +1.1 / -16.4 %, in-sample for the first, fifth and sixth). codesign's headline FPS
-  stays the streaming figure; the batch figure is BatchCost.fps / IOBound.batch_fps (batch of
-  1,000 frames by default, in report.json's estimates.io.batch).
+  designs that move only 75-98 bytes a frame, so a DMA bandwidth below the port rate does not
+  explain them. They grow with the batch: 0.205-0.329 ms at 1,000-1,024 frames, 0.634 and
+  1.073 ms at 10,000. So the fit has a fixed part per batch and a part per frame (FINN's own
+  rtlsim of the cybersecurity MLP, same notebook, runs 72 cycles/frame in steady state against
+  its 64-cycle estimate: (643 - 211) / 6 for 7 frames). Fitted on the other 5 sensitive cases
+  (leave-one-out; 0.174-0.223 ms + 0.041-0.090 us per frame): tfc-w1a1 -5.2 %, vgg10 -1.8 %,
+  tfc-w1a1-pynq-z1 -4.0 %, cybsec-mlp +6.1 %, the binary TFC +6.2 %, the finn-examples
+  cybersecurity MLP +8.7 %, and cnv / gtsrb (not in the fit) +1.0 / +5.1 %: 8 of 8 within
+  ±15 % (the fixed cost alone, the previous model: 7 of 8, tfc-w1a1 -19.8 %). Within each PS
+  family alone (ZU+ with one batch size: the fixed part only) -4.0 to +6.2 %, every case too.
+  Limits: the per-frame term rests on the two 10,000-frame batches, both Pynq-Z1 TFCs; no
+  design is published at two batch sizes. Fit over all 6: 0.199 ms per batch + 0.0654 us per
+  frame, the figures the Zynq board files carry (host_io.batch_overhead_ms, frame_overhead_us;
+  with them the rebuilt cases are -4.0 / +1.0 / +5.1 / -1.4 / -2.1 / +4.5 %, in-sample for the
+  first, fourth, fifth and sixth). codesign's headline FPS stays the streaming figure; the batch
+  figure is BatchCost.fps / IOBound.batch_fps (batch of 1,000 frames by default, in
+  report.json's estimates.io.batch).
   vgg10 with HEAD's folding file: 81,327 FPS (serial sliding window, 3,074 cycles), which no
   published measurement covers.
   BNN-PYNQ resources (estimate vs post-route): LUT -4 / +1 / -56 / +408 / +251 % for CNV
@@ -140,6 +143,13 @@ GOAL = 0.15
 FE = "Xilinx/finn-examples"
 FE_HEAD = "810a1e7759163ac313cb7739743da4184fb9135d"  # HEAD of the mirror read (2025-01-15)
 FE_2020 = "5a74263fc3669d429de01c18ec6b1e4a6b7fc463"  # bnn-pynq folding in force when measured
+# The shell as the measured bitfile was built: until Xilinx/finn c4fad13 (2022-09-07, "ZynqBuild:
+# use AXI port width from part map") ZynqBuild inserted InsertIODMA(64) on every Zynq board, so
+# the ZU+ cases' 2020-2021 bitfiles move frames through a 64-bit IODMA, not the 128-bit one
+# FINN (and codesign's ZCU104 file) gives that port now. `iodma_bits` sets it per case.
+IODMA_64_SOURCE = ("Xilinx/finn@d62fd4c72cb7a021c09bf7a841911c8a68921302:src/finn/transformation/"
+                   "fpgadataflow/make_zynq_proj.py (InsertIODMA(64), in force until c4fad13b6, "
+                   "2022-09-07)")
 
 # Published folding, in graph order per op type: (PE, SIMD) of the MVAUs; SIMD of the conv
 # sliding windows; SIMD of FMPadding; PE of standalone Thresholding. Plus the attributes set on
@@ -148,7 +158,7 @@ BNN_CNV_MVAU = [(16, 3), (32, 32), (16, 32), (16, 32), (4, 32), (1, 32), (1, 4),
 CASES: dict[str, dict[str, Any]] = {
     "tfc-w1a1": {
         "model": ("mlp", (1, 28, 28), 10, 1, 1, {"preset": "tfc"}), "mvau_rtl": False,
-        "board": "zcu104", "clock_mhz": 100.0,
+        "board": "zcu104", "clock_mhz": 100.0, "iodma_bits": 64,
         "folding": {"MVAU": [(16, 49), (8, 8), (8, 8), (10, 8)],
                     "MVAU_ram_style": ["block", "auto", "auto", "distributed"],
                     "absent_ok": ["Thresholding_Batch_0 (PE 49)", "LabelSelect_Batch_0 (PE 1)"]},
@@ -161,11 +171,11 @@ CASES: dict[str, dict[str, Any]] = {
                                 "notebooks/0_mnist_with_fc_networks.ipynb (tfc_w1a1_mnist, "
                                 "accel.throughput_test() output)",
                       "board": "not named; Zynq UltraScale+ by its 99.999 MHz fclk (ZCU104 "
-                               "file used; Ultra96 has the same 128-bit port)"},
+                               "file used, with the 2020 build's 64-bit IODMA; Ultra96 alike)"},
     },
     "cnv-w1a1": {
         "model": ("cnv", (3, 32, 32), 10, 1, 1, {"preset": "cnv"}), "mvau_rtl": False,
-        "board": "zcu104", "clock_mhz": 100.0,
+        "board": "zcu104", "clock_mhz": 100.0, "iodma_bits": 64,
         "folding": {"MVAU": BNN_CNV_MVAU + [(5, 1)], "SWG": [3, 32, 32, 32, 32, 32],
                     "MVAU_attrs": {"ram_style": "auto"}, "SWG_attrs": {"ram_style": "distributed"},
                     "absent_ok": ["Thresholding_Batch_0 (PE 1)", "LabelSelect_Batch_0 (PE 1)"]},
@@ -206,6 +216,7 @@ CASES: dict[str, dict[str, Any]] = {
         # depthwise: true of all seven here. finn-plus makes that an explicit attribute
         # (parallel_window), set accordingly.
         "model": "vgg10", "mvau_rtl": False, "board": "zcu104", "clock_mhz": 250.0,
+        "iodma_bits": 64,
         "folding": {"MVAU": [(32, 6), (16, 96), (8, 96), (4, 96), (2, 96), (1, 96), (1, 96),
                              (2, 32), (1, 32), (1, 8)],
                     "SWG": [2, 32, 32, 32, 32, 32, 32], "FMPadding": [2, 16, 8, 8, 4, 2, 1],
@@ -300,7 +311,7 @@ BATCH_SENSITIVE_MS = 20.0
 # standalone thresholds and parallel_window 0 written out. No measurement of that build is
 # published; its estimate is reported next to the case to show what the folding file now says.
 VGG10_HEAD = {
-    **CASES["vgg10"], "mvau_rtl": True,
+    **{k: v for k, v in CASES["vgg10"].items() if k != "iodma_bits"}, "mvau_rtl": True,
     "folding": {"MVAU": CASES["vgg10"]["folding"]["MVAU"],
                 "SWG": [2, 32, 32, 32, 32, 32, 32], "FMPadding": [2, 16, 8, 8, 4, 2, 1],
                 "Thresholding": [32, 16, 8, 4, 2, 1, 1, 2, 1],
@@ -519,6 +530,9 @@ def fill_unnamed(hw: Any, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def measure(name: str, work: Path, case: dict[str, Any] | None = None) -> dict[str, Any]:
     case = CASES[name] if case is None else case
     board = dataclasses.replace(load_board(case["board"]), clock_mhz=case["clock_mhz"])
+    if "iodma_bits" in case:  # the shell the measured bitfile was built with (IODMA_64_SOURCE)
+        board = dataclasses.replace(board, host_io=dataclasses.replace(
+            board.host_io, port_width_bits=case["iodma_bits"]))
     model, shape = build(case)
     onnx = export_qonnx(model, shape, work / "model.onnx")
     start = time.perf_counter()
@@ -547,9 +561,11 @@ def measure(name: str, work: Path, case: dict[str, Any] | None = None) -> dict[s
                 "resource_error": {k: (est.totals[k] - published[k]) / published[k]
                                    for k in ("LUT", "BRAM_18K", "DSP") if published[k]}}
     batch_ms = pub["batch"] / est.fps * 1e3
-    board_batch = BatchCost(int(pub["batch"]), board.host_io.batch_overhead_ms)
+    board_batch = BatchCost(int(pub["batch"]), board.host_io.batch_overhead_ms,
+                            board.host_io.frame_overhead_us)
     return {
         "case": name, "board": board.name, "clock_mhz": board.clock_mhz,
+        "iodma_source": IODMA_64_SOURCE if "iodma_bits" in case else None,
         "host_io": dataclasses.asdict(board.host_io) if dataclasses.is_dataclass(board.host_io)
         else str(board.host_io),
         "published": pub, "folding_source": case["folding_source"],
@@ -599,35 +615,57 @@ def batch_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return points
 
 
+# A per-frame term is fitted only from batches at least this many times apart in size; fitted
+# on one batch size it would be the noise between cases (the ZU+ cases: 1,000 and 1,024 frames).
+FRAME_TERM_MIN_SPREAD = 2.0
+
+
+def fit_batch_cost(selected: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """(overhead ms per batch, overhead us per frame) by least squares of the residual batch
+    time on the batch size: time = overhead + frames x (1 / streaming FPS + frame overhead).
+    Where the batch sizes do not spread by FRAME_TERM_MIN_SPREAD, the per-frame term is 0 and
+    the overhead is the mean residual."""
+    if not selected:
+        return None
+    frames = [float(p["published"]["batch"]) for p in selected]
+    residual = [p["residual_ms"] for p in selected]
+    mean_f, mean_r = sum(frames) / len(frames), sum(residual) / len(residual)
+    if max(frames) < FRAME_TERM_MIN_SPREAD * min(frames):
+        return mean_r, 0.0
+    slope = (sum((f - mean_f) * (r - mean_r) for f, r in zip(frames, residual, strict=True))
+             / sum((f - mean_f) ** 2 for f in frames))  # ms per frame
+    return mean_r - slope * mean_f, slope * 1e3
+
+
 def batch_overhead_analysis(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The fixed cost per batch (BatchCost: time = overhead + frames / streaming FPS) fitted by
-    least squares on the batch time (the mean residual) of the batch-sensitive cases; each case
-    is predicted with the overhead fitted on the OTHER sensitive cases (leave-one-out), so no
-    case validates a figure fitted to itself."""
+    """The cost of a batch beyond streaming (BatchCost: a fixed part per batch and a part per
+    frame) fitted by least squares on the batch-sensitive cases (fit_batch_cost); each case is
+    predicted with the costs fitted on the OTHER sensitive cases (leave-one-out), so no case
+    validates a figure fitted to itself."""
     points = batch_points(rows)
     fit_set = [p for p in points if p["batch_sensitive"]]
-
-    def mean_residual(selected: list[dict[str, Any]]) -> float | None:
-        return sum(p["residual_ms"] for p in selected) / len(selected) if selected else None
-
     for point in points:
         pub, others = point["published"], [p for p in fit_set if p is not point]
         same_family = [p for p in others if p["ps_family"] == point["ps_family"]]
         point["streaming_error"] = (point["streaming_fps"] - pub["fps"]) / pub["fps"]
         for key, chosen in (("loo", others), ("loo_same_family", same_family)):
-            overhead = mean_residual(chosen)
-            point[f"{key}_overhead_ms"] = overhead
+            fit = fit_batch_cost(chosen)
+            point[f"{key}_overhead_ms"], point[f"{key}_frame_overhead_us"] = fit or (None, None)
             point[f"{key}_fitted_on"] = [p["case"] for p in chosen]
-            if overhead is None:
+            if fit is None:
                 point[f"{key}_fps"] = point[f"{key}_error"] = None
                 continue
-            fps = BatchCost(int(pub["batch"]), overhead).fps(point["streaming_fps"])
+            fps = BatchCost(int(pub["batch"]), *fit).fps(point["streaming_fps"])
             point[f"{key}_fps"] = fps
             point[f"{key}_error"] = (fps - pub["fps"]) / pub["fps"]
         point["loo_within_goal"] = abs(point["loo_error"]) <= GOAL
-    return {"model": "batch time = overhead_ms + batch / min(compute FPS, I/O FPS)",
+    overall = fit_batch_cost(fit_set)
+    return {"model": "batch time = overhead_ms + batch x (1 / min(compute FPS, I/O FPS) + "
+                     "frame_overhead_us)",
             "batch_sensitive_ms": BATCH_SENSITIVE_MS,
-            "fit_all_overhead_ms": mean_residual(fit_set),
+            "frame_term_min_spread": FRAME_TERM_MIN_SPREAD,
+            "fit_all_overhead_ms": None if overall is None else overall[0],
+            "fit_all_frame_overhead_us": None if overall is None else overall[1],
             "fit_all_cases": [p["case"] for p in fit_set],
             "residual_ms_range": [min(p["residual_ms"] for p in fit_set),
                                   max(p["residual_ms"] for p in fit_set)] if fit_set else None,
@@ -635,10 +673,11 @@ def batch_overhead_analysis(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def batch_table(analysis: dict[str, Any]) -> None:
-    t = Table(title="Per-batch fixed cost: published batch time vs codesign's streaming time; "
-                    "each case predicted with the overhead fitted on the other sensitive cases")
+    t = Table(title="Batch cost: published batch time vs codesign's streaming time; each case "
+                    "predicted with the per-batch and per-frame costs fitted on the other "
+                    "sensitive cases")
     for col in ("case", "board", "batch", "published ms", "streaming ms", "residual ms",
-                "in fit", "LOO overhead ms", "error streaming", "error LOO",
+                "in fit", "LOO ms / batch", "LOO us / frame", "error streaming", "error LOO",
                 "error LOO same PS family"):
         t.add_column(col, justify="left" if col == "case" else "right")
     for p in analysis["points"]:
@@ -647,12 +686,14 @@ def batch_table(analysis: dict[str, Any]) -> None:
                   f"{p['published']['batch']:,}", f"{p['published']['runtime_ms']:.3f}",
                   f"{p['streaming_ms']:.3f}", f"{p['residual_ms']:.3f}",
                   "yes" if p["batch_sensitive"] else "no", f"{p['loo_overhead_ms']:.3f}",
+                  f"{p['loo_frame_overhead_us']:.4f}",
                   f"{100 * p['streaming_error']:+.1f} %", f"{100 * p['loo_error']:+.1f} %",
                   "-" if same is None else f"{100 * same:+.1f} %")
     Console(width=200).print(t)
     print(f"* not rebuilt: the estimate of the named rebuilt case (PUBLISHED_ONLY). Fit on all "
           f"{len(analysis['fit_all_cases'])} sensitive cases: "
-          f"{analysis['fit_all_overhead_ms']:.3f} ms per batch (residuals "
+          f"{analysis['fit_all_overhead_ms']:.3f} ms per batch + "
+          f"{analysis['fit_all_frame_overhead_us']:.4f} us per frame (residuals "
           f"{analysis['residual_ms_range'][0]:.3f}-{analysis['residual_ms_range'][1]:.3f} ms)")
 
 
@@ -701,7 +742,7 @@ def plot(rows: list[dict[str, Any]], resources: list[dict[str, Any]], path: Path
     rows = [{**r, "loo_fps": loo.get(r["case"], np.nan)} for r in rows]
     series = (("published (measured)", "published_fps", "black"), ("compute", "compute_fps", "C0"),
               ("I/O bound", "io_fps", "C1"), ("as built (streaming)", "fps", "C2"),
-              ("+ batch overhead fitted on the other cases", "loo_fps", "C3"))
+              ("+ batch costs fitted on the other cases", "loo_fps", "C3"))
     for i, (label, key, colour) in enumerate(series):
         ax.bar(x + (i - 2) * 0.16, [r[key] for r in rows], 0.16, label=label, color=colour)
     for xi, r in zip(x, rows, strict=True):
@@ -769,7 +810,7 @@ def main() -> None:
     print(f"within ±{GOAL:.0%}: {len(ok)}/{len(rows)} ({', '.join(ok) or 'none'})")
     if analysis is not None:
         loo = [p for p in analysis["points"] if p["loo_within_goal"]]
-        print(f"with the per-batch overhead fitted on the other cases: {len(loo)}/"
+        print(f"with the batch costs fitted on the other cases: {len(loo)}/"
               f"{len(analysis['points'])} within ±{GOAL:.0%} "
               f"({', '.join(p['case'] for p in loo) or 'none'})")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ BOARD_KEYS = (
     "host_io", "shell_resources", "source",
 )
 HOST_IO_KEYS = ("port_width_bits", "port_clock", "link_gbytes_per_s")
-HOST_IO_OPTIONAL = ("batch_overhead_ms",)  # may be left out (= null)
+HOST_IO_OPTIONAL = ("batch_overhead_ms", "frame_overhead_us")  # may be left out (= null)
 KERNEL_CLOCK = "kernel"  # host_io.port_clock: the port runs at the accelerator's clock
 _ZERO_ALLOWED = frozenset({"URAM"})  # devices without UltraRAM are common; every other kind exists
 _FORMAT_HINT = "see boards/pynq-z1.yaml for a complete example"
@@ -71,12 +71,15 @@ class HostIO:
     (None: nothing past the port, e.g. a Zynq HP port straight into the PS memory).
     `batch_overhead_ms`: the fixed time one batch costs on top of streaming its frames when
     the host runs it as FINN's driver does (start the DMAs, wait for the last output), from
-    published measurements (None: no figure; codesign.finn.host_io.BatchCost)."""
+    published measurements (None: no figure; codesign.finn.host_io.BatchCost);
+    `frame_overhead_us`: the time each frame of such a batch takes beyond the streaming
+    estimate (fitted on the same measurements; None: no figure)."""
 
     port_width_bits: int
     port_clock_mhz: float | None
     link_gbytes_per_s: float | None
     batch_overhead_ms: float | None = None
+    frame_overhead_us: float | None = None
 
     def port_clock(self, kernel_clock_mhz: float) -> float:
         return kernel_clock_mhz if self.port_clock_mhz is None else self.port_clock_mhz
@@ -85,7 +88,8 @@ class HostIO:
         return {"port_width_bits": self.port_width_bits,
                 "port_clock": KERNEL_CLOCK if self.port_clock_mhz is None else self.port_clock_mhz,
                 "link_gbytes_per_s": self.link_gbytes_per_s,
-                "batch_overhead_ms": self.batch_overhead_ms}
+                "batch_overhead_ms": self.batch_overhead_ms,
+                "frame_overhead_us": self.frame_overhead_us}
 
 
 @dataclass(frozen=True)
@@ -271,14 +275,17 @@ class _FieldChecker:
         if link is not None and (not _is_number(link) or link <= 0):
             raise self.fail("host_io.link_gbytes_per_s", f"must be a positive number of GB/s "
                             f"or null, got {link!r}", "write e.g. 15.75 (PCIe Gen3 x16) or null")
-        overhead = optional.get("batch_overhead_ms")
-        if overhead is not None and (not _is_number(overhead) or overhead < 0):
-            raise self.fail("host_io.batch_overhead_ms", f"must be a number of milliseconds "
-                            f">= 0 or null, got {overhead!r}",
-                            "write e.g. 0.5 (from a measured batch, cite it in source) or null")
+        overheads = {key: optional.get(key) for key in HOST_IO_OPTIONAL}
+        for key, unit, example in (("batch_overhead_ms", "milliseconds", "0.5"),
+                                   ("frame_overhead_us", "microseconds", "0.06")):
+            given = overheads[key]
+            if given is not None and (not _is_number(given) or given < 0):
+                raise self.fail(f"host_io.{key}", f"must be a number of {unit} >= 0 or null, "
+                                f"got {given!r}", f"write e.g. {example} (from measured "
+                                "batches, cite them in source) or null")
         return HostIO(width, None if clock == KERNEL_CLOCK else float(clock),
                       None if link is None else float(link),
-                      None if overhead is None else float(overhead))
+                      *(None if v is None else float(v) for v in overheads.values()))
 
     def shell_resources(self, value: Any, resources: Mapping[str, int]) -> dict[str, int] | None:
         if value is None:

@@ -210,6 +210,10 @@ def _delete(field: str):
                      id="batch-overhead-string"),
         pytest.param(_set("host_io.batch_overhead_ms", True), "host_io.batch_overhead_ms",
                      id="batch-overhead-bool"),
+        pytest.param(_set("host_io.frame_overhead_us", -0.1), "host_io.frame_overhead_us",
+                     id="negative-frame-overhead"),
+        pytest.param(_set("host_io.frame_overhead_us", "60ns"), "host_io.frame_overhead_us",
+                     id="frame-overhead-string"),
         pytest.param(_delete("host_io.port_clock"), "host_io.port_clock", id="missing-io-key"),
         pytest.param(_set("host_io", 64), "host_io", id="io-not-mapping"),
         pytest.param(_delete("host_io"), "host_io", id="missing-host-io"),
@@ -389,7 +393,8 @@ def test_to_dict_is_json_and_complete() -> None:
     assert data["budget"]["LUT"] == pytest.approx(
         0.6 * (board.resources["LUT"] - data["shell_resources"]["LUT"]))
     assert data["host_io"] == {"port_width_bits": 512, "port_clock": "kernel",
-                               "link_gbytes_per_s": 15.75, "batch_overhead_ms": None}
+                               "link_gbytes_per_s": 15.75, "batch_overhead_ms": None,
+                               "frame_overhead_us": None}
     assert data["clock_period_ns"] == pytest.approx(board.clock_period_ns)
     assert data["path"] == str(board.path)
 
@@ -540,26 +545,30 @@ def test_zynq_dma_port_is_finns_native_port_width(finn_util: tuple[Any, Any], bo
     assert "pynq_native_port_width" in board.source and "Shell resources" in board.source
 
 
-def test_batch_overhead_is_optional(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["batch_overhead_ms", "frame_overhead_us"])
+def test_batch_overheads_are_optional(key: str, tmp_path: Path) -> None:
     data = copy.deepcopy(_raw(SHIPPED_DIR / "pynq-z1.yaml"))
-    del data["host_io"]["batch_overhead_ms"]
-    assert load_board(_write(tmp_path / "no_batch.yaml", data)).host_io.batch_overhead_ms is None
-    data["host_io"]["batch_overhead_ms"] = 0
-    assert load_board(_write(tmp_path / "zero.yaml", data)).host_io.batch_overhead_ms == 0.0
+    data["host_io"].pop(key, None)
+    assert getattr(load_board(_write(tmp_path / "no_batch.yaml", data)).host_io, key) is None
+    data["host_io"][key] = 0
+    assert getattr(load_board(_write(tmp_path / "zero.yaml", data)).host_io, key) == 0.0
 
 
 @pytest.mark.skipif(not (REPO / "benchmarks/results/published.json").is_file(),
                     reason="benchmarks/published.py has not been run")
 @pytest.mark.parametrize("board", list_boards() if SHIPPED_FILES else [], ids=lambda b: b.name)
 def test_batch_overhead_is_the_published_fit(board: Board) -> None:
-    # Zynq boards carry the per-batch cost fitted in benchmarks/published.py (FINN's PYNQ
-    # driver); no published measurement covers FINN's Alveo driver, so Alveo boards have none.
-    fit = json.loads((REPO / "benchmarks/results/published.json").read_text())
-    expected = round(fit["batch_overhead"]["fit_all_overhead_ms"], 3)
+    # Zynq boards carry the per-batch and per-frame costs fitted in benchmarks/published.py
+    # (FINN's PYNQ driver); no published measurement covers FINN's Alveo driver, so Alveo
+    # boards have none.
+    fit = json.loads((REPO / "benchmarks/results/published.json").read_text())["batch_overhead"]
     if board.shell == "zynq":
-        assert board.host_io.batch_overhead_ms == pytest.approx(expected, abs=5e-4)
+        assert board.host_io.batch_overhead_ms == pytest.approx(
+            round(fit["fit_all_overhead_ms"], 3), abs=5e-4)
+        assert board.host_io.frame_overhead_us == pytest.approx(
+            round(fit["fit_all_frame_overhead_us"], 4), abs=5e-5)
     else:
-        assert board.host_io.batch_overhead_ms is None
+        assert board.host_io.batch_overhead_ms is None and board.host_io.frame_overhead_us is None
 
 
 @pytest.mark.parametrize("board", [b for b in FINN_BOARDS if b.shell == "alveo"], ids=lambda b: b.name)

@@ -18,9 +18,10 @@ packing and copying (FINN's driver times those apart from the accelerator).
 Per batch: FINN's driver runs frames in batches (`execute_on_buffers`: write the IODMAs'
 addresses and frame count, start them, poll the output IODMA until it is done), and its
 throughput test divides the batch by that whole time. So a batch of N frames takes
-`batch_overhead_ms + N / streaming FPS`, where the streaming FPS is min(compute, I/O) and the
-board's `host_io.batch_overhead_ms` is the fixed part (from published measurements; see the
-board file's source). `BatchCost` carries N (`batch_frames`, default DEFAULT_BATCH_FRAMES) and
+`batch_overhead_ms + N x (1 / streaming FPS + frame_overhead_us)`, where the streaming FPS is
+min(compute, I/O), the board's `host_io.batch_overhead_ms` is the fixed part and
+`host_io.frame_overhead_us` what each frame takes beyond the streaming estimate (both fitted
+on published measurements; see the board file's source). `BatchCost` carries N (`batch_frames`, default DEFAULT_BATCH_FRAMES) and
 that time; with no board figure it says so and the batch figure is the streaming one."""
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ DEFAULT_BATCH_FRAMES = 1000
 @dataclass(frozen=True)
 class BatchCost:
     """A batch of `frames` frames run as FINN's driver runs it, with the board's fixed cost per
-    batch (`overhead_ms`; None: the board file gives no figure)."""
+    batch (`overhead_ms`) and per frame beyond the streaming estimate (`frame_overhead_us`;
+    None: the board file gives no figure)."""
 
     frames: int
     overhead_ms: float | None
+    frame_overhead_us: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 1:
@@ -54,15 +57,17 @@ class BatchCost:
                              f"use e.g. {DEFAULT_BATCH_FRAMES}")
 
     def seconds(self, streaming_fps: float) -> float:
-        """The time of one batch at `streaming_fps` (min of compute and I/O) plus the overhead."""
-        return (self.overhead_ms or 0.0) / 1e3 + self.frames / streaming_fps
+        """The time of one batch at `streaming_fps` (min of compute and I/O) plus the overheads."""
+        per_frame = 1 / streaming_fps + (self.frame_overhead_us or 0.0) / 1e6
+        return (self.overhead_ms or 0.0) / 1e3 + self.frames * per_frame
 
     def fps(self, streaming_fps: float) -> float:
         """Frames per second over a whole batch (the figure FINN's throughput test prints)."""
         return self.frames / self.seconds(streaming_fps)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"frames": self.frames, "overhead_ms": self.overhead_ms}
+        return {"frames": self.frames, "overhead_ms": self.overhead_ms,
+                "frame_overhead_us": self.frame_overhead_us}
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ def _transfer(direction: str, tensor: str, layer: str, stream_bits: int, stream_
 def io_bound(hw: HWGraph, host_io: HostIO, batch_frames: int = DEFAULT_BATCH_FRAMES) -> IOBound:
     """The I/O bound of `hw` as folded, behind the shell `host_io`, and the cost of a batch of
     `batch_frames` frames (see the module doc)."""
-    batch = BatchCost(batch_frames, host_io.batch_overhead_ms)
+    batch = BatchCost(batch_frames, host_io.batch_overhead_ms, host_io.frame_overhead_us)
     found = transfers(hw, host_io.port_width_bits)
     clock = host_io.port_clock(hw.clock_mhz)
     rates = []

@@ -88,9 +88,11 @@ def test_malformed_board_file_names_file_and_field(tmp_path: Path,
         ("u250", "shell_resources", {"LUT": 1, "FF": 1, "BRAM_18K": 1, "URAM": 0}),
         ("pynq-z2", "host_io", {"port_width_bits": 64, "port_clock": "kernel",
                                 "link_gbytes_per_s": None, "batch_overhead_ms": -1}),
+        ("pynq-z2", "host_io", {"port_width_bits": 64, "port_clock": "kernel",
+                                "link_gbytes_per_s": None, "frame_overhead_us": "fast"}),
     ],
     ids=["port-width", "missing-link", "link-not-number", "shell-exceeds-device",
-         "shell-missing-kind", "negative-batch-overhead"],
+         "shell-missing-kind", "negative-batch-overhead", "frame-overhead-not-number"],
 )
 @pytest.mark.parametrize("command", ["boards-show", "fold"])
 def test_bad_shell_or_io_entry_is_one_line_exit_2(tmp_path: Path,

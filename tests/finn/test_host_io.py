@@ -97,6 +97,19 @@ def test_a_batch_costs_its_fixed_overhead_plus_streaming(frames: int, overhead_m
         assert batch.fps(streaming_fps) == pytest.approx(streaming_fps)
 
 
+@pytest.mark.parametrize(("frames", "frame_us", "streaming_fps"),
+                         [(1000, 0.06, 1e6), (10000, 0.06, 1e6), (100, 1.0, 3000.0),
+                          (1000, None, 1e6), (1000, 0.0, 2.5e5)])
+def test_each_frame_adds_its_overhead_to_the_batch(frames: int, frame_us: float | None,
+                                                   streaming_fps: float) -> None:
+    batch = BatchCost(frames, 0.2, frame_us)
+    seconds = 0.2e-3 + frames * (1 / streaming_fps + (frame_us or 0.0) * 1e-6)
+    assert batch.seconds(streaming_fps) == pytest.approx(seconds)
+    # the per-frame part does not fade with the batch: at most 1 / (1 / fps + overhead)
+    assert BatchCost(frames * 1000, 0.2, frame_us).fps(streaming_fps) == pytest.approx(
+        1 / (1 / streaming_fps + (frame_us or 0.0) * 1e-6), rel=1e-3)
+
+
 @pytest.mark.parametrize("frames", [0, -5, 2.5, True])
 def test_a_batch_needs_a_whole_number_of_frames(frames: Any) -> None:
     with pytest.raises(ConfigError, match="batch_frames"):
@@ -108,9 +121,11 @@ def test_a_batch_needs_a_whole_number_of_frames(frames: Any) -> None:
 def test_the_io_bound_carries_the_boards_batch_cost(tfc: Any, name: str, frames: int) -> None:
     board = load_board(name)
     io = io_bound(tfc(name), board.host_io, batch_frames=frames)
-    assert io.batch == BatchCost(frames, board.host_io.batch_overhead_ms)
+    assert io.batch == BatchCost(frames, board.host_io.batch_overhead_ms,
+                                 board.host_io.frame_overhead_us)
     assert io.to_dict()["batch"] == {"frames": frames,
-                                     "overhead_ms": board.host_io.batch_overhead_ms}
+                                     "overhead_ms": board.host_io.batch_overhead_ms,
+                                     "frame_overhead_us": board.host_io.frame_overhead_us}
     compute = 2 * io.fps  # I/O binds: the batch streams at the I/O rate
     assert io.batch_fps(compute) == pytest.approx(io.batch.fps(io.fps))
     assert io.batch_fps(io.fps / 2) == pytest.approx(io.batch.fps(io.fps / 2))  # compute binds
