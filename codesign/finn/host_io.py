@@ -21,8 +21,9 @@ throughput test divides the batch by that whole time. So a batch of N frames tak
 `batch_overhead_ms + N x (1 / streaming FPS + frame_overhead_us)`, where the streaming FPS is
 min(compute, I/O), the board's `host_io.batch_overhead_ms` is the fixed part and
 `host_io.frame_overhead_us` what each frame takes beyond the streaming estimate (both fitted
-on published measurements; see the board file's source). `BatchCost` carries N (`batch_frames`, default DEFAULT_BATCH_FRAMES) and
-that time; with no board figure it says so and the batch figure is the streaming one."""
+on published measurements; see the board file's source). `BatchCost` carries N
+(`batch_frames`, default DEFAULT_BATCH_FRAMES) and that time; with no board figure it says so
+and the batch figure is the streaming one."""
 
 from __future__ import annotations
 
