@@ -285,7 +285,7 @@ class _FieldChecker:
                                 "batches, cite them in source) or null")
         return HostIO(width, None if clock == KERNEL_CLOCK else float(clock),
                       None if link is None else float(link),
-                      *(None if v is None else float(v) for v in overheads.values()))
+                      **{key: None if v is None else float(v) for key, v in overheads.items()})
 
     def shell_resources(self, value: Any, resources: Mapping[str, int]) -> dict[str, int] | None:
         if value is None:
