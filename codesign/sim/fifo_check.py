@@ -11,7 +11,8 @@ out of deadlock; and once with the simulation's unbounded FIFOs and run-time dep
 (codesign.sim.bench), on which each FIFO deeper than FINN's minimum runs one word shallower
 (the others at codesign's depths) and is bisected down to the smallest depth that keeps the
 rate of the limited run at codesign's depths (within 1 %): how far the model is from the
-least the pipeline needs."""
+least the pipeline needs. One word shallower, the model's verdict (stall: deadlock or more than
+1 % slower) stands beside the simulation's."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ class FifoCheck:
     model_least: int = 0  # least words at which the model keeps its rate (others as built)
     searched: bool = False  # codesign searched its depth (else: its safe depth)
     safe: int = 0  # its safe depth (the most it holds with the input paced)
+    model_stalls: bool = False  # the model one word less: deadlock or > 1 % slower than its rate
+    stalls: bool = False  # the simulation one word less: deadlock or > 1 % slower than `limited`
 
     @property
     def margin_rule(self) -> int:
@@ -92,7 +95,7 @@ def check_fifo_depths(hw: Any, x: np.ndarray, workdir: Path, *, frames: int = 8,
     limited = bench.attempt(gauge, "limited", gauge.caps(capacities))
     predicted, least = _model_one_less(stitched, sized)
     checks = tuple(_check_fifo(bench, gauge, capacities, limited, fifo, bisect, predicted[fifo.name],
-                               least[fifo.name])
+                               least[fifo.name], sized.cycles_per_frame)
                    for fifo in sized.fifos if fifo.depth > 2)
     return DepthCheck(est.max_cycles, sized.cycles_per_frame, sized.tightened, depths, as_built,
                       limited, checks)
@@ -109,7 +112,8 @@ def _model_one_less(stitched: Any, sized: Any) -> tuple[dict[str, float | None],
         timing = pipe.run({**held, s: words})
         return timing.finished and timing.cycles_per_frame <= sized.cycles_per_frame
 
-    one_less, least = {}, {}
+    one_less: dict[str, float | None] = {}
+    least: dict[str, int] = {}
     for s, f in enumerate(sized.fifos):
         if f.depth > 2:
             one_less[f.name] = pipe.run({**held, s: f.depth - 1}).cycles_per_frame
@@ -119,7 +123,8 @@ def _model_one_less(stitched: Any, sized: Any) -> tuple[dict[str, float | None],
 
 
 def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: RunOutcome,
-                fifo: Any, bisect: bool, predicted: float | None, model_least: int) -> FifoCheck:
+                fifo: Any, bisect: bool, predicted: float | None, model_least: int,
+                model_rate: float) -> FifoCheck:
     """One word less, and the least limit at the rate of `limited`, for one FIFO."""
     runs: dict[int, RunOutcome] = {}
 
@@ -137,4 +142,11 @@ def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: R
     one_less = run(fifo.depth - 1)
     least = _smallest(1, fifo.depth, full_rate) if bisect and full_rate(fifo.depth) else fifo.depth
     return FifoCheck(fifo.name, fifo.producer, fifo.consumer, fifo.depth, one_less, least,
-                     predicted, model_least, fifo.searched, max(fifo.occupancy, fifo.asked))
+                     predicted, model_least, fifo.searched, max(fifo.occupancy, fifo.asked),
+                     model_stalls=_slower(predicted, model_rate),
+                     stalls=_slower(one_less.cycles_per_frame, limited.cycles_per_frame))
+
+
+def _slower(cycles: float | None, rate: float | None) -> bool:
+    """Does a run of `cycles` per frame (None: it deadlocked) stall against `rate`?"""
+    return cycles is None or rate is None or cycles > rate * (1 + FULL_RATE_TOLERANCE)
