@@ -25,6 +25,7 @@ from codesign.boards import RESOURCE_KINDS
 from codesign.folding.dominance import cost_dominance, undominated
 from codesign.folding.fits import TOLERANCE
 from codesign.folding.space import Candidate, FoldingSpace
+from codesign.quiet import native_stdout_hidden
 
 # Relative optimality gap for resource minimisation; HiGHS' default (1e-4) would leave a few
 # dozen LUTs on the table on large devices.
@@ -161,9 +162,11 @@ class Program:
             objective = full[cols]
             options = {"mip_rel_gap": MIP_REL_GAP}
         integrality = (cols < self.n_x).astype(float)
-        res = milp(objective, constraints=LinearConstraint(self.matrix[:, cols], self.lo, self.hi),
-                   integrality=integrality, bounds=Bounds(np.zeros(n_cols), np.ones(n_cols)),
-                   options=options)
+        with native_stdout_hidden():  # HiGHS's stray printf (codesign.quiet)
+            res = milp(objective, constraints=LinearConstraint(self.matrix[:, cols], self.lo,
+                                                               self.hi),
+                       integrality=integrality, bounds=Bounds(np.zeros(n_cols), np.ones(n_cols)),
+                       options=options)
         if res.status != 0 or res.x is None:
             return None
         chosen = {}
