@@ -14,7 +14,13 @@ Also per FIFO deeper than FINN's minimum: its safe depth, the model's least (bis
 at codesign's depths), least + margin (codesign.finn.fifo_sizing.margin_words) and whether one
 word below codesign's depth stalls, in the model and in Verilator (> 1 % slower or deadlocked).
 
-Last run (2026-12-02, 2 shared cores, load ~5, 8 min; codesign 2bb959e: least depths searched
+Re-run 3 Dec 2026 (18:24-18:37, AMD EPYC, at e7c34f4 beside a training run, 8 min of cases):
+every figure below is the same; the model's verdict one word below codesign's depth is
+Verilator's on 18 of 18 FIFOs (no stall in either), and the model's least minus Verilator's is
+-17 to +43 words: -5 / -3 / -4 (conv chain), +43 / +22 / +7 (the identity block's skip FIFO at
+fork PE 1 / 2 / 8), +9 to +11 (pad inputs), -1 (window inputs), -17 / +17 (projection join
+and window input).
+Last run before (2026-12-02, 2 shared cores, load ~5, 8 min; codesign 2bb959e: least depths searched
 with the margin 30 % + 3 words, on every graph): every pipeline as built from codesign's depths
 runs bit-exactly: MLPs 896 / 1,568 / 1,024 cycles/frame (= FINN's estimate, every FIFO at FINN's
 minimum 2), conv chain 1,546 (estimate 1,536, +0.65 %; the limited run 1,543), identity block at
