@@ -73,6 +73,13 @@ seeds: unpruned 79.85 / 79.95 / 76.95 / 76.60 / 77.00 %; pruning_families_epyc.j
   step lower (seeds 0 and 2). On the first machine seeds 2-4 landed at 73-75 % (x4.00), where
   the unaligned cuts did not reach that step: which goals hold per seed is a draw of the
   machine as well as of the seed.
+  Deeper, target 0.75 (3 Dec 2026 18:15-18:42 at dfdaffc, the flow otherwise unchanged, seeds
+  0/1/3/4; seed 2 stopped): MACs -77.0 / -75.6 / -78.1 / -76.6 %, LUT -56.1 / -50.0 / -53.0 /
+  -50.4 %, 30,864 / 28,345 / 31,888 / 31,888 FPS (x4.36 / 4.00 / 4.50 / 4.50), loss vs the
+  control +1.20 / -0.80 / +0.90 / -1.00 pt, aligned / unaligned x1.03 / 1.00 / 1.00 / 1.12
+  (the unaligned cuts reach 30,012 / 28,345 / 31,888 / 28,345 FPS at the same sparsity, though
+  up to 8.3 pt less accurate: 82.75 / 82.05 / 71.55 / 79.60 % against 82.50 / 83.75 / 79.80 /
+  81.70 %). A deeper target moves which seeds win, not the median ratio; the flow keeps 0.66.
 - DS-CNN, seeds 0-4 (13:07-14:12, three processes joined with --combine; unpruned 76.55 /
   73.05 / 75.30 / 71.80 / 72.60 %): counts 32-40-32-40-64 / 32-48-40-32-64 / 32-32-40-40-60 /
   32-32-40-40-64 / 32-40-40-32-64, MACs -58.1 / -55.7 / -58.6 / -57.7 / -59.1 %, LUT -44.8 to
