@@ -55,6 +55,12 @@ on 90 % of the training images, the best on the held-out 10 % kept (seeds 0-2: 1
 the candidates lose 0.3-2.7, so 10 % fewer images cost about 1 pt); the labels as now plus
 distillation on copies shifted by up to 2 pixels (weight 1, temperature 4): 2.2, 1.1, 1.0,
 1.6, 0.6, 1.4, 1.1, 1.6 (median 1.25, 2 of 8; the unpruned MLP is no teacher off its grid).
+Eight more seeds there (3 Dec 2026 19:10-19:19, at 077415d, the default flow, two processes of
+4 seeds: pruning_seeds_tfc_w2a2_mnist5k_epyc_seeds8_15.json): seeds 8-15 lose 0.0, 1.9, 1.6,
+1.4, 0.4, 0.4, 1.9, 0.1 pt (median 0.90, 4 of 8 within 1.0; every seed 24-64-64, MACs -57.5 %,
+LUT -57.9/-58.0 %). Over the 16 seeds of this machine: 9 within 1.0 pt, median 0.40 pt. At
+9/16 per seed, 6 of 8 in one 8-seed run has a chance of about one in four: on this machine the
+recipe meets issue 20's TFC count only in a lucky draw.
 
 Run before (2 Dec 2026, three steps of 2 epochs and 8 final ones, 8 seeds, ~32 min): with
 `prune.plan` every seed ends on 24-64-64, MACs -57.5 %, LUT at 1,020,408 FPS -57.9/-58.0 %;
