@@ -61,6 +61,22 @@ Eight more seeds there (3 Dec 2026 19:10-19:19, at 077415d, the default flow, tw
 LUT -57.9/-58.0 %). Over the 16 seeds of this machine: 9 within 1.0 pt, median 0.40 pt. At
 9/16 per seed, 6 of 8 in one 8-seed run has a chance of about one in four: on this machine the
 recipe meets issue 20's TFC count only in a lucky draw.
+Training images moved by up to 1 pixel (train.shift_pixels: 1, codesign.augment; in the
+unpruned training and the fine-tune alike), 16 seeds there (3 Dec 2026 19:31-19:39, the
+default flow with that key added in a private worktree at 3dd12c8 plus the change, four
+processes of 4 seeds: pruning_seeds_tfc_w2a2_mnist5k_shift1_epyc.json): losses 1.6, 0.1, 0.0,
+1.3, 0.7, -0.3, 0.9, 1.1, 1.3, 2.0, 0.7, 0.8, -1.2, 2.1, 1.7, 0.8 pt (median 0.85, 9 of 16
+within 1.0; 5 of 8 on seeds 0-7), every seed 24-64-64. Top-1 mean over the 16 seeds:
+unpruned 94.75 % (93.98 % without), pruned 93.90 % (93.17 %). Both models gain ~0.75 pt, and
+the loss does not shrink. Seed 0 (the default run) lands at 92.60 / 94.20 %, so the option
+ships off. Ad-hoc first tries (torch.roll with wrap-around, the global RNG):
+- shifts in the fine-tune only: 14 of 16 within 1.0 pt (median 0.30). That credits pruning
+  with what the unpruned model was never given, so it is not shipped.
+- in both, up to 1 pixel: 11 of 16 (median 0.80).
+- in both, up to 2 pixels: 2.6, 2.4, 2.7, 0.8, 1.2, 0.5 pt on 6 seeds.
+Picking the best of five (channel scoring, fine-tune seed) candidates by training loss would
+not help either. Every candidate fits 99 % of the training images, and on seed 8 the lowest
+training loss is the candidate with the lowest test accuracy.
 
 Run before (2 Dec 2026, three steps of 2 epochs and 8 final ones, 8 seeds, ~32 min): with
 `prune.plan` every seed ends on 24-64-64, MACs -57.5 %, LUT at 1,020,408 FPS -57.9/-58.0 %;

@@ -51,6 +51,9 @@ class TrainConfig:
     # torch CPU threads. Small QAT models train fastest on one thread (measured 10x faster than
     # two on shared cores), and results are bit-identical only for the same thread count.
     threads: int = 1
+    # move every training sample by up to this many pixels (rows/columns; steps of a sequence),
+    # a new draw per batch, in training and in the pruning fine-tunes (codesign.augment); 0: off
+    shift_pixels: int = 0
 
 
 FOLDING_MODES = ("setfolding", "optimize", "file")
@@ -350,6 +353,8 @@ def validate_flow(flow: FlowConfig) -> None:
     need(flow.train.batch_size >= 1, "train.batch_size", "must be at least 1")
     need(flow.train.lr > 0, "train.lr", "must be positive")
     need(flow.train.threads >= 1, "train.threads", "must be at least 1")
+    need(flow.train.shift_pixels >= 0, "train.shift_pixels",
+         "must be 0 (no shifts) or a positive number of pixels")
     need(flow.folding.mode in FOLDING_MODES, "folding.mode",
          f"{flow.folding.mode!r} is not one of {', '.join(FOLDING_MODES)}")
     need(flow.folding.objective in FOLDING_OBJECTIVES, "folding.objective",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.augment import shift_samples
 from codesign.checkpoint import save_checkpoint
 from codesign.data import Dataset
 from codesign.errors import ConfigError, ModelError
@@ -203,15 +204,20 @@ def train_model(
     checkpoint: Path | None = None,
     progress: bool = True,
     teacher: Teacher | None = None,
+    shift_pixels: int = 0,
 ) -> TrainResult:
     """Train with cross-entropy (blended with a teacher's softened outputs when given) and a
-    per-step cosine LR schedule; checkpoint after every epoch."""
+    per-step cosine LR schedule; checkpoint after every epoch. With `shift_pixels`, every
+    training sample is moved by up to that many pixels per batch (codesign.augment)."""
     import torch
 
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ConfigError(
             f"need epochs >= 1, batch_size >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr})"
         )
+    if not 0 <= shift_pixels < min(dataset.input_shape[1:]):
+        raise ConfigError(f"shift_pixels {shift_pixels} must be 0 (off) or a positive number "
+                          f"of pixels below the input's size {dataset.input_shape[1:]}")
     _check_input_shape(model, dataset)
     opt = _make_optimizer(model, optimizer, lr, weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -222,6 +228,7 @@ def train_model(
     steps_per_epoch = n // batch_size + (1 if n % batch_size > 1 else 0)
     total_steps = steps_per_epoch * epochs
     generator = torch.Generator().manual_seed(seed)
+    shifts = torch.Generator().manual_seed(seed)  # apart, so the batch order stays the seed's
     history: list[dict] = []
     start = time.perf_counter()
     step = 0
@@ -233,7 +240,7 @@ def train_model(
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(steps_per_epoch):
                 idx = order[b * batch_size: (b + 1) * batch_size]
-                xb, yb = x_all[idx], y_all[idx]
+                xb, yb = shift_samples(x_all[idx], shift_pixels, shifts), y_all[idx]
                 for group in opt.param_groups:
                     group["lr"] = _cosine_lr(lr, step, total_steps)
                 opt.zero_grad(set_to_none=True)

@@ -31,6 +31,7 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "model": {"arch": "mlp", "wbits": 2}}, "unknown key model.wbits"),
         ({"name": "x", "train": {"epochs": "ten"}}, "train.epochs: expected an integer"),
         ({"name": "x", "train": {"lr": True}}, "train.lr: expected a number"),
+        ({"name": "x", "train": {"shift_pixels": -1}}, "train.shift_pixels: must be 0"),
         ({"name": "x", "model": {"weight_bits": 9}}, "model.weight_bits"),
         ({"name": "x", "model": {"act_bits": 0}}, "model.act_bits"),
         ({"name": "x", "folding": {"mode": "magic"}}, "folding.mode"),

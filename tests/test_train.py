@@ -120,6 +120,8 @@ def test_checkpoint_errors(digits: Dataset, tmp_path: Path) -> None:
         ({"optimizer": "lbfgs"}, ConfigError, "adam, adamw, sgd"),
         ({"epochs": 0}, ConfigError, "epochs >= 1"),
         ({"lr": 0.0}, ConfigError, "lr > 0"),
+        ({"shift_pixels": -1}, ConfigError, "shift_pixels -1 must be 0"),
+        ({"shift_pixels": 8}, ConfigError, r"below the input's size \(8, 8\)"),
     ],
 )
 def test_bad_training_arguments(digits: Dataset, kwargs: dict, error: type, fragment: str) -> None:
@@ -241,3 +243,14 @@ def test_machine_without_proc_cpuinfo_asks_the_platform(monkeypatch: pytest.Monk
     monkeypatch.setattr(Path, "read_text", unreadable)
     monkeypatch.setattr(train.platform, "processor", lambda: processor)
     assert train.machine()["cpu"] == expected
+
+
+def test_shifted_training_is_seeded_and_trains_other_weights(digits: Dataset) -> None:
+    """Shifts come from the trainer's seed: the same seed, the same model; without them the
+    same seed trains other weights."""
+    shifted = [_train(digits, 0, shift_pixels=1)[0].state_dict() for _ in range(2)]
+    plain = _train(digits, 0)[0].state_dict()
+    weights = [k for k in plain if k.endswith("weight") and plain[k].dim() == 2]
+    assert weights
+    assert all(torch.equal(shifted[0][k], shifted[1][k]) for k in weights)
+    assert not all(torch.equal(shifted[0][k], plain[k]) for k in weights)

@@ -75,6 +75,7 @@ def train_flow_model(flow: FlowConfig, out_dir: Path, *, progress: bool = True,
         t = flow.train
         trained = train_model(model, data, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                               optimizer=t.optimizer, weight_decay=t.weight_decay, seed=flow.seed,
+                              shift_pixels=t.shift_pixels,
                               checkpoint=out_dir / CHECKPOINT, progress=progress)
     return model, data, trained
 

@@ -218,7 +218,8 @@ def finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: Prun
         return
     train_model(model, data, epochs=epochs, batch_size=train.batch_size,
                 lr=settings.finetune_lr or train.lr, optimizer=train.optimizer,
-                weight_decay=train.weight_decay, seed=seed, progress=progress, teacher=teacher)
+                weight_decay=train.weight_decay, seed=seed, progress=progress, teacher=teacher,
+                shift_pixels=train.shift_pixels)
 
 
 def unpruned_teacher(model: nn.Module, settings: PruneConfig) -> Teacher | None:
