@@ -120,7 +120,7 @@ def test_checkpoint_errors(digits: Dataset, tmp_path: Path) -> None:
         ({"optimizer": "lbfgs"}, ConfigError, "adam, adamw, sgd"),
         ({"epochs": 0}, ConfigError, "epochs >= 1"),
         ({"lr": 0.0}, ConfigError, "lr > 0"),
-        ({"shift_pixels": -1}, ConfigError, "shift_pixels -1 must be 0"),
+        ({"shift_pixels": -1}, ConfigError, "shift_pixels: -1 must be 0"),
         ({"shift_pixels": 8}, ConfigError, r"below the input's size \(8, 8\)"),
     ],
 )
