@@ -50,7 +50,7 @@ def _flush_native() -> None:
     """Flush C's stdio buffers, so what native code printed goes where fd 1 points now."""
     try:
         ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):  # no C library to load (not on POSIX)
+    except (OSError, AttributeError, TypeError):  # no C library to load (not on POSIX)
         pass
 
 
