@@ -104,6 +104,9 @@ class PruneConfig:
     finetune_epochs: int = 1  # after each step
     final_epochs: int = 2  # after the last step
     finetune_lr: float | None = None  # default: train.lr
+    # the fine-tunes move each training sample by up to this many pixels (codesign.augment);
+    # default: train.shift_pixels, as the unpruned model was trained
+    finetune_shift_pixels: int | None = None
     # fine-tunes learn from the unpruned model too: weight of its softened logits in the loss
     # (0 = cross-entropy on the labels alone), at temperature distill_temperature
     distill: float = 0.0
@@ -299,6 +302,9 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
          "budget 'fps' needs a positive prune.target_fps (the FPS to reach within the caps)"),
         *((getattr(p, key) is None or getattr(p, key) > 0, f"prune.{key}", "must be positive")
           for key in ("target_fps", "finetune_lr", "reference_fps")),
+        (p.finetune_shift_pixels is None or p.finetune_shift_pixels >= 0,
+         "prune.finetune_shift_pixels",
+         "must be 0 (no shifts) or a positive number of pixels; remove it to follow train.shift_pixels"),
     )
     return next(((key, msg) for ok, key, msg in checks if not ok), None)
 

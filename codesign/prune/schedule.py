@@ -212,14 +212,17 @@ def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
 
 def finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: PruneConfig,
              epochs: int, seed: int, progress: bool, teacher: Teacher | None = None) -> None:
-    """Train `model` on for `epochs` as the schedule fine-tunes (settings.finetune_lr or train.lr),
-    learning from `teacher` too when the settings distill."""
+    """Train `model` on for `epochs` as the schedule fine-tunes (settings.finetune_lr or train.lr;
+    settings.finetune_shift_pixels or train.shift_pixels), learning from `teacher` too when the
+    settings distill."""
     if epochs < 1:
         return
+    shift = (train.shift_pixels if settings.finetune_shift_pixels is None
+             else settings.finetune_shift_pixels)
     train_model(model, data, epochs=epochs, batch_size=train.batch_size,
                 lr=settings.finetune_lr or train.lr, optimizer=train.optimizer,
                 weight_decay=train.weight_decay, seed=seed, progress=progress, teacher=teacher,
-                shift_pixels=train.shift_pixels)
+                shift_pixels=shift)
 
 
 def unpruned_teacher(model: nn.Module, settings: PruneConfig) -> Teacher | None:

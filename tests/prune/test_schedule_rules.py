@@ -15,6 +15,7 @@ from codesign.prune.schedule import (
     _search_allowance,
     _step_fraction,
     check_settings,
+    finetune,
     fold_targets,
 )
 
@@ -37,6 +38,7 @@ def _record(step: int, macs: int, fps: float, fits: bool) -> StepRecord:
     ({"budget": "luts"}, "budget"),
     ({"budget": "fps"}, "target_fps"),
     ({"finetune_epochs": -1}, "finetune_epochs"),
+    ({"finetune_shift_pixels": -1}, "finetune_shift_pixels"),
     ({"step_sparsity": (0.2, 0.5), "steps": 3}, "step_sparsity"),
     ({"step_sparsity": (0.3, 0.2, 0.5)}, "step_sparsity"),
     ({"step_sparsity": (0.2, 0.4, 0.45)}, "step_sparsity"),
@@ -116,3 +118,19 @@ def test_the_search_allowance_is_of_the_unpruned_model_under_the_fps_budget(
         budget: str, expected: float | None) -> None:
     settings = PruneConfig(budget=budget, target_fps=1000.0)
     assert _search_allowance(settings, _record(0, 10_000, 1.0, True)) == expected
+
+
+@pytest.mark.parametrize(("train_shift", "finetune_shift", "expected"),
+                         [(0, None, 0), (2, None, 2), (0, 1, 1), (2, 0, 0)])
+def test_finetunes_shift_as_trained_unless_the_prune_section_says(
+        monkeypatch: pytest.MonkeyPatch, train_shift: int, finetune_shift: int | None,
+        expected: int) -> None:
+    import codesign.prune.schedule as schedule
+    from codesign.config import TrainConfig
+
+    calls: list[dict] = []
+    monkeypatch.setattr(schedule, "train_model", lambda model, data, **kw: calls.append(kw))
+    finetune(None, None, TrainConfig(shift_pixels=train_shift),  # type: ignore[arg-type]
+             PruneConfig(finetune_shift_pixels=finetune_shift), 2, 7, False)
+    assert [c["shift_pixels"] for c in calls] == [expected]
+    assert calls[0]["epochs"] == 2 and calls[0]["seed"] == 7
