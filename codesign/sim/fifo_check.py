@@ -31,7 +31,7 @@ from codesign.finn.stream_timing import SHALLOW_WORDS
 from codesign.sim.bench import Bench, RunOutcome, make_design
 from codesign.sim.packing import pack_beats
 from codesign.sim.rtl_layers import cycle_budget, partition_inputs
-from codesign.sim.shortcuts import FULL_RATE_TOLERANCE, _smallest
+from codesign.sim.shortcuts import _smallest, keeps_rate
 from codesign.sim.verilator import find_verilator
 
 
@@ -135,18 +135,11 @@ def _check_fifo(bench: Bench, gauge: Any, capacities: dict[str, int], limited: R
         return runs[words]
 
     def full_rate(words: int) -> bool:
-        cycles, reference = run(words).cycles_per_frame, limited.cycles_per_frame
-        return cycles is not None and reference is not None and (
-            cycles <= reference * (1 + FULL_RATE_TOLERANCE))
+        return keeps_rate(run(words).cycles_per_frame, limited.cycles_per_frame)
 
     one_less = run(fifo.depth - 1)
     least = _smallest(1, fifo.depth, full_rate) if bisect and full_rate(fifo.depth) else fifo.depth
     return FifoCheck(fifo.name, fifo.producer, fifo.consumer, fifo.depth, one_less, least,
                      predicted, model_least, fifo.searched, max(fifo.occupancy, fifo.asked),
-                     model_stalls=_slower(predicted, model_rate),
-                     stalls=_slower(one_less.cycles_per_frame, limited.cycles_per_frame))
-
-
-def _slower(cycles: float | None, rate: float | None) -> bool:
-    """Does a run of `cycles` per frame (None: it deadlocked) stall against `rate`?"""
-    return cycles is None or rate is None or cycles > rate * (1 + FULL_RATE_TOLERANCE)
+                     model_stalls=not keeps_rate(predicted, model_rate),
+                     stalls=not keeps_rate(one_less.cycles_per_frame, limited.cycles_per_frame))

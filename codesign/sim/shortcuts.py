@@ -29,6 +29,13 @@ FULL_RATE_TOLERANCE = 0.01  # a depth keeps the throughput if cycles/frame grow 
 FINN_MINIMUM = 2  # the depth FINN gives a FIFO nothing sized
 
 
+def keeps_rate(cycles: float | None, reference: float | None) -> bool:
+    """Does a run of `cycles` per frame (None: it did not run through) keep the rate of a
+    `reference` run, within FULL_RATE_TOLERANCE?"""
+    return cycles is not None and reference is not None and (
+        cycles <= reference * (1 + FULL_RATE_TOLERANCE))
+
+
 @dataclass(frozen=True)
 class ShortcutRun:
     depth: int  # the skip-branch FIFO's depth in words
@@ -95,9 +102,7 @@ def _check(bench: Bench, design: Design, skip: ShortcutFifo, model_depths: dict[
     reference = run(built, "codesign").cycles_per_frame
 
     def full_rate(depth: int) -> bool:
-        cycles = run(depth, "codesign").cycles_per_frame
-        return cycles is not None and reference is not None and (
-            cycles <= reference * (1 + FULL_RATE_TOLERANCE))
+        return keeps_rate(run(depth, "codesign").cycles_per_frame, reference)
 
     shown = [run(skip.depth, "codesign"), run(max(1, skip.depth - 1), "codesign"),
              run(FINN_MINIMUM, "codesign"), run(skip.depth, "deep")]
