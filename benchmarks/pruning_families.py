@@ -297,23 +297,25 @@ def run_family(path: str, seeds: list[int], out: Path, report: dict[str, Any],
         write_json(out, report)  # after every seed: a long run keeps what it measured
 
 
-def combine(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def combine(parts: list[list[dict[str, Any]]], key: str = "seed",
+            summarise_rows: Any = None) -> list[dict[str, Any]]:
     """Families of runs made separately as one list: a flow's rows from several runs (other
-    seeds) are joined, sorted by seed, and summarised again."""
+    seeds, or whatever `key` tells rows apart) are joined, sorted by `key`, and summarised
+    again (`summarise_rows`, default this benchmark's)."""
     joined: dict[str, dict[str, Any]] = {}
     for families in parts:
         for family in families:
             if family["flow"] not in joined:
                 joined[family["flow"]] = {**family, "rows": []}
-            seen = {row["seed"] for row in joined[family["flow"]]["rows"]}
-            clash = seen & {row["seed"] for row in family["rows"]}
+            seen = {row[key] for row in joined[family["flow"]]["rows"]}
+            clash = seen & {row[key] for row in family["rows"]}
             if clash:
-                raise SystemExit(f"{family['flow']}: seed {min(clash)} is in two of the files "
+                raise SystemExit(f"{family['flow']}: {key} {min(clash)} is in two of the files "
                                  "to combine; keep one")
             joined[family["flow"]]["rows"].extend(family["rows"])
     for family in joined.values():
-        family["rows"].sort(key=lambda row: row["seed"])
-        family["summary"] = summarise(family["rows"])
+        family["rows"].sort(key=lambda row: row[key])
+        family["summary"] = (summarise_rows or summarise)(family["rows"])
     return list(joined.values())
 
 

@@ -251,24 +251,6 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 statistics.median(u["median_ratio"] for u in unaligned) if unaligned else None)}
 
 
-def combine(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Runs over different references of the same flows as one list, summarised again."""
-    joined: dict[str, dict[str, Any]] = {}
-    for families in parts:
-        for family in families:
-            if family["flow"] not in joined:
-                joined[family["flow"]] = {**family, "rows": []}
-            have = {r["reference"] for r in joined[family["flow"]]["rows"]}
-            if have & {r["reference"] for r in family["rows"]}:
-                raise SystemExit(f"{family['flow']}: a reference shape is in two of the files "
-                                 "to combine; keep one")
-            joined[family["flow"]]["rows"] += family["rows"]
-    for family in joined.values():
-        family["rows"].sort(key=lambda r: r["reference"])
-        family["summary"] = summarise(family["rows"])
-    return list(joined.values())
-
-
 def _reach(entry: dict[str, Any] | None) -> str:
     return f"{entry['reach_reference']:.0%} of {entry['shapes']}" if entry else "-"
 
@@ -335,7 +317,10 @@ def main() -> None:
     console = Console(width=200)
     report: dict[str, Any] = {"benchmark": "pruning_shape_draw", "families": []}
     if args.combine:
-        report["families"] = combine([json.loads(p.read_text())["families"] for p in args.combine])
+        from pruning_families import combine  # a flow's rows joined, told apart by reference
+
+        report["families"] = combine([json.loads(p.read_text())["families"] for p in args.combine],
+                                     key="reference", summarise_rows=summarise)
     else:
         with tempfile.TemporaryDirectory(prefix="codesign-draw-") as tmp, \
                 Progress(console=console) as progress:
