@@ -38,7 +38,7 @@ better at 66-70 %: per seed, aligned vs criterion-unaligned ties whenever the cr
 is one of those. On DS-CNN (VVAU PE must divide the channels) no unaligned shape ties.
 
 Usage: python3 benchmarks/pruning_shape_draw.py [--flows flows/a.yaml ...] [--shapes 6]
-       [--seed 0] [--references 0 2] [--out benchmarks/results/pruning_shape_draw.json]
+       [--seed 0] [--references 0 2] [--board zcu104] [--out benchmarks/results/pruning_shape_draw.json]
        python3 benchmarks/pruning_shape_draw.py --combine a.json b.json [--out ...]
 """
 
@@ -191,9 +191,9 @@ def draw(shapes: Shapes, reference: dict[str, int], grain: dict[str, int], n: in
 
 
 def run_flow(flow_path: Path, n: int, seed: int, work: Path, progress: Progress,
-             only: list[int] | None = None) -> dict[str, Any]:
+             only: list[int] | None = None, board_name: str | None = None) -> dict[str, Any]:
     flow = load_flow(ROOT / flow_path)
-    board = flow_board(flow, load_board(flow.board))
+    board = flow_board(flow, load_board(board_name or flow.board))
     shapes = Shapes(flow, board, work)
     grain = shapes.granularity()
     references = reference_shapes(flow.name)
@@ -309,6 +309,8 @@ def main() -> None:
     parser.add_argument("--flows", nargs="+", default=list(FLOWS))
     parser.add_argument("--shapes", type=int, default=6, help="random shapes per kind and reference")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--board", default=None,
+                        help="fold for this board (the flow's caps) instead of the flow's")
     parser.add_argument("--references", nargs="+", type=int, default=None,
                         help="indices of the reference shapes to draw around (default: all)")
     parser.add_argument("--combine", nargs="+", type=Path, default=None)
@@ -326,7 +328,8 @@ def main() -> None:
                 Progress(console=console) as progress:
             for flow_path in args.flows:
                 report["families"].append(run_flow(Path(flow_path), args.shapes, args.seed,
-                                                   Path(tmp), progress, args.references))
+                                                   Path(tmp), progress, args.references,
+                                                   args.board))
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))
     print_report(console, report)
