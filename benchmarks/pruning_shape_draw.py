@@ -97,7 +97,6 @@ class Shapes:
         self.groups = channel_groups(model, self.input_shape)
         self.full = {g.name: g.channels for g in self.groups}
         self.macs0 = model_cost(model, self.input_shape).macs
-        self.folds = 0
         self._macs: dict[tuple[int, ...], int] = {}
 
     def model(self, counts: dict[str, int]) -> Any:
@@ -119,7 +118,6 @@ class Shapes:
     def fold(self, counts: dict[str, int]) -> dict[str, Any]:
         from pruning_families import fps_within_caps
 
-        self.folds += 1
         with tempfile.TemporaryDirectory(dir=self.work) as tmp:
             return fps_within_caps(self.model(counts), self.input_shape, self.board, Path(tmp))
 
