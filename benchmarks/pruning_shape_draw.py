@@ -36,6 +36,11 @@ So on ResNet-8 alignment buys about x1.14 over a hardware-blind cut at equal MAC
 but about one unaligned shape in six lands on the same fold step, and no aligned shape does
 better at 66-70 %: per seed, aligned vs criterion-unaligned ties whenever the criterion's cut
 is one of those. On DS-CNN (VVAU PE must divide the channels) no unaligned shape ties.
+The same ResNet-8 anchors on Ultra96-V2 (--board ultra96-v2, 3 per kind, 21:56-22:19;
+pruning_shape_draw_ultra96.json; granularity 4 everywhere): at 65-71 % removed random unaligned
+shapes reach the anchor's FPS in 3 of 21 and every random aligned shape does (21 of 21, mostly
+31,888 FPS), all ratios x1.125 median; at 73-75 % unaligned 3 of 9 (x1.04 median), aligned 8
+of 9. A larger board moves the steps, not the share of ties.
 
 Usage: python3 benchmarks/pruning_shape_draw.py [--flows flows/a.yaml ...] [--shapes 6]
        [--seed 0] [--references 0 2] [--board zcu104] [--out benchmarks/results/pruning_shape_draw.json]
