@@ -108,6 +108,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -298,7 +299,8 @@ def run_family(path: str, seeds: list[int], out: Path, report: dict[str, Any],
 
 
 def combine(parts: list[list[dict[str, Any]]], key: str = "seed",
-            summarise_rows: Any = None) -> list[dict[str, Any]]:
+            summarise_rows: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
+            ) -> list[dict[str, Any]]:
     """Families of runs made separately as one list: a flow's rows from several runs (other
     seeds, or whatever `key` tells rows apart) are joined, sorted by `key`, and summarised
     again (`summarise_rows`, default this benchmark's)."""
