@@ -101,6 +101,12 @@ Earlier runs (git history has their full notes):
   pt median instead of 0.30.
 - DS-CNN with its unpruned model trained 5 epochs instead of 2 (pruning_families_dscnn_train5
   .json): loss 2.55 / 3.05 / 3.45 pt; under-training is not why DS-CNN loses accuracy.
+- ResNet-8 with prune.fold_targets: true, EPYC machine, seeds 0-4 (3 Dec 2026 22:30-22:54, a
+  worktree at 4482a74 with this file, the flow otherwise as shipped; pruning_families_resnet8_
+  fold_targets_epyc.json): seeds 0/3/4 as without; seed 1 5-4-20-20-32-64 (-73.6 %, x4.00,
+  -0.70 pt, x1.11), seed 2 5-8-16-24-32-56 (-71.8 %, x3.60, +0.05 pt, x1.01: the unaligned
+  cut at that sparsity folds to 25,195 FPS). Medians MACs -67.7 %, LUT -44.8 %, x3.00, loss
+  -0.55 pt, aligned / unaligned x1.01 (without: x1.00). Not shipped (the flow's header says why).
 """
 
 from __future__ import annotations
