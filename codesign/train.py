@@ -216,8 +216,9 @@ def train_model(
             f"need epochs >= 1, batch_size >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr})"
         )
     if not 0 <= shift_pixels < min(dataset.input_shape[1:]):
-        raise ConfigError(f"train.shift_pixels: {shift_pixels} must be 0 (off) or a positive number "
-                          f"of pixels below the input's size {dataset.input_shape[1:]}")
+        raise ConfigError(f"shift_pixels: {shift_pixels} must be 0 (off) or a positive number of "
+                          f"pixels below the input's size {dataset.input_shape[1:]}; lower "
+                          "train.shift_pixels (or prune.finetune_shift_pixels for the fine-tunes)")
     _check_input_shape(model, dataset)
     opt = _make_optimizer(model, optimizer, lr, weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss()
