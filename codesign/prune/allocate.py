@@ -54,7 +54,10 @@ fraction by far (TFC's first layer: one granule of 8 channels is 11 % of the MAC
 moves taken before it, often in cheaper layers, may then no longer be needed. Afterwards,
 granules come back one at a time, the one with the lowest value / cost first (the move the loop
 would have taken last), while the MACs removed still reach the fraction; ceilings and pinned
-counts stay. The schedule's `prune.plan` allocates its whole target this way."""
+counts stay. The schedule's `prune.plan` allocates its whole target this way, and the schedule's
+criterion allocation every step: its moves are single channels, yet one channel of ResNet-8's
+28x28 stream is ~2.5 % of the MACs, and without giving back the baseline removed up to 1.8
+points more than the aligned run it was matched to (pruning_families, EPYC seed 3)."""
 
 from __future__ import annotations
 

@@ -125,3 +125,33 @@ def test_the_schedule_honours_the_layer_cap(trained, tmp_path: Path, fold_search
     unpruned = result.baseline.counts
     for record in result.steps:
         assert all(2 * record.counts[n] >= unpruned[n] for n in unpruned), record.counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", [0.4, 0.6])  # both overshot by a last move
+def test_the_criterion_baseline_stops_at_its_sparsity(trained, tmp_path: Path,
+                                                      target: float) -> None:
+    """The hardware-blind baseline (allocation criterion, align false) removes at least the
+    sparsity asked for and not one channel more than it needs: giving any layer one channel
+    back would leave the MACs removed short of the target (a comparison at the same sparsity
+    must not hand it the MACs of a coarse last move)."""
+    from codesign.boards import load_board
+    from codesign.prune import model_cost, shrink_to_counts
+
+    model, data = trained
+    settings = PruneConfig(criterion="l1", target_sparsity=target, steps=1, finetune_epochs=1,
+                           final_epochs=0, align=False, allocation="criterion")
+    result = prune_model(copy.deepcopy(model), data, load_board("pynq-z1"), settings,
+                         TrainConfig(epochs=1, batch_size=64, lr=0.02), workdir=tmp_path / "run",
+                         progress=False)
+    macs0 = model_cost(model, data.input_shape).macs
+
+    def removed(counts: dict[str, int]) -> float:
+        cut = shrink_to_counts(copy.deepcopy(model), counts, data.input_shape)
+        return 1.0 - model_cost(cut, data.input_shape).macs / macs0
+
+    counts = result.final.counts
+    assert removed(counts) >= target - 1e-9
+    for name, kept in counts.items():
+        if kept < result.baseline.counts[name]:
+            assert removed({**counts, name: kept + 1}) < target, (name, counts)
