@@ -107,6 +107,13 @@ Earlier runs (git history has their full notes):
   -0.70 pt, x1.11), seed 2 5-8-16-24-32-56 (-71.8 %, x3.60, +0.05 pt, x1.01: the unaligned
   cut at that sparsity folds to 25,195 FPS). Medians MACs -67.7 %, LUT -44.8 %, x3.00, loss
   -0.55 pt, aligned / unaligned x1.01 (without: x1.00). Not shipped (the flow's header says why).
+- EPYC machine again after the criterion baseline gives back (20db224; 3 Dec 2026 23:44-
+  4 Dec 00:36, worktree at 20db224, seeds 0-4, two processes; pruning_families_epyc.json now
+  holds this run). Aligned runs reproduced exactly. The unaligned cuts now sit 0.0-0.2 pt past the
+  aligned sparsity (before: up to 1.8). ResNet-8 aligned / unaligned x1.125 / 1.00 / 1.50 /
+  1.00 / 1.167 (median x1.125, was x1.00; seed 4's cut at 67.6 % folds to 18,222 FPS, at 68.0 %
+  it reached 21,259); seeds 1 and 3 still tie at 21,259. DS-CNN x2.34 / 5.97 / 1.42 / 1.53 /
+  1.00 (median x1.53); seed 4 still ties (32-34-38-40-58 at 59.1 %, 27,793 FPS).
 """
 
 from __future__ import annotations
