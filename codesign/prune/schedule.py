@@ -349,10 +349,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                        extra_macs=_search_allowance(settings, baseline))
                 counts = search.counts
             else:
-                # The hardware-blind baseline moves one channel at a time, but one channel of
-                # a wide-image layer is a large share of the MACs (ResNet-8's 28x28 stream:
-                # ~2.5 %), so its last move overshot the step's sparsity by up to 1.8 points,
-                # which a comparison "at the same sparsity" must not grant it: it gives back.
+                # criterion gives back: its last channel can overshoot (allocate.py, Give back)
                 counts = allocate(groups, scores, profile, grain, fraction,
                                   sensitivity=sensitivity, min_keep=floor,
                                   policy=settings.allocation,
