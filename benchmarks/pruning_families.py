@@ -115,6 +115,18 @@ Earlier runs (git history has their full notes):
   1.00 / 1.167 (median x1.125, was x1.00; seed 4's cut at 67.6 % folds to 18,222 FPS, at 68.0 %
   it reached 21,259); seeds 1 and 3 still tie at 21,259. DS-CNN x2.34 / 5.97 / 1.42 / 1.53 /
   1.00 (median x1.53); seed 4 still ties (32-34-38-40-58 at 59.1 %, 27,793 FPS).
+- Where ResNet-8's ties come from (EPYC, 4 Dec 2026, untrained cuts of the flow's model, folded
+  as here). At seed 3's 67.7 % all 14 granule-aligned shapes probed fold to 21,259 FPS, six of
+  them with the 28x28 stage at its minimum (4-4-..): there the tie looks structural. At seed
+  1's 70.3 % it is not: 4-4-28-20-48-40, 4-4-28-20-56-32, 4-4-28-12-56-56 and 4-4-20-16-56-56
+  (70.1-70.4 %) fold to 24,295 FPS (x1.14 over the tie) within the caps. The allocation does
+  not reach them: on seed 1's trained model, its ceilings of one or two groups a granule lower
+  give 18 distinct shapes at 66.1-72.4 %, all 21,259 FPS. Allocated instead at the 70.3 % the
+  allocation itself removed (give-back on), 5 of 23 distinct shapes fold to 24,295 (71.2-72.3 %), e.g.
+  8-4-20-20-32-56 (blocks.2.conv2 one granule lower, 71.6 %). Tried in the fold search (each
+  granule move also allocated at the MACs the allocation removed; patch not kept): both
+  families, seeds 0-4, 4 Dec 04:05-05:25, reproduced every aligned row exactly, so it was not
+  shipped. Why the search's bottleneck and relief moves miss those shapes is not yet traced.
 """
 
 from __future__ import annotations
