@@ -126,7 +126,12 @@ Earlier runs (git history has their full notes):
   8-4-20-20-32-56 (blocks.2.conv2 one granule lower, 71.6 %). Tried in the fold search (each
   granule move also allocated at the MACs the allocation removed; patch not kept): both
   families, seeds 0-4, 4 Dec 04:05-05:25, reproduced every aligned row exactly, so it was not
-  shipped. Why the search's bottleneck and relief moves miss those shapes is not yet traced.
+  shipped. Traced on seed 1 (the patch, the same trained model): every weight layer sits at
+  4,704 cycles, so "the bottleneck" is the first of ten ties, stem.0; its group one granule
+  lower gives 4-16-28-16-32-64 / 4-16-32-8-32-64, and the relief group (most LUTs per
+  granule, the proportional model) is blocks.2.conv1: 12-4-20-24-24-64 / 8-4-24-20-24-64,
+  all 21,259 FPS. The groups that pay, blocks.2.conv2 and blocks.1.conv2, are never tried:
+  with ties at the bottleneck, the next step is to try every tied layer's groups.
 """
 
 from __future__ import annotations
