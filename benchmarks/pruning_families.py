@@ -115,25 +115,25 @@ Earlier runs (git history has their full notes):
   1.00 / 1.167 (median x1.125, was x1.00; seed 4's cut at 67.6 % folds to 18,222 FPS, at 68.0 %
   it reached 21,259); seeds 1 and 3 still tie at 21,259. DS-CNN x2.34 / 5.97 / 1.42 / 1.53 /
   1.00 (median x1.53); seed 4 still ties (32-34-38-40-58 at 59.1 %, 27,793 FPS).
-- Where ResNet-8's ties come from (EPYC, 4 Dec 2026, untrained cuts of the flow's model, folded
-  as here). At seed 3's 67.7 % all 14 granule-aligned shapes probed fold to 21,259 FPS, six of
-  them with the 28x28 stage at its minimum (4-4-..): there the tie looks structural. At seed
-  1's 70.3 % it is not: 4-4-28-20-48-40, 4-4-28-20-56-32, 4-4-28-12-56-56 and 4-4-20-16-56-56
-  (70.1-70.4 %) fold to 24,295 FPS (x1.14 over the tie) within the caps. The allocation does
-  not reach them: on seed 1's trained model, its ceilings of one or two groups a granule lower
-  give 18 distinct shapes at 66.1-72.4 %, all 21,259 FPS. Allocated instead at the 70.3 % the
-  allocation itself removed (give-back on), 5 of 23 distinct shapes fold to 24,295 (71.2-72.3 %), e.g.
-  8-4-20-20-32-56 (blocks.2.conv2 one granule lower, 71.6 %). Tried in the fold search (each
-  granule move also allocated at the MACs the allocation removed; patch not kept): both
-  families, seeds 0-4, 4 Dec 04:05-05:25, reproduced every aligned row exactly, so it was not
-  shipped. Traced on seed 1 (the patch, the same trained model): every weight layer sits at
-  4,704 cycles, so "the bottleneck" is the first of ten ties, stem.0; its group one granule
-  lower gives 4-16-28-16-32-64 / 4-16-32-8-32-64, and the relief group (most LUTs per
-  granule, the proportional model) is blocks.2.conv1: 12-4-20-24-24-64 / 8-4-24-20-24-64,
-  all 21,259 FPS. The group that pays, blocks.2.conv2 (one granule lower: 8-4-20-20-32-56,
-  24,295 FPS at 71.6 %), is never tried: with ties at the bottleneck, the next step is to try
-  every tied layer's groups (then measure whether the criterion-unaligned cut at the deeper
-  sparsity reaches the same step).
+- Where ResNet-8's ties come from (EPYC, 4 Dec 2026, untrained cuts of the flow's model,
+  folded as here). At seed 3's 67.7 % all 14 granule-aligned shapes probed fold to 21,259 FPS,
+  six of them with the 28x28 stage at its minimum (4-4-..): there the tie looks structural. At
+  seed 1's 70.3 % it is not: 4-4-28-20-48-40, 4-4-28-20-56-32, 4-4-28-12-56-56 and
+  4-4-20-16-56-56 (70.1-70.4 %) fold to 24,295 FPS (x1.14 over the tie) within the caps. The
+  allocation does not reach them: on seed 1's trained model, its ceilings of one or two groups
+  a granule lower give 22 distinct shapes at 66.1-71.6 %, all 21,259 FPS. Allocated instead at
+  the 70.3 % the allocation itself removed (give-back on), 5 of 23 distinct shapes fold to
+  24,295 FPS (71.2-72.3 %), e.g. 8-4-20-20-32-56 (blocks.2.conv2 one granule lower, 71.6 %).
+  Tried in the fold search (each granule move also allocated at the MACs the allocation
+  removed; patch not kept): both families, seeds 0-4, 4 Dec 04:05-05:25, reproduced every
+  aligned row exactly, so it was not shipped. Traced on seed 1 (the patch, the same trained
+  model): the bottleneck is stem.0 at 4,704 cycles, the first of several ties (the untrained
+  cut's folding has eight of ten weight layers there); its group one granule lower gives 4-16-28-16-32-64 /
+  4-16-32-8-32-64, and the relief group (most LUTs per granule, the proportional model) is
+  blocks.2.conv1: 12-4-20-24-24-64 / 8-4-24-20-24-64, all 21,259 FPS. The group that pays,
+  blocks.2.conv2 (one granule lower: 8-4-20-20-32-56, 24,295 FPS at 71.6 %), is never tried:
+  with ties at the bottleneck, the next step is to try every tied layer's groups (then measure
+  whether the criterion-unaligned cut at the deeper sparsity reaches the same step).
 """
 
 from __future__ import annotations
