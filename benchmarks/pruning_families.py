@@ -128,12 +128,13 @@ Earlier runs (git history has their full notes):
   removed; patch not kept): both families, seeds 0-4, 4 Dec 04:05-05:25, reproduced every
   aligned row exactly, so it was not shipped. Traced on seed 1 (the patch, the same trained
   model): the bottleneck is stem.0 at 4,704 cycles, the first of several ties (the untrained
-  cut's folding has eight of ten weight layers there); its group one granule lower gives 4-16-28-16-32-64 /
-  4-16-32-8-32-64, and the relief group (most LUTs per granule, the proportional model) is
-  blocks.2.conv1: 12-4-20-24-24-64 / 8-4-24-20-24-64, all 21,259 FPS. The group that pays,
-  blocks.2.conv2 (one granule lower: 8-4-20-20-32-56, 24,295 FPS at 71.6 %), is never tried:
-  with ties at the bottleneck, the next step is to try every tied layer's groups (then measure
-  whether the criterion-unaligned cut at the deeper sparsity reaches the same step).
+  cut's folding has eight of ten weight layers there); its group one granule lower gives
+  4-16-28-16-32-64 / 4-16-32-8-32-64, and the relief group (most LUTs per granule, the
+  proportional model) is blocks.2.conv1: 12-4-20-24-24-64 / 8-4-24-20-24-64, all 21,259 FPS.
+  The group that pays, blocks.2.conv2 (one granule lower: 8-4-20-20-32-56, 24,295 FPS at 71.6
+  %), is never tried: with ties at the bottleneck, the next step is to try every tied layer's
+  groups (then measure whether the criterion-unaligned cut at the deeper sparsity reaches the
+  same step).
 """
 
 from __future__ import annotations

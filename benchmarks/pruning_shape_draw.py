@@ -34,8 +34,10 @@ machine's kernels). Granularity 4-4-4-4-8-8 (ResNet-8), 8-8-8-8-4 (DS-CNN).
   11,454 median against 10,379); the uniform cut x1.09-18.8 slower (one not matched in MACs).
 So on ResNet-8 alignment buys about x1.14 over a hardware-blind cut at equal MACs in the median,
 but at 66-70 % removed one unaligned shape in four reaches the aligned fold step (7 of 28, one
-of them past it: 22,183 FPS; none at 73-75 %), while no aligned shape there gets past 21,259:
-per seed, aligned vs criterion-unaligned ties whenever the criterion's cut is one of those.
+of them past it: 22,183 FPS; none at 73-75 %), while no aligned shape of the draw gets past
+21,259 (shapes keeping the 28x28 stage at 4-4 do at 70.1-70.4 %: 24,295 FPS, see
+benchmarks/pruning_families.py): per seed, aligned vs criterion-unaligned ties whenever the
+criterion's cut is one of those.
 On DS-CNN (VVAU PE must divide the channels) no unaligned shape ties.
 The same ResNet-8 anchors on Ultra96-V2 (--board ultra96-v2, 3 per kind, 21:56-22:19;
 pruning_shape_draw_ultra96.json; granularity 4 everywhere): at 65-71 % removed random unaligned
