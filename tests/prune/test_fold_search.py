@@ -38,16 +38,20 @@ def _scores(groups) -> dict[str, np.ndarray]:
     return {g.name: np.linspace(0.01, 2.0, g.channels) for g in groups}
 
 
-def _unfolded(name: str | None, counts: dict[str, int]) -> LayerHardware | None:
-    """Chain layer `name` at the given counts, folded at PE = SIMD = 1 (cycles = MH * MW)."""
-    if name is None:
-        return None
+def _unfolded(slowest: str | tuple[str, ...] | None, counts: dict[str, int]
+              ) -> tuple[LayerHardware, ...]:
+    """The chain layers `slowest` (one name, or several tied) at the given counts, folded at
+    PE = SIMD = 1 (cycles = MH * MW); none when `slowest` is None (nothing fits)."""
     names = ("l0", "l1", "l2", "cls")
-    at = names.index(name)
-    mh = counts.get(name, WIDTHS[-1])
-    mw = counts[names[at - 1]] if at else WIDTHS[0]
-    return LayerHardware(layer=name, node=f"MVAU_{at}", pe=1, simd=1, mh=mh, mw=mw,
-                         cycles=mh * mw, macs=mh * mw, lut=1.0, bram_18k=0.0, uram=0.0, dsp=0.0)
+    found = []
+    for name in (slowest,) if isinstance(slowest, str) else slowest or ():
+        at = names.index(name)
+        mh = counts.get(name, WIDTHS[-1])
+        mw = counts[names[at - 1]] if at else WIDTHS[0]
+        found.append(LayerHardware(layer=name, node=f"MVAU_{at}", pe=1, simd=1, mh=mh, mw=mw,
+                                   cycles=mh * mw, macs=mh * mw, lut=1.0, bram_18k=0.0, uram=0.0,
+                                   dsp=0.0))
+    return tuple(found)
 
 
 def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2, bound: bool = True,
@@ -93,8 +97,10 @@ def test_too_small_a_gain_keeps_the_allocation(monkeypatch, gain: float) -> None
     result, seen, _, _ = _search(monkeypatch, lambda c: (1.0 + gain * (c["l0"] < 48), "l1"))
     assert result.counts == result.allocated and result.moves == []
     # the allocation; l1 and its feeder l0 one granule lower; l2 (it frees the most LUTs of
-    # the rest) one granule lower, the others keeping more
-    assert len(seen) == 4 and seen[3] == {"l0": 56, "l1": 56, "l2": 48}
+    # the rest) one granule lower, the others keeping more: each at the step's fraction, then
+    # at the MACs the allocation removed (it overshoots the fraction)
+    assert len(seen) == 7 and seen[5:] == [{"l0": 56, "l1": 56, "l2": 48},
+                                           {"l0": 48, "l1": 56, "l2": 48}]
 
 
 def test_a_bottleneck_no_channel_count_moves_stops_the_search(monkeypatch) -> None:
@@ -157,28 +163,88 @@ def test_groups_at_their_minimum_are_not_cut(monkeypatch) -> None:
                                  grain={"l0": 32, "l1": 32, "l2": 8}, fraction=0.45)
     assert result.allocated["l0"] == 32  # at its minimum: l1 (and the relief l2) go lower
     assert all(c["l0"] >= 32 and c["l1"] >= 32 for c in seen)
-    assert [c["l2"] < result.allocated["l2"] for c in seen] == [False, False, True]
+    assert [c["l2"] < result.allocated["l2"] for c in seen] == [False, False, False, True]
 
 
 @pytest.mark.parametrize(("l0_at_most", "expected"), [(64, {"l0": 56, "l1": 56, "l2": 48}),
-                                                       (48, {"l0": 48, "l1": 56, "l2": 56})])
+                                                       (48, {"l0": 48, "l1": 56, "l2": 48})])
 def test_a_granule_from_the_lut_heaviest_group_frees_lanes_for_the_bottleneck(
         monkeypatch, l0_at_most: int, expected: dict[str, int]) -> None:
     # l1 is the bottleneck, but only cutting l2 (neither its outputs nor its inputs) frees the
-    # LUTs its folding needs; l0 takes the MACs back (56), and when l0 must stay at 48 for the
-    # gain, nothing moves: the relief never prunes deeper than the step
+    # LUTs its folding needs; at the step's fraction l0 takes the MACs back (56); when l0 must
+    # stay at 48 for the gain, the candidate at the MACs the allocation removed wins (no
+    # granule can go back there without falling short of them)
     def rate(counts):
         faster = counts["l2"] < 56 and counts["l1"] == 56 and counts["l0"] <= l0_at_most
         return (2.0, "l2") if faster else (1.0, "l1")
 
     result, seen, groups, profile = _search(monkeypatch, rate, rounds=1)
     assert result.allocated == {"l0": 48, "l1": 56, "l2": 56}
-    assert result.counts == expected and seen[-1] == {"l0": 56, "l1": 56, "l2": 48}
-    if expected["l2"] == 48:
-        assert result.fps == 2.0
-        assert result.moves[0].startswith("l2 56 -> 48 (one granule lower, freeing the most LUT")
-    else:
-        assert result.moves == []
+    assert seen[-2:] == [{"l0": 56, "l1": 56, "l2": 48}, {"l0": 48, "l1": 56, "l2": 48}]
+    assert result.counts == expected and result.fps == 2.0
+    assert result.moves[0].startswith("l2 56 -> 48 (one granule lower, freeing the most LUT")
+
+
+@pytest.mark.parametrize(("tied", "cut"), [
+    (("l1",), ["l0", "l1", "l2"]),  # l1 and its feeder l0, then l2 as the relief
+    (("l0",), ["l0", "l2"]),  # l0 has no feeder group; the relief frees more LUTs in l2
+    (("l0", "cls"), ["l0", "l2", "l1"]),  # the classifier reads l2; l1 is the relief
+    (("cls", "l1"), ["l2", "l0", "l1"]),  # in the tied layers' order; no group is left
+])
+def test_every_layer_tied_at_the_bottleneck_has_its_groups_tried(
+        monkeypatch, tied: tuple[str, ...], cut: list[str]) -> None:
+    # a balanced folding ties several layers at the most cycles; the move that pays may touch
+    # any of them, so each one's groups (its outputs, the group feeding it) go a granule lower
+    result, seen, _, _ = _search(monkeypatch, lambda c: (1.0, tied), rounds=1)
+    lowered = [[n for n in c if c[n] < result.allocated[n]] for c in seen[1:]]
+    # each move once at the step's fraction, once at the MACs the allocation removed
+    assert [g[0] if len(g) == 1 else None for g in lowered[::2]] == cut
+    assert result.moves == [] and result.evaluated == len(seen)
+
+
+def test_the_move_that_pays_on_a_later_tied_layer_is_taken(monkeypatch) -> None:
+    # l0 and cls tie; only cutting l2 (which feeds cls) is faster
+    groups, profile = _chain_case()
+    allocated = allocate(groups, _scores(groups), profile, GRAIN, 0.2)
+
+    def rate(counts):
+        return (2.0, "l1") if counts["l2"] < allocated["l2"] else (1.0, ("l0", "cls"))
+
+    result, _, _, _ = _search(monkeypatch, rate, rounds=1)
+    assert result.fps == 2.0 and result.counts["l2"] == allocated["l2"] - 8
+    assert result.moves[0].startswith("l2 56 -> 48 (one granule lower; bottleneck l0, cls)")
+
+
+@pytest.mark.parametrize("overshoot", [True, False])
+def test_candidates_are_also_tried_at_the_macs_the_allocation_removed(
+        monkeypatch, overshoot: bool) -> None:
+    # granules of 8 on 64 channels: the allocation for 0.2 removes ~27 % of the MACs; asked for
+    # exactly that, it overshoots nothing and each move is allocated once, at the fraction
+    groups, profile = _chain_case()
+    total = sum(x.macs for x in profile.layers)
+    allocated = allocate(groups, _scores(groups), profile, GRAIN, 0.2)
+    removed = 1 - remaining_macs(groups, profile, allocated) / total
+    assert removed > 0.25
+    calls: list[tuple[float, bool, dict[str, int]]] = []
+
+    def recording(*args, **kwargs):
+        counts = allocate(*args, **kwargs)
+        calls.append((args[4], kwargs["give_back"], counts))
+        return counts
+
+    monkeypatch.setattr(fold_search, "allocate", recording)
+    monkeypatch.setattr(fold_search, "measure_counts",
+                        lambda *a, **k: (1.0, _unfolded("l1", a[2]), True))
+    search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2 if overshoot else removed,
+                  None, (1, 8, 8), Path("unused"), rounds=1)
+    matched = [counts for fraction, back, counts in calls if back]
+    assert all(f == pytest.approx(removed) for f, back, _ in calls if back)
+    # the allocation, then every move at the fraction and (with an overshoot) at its MACs
+    assert len(matched) == ((len(calls) - 1) // 2 if overshoot else 0) and len(calls) > 1
+    # at the allocation's MACs a candidate removes at least what the allocation did
+    assert all(remaining_macs(groups, profile, c) <= (1 - removed) * total + 1e-9
+               for c in matched)
+
 
 
 @pytest.mark.parametrize(("lut", "expected"), [((900.0, 100.0, 100.0, 100.0), "l0"),
