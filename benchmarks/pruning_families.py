@@ -57,6 +57,14 @@ most LUTs (codesign/prune/fold_search.py); DS-CNN fine-tunes one step's 8 epochs
   16-40-40-48-60, 27,793 FPS each, loss +1.95 / +1.60 / -0.35 pt (median 1.60: not met); with
   two steps of 1 + 1 epochs and a final epoch (7006f8c): +3.05 / +2.05 / +0.25 pt.
 
+Re-run on the EPYC machine at b7f7eb4 (4 Dec 2026 07:11-08:18, two processes, 1 thread each;
+pruning_families_epyc.json): the fold search now tries the groups of every layer tied at the
+bottleneck, each move also at the MACs the allocation removed. ResNet-8 seed 1 moves to
+8-4-20-20-32-56 (-71.6 %, 24,295 FPS, x3.43, loss -0.30 pt, x1.14 over unaligned); seeds 0/2/3/4
+land as before (x1.12 / 1.50 / 1.00 / 1.17); medians -67.5 % MACs, LUT -41.4 %, x3.00, loss -0.30
+pt, aligned / unaligned x1.14. DS-CNN unchanged (x2.34 / 5.97 / 1.42 / 1.53 / 1.00, median x1.53).
+Still tied: ResNet-8 seed 3 (21,259 both), DS-CNN seed 4 (27,793 both).
+
 The same code on another kind of machine (3 Dec 2026 12:07-13:12 at 536cb0b, AMD EPYC with
 AVX2, 1 thread per process, load 2-3; torch's kernels there train other weights from the same
 seeds: unpruned 79.85 / 79.95 / 76.95 / 76.60 / 77.00 %; pruning_families_epyc.json):
