@@ -141,11 +141,19 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FLOWS = ("flows/resnet8_w4a4_fashion_pruned.yaml", "flows/dscnn_w4a4_fashion_pruned.yaml")
 RATIO_GRID = 256
+# (name, round_to: 8 or the board's lanes, global ranking): Torch-Pruning's local pruning moves
+# every group by the same ratio, so with `round_to` it lands on few sparsities; its global
+# pruning ranks all groups' channels together (normalized Taylor scores, capped per layer by
+# `max_pruning_ratio`, the flow's max_layer_sparsity where it has one) and lands near the target
+VARIANTS = (("tp-round8", 8, False), ("tp-lanes", "lanes", False), ("tp-global8", 8, True))
+VARIANT_NAMES = tuple(name for name, _, _ in VARIANTS)
 
 
 def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
+            global_pruning: bool = False, max_ratio: float = 1.0,
             batches: int = 8) -> dict[str, list[int]]:
-    """The channels Torch-Pruning's MetaPruner (Taylor, local) keeps in each codesign group."""
+    """The channels Torch-Pruning's MetaPruner (Taylor; local, or global with `max_ratio` per
+    layer) keeps in each codesign group."""
     import torch
     import torch_pruning as tp
 
@@ -162,7 +170,8 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
         warnings.simplefilter("ignore")
         pruner = tp.pruner.MetaPruner(model, example, importance=tp.importance.TaylorImportance(),
                                       pruning_ratio=ratio, round_to=round_to,
-                                      ignored_layers=[last])
+                                      global_pruning=global_pruning,
+                                      max_pruning_ratio=max_ratio, ignored_layers=[last])
         model.zero_grad()
         gen = torch.Generator().manual_seed(0)
         order = torch.randperm(len(data.x_train), generator=gen)
@@ -185,8 +194,9 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
     return keep
 
 
-def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float,
-                    round_to: int | None) -> tuple[dict[str, list[int]], float]:
+def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float, round_to: int | None,
+                    global_pruning: bool = False,
+                    max_ratio: float = 1.0) -> tuple[dict[str, list[int]], float]:
     """Torch-Pruning's keep sets at the smallest ratio on the grid whose cut removes at least
     `goal` of the unpruned MACs (`macs0`), and the sparsity that cut reaches; when no ratio the
     search visits gets there (`round_to` can forbid it), the deepest cut it saw."""
@@ -202,7 +212,7 @@ def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float,
     best, deepest = None, ({}, 0.0)
     while lo <= hi:
         mid = (lo + hi) // 2
-        keep = tp_keep(model, data, mid / RATIO_GRID, round_to)
+        keep = tp_keep(model, data, mid / RATIO_GRID, round_to, global_pruning, max_ratio)
         sparsity = reached(keep)
         if sparsity > deepest[1]:
             deepest = (keep, sparsity)
@@ -214,7 +224,7 @@ def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float,
 
 
 def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
-                round_to: int | None, reference_fps: float, seed: int,
+                round_to: int | None, global_pruning: bool, reference_fps: float, seed: int,
                 work: Path) -> dict[str, Any]:
     from pruning import verify_bit_exact
 
@@ -224,11 +234,13 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
     from codesign.train import evaluate
 
     settings = flow.prune
+    max_ratio = settings.max_layer_sparsity if global_pruning else 1.0
     macs0 = model_cost(model, data.input_shape).macs
     steps = []
     for step in range(1, settings.steps + 1):
         goal = 1.0 - (1.0 - target) ** (step / settings.steps)
-        keep, sparsity = cut_to_sparsity(model, data, macs0, goal, round_to)
+        keep, sparsity = cut_to_sparsity(model, data, macs0, goal, round_to, global_pruning,
+                                         max_ratio)
         prune_channels(model, keep, data.input_shape)
         finetune(model, data, flow.train, settings, settings.finetune_epochs, seed + step, False)
         steps.append({"step": step, "goal": goal, "sparsity": sparsity,
@@ -236,7 +248,8 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
     finetune(model, data, flow.train, settings, settings.final_epochs, seed + 1000, False)
     point, _ = measure_hardware(model, data.input_shape, board, reference_fps, work / "hw")
     lut = point.resources_at_reference
-    return {"round_to": round_to, "steps": steps,
+    return {"round_to": round_to, "global_pruning": global_pruning,
+            "max_pruning_ratio": max_ratio, "steps": steps,
             "accuracy": evaluate(model, data.x_test, data.y_test),
             "macs_reduction": 1.0 - model_cost(model, data.input_shape).macs / macs0,
             "counts": channel_counts(model, data.input_shape), "fps": point.fps,
@@ -244,8 +257,8 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
             "verification": verify_bit_exact(model, data, board, flow, work / "verify")}
 
 
-def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any],
-             work: Path) -> dict[str, Any]:
+def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any], work: Path,
+             variants: tuple[str, ...] = VARIANT_NAMES) -> dict[str, Any]:
     import copy
 
     from codesign.flow import train_flow_model
@@ -265,14 +278,18 @@ def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any],
         "granularity": grain, "target_sparsity": target,
         "aligned": {k: aligned["aligned"][k] for k in ("accuracy", "fps", "macs_reduction",
                                                       "counts")}}
-    done: dict[int, dict[str, Any]] = {}
-    for name, round_to in (("tp-round8", 8), ("tp-lanes", max(grain.values()))):
-        if round_to in done:  # the board's lanes are 8 too: the same run
-            row[name] = {**done[round_to], "same_as": "tp-round8"}
+    done: dict[tuple[int, bool], tuple[str, dict[str, Any]]] = {}
+    for name, round_to, global_pruning in VARIANTS:
+        if name not in variants:
+            continue
+        round_to = max(grain.values()) if round_to == "lanes" else round_to
+        if (round_to, global_pruning) in done:  # the board's lanes are 8 too: the same run
+            same_as, result = done[round_to, global_pruning]
+            row[name] = {**result, "same_as": same_as}
             continue
         result = run_variant(copy.deepcopy(model), data, board, flow, target, round_to,
-                             point.fps, seed, work / name)
-        done[round_to] = result
+                             global_pruning, point.fps, seed, work / name)
+        done[round_to, global_pruning] = (name, result)
         result["aligned_vs_fps"] = (aligned["aligned"]["fps"] / result["fps"]
                                     if result["fps"] else None)
         result["accuracy_vs_aligned_points"] = 100 * (result["accuracy"]
@@ -333,7 +350,7 @@ def with_ratios(row: dict[str, Any]) -> dict[str, Any]:
         other = row.get(key)
         if other is None:
             continue
-        for name in ("tp-round8", "tp-lanes"):
+        for name in VARIANT_NAMES:
             if name in row:
                 v = row[name]
                 v[f"{key}_vs_fps"] = other["fps"] / v["fps"] if v["fps"] else None
@@ -376,6 +393,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_torch_pruning.json")
     parser.add_argument("--combine", nargs="+", type=Path, default=None,
                         help="merge the JSON of separate runs (per family or seed) into --out")
+    parser.add_argument("--variants", nargs="+", choices=VARIANT_NAMES, default=VARIANT_NAMES,
+                        help="the Torch-Pruning variants to run (default: all)")
     parser.add_argument("--aligned-here", action="store_true",
                         help="only re-run the aligned pruning in this process (rows with "
                              "aligned_here, to --combine with the Torch-Pruning rows)")
@@ -416,7 +435,8 @@ def main() -> None:
                 elif args.aligned_here:
                     row = {"seed": seed, "aligned_here": aligned_here(flow, board, seed, Path(tmp))}
                 else:
-                    row = run_seed(flow, board, seed, families[flow.name][seed], Path(tmp))
+                    row = run_seed(flow, board, seed, families[flow.name][seed], Path(tmp),
+                                   tuple(args.variants))
                 family["rows"].append(row)
             write_json(args.out, report)
     if args.aligned_here or overshoot is not None:
@@ -438,15 +458,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     fig, (spars_ax, fps_ax) = plt.subplots(1, 2, figsize=(14, 4))
     labels = []
-    names = ("aligned", "aligned_here", "aligned_at_tp", "tp-round8", "tp-lanes")
+    names = ("aligned", "aligned_here", "aligned_at_tp", *VARIANT_NAMES)
     rows = [(f["flow"], r) for f in report["families"] for r in f["rows"]]
-    width, seen = 0.16, set()
+    width, seen = 0.14, set()
     for i, (flow, r) in enumerate(rows):
         labels.append(f"{flow.split('_')[0]} s{r['seed']}")
         for k, name in enumerate(names):
             if name not in r:
                 continue
-            x = i + (k - 2) * width
+            x = i + (k - 2.5) * width
             label = {"aligned": "aligned (families JSON)",
                      "aligned_here": "aligned (same run)",
                      "aligned_at_tp": "aligned at TP's sparsity"}.get(name, name)
@@ -480,10 +500,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         return "-" if value is None else f"x{value:.2f}"
 
     for family in report["families"]:
-        rows = [r for r in family["rows"] if "tp-round8" in r]
+        rows = [r for r in family["rows"] if any(name in r for name in VARIANT_NAMES)]
         for r in rows:
             here, there = r.get("aligned_here"), r.get("aligned_at_tp")
-            for name in ("tp-round8", "tp-lanes"):
+            for name in (n for n in VARIANT_NAMES if n in r):
                 v = r[name]
                 table.add_row(family["flow"], str(r["seed"]), name, str(v["round_to"]),
                               f"{v['macs_reduction']:.1%}", f"{100 * v['accuracy']:.2f}",
@@ -499,14 +519,14 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                               ratio(v.get("aligned_at_tp_vs_fps")),
                               " ".join(map(str, v["counts"].values())),
                               "yes" if v["verification"]["passed"] else "NO")
-        for name in ("tp-round8", "tp-lanes"):
+        for name in VARIANT_NAMES:
             for key, what in (("aligned_vs_fps", "families JSON"),
                               ("aligned_here_vs_fps", "same run")):
-                ratios = [r[name][key] for r in rows if r[name].get(key)]
+                ratios = [r[name][key] for r in rows if r.get(name, {}).get(key)]
                 if ratios:
                     console.print(f"{family['flow']} {name}: median aligned ({what}) / TP FPS "
                                   f"x{statistics.median(ratios):.2f} over {len(ratios)} seeds")
-            same = [x for x in (same_sparsity_ratio(r, name) for r in rows) if x]
+            same = [x for x in (same_sparsity_ratio(r, name) for r in rows if name in r) if x]
             if same:
                 console.print(f"{family['flow']} {name}: median aligned / TP FPS at one "
                               f"sparsity (at TP's where it overshot) x{statistics.median(same):.2f}"
