@@ -13,9 +13,12 @@ unpruned model as benchmarks/pruning_families.py: same flow, same seed):
    a 1/256 grid, whose cut reaches that step's MACs: its local pruning with `round_to` moves
    every layer by whole multiples, so it can land well past the target, which the table shows),
    then `final_epochs`: the same epochs and learning rate as codesign's schedule;
-2. variants: `round_to` = 8 (as users set it) and `round_to` = the board's lane granularity
-   (codesign's granularity for the unpruned folding; Torch-Pruning takes one value for all
-   layers, so the largest group granularity);
+2. variants (`VARIANTS`, `--variants`): local pruning with `round_to` = 8 (as users set it),
+   with `round_to` = the board's lane granularity (codesign's granularity for the unpruned
+   folding; Torch-Pruning takes one value for all layers, so the largest group granularity),
+   and global pruning with `round_to` 8 and the flow's `max_layer_sparsity` as its
+   `max_pruning_ratio` (`tp-global8`: its normalized Taylor scores ranked across groups, so
+   the layers lose different shares and the cut lands near the asked sparsity);
 3. FINN's estimates on the flow's board (FPS within the caps as built, LUT at the unpruned best
    FPS), accuracy, and bit-exact verification, beside the aligned run's figures read from the
    families benchmark's JSON;
@@ -25,9 +28,10 @@ unpruned model as benchmarks/pruning_families.py: same flow, same seed):
 5. with --aligned-at-tp TP_JSON, codesign's schedule (the flow's, in this process) with its
    target set to the sparsity Torch-Pruning landed on, where that overshot the aligned run's
    by more than half a point (`aligned_at_tp`): its `round_to` steps land on few sparsities
-   (ResNet-8: 71.3 or 74.7 %), so "the same sparsity" is taken at Torch-Pruning's. The
-   one-sparsity ratio per seed is against that run where there is one, else against the
-   aligned run TP was asked to match.
+   (ResNet-8: 71.3 or 74.7 %), so "the same sparsity" is taken at Torch-Pruning's
+   (`--at-variant` picks whose landing point: `aligned_at_tp` for the local variants,
+   `aligned_at_tp-global8` for the global one). The one-sparsity ratio per seed is against
+   that run where there is one, else against the aligned run TP was asked to match.
 
 Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/results/pruning_families.json]
        [--flows flows/a.yaml ...] [--seeds 0 1 2] [--out benchmarks/results/pruning_torch_pruning.json]
@@ -147,6 +151,9 @@ RATIO_GRID = 256
 # `max_pruning_ratio`, the flow's max_layer_sparsity where it has one) and lands near the target
 VARIANTS = (("tp-round8", 8, False), ("tp-lanes", "lanes", False), ("tp-global8", 8, True))
 VARIANT_NAMES = tuple(name for name, _, _ in VARIANTS)
+# the row key of codesign's schedule re-run at the sparsity a variant landed on (--aligned-at-tp)
+AT_KEYS = {"tp-round8": "aligned_at_tp", "tp-lanes": "aligned_at_tp",
+           "tp-global8": "aligned_at_tp-global8"}
 
 
 def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
@@ -330,13 +337,15 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path,
             "budget_met": result.budget_met, "budget_note": result.budget_note}
 
 
-def overshoot_targets(tp_report: Path) -> dict[str, dict[int, float]]:
-    """Per flow and seed of a Torch-Pruning JSON: the sparsity its `round_to` 8 cut landed on,
-    where that is more than half a point past the aligned run's."""
+def overshoot_targets(tp_report: Path, variant: str) -> dict[str, dict[int, float]]:
+    """Per flow and seed of a Torch-Pruning JSON: the sparsity `variant`'s cut landed on, where
+    that is more than half a point past the aligned run's."""
     targets: dict[str, dict[int, float]] = {}
     for family in json.loads(tp_report.read_text())["families"]:
         for row in family["rows"]:
-            landed = row["tp-round8"]["macs_reduction"]
+            if variant not in row:
+                continue
+            landed = row[variant]["macs_reduction"]
             if landed > row["aligned"]["macs_reduction"] + 0.005:
                 targets.setdefault(family["flow"], {})[row["seed"]] = landed
     return targets
@@ -345,14 +354,12 @@ def overshoot_targets(tp_report: Path) -> dict[str, dict[int, float]]:
 def with_ratios(row: dict[str, Any]) -> dict[str, Any]:
     """Each variant's FPS and accuracy against the aligned run measured in the same process
     (`aligned_here`) and against the aligned run at the variant's own sparsity
-    (`aligned_at_tp`), when the row has them."""
-    for key in ("aligned_here", "aligned_at_tp"):
-        other = row.get(key)
-        if other is None:
-            continue
-        for name in VARIANT_NAMES:
-            if name in row:
-                v = row[name]
+    (`AT_KEYS`), when the row has them."""
+    for name in (n for n in VARIANT_NAMES if n in row):
+        v = row[name]
+        for key, other in (("aligned_here", row.get("aligned_here")),
+                           ("aligned_at_tp", row.get(AT_KEYS[name]))):
+            if other is not None:
                 v[f"{key}_vs_fps"] = other["fps"] / v["fps"] if v["fps"] else None
                 v[f"accuracy_vs_{key}_points"] = 100 * (v["accuracy"] - other["accuracy"])
     return row
@@ -402,6 +409,8 @@ def main() -> None:
                         help="only run the aligned pruning at the sparsity Torch-Pruning landed "
                              "on in TP_JSON, where it overshot (rows with aligned_at_tp, to "
                              "--combine with TP_JSON)")
+    parser.add_argument("--at-variant", choices=VARIANT_NAMES, default="tp-round8",
+                        help="with --aligned-at-tp: the variant whose landing sparsity to take")
     args = parser.parse_args()
     console = Console(width=200)
     if args.combine:
@@ -412,7 +421,8 @@ def main() -> None:
         return
     families = {f["flow"]: {r["seed"]: r for r in f["rows"]}
                 for f in json.loads(args.families.read_text())["families"]}
-    overshoot = overshoot_targets(args.aligned_at_tp) if args.aligned_at_tp else None
+    overshoot = (overshoot_targets(args.aligned_at_tp, args.at_variant) if args.aligned_at_tp
+                 else None)
     report: dict[str, Any] = {"benchmark": "pruning_torch_pruning", "families": []}
     for path in args.flows:
         flow = load_flow(ROOT / path)
@@ -431,7 +441,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="codesign-tp-") as tmp:
                 if target is not None:
                     row = {"seed": seed,
-                           "aligned_at_tp": aligned_here(flow, board, seed, Path(tmp), target)}
+                           AT_KEYS[args.at_variant]: aligned_here(flow, board, seed, Path(tmp),
+                                                                  target)}
                 elif args.aligned_here:
                     row = {"seed": seed, "aligned_here": aligned_here(flow, board, seed, Path(tmp))}
                 else:
@@ -458,18 +469,19 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     fig, (spars_ax, fps_ax) = plt.subplots(1, 2, figsize=(14, 4))
     labels = []
-    names = ("aligned", "aligned_here", "aligned_at_tp", *VARIANT_NAMES)
+    names = ("aligned", "aligned_here", *sorted(set(AT_KEYS.values())), *VARIANT_NAMES)
     rows = [(f["flow"], r) for f in report["families"] for r in f["rows"]]
-    width, seen = 0.14, set()
+    width, seen = 0.11, set()
     for i, (flow, r) in enumerate(rows):
         labels.append(f"{flow.split('_')[0]} s{r['seed']}")
         for k, name in enumerate(names):
             if name not in r:
                 continue
-            x = i + (k - 2.5) * width
+            x = i + (k - 3) * width
             label = {"aligned": "aligned (families JSON)",
                      "aligned_here": "aligned (same run)",
-                     "aligned_at_tp": "aligned at TP's sparsity"}.get(name, name)
+                     "aligned_at_tp": "aligned at TP round8's sparsity",
+                     "aligned_at_tp-global8": "aligned at TP global8's sparsity"}.get(name, name)
             label = None if name in seen else label  # one legend entry per series
             seen.add(name)
             spars_ax.bar(x, 100 * r[name]["macs_reduction"], width, color=f"C{k}", label=label)
@@ -502,9 +514,9 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     for family in report["families"]:
         rows = [r for r in family["rows"] if any(name in r for name in VARIANT_NAMES)]
         for r in rows:
-            here, there = r.get("aligned_here"), r.get("aligned_at_tp")
+            here = r.get("aligned_here")
             for name in (n for n in VARIANT_NAMES if n in r):
-                v = r[name]
+                v, there = r[name], r.get(AT_KEYS[name])
                 table.add_row(family["flow"], str(r["seed"]), name, str(v["round_to"]),
                               f"{v['macs_reduction']:.1%}", f"{100 * v['accuracy']:.2f}",
                               f"{v['accuracy_vs_aligned_points']:+.2f}", f"{v['fps']:,.0f}",
