@@ -176,6 +176,7 @@ from codesign.atomic import write_json
 from codesign.boards import load_board
 from codesign.config import load_flow
 from codesign.flow.run import flow_board
+from codesign.train import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -484,6 +485,8 @@ def main() -> None:
                 else:
                     row = run_seed(flow, board, seed, families[flow.name][seed], Path(tmp),
                                    tuple(args.variants))
+                # the CPU's math kernels train other weights: name the machine of every row
+                row["machine"] = machine()
                 family["rows"].append(row)
             write_json(args.out, report)
     if args.aligned_here or overshoot is not None:
