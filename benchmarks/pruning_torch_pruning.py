@@ -41,33 +41,45 @@ Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/result
          (one run per flow and seed, then merged: rows of the same flow and seed are joined)
 Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 
-EPYC JSON (pruning_torch_pruning_epyc.json; 4 Dec 2026 10:35-11:33, AMD EPYC, at 7a0ab84 and
-4aac66c, one process per family, 1 thread each, joined with --combine; the aligned rows are
-pruning_families_epyc.json's, same machine, same fold search, b7f7eb4):
-- tp-round8 (local): ResNet-8, asked for 66.8-71.6 %, cuts 71.3 % (74.7 % on seed 1) and folds
-  to 21,259 FPS (seed 1: 28,345): aligned / TP x1.00 / 0.86 / 1.00 / 1.00 / 1.00, top-1 -0.20 /
-  -1.75 / +0.55 / -0.05 / 0.00 pt against aligned. DS-CNN, asked for 55.7-59.1 %, cuts 71.1 %
-  (seed 1: 57.3 %), the aligned runs' FPS: x1.00 each, top-1 +1.15 / +0.20 / +0.90 / -0.75 /
-  -0.45 pt.
-- tp-global8 (global ranking) lands near the asked sparsity, so this is the comparison at the
-  same sparsity. ResNet-8: 68.6 / 68.6 / 66.9 / 68.7 / 68.4 % (asked 67.2 / 71.6 / 66.8 / 67.7
-  / 67.5 %), 21,259 FPS each: aligned / TP x1.00 / 1.14 / 1.00 / 1.00 / 1.00 (median x1.00;
-  seed 1's TP cut is 3 pt shallower), top-1 -1.20 / -0.60 / +0.35 / +0.30 / -0.55 pt against
-  aligned (median -0.55). DS-CNN: 58.1 / 57.1 / 60.9 / 59.2 / 60.9 % (asked 58.1 / 55.7 / 58.6
-  / 57.7 / 59.1 %), 25,510 / 25,510 / 27,793 / 27,793 / 27,793 FPS: x1.09 / 1.00 / 1.00 / 1.00
-  / 1.00 (median x1.00), top-1 +0.85 / +0.40 / -0.30 / -0.75 / +0.35 pt (median +0.35).
-- codesign re-run with tp-global8's landing point as its target where TP landed > 0.5 pt past
-  the aligned run (--aligned-at-tp --at-variant tp-global8): it lands 4-6 pt deeper than the
-  target (the granules and the fold search's 5 % allowance). ResNet-8 seeds 0/3/4 (targets
-  68.6 / 68.7 / 68.4 %): 73.1 / 73.0 / 74.5 %, 27,793 / 25,195 / 28,345 FPS against TP's
-  21,259: x1.31 / 1.19 / 1.33, top-1 +1.20 / -0.60 / +1.00 pt against TP. DS-CNN seeds 1-4
-  (57.1 / 60.9 / 59.2 / 60.9 %): 59.1 / 63.1 / 62.4 / 62.4 %, 27,793 FPS each: x1.09 / 1.00 /
-  1.00 / 1.00, top-1 -1.10 / +1.20 / +0.40 / -0.35 pt against TP.
-- Bit-exact 20/20 on every Torch-Pruning model.
-Goal (x1.1 at no worse accuracy at the same sparsity): not met. At the same sparsity (global)
-the FPS ties on 9 of 10 seeds; codesign's edge over Torch-Pruning is the sparsity it reaches
-for an FPS (local round_to 8 needs 71 % of DS-CNN's MACs for what aligned reaches at 56-59 %)
-and, where it lands deeper than asked, more FPS at that depth.
+AMD EPYC with AVX512 (4 Dec 2026, 1 thread per process, two processes). This machine's kernels
+train other weights than the AVX2 EPYC's of pruning_families_epyc.json.
+- pruning_torch_pruning_avx512.json, the comparison at one sparsity, same machine:
+  - aligned = codesign's schedule run here (--aligned-here, at 36df9a7);
+  - tp-global8 is asked for that run's sparsity (--families with those rows, --variants
+    tp-global8).
+  ResNet-8:
+  - aligned: 73.1 / 70.7 / 70.9 / 73.0 / 67.5 %, 27,793 / 22,676 / 24,295 / 25,195 / 21,259 FPS.
+  - Torch-Pruning's global ranking reaches only 69.9 / 68.6 / 68.4 / 67.8 / 68.4 %. Its ratio
+    counts channels, and the MACs it removes peak near ratio 0.45-0.53 and then fall. Sweep on a
+    1-epoch model: 63.9 % at 0.39, 68.6 % at 0.44-0.53, 52-54 % at 0.58-0.72, none from 0.91.
+  - TP folds to 21,259 FPS on every seed: aligned / TP x1.31 / 1.07 / 1.14 / 1.19 / 1.00,
+    median x1.14.
+  - Top-1, TP minus aligned: -1.95 / -0.70 / -0.05 / +0.40 / +0.50 pt, median -0.05.
+  - So codesign is deeper, faster and no less accurate. It is not at the same sparsity, except
+    on seed 4, where the FPS is x1.00.
+  DS-CNN:
+  - aligned: 57.7 / 59.4 / 57.7 / 57.7 / 59.1 %, 27,793 FPS each.
+  - TP: 58.1 / 60.9 / 60.9 / 59.2 / 60.9 %, FPS x1.09 / 1.00 / 1.00 / 1.00 / 1.00 (median x1.00).
+  - Top-1, TP minus aligned: -0.80 / +0.25 / -1.10 / -0.35 / +0.20 pt, median -0.35.
+  Bit-exact 20/20 on every TP model.
+- pruning_torch_pruning_avx512_first.json, the first pass (at 7a0ab84 / 4aac66c):
+  - What was asked: both TP variants were asked for the AVX2 families JSON's sparsities, and
+    that JSON's aligned rows were taken as the aligned side. Its ratios against "aligned" mix
+    machines; only its TP rows and the re-targeted codesign rows are this machine's.
+  - Local round_to 8: ResNet-8 cuts 71.3 % (seed 1: 74.7 %) and folds to 21,259 FPS (seed 1:
+    28,345). DS-CNN cuts 71.1 % (seed 1: 57.3 %) and folds to 27,793 FPS (seed 1: 25,510).
+  - codesign re-targeted at tp-global8's landing point (--aligned-at-tp --at-variant
+    tp-global8) lands 1.5-6.1 pt deeper than the target (granules, and the fold search's 5 %
+    allowance):
+    - ResNet-8 seeds 0/3/4: 73.1 / 73.0 / 74.5 % against TP's 68.6 / 68.7 / 68.4 %, x1.31 /
+      1.19 / 1.33.
+    - DS-CNN seeds 1-4: x1.09 / 1.00 / 1.00 / 1.00.
+Goal (x1.1 at no worse accuracy at the same sparsity):
+- ResNet-8: met in the median only against TP's shallower cuts (x1.14, at no worse accuracy).
+- DS-CNN: not met (x1.00).
+codesign's edge over Torch-Pruning is the sparsity it reaches for an FPS (local round_to 8
+needs 71 % of DS-CNN's MACs for what aligned reaches at 56-59 %). Where codesign lands deeper
+than asked, it also has more FPS at that depth.
 Why DS-CNN cannot pull ahead on Pynq-Z2 (folded untrained, ad hoc, 4 Dec): 32-40-32-40-64,
 40-40-32-40-48, 40-32-40-40-40, 32-32-40-40-64, 24-40-40-40-64 and 32-32-32-32-32 all fold to
 27,793 FPS (40-40-40-40-40: 25,510). At 32 channels everywhere (LUT 34,444 of the 37,240 cap)
