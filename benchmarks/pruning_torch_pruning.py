@@ -34,9 +34,11 @@ unpruned model as benchmarks/pruning_families.py: same flow, same seed):
    that run where there is one, else against the aligned run TP was asked to match.
 
 Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/results/pruning_families.json]
-       [--flows flows/a.yaml ...] [--seeds 0 1 2] [--out benchmarks/results/pruning_torch_pruning.json]
+       [--flows flows/a.yaml ...] [--seeds 0 1 2] [--variants tp-round8 tp-global8 ...]
+       [--out benchmarks/results/pruning_torch_pruning.json]
        python3 benchmarks/pruning_torch_pruning.py --aligned-here [--flows ...] [--seeds ...] --out x.json
-       python3 benchmarks/pruning_torch_pruning.py --aligned-at-tp tp.json [--flows ...] --out y.json
+       python3 benchmarks/pruning_torch_pruning.py --aligned-at-tp tp.json [--at-variant tp-global8]
+         [--flows ...] --out y.json
        python3 benchmarks/pruning_torch_pruning.py --combine a.json b.json [--out ...]
          (one run per flow and seed, then merged: rows of the same flow and seed are joined)
 Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
