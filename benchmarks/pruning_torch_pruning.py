@@ -476,8 +476,13 @@ def main() -> None:
     overshoot = (overshoot_targets(args.aligned_at_tp, args.at_variant) if args.aligned_at_tp
                  else None)
     report: dict[str, Any] = {"benchmark": "pruning_torch_pruning", "families": []}
-    for path in args.flows:
-        flow = load_flow(ROOT / path)
+    flows = [load_flow(ROOT / path) for path in args.flows]
+    for flow in flows:
+        if flow.prune is not None and flow.prune.layer_max_sparsity:
+            raise SystemExit(f"{flow.name}: prune.layer_max_sparsity has no Torch-Pruning "
+                             "counterpart here (MetaPruner takes one max_pruning_ratio); "
+                             "compare a flow without it")
+    for flow in flows:
         board = flow_board(flow, load_board(flow.board))
         family: dict[str, Any] = {"flow": flow.name, "board": board.name, "rows": []}
         report["families"].append(family)

@@ -132,6 +132,10 @@ class PruneConfig:
     # (Torch-Pruning's max_pruning_ratio); its floor rounds up to the layer's granularity.
     # 1.0: no cap. Binds every allocation (hardware, criterion, uniform) and the fold search
     max_layer_sparsity: float = 1.0
+    # per-layer overrides of max_layer_sparsity, by layer name (a channel group, named by any of
+    # its member layers), e.g. {stem.0: 0.5}: protect a sensitive layer, let the others go
+    # further; 0 keeps a layer whole (Torch-Pruning's ignored_layers)
+    layer_max_sparsity: dict[str, float] = field(default_factory=dict)
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
 
@@ -292,6 +296,7 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         (p.fold_search >= 0, "prune.fold_search",
          f"{p.fold_search} must be >= 0 (search rounds per step; 0 turns the search off)"),
         *_step_sparsity_checks(p),
+        *_layer_cap_checks(p),
         (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
          "fine-tune epochs must be >= 0"),
         (0 <= p.distill <= 1, "prune.distill",
@@ -307,6 +312,21 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
          "must be 0 (no shifts) or a positive number of pixels; remove it to follow train.shift_pixels"),
     )
     return next(((key, msg) for ok, key, msg in checks if not ok), None)
+
+
+def _layer_cap_checks(p: PruneConfig) -> tuple[tuple[bool, str, str], ...]:
+    key = "prune.layer_max_sparsity"
+    checks = []
+    for name, cap in p.layer_max_sparsity.items():
+        checks += [
+            (isinstance(name, str) and bool(name), key,
+             f"{name!r} is not a layer name; give module paths as strings (quote a name such as "
+             "'0')"),
+            (not isinstance(cap, bool) and isinstance(cap, int | float) and 0 <= cap <= 1,
+             f"{key}.{name}", f"{cap!r} must be a number in [0, 1]: the most of its channels "
+             "this layer may lose (0 keeps it whole, 1 = no cap)"),
+        ]
+    return tuple(checks)
 
 
 def _step_sparsity_checks(p: PruneConfig) -> tuple[tuple[bool, str, str], ...]:

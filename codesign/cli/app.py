@@ -104,6 +104,9 @@ def prune(
              "only)")] = None,
     max_layer_sparsity: Annotated[float | None, typer.Option(
         help="the most of its channels any layer may lose, e.g. 0.5 (1 = no cap)")] = None,
+    layer_max_sparsity: Annotated[list[str] | None, typer.Option(
+        help="per layer, LAYER=FRACTION (repeatable), e.g. stem.0=0.5; 0 keeps a layer whole")]
+    = None,
     seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -114,10 +117,28 @@ def prune(
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
                         align=align, allocation=allocation, fold_search=fold_search,
-                        fold_targets=fold_targets, max_layer_sparsity=max_layer_sparsity)
+                        fold_targets=fold_targets, max_layer_sparsity=max_layer_sparsity,
+                        layer_max_sparsity=_layer_fractions(layer_max_sparsity))
     if seed is not None:
         flow = flow.replace(seed=seed)
     _run_and_summarise(flow, board, out, quiet)
+
+
+def _layer_fractions(pairs: list[str] | None) -> dict[str, float] | None:
+    """--layer-max-sparsity's LAYER=FRACTION pairs as a mapping (None when not given)."""
+    if not pairs:
+        return None
+    fractions: dict[str, float] = {}
+    for pair in pairs:
+        name, _, value = pair.rpartition("=")
+        try:
+            fractions[name] = float(value)
+        except ValueError:
+            name = ""
+        if not name:
+            raise ConfigError(f"--layer-max-sparsity {pair!r}: give LAYER=FRACTION, e.g. "
+                              "stem.0=0.5") from None
+    return fractions
 
 
 @app.command()

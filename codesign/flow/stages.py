@@ -72,6 +72,10 @@ def train_flow_model(flow: FlowConfig, out_dir: Path, *, progress: bool = True,
         torch.set_num_threads(flow.train.threads)
         set_seed(flow.seed)
         model = build_flow_model(flow, data)
+        if flow.prune is not None and flow.prune.layer_max_sparsity:
+            from codesign.prune.schedule import check_layer_caps
+
+            check_layer_caps(model, data.input_shape, flow.prune)  # before the training time
         t = flow.train
         trained = train_model(model, data, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                               optimizer=t.optimizer, weight_decay=t.weight_decay, seed=flow.seed,

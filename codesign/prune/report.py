@@ -150,9 +150,12 @@ def _schedule_lines(section: dict[str, Any]) -> list[str]:
 
 
 def _setting(value: Any) -> str:
-    """A setting's value as a user would write it: lists comma-joined, None as —."""
+    """A setting's value as a user would write it: lists comma-joined, mappings as name=value
+    pairs, None (or nothing) as —."""
     if value is None:
         return MISSING
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_setting(v)}" for k, v in value.items()) or MISSING
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):

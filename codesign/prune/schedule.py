@@ -11,9 +11,10 @@ the reference FPS). A budget that cannot be met is reported with the reason, not
 With `prune.plan` (budget sparsity; other budgets ignore it), step 1 first allocates the whole
 target from the unpruned model (with give-back) and every step keeps at least those counts, so
 the steps approach one final shape instead of each step's greedy goal stranding cuts the last
-step makes unneeded. `prune.max_layer_sparsity` is a floor too, taken from the unpruned model's
-counts: no step, allocation or fold-search move leaves a layer fewer channels; under budget
-sparsity a cap that leaves too little to cut for the target stops before the first step."""
+step makes unneeded. `prune.max_layer_sparsity` (per layer: `layer_max_sparsity`) is a floor
+too, from the unpruned model's counts: no step, allocation or fold-search move leaves a layer
+fewer channels; under budget sparsity a cap that leaves too little to cut for the target stops
+before the first step."""
 
 from __future__ import annotations
 
@@ -249,13 +250,43 @@ def plan_floor(groups: list[ChannelGroup], scores: dict[str, Any], profile: Hard
                     give_back=True)
 
 
+def layer_caps(groups: list[ChannelGroup], settings: PruneConfig) -> dict[str, float]:
+    """The most of its channels each group may lose: `prune.max_layer_sparsity`, or the group's
+    `prune.layer_max_sparsity` entry, named by any of its member layers. PruneError for a name
+    that is no group's member, or two members of one group given different caps."""
+    caps = {g.name: settings.max_layer_sparsity for g in groups}
+    owner = {member: g for g in groups for member in g.members}
+    named: dict[str, str] = {}
+    for name, cap in settings.layer_max_sparsity.items():
+        group = owner.get(name)
+        if group is None:
+            known = "; ".join(g.layers for g in groups)
+            raise PruneError(f"prune.layer_max_sparsity names {name}, which is not a prunable "
+                             f"layer of this model; name one of its channel groups' layers: "
+                             f"{known}")
+        if group.name in named and caps[group.name] != cap:
+            raise PruneError(f"prune.layer_max_sparsity gives {named[group.name]} "
+                             f"{caps[group.name]:g} and {name} {cap:g}, but they share one "
+                             f"channel set ({group.layers}); give them one value")
+        caps[group.name], named[group.name] = float(cap), name
+    return caps
+
+
+def check_layer_caps(model: nn.Module, input_shape: tuple[int, ...], settings: PruneConfig
+                     ) -> None:
+    """PruneError, as `layer_caps`, if `prune.layer_max_sparsity` does not fit `model`."""
+    layer_caps(list(channel_groups(model, input_shape)), settings)
+
+
 def sparsity_floor(groups: list[ChannelGroup], settings: PruneConfig) -> dict[str, int] | None:
-    """`prune.max_layer_sparsity`: the fewest channels each group of the unpruned model may keep
-    (None without a cap). The allocation rounds up to the group's granularity."""
-    if settings.max_layer_sparsity >= 1:
+    """`prune.max_layer_sparsity` and `prune.layer_max_sparsity`: the fewest channels each group
+    of the unpruned model may keep (None without a cap). The allocation rounds up to the group's
+    granularity."""
+    caps = layer_caps(groups, settings)
+    if all(cap >= 1 for cap in caps.values()):
         return None
-    kept = 1.0 - settings.max_layer_sparsity
-    return {g.name: max(1, math.ceil(round(kept * g.channels, 9))) for g in groups}
+    return {g.name: max(1, math.ceil(round((1.0 - caps[g.name]) * g.channels, 9)))
+            for g in groups}
 
 
 def _check_cap_reachable(groups: list[ChannelGroup], profile: HardwareProfile,
@@ -270,8 +301,10 @@ def _check_cap_reachable(groups: list[ChannelGroup], profile: HardwareProfile,
     try:
         allocate(groups, flat, profile, grain, settings.target_sparsity, min_keep=floor)
     except PruneError as exc:
-        raise PruneError(f"prune.max_layer_sparsity {settings.max_layer_sparsity:g} keeps too "
-                         f"many channels for prune.target_sparsity "
+        which = "".join(f", layer_max_sparsity {name} {cap:g}"
+                        for name, cap in settings.layer_max_sparsity.items())
+        raise PruneError(f"prune.max_layer_sparsity {settings.max_layer_sparsity:g}{which} keeps "
+                         f"too many channels for prune.target_sparsity "
                          f"{settings.target_sparsity:g}: {exc}") from None
 
 

@@ -105,6 +105,12 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--allocation", "random"], "prune.allocation"),
     (["--fold-search", "-1"], "prune.fold_search"),
     (["--max-layer-sparsity", "0"], "prune.max_layer_sparsity"),
+    (["--layer-max-sparsity", "features.0"], "--layer-max-sparsity 'features.0': give "
+                                             "LAYER=FRACTION"),
+    (["--layer-max-sparsity", "features.0=-1"], "prune.layer_max_sparsity.features.0: -1.0 must"),
+    # a name the model does not have: after loading the data, before training
+    (["--layer-max-sparsity", "features.9=0.5"], "prune.layer_max_sparsity names features.9, "
+                                                 "which is not a prunable layer"),
     # a cap that leaves too little to cut: after training, before the first step
     (["--max-layer-sparsity", "0.3"], "prune.max_layer_sparsity 0.3 keeps too many channels for "
                                       "prune.target_sparsity 0.4: cannot remove 40.0%"),

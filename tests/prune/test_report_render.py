@@ -29,7 +29,8 @@ def _schedule_steps(md: str) -> list[str]:
 
 def test_settings_are_a_table_of_plain_values() -> None:
     settings = dataclasses.asdict(PruneConfig(step_sparsity=(0.2, 0.5), steps=2,
-                                              target_fps=100_000.0))
+                                              target_fps=100_000.0,
+                                              layer_max_sparsity={"l0": 0.5, "l2": 0}))
     md = _markdown([0, 1, 2, 3], settings)
     assert "{" not in md and "'criterion'" not in md
     assert "| setting | value |" in md
@@ -38,6 +39,8 @@ def test_settings_are_a_table_of_plain_values() -> None:
     assert "| finetune_lr | — |" in md
     assert "| target_fps | 100,000 |" in md
     assert "| align | true |" in md and "| step_fraction | 0.3 |" in md
+    assert "| layer_max_sparsity | l0=0.5, l2=0 |" in md
+    assert "| layer_max_sparsity | — |" in _markdown([0, 1], dataclasses.asdict(PruneConfig()))
 
 
 def test_skipped_steps_are_named_with_the_reason() -> None:

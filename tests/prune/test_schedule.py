@@ -1,6 +1,7 @@
 """The schedule's plan (`prune.plan`): the whole target allocated from the unpruned model, a
-floor no step cuts below; and where it applies. The per-layer cap (`prune.max_layer_sparsity`):
-the fewest channels a layer keeps, in every allocation and step."""
+floor no step cuts below; and where it applies. The per-layer cap (`prune.max_layer_sparsity`,
+and per named layer `prune.layer_max_sparsity`): the fewest channels a layer keeps, in every
+allocation and step."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from codesign.prune.allocate import allocate, allocate_uniform
 from codesign.prune.graph import channel_groups
 from codesign.prune.importance import channel_importance
 from codesign.prune.schedule import (
+    check_layer_caps,
     check_settings,
     measure_hardware,
     plan_floor,
@@ -86,6 +88,67 @@ def test_the_layer_cap_is_a_floor_of_channels(cap: float, floor: int | None) -> 
     assert least == (None if floor is None else {g.name: floor for g in groups})
 
 
+@pytest.mark.parametrize(("cap", "per_layer", "floor"), [
+    (1.0, {"l1": 0.5}, {"l0": 1, "l1": 32, "l2": 1}),  # only the named layer is capped
+    (0.5, {"l0": 0.75}, {"l0": 16, "l1": 32, "l2": 32}),  # an override may loosen the cap
+    (0.5, {"l2": 0}, {"l0": 32, "l1": 32, "l2": 64}),  # 0 keeps the layer whole
+    (0.5, {"l0": 1.0}, {"l0": 1, "l1": 32, "l2": 32}),  # 1 lifts the cap for that layer
+    (1.0, {"l0": 1.0}, None),
+])
+def test_named_layers_override_the_cap(cap: float, per_layer: dict[str, float],
+                                       floor: dict[str, int] | None) -> None:
+    groups, _ = tfc_like()
+    settings = PruneConfig(max_layer_sparsity=cap, layer_max_sparsity=per_layer)
+    assert prune_problem(settings) is None
+    assert sparsity_floor(groups, settings) == floor
+
+
+def test_a_layer_kept_whole_loses_nothing_in_any_allocation() -> None:
+    groups, profile = tfc_like()
+    floor = sparsity_floor(groups, PruneConfig(layer_max_sparsity={"l0": 0}))
+    grains = {g.name: 8 for g in groups}
+    for counts in (allocate(groups, flat(groups), profile, grains, 0.05, min_keep=floor),
+                   allocate_uniform(groups, profile, grains, 0.02, min_keep=floor)):
+        assert counts["l0"] == 64 and counts["l1"] + counts["l2"] < 128
+
+
+def _model_groups() -> tuple[object, tuple[int, int, int]]:
+    from codesign.models import build_model
+
+    shape = (1, 28, 28)
+    return build_model("mobilenet", input_shape=shape, num_classes=10, weight_bits=4,
+                       act_bits=4, preset="ds-cnn"), shape
+
+
+@pytest.mark.parametrize(("per_layer", "floor"), [
+    ({"stem.0": 0.5}, {"stem.0": 32}),
+    ({"blocks.0.0": 0.5}, {"stem.0": 32}),  # a depthwise member names its producer's group
+    ({"stem.0": 0.25, "blocks.0.0": 0.25}, {"stem.0": 48}),  # two members, one value
+])
+def test_a_member_layer_names_its_group(per_layer: dict[str, float],
+                                        floor: dict[str, int]) -> None:
+    model, shape = _model_groups()
+    groups = list(channel_groups(model, shape))
+    least = sparsity_floor(groups, PruneConfig(max_layer_sparsity=0.625,
+                                               layer_max_sparsity=per_layer))
+    assert least == {"stem.0": 24, "blocks.0.3": 24, "blocks.1.3": 24, "blocks.2.3": 24,
+                     "blocks.3.3": 24, **floor}
+
+
+@pytest.mark.parametrize(("per_layer", "message"), [
+    ({"stem": 0.5}, r"names stem, which is not a prunable layer of this model; name one of its "
+                    r"channel groups' layers: stem\.0 \+ blocks\.0\.0; blocks\.0\.3"),
+    ({"classifier": 0.5}, "names classifier, which is not a prunable layer"),
+    ({"stem.0": 0.5, "blocks.0.0": 0.25}, r"gives stem\.0 0\.5 and blocks\.0\.0 0\.25, but they "
+                                          r"share one channel set \(stem\.0 \+ blocks\.0\.0\)"),
+])
+def test_bad_layer_names_are_refused_before_training(per_layer: dict[str, float],
+                                                     message: str) -> None:
+    model, shape = _model_groups()
+    with pytest.raises(PruneError, match=message):
+        check_layer_caps(model, shape, PruneConfig(layer_max_sparsity=per_layer))
+
+
 @pytest.mark.parametrize(("fraction", "grain"), [(0.5, 1), (0.5, 8), (0.52, 4)])
 def test_every_allocation_keeps_the_capped_layers_floor(fraction: float, grain: int) -> None:
     """Without the cap the hardware allocation cuts the first layer (91 % of the LUTs) to a
@@ -109,22 +172,33 @@ def test_every_allocation_keeps_the_capped_layers_floor(fraction: float, grain: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fold_search", [0, 1])
-def test_the_schedule_honours_the_layer_cap(trained, tmp_path: Path, fold_search: int) -> None:
+@pytest.mark.parametrize(("fold_search", "cap", "per_layer", "target"), [
+    (0, 0.5, {}, 0.4),
+    (1, 0.5, {}, 0.4),
+    (1, 1.0, {"features.0": 0}, 0.3),  # the first layer kept whole, the MACs go elsewhere
+])
+def test_the_schedule_honours_the_layer_cap(trained, tmp_path: Path, fold_search: int,
+                                            cap: float, per_layer: dict[str, float],
+                                            target: float) -> None:
     """On a real model and FINN's estimates, through the fold search too: no step cuts a layer
-    below half its channels, while the schedule still reaches its target."""
+    below its cap's floor (half its channels; all of them for a layer kept whole), while the
+    schedule still reaches its target."""
     from codesign.boards import load_board
 
     model, data = trained
-    settings = PruneConfig(criterion="l1", target_sparsity=0.4, steps=2, finetune_epochs=1,
-                           final_epochs=0, fold_search=fold_search, max_layer_sparsity=0.5)
+    settings = PruneConfig(criterion="l1", target_sparsity=target, steps=2, finetune_epochs=1,
+                           final_epochs=0, fold_search=fold_search, max_layer_sparsity=cap,
+                           layer_max_sparsity=per_layer)
+    floor = sparsity_floor(list(channel_groups(model, data.input_shape)), settings)
     result = prune_model(copy.deepcopy(model), data, load_board("pynq-z1"), settings,
                          TrainConfig(epochs=1, batch_size=64, lr=0.02), workdir=tmp_path / "run",
                          progress=False)
     assert result.budget_met, result.budget_note
-    unpruned = result.baseline.counts
+    assert floor is not None
     for record in result.steps:
-        assert all(2 * record.counts[n] >= unpruned[n] for n in unpruned), record.counts
+        assert all(record.counts[n] >= floor[n] for n in floor), record.counts
+    if per_layer:
+        assert result.final.counts["features.0"] == result.baseline.counts["features.0"]
 
 
 @pytest.mark.slow
