@@ -10,30 +10,35 @@ it) would.
 The search, per pruning step:
 1. allocate the step's MAC fraction as usual and measure the FPS within the board's caps of the
    model cut to those counts (export, FINN compile, codesign's folding optimizer);
-2. take the bottleneck of that folding: every weight layer at the slowest layer's cycles (a
-   folding balanced for the caps often ties several there, and the move that pays may touch
-   any of them); for each channel group they touch (their own outputs, and the groups feeding
-   their inputs), force that group one granule lower and allocate the rest again
-   (`allocate(..., ceiling=...)`), so other layers keep more and the MACs removed stay the
-   step's; measure each. A move is a whole granule, so the allocation may remove more than the
-   step's fraction; each such candidate is then also allocated at what the allocation removed,
-   granules given back down to it (`give_back`): at the fraction alone every candidate removes
-   fewer MACs than the shape it has to beat. ResNet-8 / Pynq-Z2 on the EPYC machine, seed 1 at
-   66 %: the allocation's 8-4-20-20-32-64 removes 70.3 % and folds to 21,259 FPS with seven
-   layers tied at 4,704 cycles; the first of them (stem.0) and the relief below gave four
-   candidates at 66.7-71.5 %, all at 21,259, while blocks.2.conv2 one granule lower at 70.3 %
-   gives 8-4-20-20-32-56 (71.6 %), 24,295 FPS (the trained model before its fine-tune, 11
-   candidates). With `targets` (the schedule sets it under
-   an FPS budget, where speed is what the user asked for) also try the folding's own target
-   (`faster_counts`): the most channels below the current count at which the bottleneck's
-   MVAU has a legal PE/SIMD (PE | MH, SIMD | MW) needing fewer cycles with no more lanes
-   (PE x SIMD) than it uses now, so about the same LUTs, and the most channels that reach that
-   speed in fewer lanes; each exact count, aligned or not (`allocate(..., pinned=...)`; its
-   divisors carry the folding), once with the other layers keeping more and once with them as
-   they are (they may have to stay narrow to keep pace). TFC's first layer at 24 channels
-   folds at PE 3 x SIMD 196 = 588 lanes, 32 cycles; 21 channels fold at PE 21 x SIMD 28 = 588
-   lanes, 28 cycles, 20 at PE 5 x SIMD 112 = 560 lanes, 28 cycles, while the granule below
-   (16) removes more MACs than a step may add. Under a sparsity budget the targets stay off:
+2. take the bottleneck of that folding: every weight layer charged with a node at the design's
+   most cycles, its MVAU (VVAU) or a node after it that works on its output channels (sliding
+   window, padding, pool, thresholds; DS-CNN / Pynq-Z2 with 32-channel depthwise groups: the
+   windows at SIMD 16 take 3,598 cycles, their VVAUs 3,528); a folding balanced for the caps
+   often ties several there, and the move that pays may touch any of them. For each channel
+   group they touch (their own outputs, and the groups feeding their inputs), force that group
+   one granule lower and allocate the rest again (`allocate(..., ceiling=...)`), so other
+   layers keep more and the MACs removed stay the step's; where the bottleneck's layers write
+   several groups, again with those others held at their counts, so only groups off the
+   bottleneck take the MACs back (a tied group that grows binds again); measure each.
+   A move is a whole granule, so the allocation may remove more than the step's fraction; each
+   such candidate is then also allocated at what the allocation removed, granules given back
+   down to it (`give_back`): at the fraction alone every candidate removes fewer MACs than the
+   shape it has to beat. ResNet-8 / Pynq-Z2 on the EPYC machine, seed 1 at 66 %: the
+   allocation's 8-4-20-20-32-64 removes 70.3 % and folds to 21,259 FPS with seven layers tied at
+   4,704 cycles; the first of them (stem.0) and the relief below gave four candidates at
+   66.7-71.5 %, all at 21,259, while blocks.2.conv2 one granule lower at 70.3 % gives
+   8-4-20-20-32-56 (71.6 %), 24,295 FPS (the trained model before its fine-tune, 11 candidates).
+   With `targets` (the schedule sets it under an FPS budget, where speed is what
+   the user asked for) also try the folding's own target (`faster_counts`, when the bottleneck
+   is the MVAU itself): the most channels below the current count at which the bottleneck's MVAU
+   has a legal PE/SIMD (PE | MH, SIMD | MW) needing fewer cycles with no more lanes (PE x SIMD)
+   than it uses now, so about the same LUTs, and the most channels that reach that speed in
+   fewer lanes; each exact count, aligned or not (`allocate(..., pinned=...)`; its divisors
+   carry the folding), once with the other layers keeping more and once with them as they are
+   (they may have to stay narrow to keep pace). TFC's first layer at 24 channels folds at PE 3 x
+   SIMD 196 = 588 lanes, 32 cycles; 21 channels fold at PE 21 x SIMD 28 = 588 lanes, 28 cycles,
+   20 at PE 5 x SIMD 112 = 560 lanes, 28 cycles, while the granule below (16) removes more MACs
+   than a step may add. Under a sparsity budget the targets stay off:
    measured on TFC / MNIST-5k, the last step's 24 -> 21 move reached x1.14 the FPS but the
    model ended at 91.4 % top-1 instead of 93.6 % (the first layer's width bounds both).
    Also, of the groups the bottleneck does not touch, the one whose next granule frees the
@@ -51,8 +56,13 @@ The search, per pruning step:
    trade much accuracy for speed on its own; under budget fps, where a step's fraction only
    paces the schedule, the schedule makes it MAX_EXTRA of the unpruned model's MACs), and
    repeat from it, `rounds` times at most; stop
-   early when nothing is faster, when the bottleneck is not a weight layer (an input stream,
-   say: no channel count moves it) or when its groups are at their minimum.
+   early when nothing is faster, when the slowest node works on no weight layer's output
+   channels (the input image's own sliding window, say: no channel count moves it) or when
+   its groups are at their minimum. DS-CNN / Pynq-Z2 at 75 % with layer caps (stem 32, the
+   other groups 24; untrained, random scores): the allocation's 32-24-32-24-44 folds to 27,793
+   FPS, its four windows tied at 3,598 cycles; blocks.1.3 one granule lower, the others keeping
+   more, gives 32-32-24-24-40 (27,793); with the tied groups held, the last group takes the
+   MACs back: 32-24-24-24-64, 31,888 FPS.
 
 Candidates are measured on the cut but not yet fine-tuned model: FINN sizes accumulators and
 thresholds from weight values, so the step's own measurement after fine-tuning stays the
@@ -92,8 +102,10 @@ class Candidate:
     ceiling: dict[str, int]
     pinned: dict[str, int]
     fps: float  # within the board's caps; 0.0 when no folding fits them
-    slowest: tuple[LayerHardware, ...]  # the weight layers tied at that folding's most cycles
-    weight_bound: bool  # the slowest node of the design is one of those layers' MVAUs
+    # the weight layers charged with a node at that folding's most cycles (none: no channel
+    # count moves the slowest node), and those of them whose own MVAU (VVAU) is that node
+    slowest: tuple[LayerHardware, ...]
+    units: frozenset[str]
 
     @property
     def bottleneck(self) -> str | None:
@@ -117,10 +129,11 @@ class SearchResult:
 
 def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: Mapping[str, int],
                    input_shape: tuple[int, int, int], board: Board, workdir: Path
-                   ) -> tuple[float, tuple[LayerHardware, ...], bool]:
+                   ) -> tuple[float, tuple[LayerHardware, ...], frozenset[str]]:
     """FPS within the caps of a copy of `model` cut to `counts` (the highest-scored channels
-    kept), its weight layers tied at the most cycles (in the profile's order; empty when no
-    folding fits), and whether they bound the whole design."""
+    kept), the weight layers charged with a node at the design's most cycles (in the profile's
+    order; empty when no folding fits or the slowest node works on no layer's outputs), and
+    those of them whose own MVAU (VVAU) is that slow."""
     cut = copy.deepcopy(model)
     prune_channels(cut, keep_top(scores, counts), input_shape)
     try:
@@ -128,10 +141,27 @@ def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: M
         profile = hardware_profile(cut, input_shape, weight_layers(cut, input_shape), board,
                                    workdir=workdir, search_fifos=False)
     except FoldingError:
-        return 0.0, (), False
-    most = profile.bottleneck.cycles
-    return (profile.fps, tuple(x for x in profile.layers if x.cycles == most),
-            most >= profile.max_cycles)
+        return 0.0, (), frozenset()
+    return (profile.fps, *bottleneck_layers(profile))
+
+
+def bottleneck_layers(profile: HardwareProfile
+                      ) -> tuple[tuple[LayerHardware, ...], frozenset[str]]:
+    """The weight layers charged with a node at the design's most cycles (in the profile's
+    order), and those of them whose own MVAU (VVAU) is that node. From its unit on, a layer's
+    nodes work on its output channels; nodes before the first unit (on the input image) are
+    charged to the first layer, but no channel count moves them."""
+    cycles = {node.name: node.cycles for node in profile.estimates.layers}
+    most = profile.max_cycles
+    slowest = tuple(x for x in profile.layers
+                    if max(cycles.get(n, 0) for n in _from_unit(x)) >= most)
+    return slowest, frozenset(x.layer for x in slowest if x.cycles >= most)
+
+
+def _from_unit(layer: LayerHardware) -> tuple[str, ...]:
+    """The nodes charged to `layer` from its MVAU (VVAU) on."""
+    nodes = layer.nodes or (layer.node,)
+    return nodes[nodes.index(layer.node):] if layer.node in nodes else (layer.node,)
 
 
 def _foldings(mh: int, mw: int) -> list[tuple[int, int]]:
@@ -219,23 +249,28 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                           pinned=pinned, give_back=at_allocation)
         key = tuple(counts[n] for n in order)
         if key not in seen:
-            fps, slowest, bound = measure_counts(model, scores, counts, input_shape, board,
+            fps, slowest, units = measure_counts(model, scores, counts, input_shape, board,
                                                  workdir / f"candidate{len(seen)}")
-            seen[key] = Candidate(counts, dict(ceiling), dict(pinned), fps, slowest, bound)
+            seen[key] = Candidate(counts, dict(ceiling), dict(pinned), fps, slowest, units)
         return seen[key]
 
     def without(mapping: dict[str, int], name: str) -> dict[str, int]:
         return {k: v for k, v in mapping.items() if k != name}
 
-    def granule_lower(current: Candidate, name: str) -> list[Candidate]:
+    def granule_lower(current: Candidate, name: str, hold: Collection[str] = ()
+                      ) -> list[Candidate]:
         """`name` one granule below its count in `current`; the other layers keep more (the
-        allocation takes the rest of the step's MACs elsewhere): at the step's fraction, then
-        at the MACs the allocation removed when that is more (step 2)."""
+        allocation takes the rest of the step's MACs elsewhere), and again with the groups in
+        `hold` (the bottleneck's others) no wider than now: at the step's fraction, then at the
+        MACs the allocation removed when that is more (step 2)."""
         lower = current.counts[name] - int(granularity[name])
         ceiling, pinned = {**current.ceiling, name: lower}, without(current.pinned, name)
-        found = [candidate(ceiling, pinned)]
+        held = {**ceiling, **{g: current.counts[g] for g in hold  # a pinned group stays put
+                              if g != name and g not in pinned}}
+        ceilings = [ceiling] if held == ceiling else [ceiling, held]
+        found = [candidate(c, pinned) for c in ceilings]
         if matched > remove_fraction:
-            found.append(candidate(ceiling, pinned, at_allocation=True))
+            found += [candidate(c, pinned, at_allocation=True) for c in ceilings]
         return found
 
     best = first = candidate({}, {})
@@ -247,26 +282,29 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     floor = {g.name: max(int(granularity[g.name]), (min_keep or {}).get(g.name, 1))
              for g in groups}
     for _ in range(rounds):
-        if not (best.fps > 0 and best.weight_bound and best.slowest):
+        if not (best.fps > 0 and best.slowest):
             break
         # the groups each tied slowest layer writes (a member) or reads (a consumer), in the
         # order of those layers: with one bottleneck, its own groups come first
         touching: set[str] = set()
         trials = []
+        bound = [g.name for g in groups if any(x.layer in g.members for x in best.slowest)]
+        hold = bound if len(bound) > 1 else []  # held candidates only where groups tie
         for slowest in best.slowest:
             for g in groups:
                 if slowest.layer not in g.members and slowest.layer not in g.consumers:
                     continue
                 name, outputs = g.name, slowest.layer in g.members
                 found = (faster_counts(slowest, best.counts[name], floor[name],
-                                       outputs=outputs) if targets else [])
+                                       outputs=outputs)
+                         if targets and slowest.layer in best.units else [])
                 for target in found:  # the folding's target first: ties go nearer
                     trials.append((candidate(without(best.ceiling, name),  # others keep more,
                                              {**best.pinned, name: target}), name))
                     trials.append((candidate({}, {**best.counts, name: target}), name))  # or not
                 if name not in touching and (best.counts[name] - int(granularity[name])
                                              >= floor[name]):
-                    trials += [(c, name) for c in granule_lower(best, name)]
+                    trials += [(c, name) for c in granule_lower(best, name, hold)]
                 touching.add(name)
         relief = _relief_group(groups, profile, granularity, best.counts, floor, touching)
         if relief is not None:

@@ -15,13 +15,14 @@ from codesign.prune.allocate import allocate, remaining_macs
 from codesign.prune.fold_search import (
     MAX_EXTRA,
     MIN_GAIN,
+    bottleneck_layers,
     faster_counts,
     fewest_folds,
     least_lanes,
     measure_counts,
     search_counts,
 )
-from codesign.prune.profile import LayerHardware
+from codesign.prune.profile import HardwareProfile, LayerHardware
 from tests.prune.chains import chain, flat
 
 GRAIN = {"l0": 8, "l1": 8, "l2": 8}
@@ -54,8 +55,19 @@ def _unfolded(slowest: str | tuple[str, ...] | None, counts: dict[str, int]
     return tuple(found)
 
 
-def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2, bound: bool = True,
-            grain: dict[str, int] | None = None, targets: bool = False):
+def _measured(fps: float, slowest: tuple[LayerHardware, ...], binds: str | None = "unit"
+              ) -> tuple[float, tuple[LayerHardware, ...], frozenset[str]]:
+    """What measure_counts returns when the slowest node is the slowest layers' own MVAUs
+    ("unit"), a node after them such as a sliding window ("window"), or a node no channel
+    count moves (None)."""
+    if binds is None:
+        return fps, (), frozenset()
+    return fps, slowest, frozenset(x.layer for x in slowest) if binds == "unit" else frozenset()
+
+
+def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
+            binds: str | None = "unit", grain: dict[str, int] | None = None,
+            targets: bool = False):
     """search_counts on the chain with FPS = rate(counts); every measurement is recorded."""
     groups, profile = _chain_case()
     seen: list[dict[str, int]] = []
@@ -63,7 +75,7 @@ def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2, bound:
     def measure(model, scores, counts, input_shape, board, workdir):
         seen.append(dict(counts))
         fps, slowest = rate(counts)
-        return fps, _unfolded(slowest, counts), bound
+        return _measured(fps, _unfolded(slowest, counts), binds)
 
     monkeypatch.setattr(fold_search, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, grain or GRAIN, fraction, None,
@@ -104,8 +116,53 @@ def test_too_small_a_gain_keeps_the_allocation(monkeypatch, gain: float) -> None
 
 
 def test_a_bottleneck_no_channel_count_moves_stops_the_search(monkeypatch) -> None:
-    result, seen, _, _ = _search(monkeypatch, lambda c: (1.0, "l1"), bound=False)
+    result, seen, _, _ = _search(monkeypatch, lambda c: (1.0, "l1"), binds=None)
     assert result.counts == result.allocated and len(seen) == 1
+
+
+@pytest.mark.parametrize(("binds", "targets_tried"), [("unit", True), ("window", False)])
+def test_a_window_after_a_layer_is_moved_by_its_groups(monkeypatch, binds: str,
+                                                        targets_tried: bool) -> None:
+    # a sliding window (or pool, padding) after l1 works on l1's channels: its groups go a
+    # granule lower as for the MVAU; the MVAU's own folding targets (exact counts off the
+    # granularity) apply only when the MVAU is the slowest node
+    def rate(counts):
+        return 100.0 - counts["l1"], "l1"
+
+    result, seen, _, _ = _search(monkeypatch, rate, binds=binds, targets=True, rounds=1)
+    assert result.moves and result.counts["l1"] < result.allocated["l1"]
+    assert any(c % 8 for counts in seen for c in counts.values()) is targets_tried
+
+
+# a conv chain as FINN lays it out: the input's padding and window, then per layer its MVAU and
+# the nodes after it up to the next layer's (they work on its output channels)
+NODES = {"l0": ("FMPadding_0", "SWG_0", "MVAU_0", "FMPadding_1", "SWG_1"),
+         "l1": ("MVAU_1", "Pool_0"), "l2": ("MVAU_2", "LabelSelect_0")}
+
+
+@pytest.mark.parametrize(("slow", "slowest", "units"), [
+    ({"SWG_0": 500}, (), set()),  # the input image's window: no channel count moves it
+    ({"SWG_1": 500}, ("l0",), set()),  # the window over l0's outputs: l0's groups move it
+    ({"MVAU_1": 500}, ("l1",), {"l1"}),
+    ({"MVAU_0": 500, "Pool_0": 500}, ("l0", "l1"), {"l0"}),  # tied: unit and pool
+    ({"LabelSelect_0": 500, "MVAU_2": 400}, ("l2",), set()),
+])
+def test_the_bottleneck_is_the_layer_whose_nodes_are_slowest(
+        slow: dict[str, int], slowest: tuple[str, ...], units: set[str]) -> None:
+    from types import SimpleNamespace
+
+    cycles = {n: slow.get(n, 100) for nodes in NODES.values() for n in nodes}
+    layers = tuple(LayerHardware(layer=name, node=f"MVAU_{i}", pe=1, simd=1, mh=8, mw=8,
+                                 cycles=cycles[f"MVAU_{i}"], macs=64, lut=1.0, bram_18k=0.0,
+                                 uram=0.0, dsp=0.0, nodes=nodes)
+                   for i, (name, nodes) in enumerate(NODES.items()))
+    estimates = SimpleNamespace(layers=[SimpleNamespace(name=n, cycles=c)
+                                        for n, c in cycles.items()])
+    profile = HardwareProfile(layers=layers, fps=1.0, max_cycles=max(cycles.values()),
+                              totals={}, fits=True, objective="maximize", target_fps=None,
+                              estimates=estimates)  # type: ignore[arg-type]
+    found, bound_units = bottleneck_layers(profile)
+    assert tuple(x.layer for x in found) == slowest and bound_units == units
 
 
 def test_a_design_that_does_not_fit_is_not_searched(monkeypatch) -> None:
@@ -135,7 +192,7 @@ def test_extra_macs_bounds_what_a_move_may_remove_beyond_the_allocation(
 
     def measure(model, scores, counts, input_shape, board, workdir):
         seen.append(dict(counts))
-        return 100.0 - counts["l0"], _unfolded("l1", counts), True
+        return _measured(100.0 - counts["l0"], _unfolded("l1", counts))
 
     monkeypatch.setattr(fold_search, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, None, (1, 8, 8),
@@ -202,6 +259,23 @@ def test_every_layer_tied_at_the_bottleneck_has_its_groups_tried(
     assert result.moves == [] and result.evaluated == len(seen)
 
 
+def test_tied_groups_are_held_while_one_goes_a_granule_lower(monkeypatch) -> None:
+    # l0 and l1 tie (two groups); l0 one granule lower pays only if l1 does not grow back:
+    # the allocation alone gives the freed MACs to l1 (it binds again), the held candidate
+    # gives them to l2, off the bottleneck
+    def rate(counts):
+        return 2.0 if counts["l0"] < 48 and counts["l1"] <= 56 else 1.0, ("l0", "l1")
+
+    result, seen, _, _ = _search(monkeypatch, rate, rounds=1)
+    assert result.allocated == {"l0": 48, "l1": 56, "l2": 56}
+    assert seen[1:3] == [{"l0": 40, "l1": 64, "l2": 64}, {"l0": 40, "l1": 56, "l2": 64}]
+    assert result.counts == {"l0": 40, "l1": 56, "l2": 64} and result.fps == 2.0
+    assert result.moves == ["l0 48 -> 40 (one granule lower; bottleneck l0, l1): 1 -> 2 FPS"]
+    # after a folding target pinned a tied group, the held candidates leave it pinned
+    targeted, _, _, _ = _search(monkeypatch, rate, rounds=3, targets=True)
+    assert targeted.fps == 2.0
+
+
 def test_the_move_that_pays_on_a_later_tied_layer_is_taken(monkeypatch) -> None:
     # l0 and cls tie; only cutting l2 (which feeds cls) is faster
     groups, profile = _chain_case()
@@ -258,7 +332,7 @@ def test_the_relief_group_is_the_one_whose_granule_frees_the_most_luts(
 
     def measure(model, scores, counts, input_shape, board, workdir):
         tried.append(dict(counts))
-        return 1.0, _unfolded("cls", counts), True
+        return _measured(1.0, _unfolded("cls", counts))
 
     monkeypatch.setattr(fold_search, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
@@ -417,3 +491,39 @@ def test_on_a_real_model_targets_fold_at_least_as_fast(trained, tmp_path: Path) 
             shown.append(cap)
             break
     assert shown, f"no cap of {TARGET_CAPS} showed a folding target beating the granule search"
+
+
+@pytest.mark.slow
+def test_on_a_depthwise_model_the_search_moves_tied_sliding_windows(tmp_path: Path) -> None:
+    """DS-CNN on Pynq-Z2 at 75 % with the stem capped at 32 channels and the other groups at 24
+    (untrained, fixed random scores): the allocation's four depthwise windows tie at the most
+    cycles, above their VVAUs; a tied group one granule lower with the others held folds
+    faster (measured: 27,793 -> 31,888 FPS)."""
+    import torch
+
+    from codesign.boards import load_board
+    from codesign.models import build_model
+    from codesign.prune.alignment import granularity
+    from codesign.prune.graph import channel_groups, weight_layers
+    from codesign.prune.profile import hardware_profile
+
+    torch.manual_seed(0)
+    shape = (1, 28, 28)
+    model = build_model("mobilenet", input_shape=shape, num_classes=10, weight_bits=4,
+                        act_bits=4, preset="ds-cnn").eval()
+    groups = list(channel_groups(model, shape))
+    board = load_board("pynq-z2")
+    profile = hardware_profile(model, shape, weight_layers(model, shape), board,
+                               workdir=tmp_path / "base", search_fifos=False)
+    floor = dict(zip((g.name for g in groups), (32, 24, 24, 24, 24), strict=True))
+    rng = np.random.default_rng(1)
+    scores = {g.name: rng.random(g.channels) for g in groups}
+    result = search_counts(model, groups, scores, profile, granularity(groups, profile), 0.75,
+                           board, shape, tmp_path / "search", rounds=1, min_keep=floor)
+    assert result.allocated == {"stem.0": 32, "blocks.0.3": 24, "blocks.1.3": 32,
+                                "blocks.2.3": 24, "blocks.3.3": 44}
+    assert result.counts == {"stem.0": 32, "blocks.0.3": 24, "blocks.1.3": 24,
+                             "blocks.2.3": 24, "blocks.3.3": 64}
+    assert result.fps >= 1.1 * result.fps_allocated
+    assert result.moves[0].startswith("blocks.1.3 32 -> 24 (one granule lower; bottleneck "
+                                      "stem.0, blocks.0.3, blocks.1.3, blocks.2.3)")
