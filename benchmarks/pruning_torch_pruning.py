@@ -200,7 +200,9 @@ RATIO_GRID = 256
 # every group by the same ratio, so with `round_to` it lands on few sparsities; its global
 # pruning ranks all groups' channels together (normalized Taylor scores, capped per layer by
 # `max_pruning_ratio`, the flow's max_layer_sparsity where it has one) and lands nearer the
-# target, up to where its channel ratio stops buying MACs (ResNet-8: about 70 %)
+# target, up to where its channel ratio stops buying MACs (ResNet-8: about 70 %). A flow's
+# prune.layer_max_sparsity goes to its `pruning_ratio_dict`: those layers are cut by exactly
+# that ratio (their own scope), where codesign's cap is an upper bound
 VARIANTS = (("tp-round8", 8, False), ("tp-lanes", "lanes", False), ("tp-global8", 8, True))
 VARIANT_NAMES = tuple(name for name, _, _ in VARIANTS)
 # the row key of codesign's schedule re-run at the sparsity a variant landed on (--aligned-at-tp)
@@ -210,9 +212,11 @@ AT_KEYS = {"tp-round8": "aligned_at_tp", "tp-lanes": "aligned_at_tp",
 
 def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
             global_pruning: bool = False, max_ratio: float = 1.0,
+            layer_ratios: dict[str, float] | None = None,
             batches: int = 8) -> dict[str, list[int]]:
     """The channels Torch-Pruning's MetaPruner (Taylor; local, or global with `max_ratio` per
-    layer) keeps in each codesign group."""
+    layer) keeps in each codesign group; `layer_ratios` (layer name -> ratio) become its
+    `pruning_ratio_dict`, which cuts those layers by exactly that ratio in their own scope."""
     import torch
     import torch_pruning as tp
 
@@ -220,6 +224,8 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
 
     groups = channel_groups(model, data.input_shape)
     names = {m: n for n, m in model.named_modules()}
+    modules = dict(model.named_modules())
+    ratio_dict = {modules[name]: r for name, r in (layer_ratios or {}).items()}
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear | torch.nn.Conv2d
                                                      | torch.nn.Conv1d)][-1]
     was_training = model.training
@@ -230,7 +236,8 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
         pruner = tp.pruner.MetaPruner(model, example, importance=tp.importance.TaylorImportance(),
                                       pruning_ratio=ratio, round_to=round_to,
                                       global_pruning=global_pruning,
-                                      max_pruning_ratio=max_ratio, ignored_layers=[last])
+                                      max_pruning_ratio=max_ratio, ignored_layers=[last],
+                                      pruning_ratio_dict=ratio_dict or None)
         model.zero_grad()
         gen = torch.Generator().manual_seed(0)
         order = torch.randperm(len(data.x_train), generator=gen)
@@ -254,8 +261,9 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
 
 
 def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float, round_to: int | None,
-                    global_pruning: bool = False,
-                    max_ratio: float = 1.0) -> tuple[dict[str, list[int]], float]:
+                    global_pruning: bool = False, max_ratio: float = 1.0,
+                    layer_ratios: dict[str, float] | None = None
+                    ) -> tuple[dict[str, list[int]], float]:
     """Torch-Pruning's keep sets at the smallest ratio on the grid whose cut removes at least
     `goal` of the unpruned MACs (`macs0`), and the sparsity that cut reaches; when no ratio the
     search visits gets there (`round_to` can forbid it), the deepest cut it saw."""
@@ -271,7 +279,8 @@ def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float, round_to: in
     best, deepest = None, ({}, 0.0)
     while lo <= hi:
         mid = (lo + hi) // 2
-        keep = tp_keep(model, data, mid / RATIO_GRID, round_to, global_pruning, max_ratio)
+        keep = tp_keep(model, data, mid / RATIO_GRID, round_to, global_pruning, max_ratio,
+                       layer_ratios)
         sparsity = reached(keep)
         if sparsity > deepest[1]:
             deepest = (keep, sparsity)
@@ -294,12 +303,14 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
 
     settings = flow.prune
     max_ratio = settings.max_layer_sparsity if global_pruning else 1.0
+    # a flow's per-layer caps as Torch-Pruning's per-layer ratios (exact, not caps)
+    layer_ratios = dict(settings.layer_max_sparsity)
     macs0 = model_cost(model, data.input_shape).macs
     steps = []
     for step in range(1, settings.steps + 1):
         goal = 1.0 - (1.0 - target) ** (step / settings.steps)
         keep, sparsity = cut_to_sparsity(model, data, macs0, goal, round_to, global_pruning,
-                                         max_ratio)
+                                         max_ratio, layer_ratios)
         prune_channels(model, keep, data.input_shape)
         finetune(model, data, flow.train, settings, settings.finetune_epochs, seed + step, False)
         steps.append({"step": step, "goal": goal, "sparsity": sparsity,
@@ -476,13 +487,8 @@ def main() -> None:
     overshoot = (overshoot_targets(args.aligned_at_tp, args.at_variant) if args.aligned_at_tp
                  else None)
     report: dict[str, Any] = {"benchmark": "pruning_torch_pruning", "families": []}
-    flows = [load_flow(ROOT / path) for path in args.flows]
-    for flow in flows:
-        if flow.prune is not None and flow.prune.layer_max_sparsity:
-            raise SystemExit(f"{flow.name}: prune.layer_max_sparsity has no Torch-Pruning "
-                             "counterpart here (MetaPruner takes one max_pruning_ratio); "
-                             "compare a flow without it")
-    for flow in flows:
+    for path in args.flows:
+        flow = load_flow(ROOT / path)
         board = flow_board(flow, load_board(flow.board))
         family: dict[str, Any] = {"flow": flow.name, "board": board.name, "rows": []}
         report["families"].append(family)
