@@ -57,6 +57,11 @@ most LUTs (codesign/prune/fold_search.py); DS-CNN fine-tunes one step's 8 epochs
   16-40-40-48-60, 27,793 FPS each, loss +1.95 / +1.60 / -0.35 pt (median 1.60: not met); with
   two steps of 1 + 1 epochs and a final epoch (7006f8c): +3.05 / +2.05 / +0.25 pt.
 
+On the AVX512 EPYC machine at adcdf47 (4 Dec 2026 13:27-14:47, three processes at first, 1
+thread each; pruning_families_avx512.json, the 75 % DS-CNN flow in
+pruning_families_deep_avx512.json), after the fold search's window bottlenecks and held tied
+groups: every goal met on every seed of all three flows (README, "Pruning for the board").
+
 Re-run on the EPYC machine at b7f7eb4 (4 Dec 2026 07:11-08:18, two processes, 1 thread each;
 pruning_families_epyc.json): the fold search now tries the groups of every layer tied at the
 bottleneck, each move also at the MACs the allocation removed. ResNet-8 seed 1 moves to
