@@ -536,13 +536,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
     labels = []
     names = ("aligned", "aligned_here", *sorted(set(AT_KEYS.values())), *VARIANT_NAMES)
     rows = [(f["flow"], r) for f in report["families"] for r in f["rows"]]
-    width, seen = 0.11, set()
+    present = [n for n in names if any(n in r for _, r in rows)]  # a slot per series run
+    width, seen = min(0.8 / max(len(present), 1), 0.3), set()
     for i, (flow, r) in enumerate(rows):
         labels.append(f"{flow.split('_')[0]} s{r['seed']}")
-        for k, name in enumerate(names):
+        for slot, name in enumerate(present):
             if name not in r:
                 continue
-            x = i + (k - 3) * width
+            k = names.index(name)  # the same colour for a series in every report
+            x = i + (slot - (len(present) - 1) / 2) * width
             label = {"aligned": "aligned (families JSON)",
                      "aligned_here": "aligned (same run)",
                      "aligned_at_tp": "aligned, target = where TP round8 landed",
