@@ -92,6 +92,13 @@ lanes in all four layers, which the 2,796 LUT left do not buy; only groups below
 fold faster in the same lanes, and the cap forbids them. Every cut within the cap that
 affords PE = channels / 2 folds to 27,793 FPS, whatever the policy that chose it.
 
+pruning_torch_pruning_deep_avx512.json (4 Dec 2026, at adcdf47 with this file's per-layer
+ratios): the 75 % DS-CNN flow, tp-global8 with the stem's ratio 0.5 as pruning_ratio_dict,
+against pruning_families_deep_avx512.json's aligned rows (75.6-76.2 %, 31,888 FPS): TP lands
+at 76.8-78.2 % (e.g. 32-24-24-32-24) and folds to 31,888 FPS too, x1.00 on every seed, top-1
+TP - aligned +0.75 / -0.95 / +0.55 / -0.85 / +0.20 pt. The per-layer cap, not the policy,
+takes DS-CNN past 27,793 FPS.
+
 First machine's JSON (pruning_torch_pruning.json, 3 Dec 2026, joined with --combine). ResNet-8:
 Torch-Pruning rows as in the run notes below (against the families JSON's aligned rows of
 c589254 / c0c3c38). DS-CNN re-run at d9bdba8 (08:51-09:03, seeds 0-2; the families JSON with
