@@ -123,6 +123,12 @@ class PruneConfig:
     # allocation hardware: rounds per step of the fold-in-the-loop search (codesign.prune.
     # fold_search), which trades granules between layers for FPS within the caps; 0 = off
     fold_search: int = 2
+    # after the search's rounds, measure up to this many whole shapes on the granule lattice
+    # near its counts (codesign.prune.shape_sweep: each group within 3 granules, the step's
+    # MACs removed up to the search's allowance, least importance removed first) and keep the
+    # fastest: for foldings whose faster shapes lie several granules away; 0 = off. Like the
+    # search itself, only allocation hardware uses it
+    fold_shapes: int = 0
     # let the search also try each bottleneck's folding target, the exact count (aligned or not)
     # that folds faster in the same PE x SIMD lanes; default (null): only under budget fps, as
     # it buys speed with channels of the layer that bounds it, often the one accuracy needs
@@ -295,6 +301,11 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
          "(1 = no cap)"),
         (p.fold_search >= 0, "prune.fold_search",
          f"{p.fold_search} must be >= 0 (search rounds per step; 0 turns the search off)"),
+        (p.fold_shapes >= 0, "prune.fold_shapes",
+         f"{p.fold_shapes} must be >= 0 (shapes the sweep measures per step; 0 turns it off)"),
+        (p.fold_shapes == 0 or p.fold_search > 0, "prune.fold_shapes",
+         "the shape sweep runs inside the fold search: it needs prune.fold_search >= 1 (or set "
+         "fold_shapes to 0)"),
         *_step_sparsity_checks(p),
         *_layer_cap_checks(p),
         (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",

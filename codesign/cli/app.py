@@ -99,6 +99,9 @@ def prune(
         help="hardware (where LUTs/cycles go) | criterion | uniform (baselines)")] = None,
     fold_search: Annotated[int | None, typer.Option(
         help="rounds per step of the fold-in-the-loop count search (0 = off)")] = None,
+    fold_shapes: Annotated[int | None, typer.Option(
+        help="after the fold search, measure up to this many whole shapes near its counts and "
+             "keep the fastest (0 = off)")] = None,
     fold_targets: Annotated[bool | None, typer.Option(
         help="let the search try each bottleneck's exact folding count (default: budget fps "
              "only)")] = None,
@@ -117,7 +120,8 @@ def prune(
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
                         align=align, allocation=allocation, fold_search=fold_search,
-                        fold_targets=fold_targets, max_layer_sparsity=max_layer_sparsity,
+                        fold_shapes=fold_shapes, fold_targets=fold_targets,
+                        max_layer_sparsity=max_layer_sparsity,
                         layer_max_sparsity=_layer_fractions(layer_max_sparsity))
     if seed is not None:
         flow = flow.replace(seed=seed)

@@ -164,8 +164,7 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
     def move_score(g: ChannelGroup, low: int, high: int) -> float:
         """value / cost of taking `g` from `high` down to `low` channels (the loop's measure)."""
         gone = channels[g.name] - high
-        lost = ranked[g.name][gone:gone + high - low].sum()
-        cost = (float(lost) / norm[g.name] if norm[g.name] > 0 else 0.0)
+        cost = _lost_share(ranked[g.name], norm[g.name], gone, gone + high - low)
         cost = cost * sensitivity.get(g.name, 1.0) + EPSILON
         saved = {**counts, g.name: high}
         fraction = (high - low) / channels[g.name]
@@ -213,6 +212,26 @@ def allocate(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray
         removed = _give_back(groups, counts, channels, granularity, forced, removed, goal,
                              move_score, lambda g, f: freed(g, macs, f))
     return counts
+
+
+def _lost_share(ranked: np.ndarray, norm: float, start: int, stop: int) -> float:
+    """The scores ranked[start:stop] (ascending) over the group's norm: what removing those
+    channels costs before the group's sensitivity."""
+    return float(ranked[start:stop].sum()) / norm if norm > 0 else 0.0
+
+
+def importance_lost(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray],
+                    counts: Mapping[str, int], sensitivity: Mapping[str, float] | None = None
+                    ) -> float:
+    """What cutting every group to `counts` costs in the hardware allocation's measure: per
+    group, its lowest (channels - count) scores over the group's total, times its sensitivity
+    (the greedy loop's move costs summed, without their epsilon)."""
+    total = 0.0
+    for g in groups:
+        ranked = np.sort(np.asarray(importance[g.name], dtype=np.float64))
+        lost = _lost_share(ranked, float(ranked.sum()), 0, g.channels - int(counts[g.name]))
+        total += lost * (sensitivity or {}).get(g.name, 1.0)
+    return total
 
 
 def _give_back(groups: Sequence[ChannelGroup], counts: dict[str, int],

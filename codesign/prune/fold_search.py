@@ -62,7 +62,12 @@ The search, per pruning step:
    other groups 24; untrained, random scores): the allocation's 32-24-32-24-44 folds to 27,793
    FPS, its four windows tied at 3,598 cycles; blocks.1.3 one granule lower, the others keeping
    more, gives 32-32-24-24-40 (27,793); with the tied groups held, the last group takes the
-   MACs back: 32-24-24-24-64, 31,888 FPS.
+   MACs back: 32-24-24-24-64, 31,888 FPS;
+4. with `shapes` (`prune.fold_shapes`), measure that many whole shapes near the result
+   (codesign.prune.shape_sweep: each group within a few granules, the step's MACs removed up to
+   the same allowance, least importance removed first) and keep the fastest if it is
+   MIN_GAIN faster: where the folding's faster shapes lie several granules away, with nothing
+   faster between (DS-CNN on KV260), granule moves cannot reach them.
 
 Candidates are measured on the cut but not yet fine-tuned model: FINN sizes accumulators and
 thresholds from weight values, so the step's own measurement after fine-tuning stays the
@@ -83,6 +88,7 @@ from codesign.folding.space import divisors
 from codesign.prune.allocate import allocate, granule_luts, remaining_macs
 from codesign.prune.graph import weight_layers
 from codesign.prune.profile import hardware_profile
+from codesign.prune.shape_sweep import SPAN, sweep_shapes
 from codesign.prune.surgery import keep_top, prune_channels
 
 if TYPE_CHECKING:
@@ -227,17 +233,30 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   input_shape: tuple[int, int, int], workdir: Path, *, rounds: int,
                   sensitivity: Mapping[str, float] | None = None,
                   min_keep: Mapping[str, int] | None = None,
-                  targets: bool = False, extra_macs: float | None = None) -> SearchResult:
+                  targets: bool = False, extra_macs: float | None = None,
+                  shapes: int = 0) -> SearchResult:
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
-    the current model's)."""
+    the current model's). `shapes`: after the rounds, measure up to this many whole shapes
+    near the search's counts (codesign.prune.shape_sweep) and keep the fastest; 0 = off."""
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
     if extra_macs is not None and not extra_macs >= 0:
         raise PruneError(f"extra_macs must be >= 0, got {extra_macs}")
+    if shapes < 0:
+        raise PruneError(f"the shape sweep's size must be >= 0 (0 = off), got {shapes}")
     workdir = Path(workdir)
     seen: dict[tuple[int, ...], Candidate] = {}
     order = [g.name for g in groups]
+
+    def measured(counts: dict[str, int], ceiling: dict[str, int], pinned: dict[str, int]
+                 ) -> Candidate:
+        key = tuple(counts[n] for n in order)
+        if key not in seen:
+            fps, slowest, units = measure_counts(model, scores, counts, input_shape, board,
+                                                 workdir / f"candidate{len(seen)}")
+            seen[key] = Candidate(counts, dict(ceiling), dict(pinned), fps, slowest, units)
+        return seen[key]
 
     def candidate(ceiling: dict[str, int], pinned: dict[str, int], *,
                   at_allocation: bool = False) -> Candidate:
@@ -247,12 +266,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                           matched if at_allocation else remove_fraction,
                           sensitivity=sensitivity, min_keep=min_keep, ceiling=ceiling,
                           pinned=pinned, give_back=at_allocation)
-        key = tuple(counts[n] for n in order)
-        if key not in seen:
-            fps, slowest, units = measure_counts(model, scores, counts, input_shape, board,
-                                                 workdir / f"candidate{len(seen)}")
-            seen[key] = Candidate(counts, dict(ceiling), dict(pinned), fps, slowest, units)
-        return seen[key]
+        return measured(counts, ceiling, pinned)
 
     def without(mapping: dict[str, int], name: str) -> dict[str, int]:
         return {k: v for k, v in mapping.items() if k != name}
@@ -320,4 +334,20 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         moves.append(f"{name} {best.counts[name]} -> {winner.counts[name]} ({how}; bottleneck "
                      f"{best.bottleneck}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS")
         best = winner
+    if shapes and best.fps > 0 and best.slowest:  # else no count moves the slowest node
+        window = (least, (1.0 - remove_fraction) * total)
+        near = sweep_shapes(groups, scores, profile, granularity, floor, best.counts, window,
+                            shapes, sensitivity=sensitivity)
+        tried = [measured(counts, {}, dict(counts)) for counts in near]
+        faster = [c for c in tried if c.fps > best.fps * (1 + MIN_GAIN)]
+        if faster:
+            winner = max(faster, key=lambda c: c.fps)  # ties: the least importance removed
+            moves.append(f"shape sweep {_shape(best.counts)} -> {_shape(winner.counts)} "
+                         f"({len(tried)} shapes within {SPAN} granules, least importance "
+                         f"removed first): {best.fps:,.0f} -> {winner.fps:,.0f} FPS")
+            best = winner
     return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves)
+
+
+def _shape(counts: Mapping[str, int]) -> str:
+    return "-".join(str(n) for n in counts.values())

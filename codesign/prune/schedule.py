@@ -379,7 +379,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                        rounds=settings.fold_search, sensitivity=sensitivity,
                                        min_keep=floor,
                                        targets=fold_targets(settings),
-                                       extra_macs=_search_allowance(settings, baseline))
+                                       extra_macs=_search_allowance(settings, baseline),
+                                       shapes=settings.fold_shapes)
                 counts = search.counts
             else:
                 # criterion gives back: its last channel can overshoot (allocate.py, Give back)

@@ -104,6 +104,8 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--criterion", "random"], "prune.criterion"),
     (["--allocation", "random"], "prune.allocation"),
     (["--fold-search", "-1"], "prune.fold_search"),
+    (["--fold-shapes", "-1"], "prune.fold_shapes: -1 must be >= 0"),
+    (["--fold-shapes", "4", "--fold-search", "0"], "prune.fold_shapes: the shape sweep runs"),
     (["--max-layer-sparsity", "0"], "prune.max_layer_sparsity"),
     (["--layer-max-sparsity", "features.0"], "--layer-max-sparsity 'features.0': give "
                                              "LAYER=FRACTION"),

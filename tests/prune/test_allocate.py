@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from codesign.errors import PruneError
-from codesign.prune.allocate import allocate, granule_luts
+from codesign.prune.allocate import allocate, granule_luts, importance_lost
 from codesign.prune.graph import ChannelGroup
 from tests.prune.chains import chain, flat, tfc_like
 
@@ -292,3 +292,23 @@ def test_granule_luts_are_the_removed_share_of_the_group_and_its_consumer(
                 "l2": share * (90.0 * kept["l1"] + 10.0)}
     for name, value in expected.items():  # a group at one granule has nothing left to give
         assert freed[name] == pytest.approx(value if counts[name] > grain else 0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_importance_lost_is_the_greedy_loops_move_costs_summed(seed: int) -> None:
+    """The sweep orders shapes by the allocation's own cost: the lowest scores removed over
+    each group's total, times its sensitivity; nothing removed costs nothing, and every
+    channel removed costs more."""
+    groups, _ = tfc_like()
+    rng = np.random.default_rng(seed)
+    scores = {g.name: rng.random(g.channels) for g in groups}
+    whole = {g.name: g.channels for g in groups}
+    assert importance_lost(groups, scores, whole) == 0.0
+    counts = {"l0": 40, "l1": 48, "l2": 64}
+    expected = sum(np.sort(scores[n])[:64 - k].sum() / scores[n].sum() for n, k in counts.items())
+    assert importance_lost(groups, scores, counts) == pytest.approx(expected)
+    fewer = {**counts, "l1": 40}
+    assert importance_lost(groups, scores, fewer) > importance_lost(groups, scores, counts)
+    weighted = importance_lost(groups, scores, counts, {"l0": 3.0})
+    share = np.sort(scores["l0"])[:24].sum() / scores["l0"].sum()
+    assert weighted == pytest.approx(expected + 2.0 * share)

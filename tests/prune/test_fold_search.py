@@ -67,7 +67,7 @@ def _measured(fps: float, slowest: tuple[LayerHardware, ...], binds: str | None 
 
 def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
             binds: str | None = "unit", grain: dict[str, int] | None = None,
-            targets: bool = False):
+            targets: bool = False, shapes: int = 0):
     """search_counts on the chain with FPS = rate(counts); every measurement is recorded."""
     groups, profile = _chain_case()
     seen: list[dict[str, int]] = []
@@ -79,7 +79,8 @@ def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
 
     monkeypatch.setattr(fold_search, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, grain or GRAIN, fraction, None,
-                           (1, 8, 8), Path("unused"), rounds=rounds, targets=targets)
+                           (1, 8, 8), Path("unused"), rounds=rounds, targets=targets,
+                           shapes=shapes)
     return result, seen, groups, profile
 
 
@@ -402,6 +403,40 @@ def test_targets_move_the_bottleneck_to_its_folding_count(monkeypatch, targets: 
     extra = remaining_macs(groups, profile, result.allocated) - remaining_macs(
         groups, profile, result.counts)
     assert extra <= MAX_EXTRA * sum(x.macs for x in profile.layers)
+
+
+@pytest.mark.parametrize("shapes", [0, 1, 40])
+def test_the_shape_sweep_finds_a_faster_shape_granule_moves_cannot_reach(monkeypatch,
+                                                                         shapes: int) -> None:
+    """Only shapes with l0 two granules below the allocation and l2 above it fold faster: no
+    single granule move gets there, the sweep (when it measures enough shapes) does, within
+    the step's MAC window, and takes the fastest it measured."""
+    groups, profile = _chain_case()
+    allocated = allocate(groups, _scores(groups), profile, GRAIN, 0.2)
+
+    def rate(counts):
+        far = counts["l0"] <= allocated["l0"] - 16 and counts["l2"] > allocated["l2"]
+        return (2.0 + counts["l1"] / 1000 if far else 1.0), "l1"
+
+    result, seen, groups, profile = _search(monkeypatch, rate, shapes=shapes)
+    total = sum(x.macs for x in profile.layers)
+    found = shapes >= 40  # one shape, the least importance removed, is not one of the fast
+    assert (result.fps > 2.0) is found
+    if not found:
+        assert result.counts == result.allocated and result.moves == []
+        return
+    assert result.moves[-1].startswith("shape sweep 48-56-56 -> ")
+    fast = [c for c in seen if rate(c)[0] > 2.0]
+    assert result.fps == max(rate(c)[0] for c in fast)  # the fastest measured
+    kept = remaining_macs(groups, profile, result.counts)
+    assert (1 - 0.2) * total >= kept >= remaining_macs(groups, profile, allocated) - MAX_EXTRA * total
+
+
+def test_a_negative_sweep_is_refused() -> None:
+    groups, profile = _chain_case()
+    with pytest.raises(PruneError, match="shape sweep's size must be >= 0"):
+        search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+                      Path("unused"), rounds=1, shapes=-1)
 
 
 def test_zero_rounds_is_refused() -> None:

@@ -1,0 +1,97 @@
+"""The shape sweep's lattice: which shapes it lists near the search's counts, in what order,
+and what it refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codesign.errors import PruneError
+from codesign.prune import shape_sweep
+from codesign.prune.allocate import importance_lost, remaining_macs
+from codesign.prune.shape_sweep import SPAN, group_options, sweep_shapes
+from tests.prune.chains import chain
+
+WIDTHS = (64, 64, 64, 64, 10)
+GRAIN = {"l0": 8, "l1": 8, "l2": 8}
+
+
+def _case():
+    groups, profile = chain(WIDTHS, (100.0, 100.0, 100.0, 100.0), (10, 10, 10, 10))
+    # the groups' scores differ in spread, so the importance removed differs between shapes
+    scores = {g.name: np.linspace(0.01, 1.0 + i, g.channels) for i, g in enumerate(groups)}
+    return groups, profile, scores
+
+
+@pytest.mark.parametrize(("around", "floor", "expected"), [
+    (40, 8, [16, 24, 32, 40, 48, 56, 64]),
+    (40, 32, [32, 40, 48, 56, 64]),  # the floor binds
+    (64, 8, [40, 48, 56, 64]),  # no wider than the group
+    (16, 8, [8, 16, 24, 32, 40]),
+])
+def test_a_group_moves_within_span_granules_from_its_floor_up(around: int, floor: int,
+                                                                expected: list[int]) -> None:
+    groups, _, _ = _case()
+    assert group_options(groups[0], 8, floor, around) == expected
+    assert all(abs(n - around) <= SPAN * 8 for n in expected)
+
+
+def test_an_unaligned_width_is_an_option_of_its_own() -> None:
+    groups, _ = chain((64, 60, 64, 10), (1.0, 1.0, 1.0), (1, 1, 1))
+    assert group_options(groups[0], 8, 8, 56) == [32, 40, 48, 56, 60]
+
+
+@pytest.mark.parametrize("limit", [1, 5, 40])
+@pytest.mark.parametrize("window", [(0.40, 0.50), (0.30, 0.45)])
+def test_shapes_lie_in_the_window_least_importance_removed_first(limit: int,
+                                                                 window: tuple[float, float]
+                                                                 ) -> None:
+    groups, profile, scores = _case()
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    around = {"l0": 40, "l1": 40, "l2": 40}
+    floor = {g.name: 8 for g in groups}
+    shapes = sweep_shapes(groups, scores, profile, GRAIN, floor, around,
+                          (window[0] * total, window[1] * total), limit)
+    assert 0 < len(shapes) <= limit and around not in shapes
+    kept = [remaining_macs(groups, profile, s) / total for s in shapes]
+    assert all(window[0] <= k <= window[1] for k in kept)
+    lost = [importance_lost(groups, scores, s) for s in shapes]
+    assert lost == sorted(lost)
+    assert all(abs(s[n] - around[n]) <= SPAN * GRAIN[n] and s[n] % 8 == 0
+               for s in shapes for n in s)
+
+
+def test_every_shape_of_the_window_is_listed_when_the_limit_allows() -> None:
+    groups, profile, scores = _case()
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    around = {"l0": 40, "l1": 40, "l2": 40}
+    window = (0.35 * total, 0.45 * total)
+    everything = sweep_shapes(groups, scores, profile, GRAIN, dict.fromkeys(around, 8), around,
+                              window, 10_000)
+    options = [group_options(g, 8, 8, 40) for g in groups]
+    expected = {(a, b, c) for a in options[0] for b in options[1] for c in options[2]
+                if window[0] <= remaining_macs(groups, profile, {"l0": a, "l1": b, "l2": c})
+                <= window[1] and (a, b, c) != (40, 40, 40)}
+    assert {tuple(s.values()) for s in everything} == expected
+
+
+def test_an_empty_window_lists_nothing() -> None:
+    groups, profile, scores = _case()
+    around = {"l0": 40, "l1": 40, "l2": 40}
+    assert sweep_shapes(groups, scores, profile, GRAIN, dict.fromkeys(around, 8), around,
+                        (1.0, 2.0), 10) == []
+
+
+def test_a_sweep_of_no_shapes_is_refused() -> None:
+    groups, profile, scores = _case()
+    with pytest.raises(PruneError, match="at least one shape"):
+        sweep_shapes(groups, scores, profile, GRAIN, dict.fromkeys(GRAIN, 8), dict.fromkeys(GRAIN, 40),
+                     (0.0, 1e9), 0)
+
+
+def test_a_lattice_too_large_is_refused_with_the_setting_to_change(monkeypatch) -> None:
+    groups, profile, scores = _case()
+    monkeypatch.setattr(shape_sweep, "MAX_SHAPES", 100)
+    with pytest.raises(PruneError, match=r"343 shapes .*prune.fold_shapes to 0"):
+        sweep_shapes(groups, scores, profile, GRAIN, dict.fromkeys(GRAIN, 8), dict.fromkeys(GRAIN, 40),
+                     (0.0, 1e9), 5)
