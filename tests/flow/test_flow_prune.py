@@ -146,3 +146,31 @@ def test_sensitivity_command_writes_json_and_plot(tmp_path: Path) -> None:
         accs = [layer["accuracy"][f"{f:g}"] for f in result["fractions"]]
         assert all(0.0 <= a <= 1.0 for a in accs) and layer["score"] > 0
     assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_shape_sweep_runs_through_the_cli(tmp_path: Path, monkeypatch) -> None:
+    """--fold-shapes reaches the fold search: every step's sweep lists at most that many shapes
+    near the search's counts, each is folded, and the report records the setting."""
+    from codesign.prune import fold_search
+
+    listed: list[list[dict[str, int]]] = []
+    sweep = fold_search.sweep_shapes
+
+    def spy(*args, **kwargs):
+        listed.append(sweep(*args, **kwargs))
+        return listed[-1]
+
+    monkeypatch.setattr(fold_search, "sweep_shapes", spy)
+    out = tmp_path / "out"
+    flow = _flow(tmp_path, prune={**PRUNE, "steps": 1, "final_epochs": 0,
+                                  "unstructured_control": False})
+    assert main(["prune", str(flow), "--fold-search", "1", "--fold-shapes", "3", "--out",
+                 str(out), "--quiet"]) == 0
+    section = json.loads((out / "report.json").read_text())["pruning"]
+    assert section["settings"]["fold_shapes"] == 3
+    searches = [step["search"] for step in section["schedule"] if step["search"]]
+    assert len(searches) == 1  # the one step (the schedule's first record is the unpruned model)
+    search = searches[0]
+    assert len(listed) == 1 and 1 <= len(listed[0]) <= 3
+    assert search["evaluated"] >= 1 + len(listed[0])  # the allocation, then every shape listed
+    assert search["fps"] >= search["fps_allocated"]
