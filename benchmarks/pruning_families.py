@@ -62,6 +62,17 @@ thread each; pruning_families_avx512.json, the 75 % DS-CNN flow in
 pruning_families_deep_avx512.json), after the fold search's window bottlenecks and held tied
 groups: every goal met on every seed of all three flows (README, "Pruning for the board").
 
+DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
+prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
+1 thread each; pruning_families_kv260_avx512.json): counts 40-32-56-32-56 / 32-40-40-32-56 /
+32-32-40-40-56 / 32-32-40-40-56 / 32-40-40-32-56, MACs -55.7 / -60.5 / -59.5 / -59.5 / -60.5 %,
+LUT at 27,793 FPS -42.2 / -47.5 / -46.4 / -46.9 / -47.1 % (80,508 unpruned), 72,886 FPS on
+every seed (x2.62), loss vs the epoch-matched control +0.95 / +0.90 / +0.10 / -0.10 / -0.25 pt,
+aligned / criterion-unaligned x1.31 / 1.57 / 2.43 / 1.14 / 1.86 (median x1.57), bit-exact 20/20
+each: every goal on every seed. Seed 0 without the sweep (the same flow, fold_shapes 0):
+40-32-40-40-64, 63,776 FPS (x2.29), x1.15 over unaligned. The aligned schedule took 288-532 s
+(138 s for seed 0 without the sweep).
+
 Re-run on the EPYC machine at b7f7eb4 (4 Dec 2026 07:11-08:18, two processes, 1 thread each;
 pruning_families_epyc.json): the fold search now tries the groups of every layer tied at the
 bottleneck, each move also at the MACs the allocation removed. ResNet-8 seed 1 moves to

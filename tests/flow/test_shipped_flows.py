@@ -20,6 +20,7 @@ FLOORS = {"flows/cnn1d_w2a2_mnist5k_rows.yaml": 0.93, "flows/dscnn_w4a4_fashion.
 # ~10 min a seed here); a whole run each would add ~10 min to the suite, so the suite checks
 # the premise of their header instead: compute-bound on their board, and the LUT cap binds.
 PRUNED_FAMILY_FLOWS = ("flows/dscnn_w4a4_fashion_pruned.yaml",
+                       "flows/dscnn_w4a4_fashion_pruned_kv260.yaml",
                        "flows/resnet8_w4a4_fashion_pruned.yaml")
 
 
