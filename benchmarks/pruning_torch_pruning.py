@@ -76,9 +76,30 @@ train other weights than the AVX2 EPYC's of pruning_families_epyc.json.
     - ResNet-8 seeds 0/3/4: 73.1 / 73.0 / 74.5 % against TP's 68.6 / 68.7 / 68.4 %, x1.31 /
       1.19 / 1.33.
     - DS-CNN seeds 1-4: x1.09 / 1.00 / 1.00 / 1.00.
+DS-CNN for KV260 (flows/dscnn_w4a4_fashion_pruned_kv260.yaml: the fold search's shape sweep;
+4 Dec 2026 16:17-17:08 at e1994a1, AVX512 EPYC, two processes;
+pruning_torch_pruning_kv260_avx512.json, against pruning_families_kv260_avx512.json):
+- aligned: 55.7 / 60.5 / 59.5 / 59.5 / 60.5 %, 72,886 FPS on every seed.
+- tp-global8 lands at 58.1 / 60.9 / 60.9 / 62.5 / 60.9 % with shapes such as 40-32-40-40-40 and
+  folds to 63,776 FPS on seeds 0/1/2/4 (aligned / TP x1.14 each); on seed 3, 3 pt deeper than
+  aligned, its 40-32-32-40-48 folds to 102,041 (x0.71). Median x1.14.
+- Top-1, TP minus aligned: +0.30 / +1.05 / -1.10 / -0.90 / +0.50 pt (median +0.30).
+- tp-round8 cuts 40-40-40-40-40 (57.3 %, 63,776 FPS, x1.14) on seed 0 and 32-32-32-32-32
+  (71.1 %) on seeds 1-4, which folds to 110,865 FPS: the input image's sliding window, the most
+  any shape of this model reaches. At 10-12 pt more MACs removed: x0.66.
+- codesign re-run at tp-global8's landing point where it overshot (seeds 0/2/3, --aligned-at-tp
+  --at-variant tp-global8, 17:09-17:27): asked for 58.1 / 60.9 / 62.5 % it lands at 65.4 /
+  63.8 / 66.8 % (32-32-32-32-64 / 32-40-32-32-56 / 32-32-32-32-56; the sweep's window reaches
+  5 % of the MACs past the allocation) and folds to 95,147 / 102,041 / 110,865 FPS: x1.49 /
+  1.60 / 1.09 over TP, top-1 TP minus codesign -0.45 / -0.65 / +0.15 pt. With those rows the
+  one-sparsity ratios are x1.49 / 1.14 / 1.60 / 1.09 / 1.14 (median x1.14), TP minus codesign
+  -0.45 / +1.05 / -0.65 / +0.15 / +0.50 pt (median +0.15).
+- Bit-exact 20/20 on every TP model.
+
 Goal (x1.1 at no worse accuracy at the same sparsity):
 - ResNet-8: met in the median only against TP's shallower cuts (x1.14, at no worse accuracy).
-- DS-CNN: not met (x1.00).
+- DS-CNN on Pynq-Z2: not met (x1.00). On KV260: FPS met in the median (x1.14 against global
+  TP at 0.4-3 pt more sparsity), but TP's top-1 is 0.30 pt better in the median.
 codesign's edge over Torch-Pruning is the sparsity it reaches for an FPS (local round_to 8
 needs 71 % of DS-CNN's MACs for what aligned reaches at 56-59 %). Where codesign lands deeper
 than asked, it also has more FPS at that depth.
