@@ -99,7 +99,7 @@ pruning_torch_pruning_kv260_avx512.json, against pruning_families_kv260_avx512.j
 Goal (x1.1 at no worse accuracy at the same sparsity):
 - ResNet-8: met in the median only against TP's shallower cuts (x1.14, at no worse accuracy).
 - DS-CNN on Pynq-Z2: not met (x1.00). On KV260: FPS met in the median (x1.14 against global
-  TP at 0.4-3 pt more sparsity), but TP's top-1 is 0.30 pt better in the median.
+  TP at 0.4-3 pt more sparsity), but TP's top-1 is 0.15-0.30 pt better in the median.
 codesign's edge over Torch-Pruning is the sparsity it reaches for an FPS (local round_to 8
 needs 71 % of DS-CNN's MACs for what aligned reaches at 56-59 %). Where codesign lands deeper
 than asked, it also has more FPS at that depth.
