@@ -58,11 +58,11 @@ def sweep_shapes(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nda
                          f"{MAX_SHAPES:,}); set prune.fold_shapes to 0 for a model this wide")
     low, high = macs_window
     names = [g.name for g in groups]
-    found: list[tuple[float, int, dict[str, int]]] = []
-    for index, shape in enumerate(itertools.product(*options)):
+    found: list[tuple[float, dict[str, int]]] = []
+    for shape in itertools.product(*options):
         counts = dict(zip(names, shape, strict=True))
         if counts == dict(around) or not low <= remaining_macs(groups, profile, counts) <= high:
             continue
-        found.append((importance_lost(groups, importance, counts, sensitivity), index, counts))
-    found.sort(key=lambda t: t[:2])
-    return [counts for _, _, counts in found[:limit]]
+        found.append((importance_lost(groups, importance, counts, sensitivity), counts))
+    found.sort(key=lambda t: t[0])  # stable: ties keep the lattice's order
+    return [counts for _, counts in found[:limit]]
