@@ -129,6 +129,12 @@ class PruneConfig:
     # fastest: for foldings whose faster shapes lie several granules away; 0 = off. Like the
     # search itself, only allocation hardware uses it
     fold_shapes: int = 0
+    # budget sparsity: the most of the unpruned model's MACs the fold search (its moves and
+    # swept shapes) may remove past each step's target, so the pruned model lands within
+    # target_sparsity + max_overshoot (plus what the allocation's granules overshoot on their
+    # own), e.g. 0.01 to compare with another pruner at one sparsity. Default (null): 5 % of
+    # the step's MACs past the allocation (codesign.prune.fold_search, MAX_EXTRA)
+    max_overshoot: float | None = None
     # let the search also try each bottleneck's folding target, the exact count (aligned or not)
     # that folds faster in the same PE x SIMD lanes; default (null): only under budget fps, as
     # it buys speed with channels of the layer that bounds it, often the one accuracy needs
@@ -306,6 +312,13 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         (p.fold_shapes == 0 or p.fold_search > 0, "prune.fold_shapes",
          "the shape sweep runs inside the fold search: it needs prune.fold_search >= 1 (or set "
          "fold_shapes to 0)"),
+        (p.max_overshoot is None or 0 <= p.max_overshoot < 1, "prune.max_overshoot",
+         f"{p.max_overshoot} must lie in [0, 1): the share of the unpruned MACs the fold search "
+         "may remove past the target"),
+        (p.max_overshoot is None or (p.budget == "sparsity" and p.fold_search > 0),
+         "prune.max_overshoot",
+         "it bounds the fold search past a sparsity target: it needs budget 'sparsity' and "
+         "prune.fold_search >= 1 (or remove max_overshoot)"),
         *_step_sparsity_checks(p),
         *_layer_cap_checks(p),
         (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",

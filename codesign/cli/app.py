@@ -102,6 +102,10 @@ def prune(
     fold_shapes: Annotated[int | None, typer.Option(
         help="after the fold search, measure up to this many whole shapes near its counts and "
              "keep the fastest (0 = off)")] = None,
+    max_overshoot: Annotated[float | None, typer.Option(
+        help="budget sparsity: the most of the unpruned MACs the fold search may remove past "
+             "the target, e.g. 0.01 (default: 5 % of a step's MACs past its allocation)")]
+    = None,
     fold_targets: Annotated[bool | None, typer.Option(
         help="let the search try each bottleneck's exact folding count (default: budget fps "
              "only)")] = None,
@@ -120,7 +124,8 @@ def prune(
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
                         align=align, allocation=allocation, fold_search=fold_search,
-                        fold_shapes=fold_shapes, fold_targets=fold_targets,
+                        fold_shapes=fold_shapes, max_overshoot=max_overshoot,
+                        fold_targets=fold_targets,
                         max_layer_sparsity=max_layer_sparsity,
                         layer_max_sparsity=_layer_fractions(layer_max_sparsity))
     if seed is not None:

@@ -54,8 +54,9 @@ The search, per pruning step:
    the current MACs more than the allocation did (when the other layers have nothing to give
    back, a move only prunes deeper; later steps then remove less, but the search must not
    trade much accuracy for speed on its own; under budget fps, where a step's fraction only
-   paces the schedule, the schedule makes it MAX_EXTRA of the unpruned model's MACs), and
-   repeat from it, `rounds` times at most; stop
+   paces the schedule, the schedule makes it MAX_EXTRA of the unpruned model's MACs; with
+   `prune.max_overshoot` it is that share of the unpruned MACs past the step's target, not
+   past the allocation, for comparisons at one sparsity), and repeat from it, `rounds` times at most; stop
    early when nothing is faster, when the slowest node works on no weight layer's output
    channels (the input image's own sliding window, say: no channel count moves it) or when
    its groups are at their minimum. DS-CNN / Pynq-Z2 at 75 % with layer caps (stem 32, the
@@ -234,10 +235,12 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   sensitivity: Mapping[str, float] | None = None,
                   min_keep: Mapping[str, int] | None = None,
                   targets: bool = False, extra_macs: float | None = None,
-                  shapes: int = 0) -> SearchResult:
+                  past_target: bool = False, shapes: int = 0) -> SearchResult:
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
-    the current model's). `shapes`: after the rounds, measure up to this many whole shapes
+    the current model's), or with `past_target` beyond the step's target (`remove_fraction`
+    of the current model's MACs), so the step lands at most that far past it whatever the
+    allocation's granules removed. `shapes`: after the rounds, measure up to this many whole shapes
     near the search's counts (codesign.prune.shape_sweep) and keep the fastest; 0 = off."""
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
@@ -291,7 +294,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     total = sum(float(x.macs) for x in profile.layers)
     matched = 1.0 - remaining_macs(groups, profile, first.counts) / total
     allowance = MAX_EXTRA * total if extra_macs is None else float(extra_macs)
-    least = remaining_macs(groups, profile, first.counts) - allowance
+    least = ((1.0 - remove_fraction) * total if past_target
+             else remaining_macs(groups, profile, first.counts)) - allowance
     moves: list[str] = []
     floor = {g.name: max(int(granularity[g.name]), (min_keep or {}).get(g.name, 1))
              for g in groups}

@@ -106,6 +106,8 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--fold-search", "-1"], "prune.fold_search"),
     (["--fold-shapes", "-1"], "prune.fold_shapes: -1 must be >= 0"),
     (["--fold-shapes", "4", "--fold-search", "0"], "prune.fold_shapes: the shape sweep runs"),
+    (["--max-overshoot", "-0.5"], "prune.max_overshoot: -0.5 must lie in [0, 1)"),
+    (["--max-overshoot", "0.01", "--fold-search", "0"], "prune.max_overshoot: it bounds the"),
     (["--max-layer-sparsity", "0"], "prune.max_layer_sparsity"),
     (["--layer-max-sparsity", "features.0"], "--layer-max-sparsity 'features.0': give "
                                              "LAYER=FRACTION"),
@@ -148,15 +150,21 @@ def test_sensitivity_command_writes_json_and_plot(tmp_path: Path) -> None:
     assert (out / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_the_shape_sweep_runs_through_the_cli(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("overshoot", [None, 0.02])
+def test_the_shape_sweep_runs_through_the_cli(tmp_path: Path, monkeypatch,
+                                               overshoot: float | None) -> None:
     """--fold-shapes reaches the fold search: every step's sweep lists at most that many shapes
-    near the search's counts, each is folded, and the report records the setting."""
+    near the search's counts, each is folded, and the report records the setting. With
+    --max-overshoot, the sweep's window reaches that share of the unpruned MACs past the
+    target and no further, and the model lands within it."""
     from codesign.prune import fold_search
 
     listed: list[list[dict[str, int]]] = []
+    windows: list[tuple[float, float]] = []
     sweep = fold_search.sweep_shapes
 
     def spy(*args, **kwargs):
+        windows.append(args[6])
         listed.append(sweep(*args, **kwargs))
         return listed[-1]
 
@@ -164,13 +172,23 @@ def test_the_shape_sweep_runs_through_the_cli(tmp_path: Path, monkeypatch) -> No
     out = tmp_path / "out"
     flow = _flow(tmp_path, prune={**PRUNE, "steps": 1, "final_epochs": 0,
                                   "unstructured_control": False})
-    assert main(["prune", str(flow), "--fold-search", "1", "--fold-shapes", "3", "--out",
-                 str(out), "--quiet"]) == 0
+    extra = [] if overshoot is None else ["--max-overshoot", str(overshoot)]
+    assert main(["prune", str(flow), "--fold-search", "1", "--fold-shapes", "3", *extra,
+                 "--out", str(out), "--quiet"]) == 0
     section = json.loads((out / "report.json").read_text())["pruning"]
     assert section["settings"]["fold_shapes"] == 3
+    assert section["settings"]["max_overshoot"] == overshoot
     searches = [step["search"] for step in section["schedule"] if step["search"]]
     assert len(searches) == 1  # the one step (the schedule's first record is the unpruned model)
     search = searches[0]
     assert len(listed) == 1 and 1 <= len(listed[0]) <= 3
     assert search["evaluated"] >= 1 + len(listed[0])  # the allocation, then every shape listed
     assert search["fps"] >= search["fps_allocated"]
+    unpruned = section["schedule"][0]["macs"]
+    least, most = windows[0]
+    assert most == pytest.approx((1 - PRUNE["target_sparsity"]) * unpruned)
+    if overshoot is not None:
+        assert least == pytest.approx(most - overshoot * unpruned)
+        # past the window only where the allocation's own granules went there (no move made)
+        assert (section["schedule"][-1]["macs"] >= least - 1e-6
+                or search["chosen"] == search["allocated"])

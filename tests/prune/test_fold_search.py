@@ -209,6 +209,35 @@ def test_extra_macs_bounds_what_a_move_may_remove_beyond_the_allocation(
         assert result.fps >= tighter.fps
 
 
+@pytest.mark.parametrize(("allowance", "moves"), [(0.0, False), (300.0, False), (1500.0, True)])
+def test_past_target_counts_the_allowance_from_the_steps_target(
+        monkeypatch, allowance: float, moves: bool) -> None:
+    # every granule fewer in l0 is faster, so the search goes as deep as it is let: with
+    # past_target, no deeper than the step's fraction plus the allowance, whatever the
+    # allocation's granules removed on their own
+    groups, profile = _chain_case()
+    monkeypatch.setattr(fold_search, "measure_counts", lambda model, scores, counts, *a:
+                        _measured(100.0 - counts["l0"], _unfolded("l1", counts)))
+    total = sum(float(x.macs) for x in profile.layers)
+    fraction = 0.1
+
+    def landed(past_target: bool) -> tuple[float, float]:
+        result = search_counts(None, groups, _scores(groups), profile, GRAIN, fraction, None,
+                               (1, 8, 8), Path("unused"), rounds=6, targets=True,
+                               extra_macs=allowance, past_target=past_target)
+        return (remaining_macs(groups, profile, result.counts),
+                remaining_macs(groups, profile, result.allocated))
+
+    kept, allocated = landed(True)
+    assert allocated < (1 - fraction) * total  # the granules overshoot the target on their own
+    # no move goes further past the target than the allowance; the allocation itself stands
+    assert kept >= min(allocated, (1 - fraction) * total - allowance) - 1e-9
+    # 300 MACs past the target are fewer than the allocation's granules already removed
+    assert (kept < allocated) == moves
+    # the allocation removes at least the fraction, so counting from it never lands shallower
+    assert landed(False)[0] <= kept + 1e-9
+
+
 def test_a_negative_allowance_is_refused() -> None:
     groups, profile = _chain_case()
     with pytest.raises(PruneError, match="extra_macs must be >= 0"):
