@@ -397,14 +397,19 @@ def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any], work: Pa
 
 
 def aligned_here(flow: Any, board: Any, seed: int, work: Path,
-                 target: float | None = None) -> dict[str, Any]:
+                 target: float | None = None, overrides: dict[str, Any] | None = None,
+                 verify: bool = False) -> dict[str, Any]:
     """The aligned run again, in this process (the flow's calls: train_flow_model, then
     prune_model with the flow's settings), so that the Torch-Pruning variants and the aligned
     model are measured by one version of the estimates and the folding optimizer: the families
     JSON may come from an older one (ResNet-8 seed 1's unpruned model: 7,972 FPS there, 7,086
     at 53a4ced). `target`: the flow's schedule with this target sparsity instead (where
-    Torch-Pruning's `round_to` steps overshoot, codesign at the sparsity it landed on)."""
+    Torch-Pruning's `round_to` steps overshoot, codesign at the sparsity it landed on).
+    `overrides`: other prune settings (e.g. max_overshoot); `verify`: also verify the pruned
+    model bit-exactly through the FINN path."""
     import dataclasses
+
+    from pruning import verify_bit_exact
 
     from codesign.flow import train_flow_model
     from codesign.prune import prune_model
@@ -412,7 +417,9 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path,
 
     flow = flow.replace(seed=seed)
     if target is not None:
-        flow = flow.replace(prune=dataclasses.replace(flow.prune, target_sparsity=target))
+        overrides = {**(overrides or {}), "target_sparsity": target}
+    if overrides:
+        flow = flow.replace(prune=dataclasses.replace(flow.prune, **overrides))
     model, data, _ = train_flow_model(flow, work, progress=False)
     unpruned_accuracy = evaluate(model, data.x_test, data.y_test)
     result = prune_model(model, data, board, flow.prune, flow.train,
@@ -425,7 +432,10 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path,
             "macs_reduction": 1.0 - final.macs / base.macs, "counts": dict(final.counts),
             "lut_at_reference": None if lut is None else lut["LUT"],
             "prune_seconds": result.seconds, "target_sparsity": flow.prune.target_sparsity,
-            "budget_met": result.budget_met, "budget_note": result.budget_note}
+            "budget_met": result.budget_met, "budget_note": result.budget_note,
+            "search": [r.search for r in result.steps if r.search],
+            **({"verification": verify_bit_exact(model, data, board, flow, work / "verify")}
+               if verify else {})}
 
 
 def overshoot_targets(tp_report: Path, variant: str) -> dict[str, dict[int, float]]:
