@@ -140,6 +140,9 @@ def _layer_fractions(pairs: list[str] | None) -> dict[str, float] | None:
     fractions: dict[str, float] = {}
     for pair in pairs:
         name, _, value = pair.rpartition("=")
+        if name in fractions:
+            raise ConfigError(f"--layer-max-sparsity names {name} twice ({name}="
+                              f"{fractions[name]:g} and {pair}): give each layer once")
         try:
             fractions[name] = float(value)
         except ValueError:

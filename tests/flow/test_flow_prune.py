@@ -112,6 +112,9 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--layer-max-sparsity", "features.0"], "--layer-max-sparsity 'features.0': give "
                                              "LAYER=FRACTION"),
     (["--layer-max-sparsity", "features.0=-1"], "prune.layer_max_sparsity.features.0: -1.0 must"),
+    (["--layer-max-sparsity", "features.0=0.5", "--layer-max-sparsity", "features.0=0.25"],
+     "--layer-max-sparsity names features.0 twice (features.0=0.5 and features.0=0.25): give "
+     "each layer once"),
     # a name the model does not have: after loading the data, before training
     (["--layer-max-sparsity", "features.9=0.5"], "prune.layer_max_sparsity names features.9, "
                                                  "which is not a prunable layer"),
