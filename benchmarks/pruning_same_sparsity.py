@@ -161,13 +161,16 @@ def plot(report: dict[str, Any], path: Path) -> None:
                          fontsize=9)
         acc_ax.set_title(f"top-1; codesign minus TP median {s['median_accuracy_points']:+.2f} pt",
                          fontsize=9)
-        low = min(100 * r[side]["accuracy"] for r in family["rows"] for side in ("tp", "codesign"))
-        acc_ax.set_ylim(low - 2, None)
+        tops = [100 * r[side]["accuracy"] for r in family["rows"] for side in ("tp", "codesign")]
+        acc_ax.set_ylim(min(tops) - 2, max(tops) + 1)
+        fps_ax.set_ylim(0, 1.12 * max(r[side]["fps"] for r in family["rows"]
+                                      for side in ("tp", "codesign")))  # room for the labels
         for ax in (fps_ax, acc_ax):
             ax.set_xticks(range(len(seeds)), [f"seed {x}" for x in seeds])
             ax.grid(axis="y", alpha=0.3)
-            ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
