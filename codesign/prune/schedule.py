@@ -190,18 +190,13 @@ def fold_targets(settings: PruneConfig) -> bool:
 
 def _search_allowance(settings: PruneConfig, baseline: StepRecord) -> float | None:
     """MACs a fold-search move may remove beyond its step's allocation, or with
-    prune.max_overshoot beyond its step's target (`_past_target`): that share of the user's
-    model. Under budget fps a step's fraction only paces the schedule, so the allowance is a
+    prune.max_overshoot beyond its step's target (the search's `past_target`): that share of
+    the user's model. Under budget fps a step's fraction only paces the schedule, so the allowance is a
     share of the user's model (MAX_EXTRA of the unpruned MACs); otherwise the search's default,
     a share of the step's model, whose MACs the sparsity schedule sets."""
     if settings.max_overshoot is not None:
         return settings.max_overshoot * baseline.macs
     return MAX_EXTRA * baseline.macs if settings.budget == "fps" else None
-
-
-def _past_target(settings: PruneConfig) -> bool:
-    """Whether the search's allowance counts from the step's target (prune.max_overshoot)."""
-    return settings.max_overshoot is not None
 
 
 def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
@@ -388,7 +383,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                        min_keep=floor,
                                        targets=fold_targets(settings),
                                        extra_macs=_search_allowance(settings, baseline),
-                                       past_target=_past_target(settings),
+                                       past_target=settings.max_overshoot is not None,
                                        shapes=settings.fold_shapes)
                 counts = search.counts
             else:
