@@ -130,10 +130,11 @@ class PruneConfig:
     # search itself, only allocation hardware uses it
     fold_shapes: int = 0
     # budget sparsity: the most of the unpruned model's MACs the fold search (its moves and
-    # swept shapes) may remove past each step's target, so the pruned model lands within
-    # target_sparsity + max_overshoot (plus what the allocation's granules overshoot on their
-    # own), e.g. 0.01 to compare with another pruner at one sparsity. Default (null): 5 % of
-    # the step's MACs past the allocation (codesign.prune.fold_search, MAX_EXTRA)
+    # swept shapes) may remove past each step's target, and the allocation gives back the
+    # granules it no longer needs, so the pruned model lands within target_sparsity +
+    # max_overshoot (or past it by one granule, where none can come back), e.g. 0.01 to compare
+    # with another pruner at one sparsity. Default (null): 5 % of the step's MACs past the
+    # allocation (codesign.prune.fold_search, MAX_EXTRA), and no give-back
     max_overshoot: float | None = None
     # let the search also try each bottleneck's folding target, the exact count (aligned or not)
     # that folds faster in the same PE x SIMD lanes; default (null): only under budget fps, as

@@ -56,7 +56,8 @@ The search, per pruning step:
    trade much accuracy for speed on its own; under budget fps, where a step's fraction only
    paces the schedule, the schedule makes it MAX_EXTRA of the unpruned model's MACs; with
    `prune.max_overshoot` it is that share of the unpruned MACs past the step's target, not
-   past the allocation, for comparisons at one sparsity), and repeat from it, `rounds` times at most; stop
+   past the allocation, and the allocation gives back the granules it no longer needs, for
+   comparisons at one sparsity), and repeat from it, `rounds` times at most; stop
    early when nothing is faster, when the slowest node works on no weight layer's output
    channels (the input image's own sliding window, say: no channel count moves it) or when
    its groups are at their minimum. DS-CNN / Pynq-Z2 at 75 % with layer caps (stem 32, the
@@ -239,9 +240,11 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
     the current model's), or with `past_target` beyond the step's target (`remove_fraction`
-    of the current model's MACs), so the step lands at most that far past it whatever the
-    allocation's granules removed. `shapes`: after the rounds, measure up to this many whole shapes
-    near the search's counts (codesign.prune.shape_sweep) and keep the fastest; 0 = off."""
+    of the current model's MACs), so the step lands at most that far past it; the allocation
+    then also gives back the granules it no longer needs (allocate.py, Give back), so its own
+    last granule does not carry the step past the target either. `shapes`: after the rounds,
+    measure up to this many whole shapes near the search's counts (codesign.prune.shape_sweep)
+    and keep the fastest; 0 = off."""
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
     if extra_macs is not None and not extra_macs >= 0:
@@ -268,7 +271,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         counts = allocate(groups, scores, profile, granularity,
                           matched if at_allocation else remove_fraction,
                           sensitivity=sensitivity, min_keep=min_keep, ceiling=ceiling,
-                          pinned=pinned, give_back=at_allocation)
+                          pinned=pinned, give_back=at_allocation or past_target)
         return measured(counts, ceiling, pinned)
 
     def without(mapping: dict[str, int], name: str) -> dict[str, int]:

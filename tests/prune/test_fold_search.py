@@ -213,8 +213,8 @@ def test_extra_macs_bounds_what_a_move_may_remove_beyond_the_allocation(
 def test_past_target_counts_the_allowance_from_the_steps_target(
         monkeypatch, allowance: float, moves: bool) -> None:
     # every granule fewer in l0 is faster, so the search goes as deep as it is let: with
-    # past_target, no deeper than the step's fraction plus the allowance, whatever the
-    # allocation's granules removed on their own
+    # past_target, no deeper than the step's fraction plus the allowance, and the allocation
+    # gives back the granules it no longer needs
     groups, profile = _chain_case()
     monkeypatch.setattr(fold_search, "measure_counts", lambda model, scores, counts, *a:
                         _measured(100.0 - counts["l0"], _unfolded("l1", counts)))
@@ -235,7 +235,28 @@ def test_past_target_counts_the_allowance_from_the_steps_target(
     # 300 MACs past the target are fewer than the allocation's granules already removed
     assert (kept < allocated) == moves
     # the allocation removes at least the fraction, so counting from it never lands shallower
-    assert landed(False)[0] <= kept + 1e-9
+    plain_kept, plain_allocated = landed(False)
+    assert plain_kept <= kept + 1e-9
+    assert allocated >= plain_allocated - 1e-9  # giving back only comes nearer the target
+
+
+@pytest.mark.parametrize("fraction", [0.15, 0.2])
+def test_past_target_gives_back_the_granules_the_allocation_no_longer_needs(
+        monkeypatch, fraction: float) -> None:
+    # on the chain, the allocation's last granules carry these fractions 4-7 pt past; with
+    # past_target it returns granules while the fraction still holds
+    groups, profile = _chain_case()
+    monkeypatch.setattr(fold_search, "measure_counts", lambda model, scores, counts, *a:
+                        _measured(1.0, _unfolded("l1", counts)))
+    total = sum(float(x.macs) for x in profile.layers)
+
+    def removed(past_target: bool) -> float:
+        result = search_counts(None, groups, _scores(groups), profile, GRAIN, fraction, None,
+                               (1, 8, 8), Path("unused"), rounds=1, extra_macs=0.0,
+                               past_target=past_target)
+        return 1.0 - remaining_macs(groups, profile, result.allocated) / total
+
+    assert fraction <= removed(True) < removed(False) - 0.03
 
 
 def test_a_negative_allowance_is_refused() -> None:
