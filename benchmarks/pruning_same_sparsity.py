@@ -14,8 +14,9 @@ buying MACs near 70 %) nothing was re-run. Here, per flow and seed of a Torch-Pr
    sparsity, `max_overshoot` (default 0.01 of the unpruned MACs) and the shape sweep
    (`--fold-shapes`, default 32; the fold search on with at least one round), then bit-exact
    verification of the pruned model;
-3. per seed: FPS codesign / Torch-Pruning, top-1 codesign minus Torch-Pruning, and how far
-   apart the two sparsities are; medians per flow. The goal (issue 20): FPS x1.1 in the median
+3. per seed: FPS codesign / Torch-Pruning, top-1 codesign minus Torch-Pruning, how far apart
+   the two sparsities are, and whether both pruned the same unpruned model (its top-1 equal on
+   both sides); medians per flow. The goal (issue 20): FPS x1.1 in the median
    at no worse top-1.
 
 Usage: python3 benchmarks/pruning_same_sparsity.py --tp benchmarks/results/x.json
@@ -56,13 +57,15 @@ def tp_rows(tp_json: Path, variant: str) -> dict[str, dict[int, dict[str, Any]]]
         for row in family["rows"]:
             if variant in row:
                 rows.setdefault(family["flow"], {})[row["seed"]] = {
-                    **{k: row[variant][k] for k in TP_KEYS}, "machine": row.get("machine")}
+                    **{k: row[variant][k] for k in TP_KEYS}, "machine": row.get("machine"),
+                    "unpruned_accuracy": row.get("unpruned_accuracy")}
     return rows
 
 
 def compare(tp: dict[str, Any], codesign: dict[str, Any]) -> dict[str, Any]:
     """The per-seed verdict figures of one row."""
-    return {"fps_ratio": codesign["fps"] / tp["fps"] if tp["fps"] else None,
+    return {"same_unpruned_model": tp["unpruned_accuracy"] == codesign["unpruned_accuracy"],
+            "fps_ratio": codesign["fps"] / tp["fps"] if tp["fps"] else None,
             "accuracy_points": 100 * (codesign["accuracy"] - tp["accuracy"]),
             "sparsity_gap_points": 100 * (codesign["macs_reduction"] - tp["macs_reduction"])}
 
@@ -79,6 +82,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "max_sparsity_gap_points": max((abs(r["sparsity_gap_points"]) for r in rows),
                                            default=None),
             "bit_exact": all(r["codesign"]["verification"]["passed"] for r in rows),
+            # both sides pruned one unpruned model (same flow, seed and machine kind)
+            "same_unpruned_models": all(r.get("same_unpruned_model") for r in rows),
             "goal_met": (median_ratio is not None and median_ratio >= GOAL_FPS
                          and median_points >= 0)}
 
@@ -94,6 +99,7 @@ def combine(parts: list[Path]) -> dict[str, Any]:
             by_seed.update({r["seed"]: r for r in family["rows"]})
             entry["rows"] = sorted(by_seed.values(), key=lambda r: r["seed"])
     for family in families.values():
+        family["rows"] = [{**r, **compare(r["tp"], r["codesign"])} for r in family["rows"]]
         family["summary"] = summary(family["rows"])
     first = json.loads(parts[0].read_text())
     return {**{k: v for k, v in first.items() if k != "families"},
