@@ -46,8 +46,8 @@ same model). codesign / TP FPS, top-1 codesign minus TP:
 - DS-CNN / Pynq-Z2: TP 58.1 / 60.9 / 60.9 / 59.2 / 60.9 %, codesign 58.3 / 62.4 / 62.4 / 59.4
   / 62.4 %; x1.09 / 1.00 / 1.00 / 1.00 / 1.00 (median x1.00); +0.25 / -1.05 / +0.70 / -0.35 /
   -0.35 pt (median -0.35). Not met: the 27,793 FPS plateau of every shape within the cap
-  (benchmarks/pruning_torch_pruning.py). Seeds 1/2/4 land 1.5 pt past TP: the allocation's
-  granules there, with nothing given back.
+  (benchmarks/pruning_torch_pruning.py). Seeds 1/2/4 land 1.5 pt past TP on the allocation's
+  own counts (no search move; no granule could come back with the target still met).
 Every codesign model bit-exact (20/20). Prune times 149-1,321 s."""
 
 from __future__ import annotations
