@@ -107,7 +107,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                            default=None),
             "bit_exact": all(r["codesign"]["verification"]["passed"] for r in rows),
             # both sides pruned one unpruned model (same flow, seed and machine kind)
-            "same_unpruned_models": all(r.get("same_unpruned_model") for r in rows),
+            "same_unpruned_models": all(r["same_unpruned_model"] for r in rows),
             "goal_met": (median_ratio is not None and median_ratio >= GOAL_FPS
                          and median_points >= 0)}
 
@@ -115,9 +115,10 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def combine(parts: list[Path]) -> dict[str, Any]:
     """One report from runs of separate flows or seeds (a later part's row replaces an
     earlier one of the same flow and seed)."""
+    reports = [json.loads(part.read_text()) for part in parts]
     families: dict[str, dict[str, Any]] = {}
-    for part in parts:
-        for family in json.loads(part.read_text())["families"]:
+    for report in reports:
+        for family in report["families"]:
             entry = families.setdefault(family["flow"], {**family, "rows": []})
             by_seed = {r["seed"]: r for r in entry["rows"]}
             by_seed.update({r["seed"]: r for r in family["rows"]})
@@ -125,7 +126,6 @@ def combine(parts: list[Path]) -> dict[str, Any]:
     for family in families.values():
         family["rows"] = [{**r, **compare(r["tp"], r["codesign"])} for r in family["rows"]]
         family["summary"] = summary(family["rows"])
-    reports = [json.loads(part.read_text()) for part in parts]
     tp_jsons = sorted({r["tp_json"] for r in reports})  # the parts may read different ones
     return {**{k: v for k, v in reports[0].items() if k != "families"},
             "tp_json": tp_jsons[0] if len(tp_jsons) == 1 else tp_jsons,
