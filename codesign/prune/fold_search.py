@@ -338,8 +338,11 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         how = ("one granule lower, freeing the most LUTs" if name == relief
                else "its folding's target count" if name in winner.pinned
                else "one granule lower")
+        # the others were allocated again: name the whole shape when any of them moved too
+        others = any(winner.counts[g] != best.counts[g] for g in best.counts if g != name)
+        reshaped = f", shape {_shape(best.counts)} -> {_shape(winner.counts)}" if others else ""
         moves.append(f"{name} {best.counts[name]} -> {winner.counts[name]} ({how}; bottleneck "
-                     f"{best.bottleneck}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS")
+                     f"{best.bottleneck}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS{reshaped}")
         best = winner
     if shapes and best.fps > 0 and best.slowest:  # else no count moves the slowest node
         window = (least, (1.0 - remove_fraction) * total)

@@ -291,6 +291,9 @@ def test_a_granule_from_the_lut_heaviest_group_frees_lanes_for_the_bottleneck(
     assert seen[-2:] == [{"l0": 56, "l1": 56, "l2": 48}, {"l0": 48, "l1": 56, "l2": 48}]
     assert result.counts == expected and result.fps == 2.0
     assert result.moves[0].startswith("l2 56 -> 48 (one granule lower, freeing the most LUT")
+    # the whole shape is named only where another group moved with it (l0 taking MACs back)
+    reshaped = ", shape 48-56-56 -> 56-56-48"
+    assert result.moves[0].endswith(reshaped if expected["l0"] != 48 else " 1 -> 2 FPS")
 
 
 @pytest.mark.parametrize(("tied", "cut"), [
@@ -321,7 +324,9 @@ def test_tied_groups_are_held_while_one_goes_a_granule_lower(monkeypatch) -> Non
     assert result.allocated == {"l0": 48, "l1": 56, "l2": 56}
     assert seen[1:3] == [{"l0": 40, "l1": 64, "l2": 64}, {"l0": 40, "l1": 56, "l2": 64}]
     assert result.counts == {"l0": 40, "l1": 56, "l2": 64} and result.fps == 2.0
-    assert result.moves == ["l0 48 -> 40 (one granule lower; bottleneck l0, l1): 1 -> 2 FPS"]
+    # l2 took the MACs back: the move names the whole shape, not only the group it forced
+    assert result.moves == ["l0 48 -> 40 (one granule lower; bottleneck l0, l1): 1 -> 2 FPS, "
+                            "shape 48-56-56 -> 40-56-64"]
     # after a folding target pinned a tied group, the held candidates leave it pinned
     targeted, _, _, _ = _search(monkeypatch, rate, rounds=3, targets=True)
     assert targeted.fps == 2.0
