@@ -67,7 +67,11 @@ group by one ratio, so TP lands on few sparsities:
   max_layer_sparsity 0.5 makes the only shape within a point of it: codesign keeps the same
   counts (x1.00, FPS 110,865, the model's input-bound ceiling), top-1 +0.75 / 0.00 / +1.00 /
   -0.05 pt. Median x1.00, +0.00 pt: not met, and no policy could be faster there.
-Every codesign model bit-exact (20/20). Prune times 98-1,048 s."""
+- DS-CNN / Pynq-Z2 (22:24-22:30, same commit): TP 71.1 % (uniform 32s) on seeds 0/2/3/4, 57.3 %
+  (uniform 40s, 25,510 FPS) on seed 1; codesign keeps the uniform 32s (27,793 FPS, x1.00) and on
+  seed 1 cuts 32-40-40-32-64 (59.1 %, 27,793, x1.09); top-1 +0.50 / -0.90 / 0.00 / +1.00 /
+  -0.05 pt. Median x1.00, +0.00 pt: not met (the 27,793 plateau).
+Every codesign model bit-exact (20/20). Prune times 63-1,048 s."""
 
 from __future__ import annotations
 
