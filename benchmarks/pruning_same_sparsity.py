@@ -53,7 +53,7 @@ Every codesign model bit-exact (20/20). Prune times 149-1,321 s.
 Against Torch-Pruning's local pruning with `round_to` 8, as users set it
 (pruning_same_sparsity_round8_avx512.json; --variant tp-round8, 4 Dec 2026 21:14-22:05 at
 90bd8a6, 1 thread per process, 2-3 processes; TP rows from pruning_torch_pruning_avx512_first.json
-(ResNet-8) and pruning_torch_pruning_kv260_avx512.json (DS-CNN); both boards' lane granularity
+(Pynq-Z2) and pruning_torch_pruning_kv260_avx512.json (KV260); both boards' lane granularity
 is 8 here, so this is also the issue's `round_to` = lanes variant). Local pruning moves every
 group by one ratio, so TP lands on few sparsities:
 - ResNet-8 / Pynq-Z2: TP 71.3 % (8-8-16-16-40-40, 21,259 FPS) on seeds 0/2/3/4, 74.7 % on seed
