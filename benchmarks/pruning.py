@@ -72,6 +72,24 @@ def verify_bit_exact(model: Any, data: Any, board: Any, flow: Any, work: Path) -
     return {"passed": acc.verification.passed, "details": acc.verification.details}
 
 
+def held_out_accuracy(model: Any, flow: Any) -> dict[str, Any] | None:
+    """Top-1 on the test samples the flow's `limit_test` leaves out (the rest of the dataset's
+    test split after the same seeded shuffle: no step of the flow saw them), where there are
+    any: a second, larger measure of accuracy, e.g. for differences the flow's test subset
+    cannot resolve."""
+    from codesign.flow.stages import load_flow_data
+    from codesign.train import evaluate
+
+    limit = flow.dataset.limit_test
+    if limit is None:
+        return None
+    whole = load_flow_data(flow.replace(dataset=dataclasses.replace(flow.dataset, limit_test=None)))
+    if len(whole.y_test) <= limit:
+        return None
+    return {"samples": len(whole.y_test) - limit,
+            "accuracy": evaluate(model, whole.x_test[limit:], whole.y_test[limit:])}
+
+
 def epoch_matched(model: Any, data: Any, flow: Any) -> tuple[Any, int]:
     """A copy of the unpruned model trained on for the epochs the pruning schedule adds."""
     from codesign.prune.schedule import finetune

@@ -83,7 +83,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pruning_torch_pruning import RESULTS, ROOT, VARIANT_NAMES, aligned_here
+from pruning_torch_pruning import RESULTS, ROOT, VARIANT_NAMES, aligned_here, with_distill
 from rich.console import Console
 from rich.table import Table
 
@@ -160,9 +160,11 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     overrides = {"max_overshoot": args.max_overshoot, "fold_shapes": args.fold_shapes}
     report: dict[str, Any] = {"benchmark": "pruning_same_sparsity", "tp_json": args.tp.name,
                               "variant": args.variant, **overrides, "families": []}
+    if args.distill is not None:
+        report["distill"] = args.distill
     here = machine()
     for path in args.flows:
-        flow = load_flow(ROOT / path)
+        flow = with_distill(load_flow(ROOT / path), args.distill)
         board = flow_board(flow, load_board(flow.board))
         settings = {**overrides, "fold_search": max(1, flow.prune.fold_search)}
         family: dict[str, Any] = {"flow": flow.name, "board": board.name, "rows": []}
@@ -267,6 +269,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--max-overshoot", type=float, default=0.01)
     parser.add_argument("--fold-shapes", type=int, default=32)
+    parser.add_argument("--distill", type=float, default=None,
+                        help="codesign's prune.distill (default: the flow's); the TP JSON's rows "
+                             "say whether Torch-Pruning's fine-tunes distilled too")
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_same_sparsity.json")
     parser.add_argument("--combine", nargs="+", type=Path, default=None,
                         help="merge the JSON of separate runs into --out")

@@ -324,14 +324,15 @@ def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float, round_to: in
 def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
                 round_to: int | None, global_pruning: bool, reference_fps: float, seed: int,
                 work: Path) -> dict[str, Any]:
-    from pruning import verify_bit_exact
+    from pruning import held_out_accuracy, verify_bit_exact
 
     from codesign.prune import model_cost, prune_channels
-    from codesign.prune.schedule import finetune, measure_hardware
+    from codesign.prune.schedule import finetune, measure_hardware, unpruned_teacher
     from codesign.prune.surgery import channel_counts
     from codesign.train import evaluate
 
     settings = flow.prune
+    teacher = unpruned_teacher(model, settings)  # the flow's recipe: distils where codesign does
     max_ratio = settings.max_layer_sparsity if global_pruning else 1.0
     # a flow's per-layer caps as Torch-Pruning's per-layer ratios (exact, not caps)
     layer_ratios = dict(settings.layer_max_sparsity)
@@ -342,15 +343,18 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
         keep, sparsity = cut_to_sparsity(model, data, macs0, goal, round_to, global_pruning,
                                          max_ratio, layer_ratios)
         prune_channels(model, keep, data.input_shape)
-        finetune(model, data, flow.train, settings, settings.finetune_epochs, seed + step, False)
+        finetune(model, data, flow.train, settings, settings.finetune_epochs, seed + step, False,
+                 teacher)
         steps.append({"step": step, "goal": goal, "sparsity": sparsity,
                       "counts": channel_counts(model, data.input_shape)})
-    finetune(model, data, flow.train, settings, settings.final_epochs, seed + 1000, False)
+    finetune(model, data, flow.train, settings, settings.final_epochs, seed + 1000, False,
+             teacher)
     point, _ = measure_hardware(model, data.input_shape, board, reference_fps, work / "hw")
     lut = point.resources_at_reference
     return {"round_to": round_to, "global_pruning": global_pruning,
             "max_pruning_ratio": max_ratio, "steps": steps,
             "accuracy": evaluate(model, data.x_test, data.y_test),
+            "held_out": held_out_accuracy(model, flow),
             "macs_reduction": 1.0 - model_cost(model, data.input_shape).macs / macs0,
             "counts": channel_counts(model, data.input_shape), "fps": point.fps,
             "lut_at_reference": None if lut is None else lut["LUT"],
@@ -411,7 +415,7 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path,
     model bit-exactly through the FINN path."""
     import dataclasses
 
-    from pruning import verify_bit_exact
+    from pruning import held_out_accuracy, verify_bit_exact
 
     from codesign.flow import train_flow_model
     from codesign.prune import prune_model
@@ -431,6 +435,7 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path,
     lut = final.hardware.resources_at_reference
     return {"unpruned_accuracy": unpruned_accuracy, "unpruned_fps": base.hardware.fps,
             "accuracy": evaluate(model, data.x_test, data.y_test), "fps": final.hardware.fps,
+            "held_out": held_out_accuracy(model, flow),
             "macs_reduction": 1.0 - final.macs / base.macs, "counts": dict(final.counts),
             "lut_at_reference": None if lut is None else lut["LUT"],
             "prune_seconds": result.seconds, "target_sparsity": flow.prune.target_sparsity,
@@ -438,6 +443,15 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path,
             "search": [r.search for r in result.steps if r.search],
             **({"verification": verify_bit_exact(model, data, board, flow, work / "verify")}
                if verify else {})}
+
+
+def with_distill(flow: Any, distill: float | None) -> Any:
+    """`flow` with prune.distill set to `distill` (None: the flow's own)."""
+    import dataclasses
+
+    if distill is None:
+        return flow
+    return flow.replace(prune=dataclasses.replace(flow.prune, distill=distill))
 
 
 def overshoot_targets(tp_report: Path, variant: str) -> dict[str, dict[int, float]]:
@@ -514,6 +528,8 @@ def main() -> None:
                              "--combine with TP_JSON)")
     parser.add_argument("--at-variant", choices=VARIANT_NAMES, default="tp-round8",
                         help="with --aligned-at-tp: the variant whose landing sparsity to take")
+    parser.add_argument("--distill", type=float, default=None,
+                        help="prune.distill for every flow, on both sides (default: the flow's)")
     args = parser.parse_args()
     console = Console(width=200)
     if args.combine:
@@ -527,8 +543,10 @@ def main() -> None:
     overshoot = (overshoot_targets(args.aligned_at_tp, args.at_variant) if args.aligned_at_tp
                  else None)
     report: dict[str, Any] = {"benchmark": "pruning_torch_pruning", "families": []}
+    if args.distill is not None:
+        report["distill"] = args.distill
     for path in args.flows:
-        flow = load_flow(ROOT / path)
+        flow = with_distill(load_flow(ROOT / path), args.distill)
         board = flow_board(flow, load_board(flow.board))
         family: dict[str, Any] = {"flow": flow.name, "board": board.name, "rows": []}
         report["families"].append(family)
