@@ -105,15 +105,20 @@ def tp_rows(tp_json: Path, variant: str) -> dict[str, dict[int, dict[str, Any]]]
             if variant in row:
                 rows.setdefault(family["flow"], {})[row["seed"]] = {
                     **{k: row[variant][k] for k in TP_KEYS}, "machine": row.get("machine"),
-                    "unpruned_accuracy": row.get("unpruned_accuracy")}
+                    "unpruned_accuracy": row.get("unpruned_accuracy"),
+                    "held_out": row[variant].get("held_out")}
     return rows
 
 
 def compare(tp: dict[str, Any], codesign: dict[str, Any]) -> dict[str, Any]:
-    """The per-seed verdict figures of one row."""
+    """The per-seed verdict figures of one row (top-1 on the held-out test samples too, where
+    both sides measured it)."""
+    held = [side.get("held_out") for side in (tp, codesign)]
     return {"same_unpruned_model": tp["unpruned_accuracy"] == codesign["unpruned_accuracy"],
             "fps_ratio": codesign["fps"] / tp["fps"] if tp["fps"] else None,
             "accuracy_points": 100 * (codesign["accuracy"] - tp["accuracy"]),
+            "held_out_points": (100 * (held[1]["accuracy"] - held[0]["accuracy"])
+                                if all(held) else None),
             "sparsity_gap_points": 100 * (codesign["macs_reduction"] - tp["macs_reduction"])}
 
 
@@ -121,10 +126,13 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians over a flow's seeds and whether they meet the goal."""
     ratios = [r["fps_ratio"] for r in rows if r["fps_ratio"] is not None]
     points = [r["accuracy_points"] for r in rows]
+    held = [r.get("held_out_points") for r in rows]
     median_ratio = statistics.median(ratios) if ratios else None
     median_points = statistics.median(points) if points else None
     return {"seeds": len(rows), "median_fps_ratio": median_ratio,
             "median_accuracy_points": median_points,
+            "median_held_out_points": (statistics.median(held) if held and None not in held
+                                       else None),
             "faster_seeds": sum(r > 1.0 for r in ratios),
             "max_sparsity_gap_points": max((abs(r["sparsity_gap_points"]) for r in rows),
                                            default=None),
@@ -135,10 +143,21 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                          and median_points >= 0)}
 
 
-def combine(parts: list[Path]) -> dict[str, Any]:
+def held_out_goal(s: dict[str, Any]) -> bool | None:
+    """The goal with top-1 on the held-out test samples instead (None: not measured)."""
+    if s["median_held_out_points"] is None or s["median_fps_ratio"] is None:
+        return None
+    return s["median_fps_ratio"] >= GOAL_FPS and s["median_held_out_points"] >= 0
+
+
+def combine(parts: list[Path], tp_json: Path | None = None) -> dict[str, Any]:
     """One report from runs of separate flows or seeds (a later part's row replaces an
-    earlier one of the same flow and seed)."""
+    earlier one of the same flow and seed). With `tp_json`, Torch-Pruning's rows come from
+    there instead (e.g. a re-run that measured more): they must be the same cuts, the same
+    counts at the same sparsity and top-1 on the flow's test set, or the combine is refused."""
     reports = [json.loads(part.read_text()) for part in parts]
+    if tp_json is not None:
+        reports = [refresh_tp(report, tp_json) for report in reports]
     families: dict[str, dict[str, Any]] = {}
     for report in reports:
         for family in report["families"]:
@@ -153,6 +172,25 @@ def combine(parts: list[Path]) -> dict[str, Any]:
     return {**{k: v for k, v in reports[0].items() if k != "families"},
             "tp_json": tp_jsons[0] if len(tp_jsons) == 1 else tp_jsons,
             "families": list(families.values())}
+
+
+def refresh_tp(report: dict[str, Any], tp_json: Path) -> dict[str, Any]:
+    """`report` with each row's Torch-Pruning side (its variant's) read from `tp_json`, which
+    must hold the same cut (see combine)."""
+    variant = report["variant"]
+    found = tp_rows(tp_json, variant)
+    for family in report["families"]:
+        for row in family["rows"]:
+            new = found.get(family["flow"], {}).get(row["seed"])
+            if new is None:
+                raise SystemExit(f"{tp_json} has no {variant} row for {family['flow']} seed "
+                                 f"{row['seed']}")
+            old = row["tp"]
+            if any(new[k] != old[k] for k in ("macs_reduction", "counts", "accuracy")):
+                raise SystemExit(f"{tp_json}'s {family['flow']} seed {row['seed']} is another "
+                                 f"cut or model than {report['tp_json']}'s: re-run codesign's side")
+            row["tp"] = new
+    return {**report, "tp_json": tp_json.name}
 
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
@@ -190,6 +228,10 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     return report
 
 
+def held_out_samples(family: dict[str, Any]) -> int:
+    return family["rows"][0]["codesign"]["held_out"]["samples"]
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     """Per flow: FPS within the caps per seed (Torch-Pruning beside codesign, each bar labelled
     with its MACs removed), and top-1 per seed."""
@@ -216,8 +258,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
         fps_ax.set_title(f"{family['flow']} on {family['board']}: FPS within the caps "
                          f"(labels: MACs removed); median x{s['median_fps_ratio']:.2f}",
                          fontsize=9)
-        acc_ax.set_title(f"top-1; codesign minus TP median {s['median_accuracy_points']:+.2f} pt",
-                         fontsize=9)
+        held = ("" if s.get("median_held_out_points") is None else
+                f"; on {held_out_samples(family):,} held-out samples "
+                f"{s['median_held_out_points']:+.2f} pt")
+        acc_ax.set_title(f"top-1 on the flow's test set; codesign minus TP median "
+                         f"{s['median_accuracy_points']:+.2f} pt{held}", fontsize=9)
         tops = [100 * r[side]["accuracy"] for r in family["rows"] for side in ("tp", "codesign")]
         acc_ax.set_ylim(min(tops) - 2, max(tops) + 1)
         fps_ax.set_ylim(0, 1.12 * max(r[side]["fps"] for r in family["rows"]
@@ -238,7 +283,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                         f"(codesign's max_overshoot {report['max_overshoot']})")
     for col in ("flow", "seed", "TP MACs -", "codesign MACs -", "TP counts", "codesign counts",
                 "TP FPS", "codesign FPS", "codesign / TP", "TP top-1", "codesign top-1",
-                "codesign - TP pt", "bit-exact"):
+                "codesign - TP pt", "held-out: codesign - TP pt", "bit-exact"):
         table.add_column(col)
     for family in report["families"]:
         for r in family["rows"]:
@@ -250,6 +295,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                           f"{tp['fps']:,.0f}", f"{ours['fps']:,.0f}", f"x{r['fps_ratio']:.2f}",
                           f"{100 * tp['accuracy']:.2f}", f"{100 * ours['accuracy']:.2f}",
                           f"{r['accuracy_points']:+.2f}",
+                          "-" if r.get("held_out_points") is None
+                          else f"{r['held_out_points']:+.2f}",
                           "yes" if ours["verification"]["passed"] else "NO")
     console.print(table)
     for family in report["families"]:
@@ -259,6 +306,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                       f"{s['median_accuracy_points']:+.2f} pt, sparsities at most "
                       f"{s['max_sparsity_gap_points']:.1f} pt apart; goal (x{GOAL_FPS} at no "
                       f"worse top-1) {'met' if s['goal_met'] else 'NOT met'}")
+        if s.get("median_held_out_points") is not None:
+            console.print(f"  on the {held_out_samples(family)} held-out test samples: top-1 "
+                          f"codesign minus TP {s['median_held_out_points']:+.2f} pt (median); "
+                          f"goal {'met' if held_out_goal(s) else 'NOT met'}")
 
 
 def main() -> None:
@@ -278,7 +329,7 @@ def main() -> None:
     args = parser.parse_args()
     console = Console(width=200)
     if args.combine:
-        report = combine(args.combine)
+        report = combine(args.combine, args.tp)
         write_json(args.out, report)
     else:
         if args.tp is None or not args.flows:
