@@ -18,7 +18,10 @@ unpruned model as benchmarks/pruning_families.py: same flow, same seed):
    folding; Torch-Pruning takes one value for all layers, so the largest group granularity),
    and global pruning with `round_to` 8 and the flow's `max_layer_sparsity` as its
    `max_pruning_ratio` (`tp-global8`: its normalized Taylor scores ranked across groups, so
-   the layers lose different shares and the cut lands near the asked sparsity);
+   the layers lose different shares and the cut lands near the asked sparsity); all three
+   rank channels by Taylor importance (codesign's flows' criterion), and `tp-magnitude8` is
+   local `round_to` 8 by the L2 norm of the weights (MagnitudeImportance), the other ranking
+   the issue names: the same counts as tp-round8, other channels;
 3. FINN's estimates on the flow's board (FPS within the caps as built, LUT at the unpruned best
    FPS), accuracy, and bit-exact verification, beside the aligned run's figures read from the
    families benchmark's JSON;
@@ -211,7 +214,7 @@ import statistics
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.table import Table
@@ -226,27 +229,41 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FLOWS = ("flows/resnet8_w4a4_fashion_pruned.yaml", "flows/dscnn_w4a4_fashion_pruned.yaml")
 RATIO_GRID = 256
-# (name, round_to: 8 or the board's lanes, global ranking): Torch-Pruning's local pruning moves
-# every group by the same ratio, so with `round_to` it lands on few sparsities; its global
+# Torch-Pruning's local pruning moves every group by the same ratio, so with `round_to` it
+# lands on few sparsities (the same counts whichever importance ranks the channels); its global
 # pruning ranks all groups' channels together (normalized Taylor scores, capped per layer by
 # `max_pruning_ratio`, the flow's max_layer_sparsity where it has one) and lands nearer the
 # target, up to where its channel ratio stops buying MACs (ResNet-8: about 70 %). A flow's
 # prune.layer_max_sparsity goes to its `pruning_ratio_dict`: those layers are cut by exactly
 # that ratio (their own scope), where codesign's cap is an upper bound
-VARIANTS = (("tp-round8", 8, False), ("tp-lanes", "lanes", False), ("tp-global8", 8, True))
-VARIANT_NAMES = tuple(name for name, _, _ in VARIANTS)
+
+
+class Variant(NamedTuple):
+    """One way a user runs Torch-Pruning."""
+
+    name: str
+    round_to: int | str  # 8, or "lanes": the board's lane granularity
+    global_pruning: bool
+    importance: str  # "taylor" (GroupTaylorImportance) or "magnitude" (its L2 norm of weights)
+
+
+VARIANTS = (Variant("tp-round8", 8, False, "taylor"), Variant("tp-lanes", "lanes", False, "taylor"),
+            Variant("tp-global8", 8, True, "taylor"),
+            Variant("tp-magnitude8", 8, False, "magnitude"))
+VARIANT_NAMES = tuple(v.name for v in VARIANTS)
 # the row key of codesign's schedule re-run at the sparsity a variant landed on (--aligned-at-tp)
 AT_KEYS = {"tp-round8": "aligned_at_tp", "tp-lanes": "aligned_at_tp",
-           "tp-global8": "aligned_at_tp-global8"}
+           "tp-global8": "aligned_at_tp-global8", "tp-magnitude8": "aligned_at_tp"}
 
 
 def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
             global_pruning: bool = False, max_ratio: float = 1.0,
             layer_ratios: dict[str, float] | None = None,
-            batches: int = 8) -> dict[str, list[int]]:
-    """The channels Torch-Pruning's MetaPruner (Taylor; local, or global with `max_ratio` per
-    layer) keeps in each codesign group; `layer_ratios` (layer name -> ratio) become its
-    `pruning_ratio_dict`, which cuts those layers by exactly that ratio in their own scope."""
+            batches: int = 8, importance: str = "taylor") -> dict[str, list[int]]:
+    """The channels Torch-Pruning's MetaPruner (`importance` taylor or magnitude; local, or
+    global with `max_ratio` per layer) keeps in each codesign group; `layer_ratios` (layer name
+    -> ratio) become its `pruning_ratio_dict`, which cuts those layers by exactly that ratio in
+    their own scope."""
     import torch
     import torch_pruning as tp
 
@@ -263,7 +280,9 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
     example = torch.as_tensor(data.x_train[:1]).float()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pruner = tp.pruner.MetaPruner(model, example, importance=tp.importance.TaylorImportance(),
+        scorer = (tp.importance.TaylorImportance() if importance == "taylor"
+                  else tp.importance.MagnitudeImportance(p=2))
+        pruner = tp.pruner.MetaPruner(model, example, importance=scorer,
                                       pruning_ratio=ratio, round_to=round_to,
                                       global_pruning=global_pruning,
                                       max_pruning_ratio=max_ratio, ignored_layers=[last],
@@ -271,7 +290,7 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
         model.zero_grad()
         gen = torch.Generator().manual_seed(0)
         order = torch.randperm(len(data.x_train), generator=gen)
-        for b in range(batches):
+        for b in range(batches if importance == "taylor" else 0):  # Taylor scores need gradients
             idx = order[b * 64:(b + 1) * 64].numpy()
             x = torch.as_tensor(data.x_train[idx]).float()
             y = torch.as_tensor(data.y_train[idx]).long()
@@ -292,7 +311,7 @@ def tp_keep(model: Any, data: Any, ratio: float, round_to: int | None,
 
 def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float, round_to: int | None,
                     global_pruning: bool = False, max_ratio: float = 1.0,
-                    layer_ratios: dict[str, float] | None = None
+                    layer_ratios: dict[str, float] | None = None, importance: str = "taylor"
                     ) -> tuple[dict[str, list[int]], float]:
     """Torch-Pruning's keep sets at the smallest ratio on the grid whose cut removes at least
     `goal` of the unpruned MACs (`macs0`), and the sparsity that cut reaches; when no ratio the
@@ -310,7 +329,7 @@ def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float, round_to: in
     while lo <= hi:
         mid = (lo + hi) // 2
         keep = tp_keep(model, data, mid / RATIO_GRID, round_to, global_pruning, max_ratio,
-                       layer_ratios)
+                       layer_ratios, importance=importance)
         sparsity = reached(keep)
         if sparsity > deepest[1]:
             deepest = (keep, sparsity)
@@ -322,8 +341,10 @@ def cut_to_sparsity(model: Any, data: Any, macs0: int, goal: float, round_to: in
 
 
 def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
-                round_to: int | None, global_pruning: bool, reference_fps: float, seed: int,
+                variant: Variant, round_to: int, reference_fps: float, seed: int,
                 work: Path) -> dict[str, Any]:
+    """`variant` of Torch-Pruning (`round_to`: its value on this board) on a copy of the
+    unpruned `model`: the flow's steps towards `target`, the same fine-tunes, FINN's estimates."""
     from pruning import held_out_accuracy, verify_bit_exact
 
     from codesign.prune import model_cost, prune_channels
@@ -333,6 +354,7 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
 
     settings = flow.prune
     teacher = unpruned_teacher(model, settings)  # the flow's recipe: distils where codesign does
+    global_pruning = variant.global_pruning
     max_ratio = settings.max_layer_sparsity if global_pruning else 1.0
     # a flow's per-layer caps as Torch-Pruning's per-layer ratios (exact, not caps)
     layer_ratios = dict(settings.layer_max_sparsity)
@@ -341,7 +363,7 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
     for step in range(1, settings.steps + 1):
         goal = 1.0 - (1.0 - target) ** (step / settings.steps)
         keep, sparsity = cut_to_sparsity(model, data, macs0, goal, round_to, global_pruning,
-                                         max_ratio, layer_ratios)
+                                         max_ratio, layer_ratios, variant.importance)
         prune_channels(model, keep, data.input_shape)
         finetune(model, data, flow.train, settings, settings.finetune_epochs, seed + step, False,
                  teacher)
@@ -352,6 +374,7 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
     point, _ = measure_hardware(model, data.input_shape, board, reference_fps, work / "hw")
     lut = point.resources_at_reference
     return {"round_to": round_to, "global_pruning": global_pruning,
+            "importance": variant.importance,
             "max_pruning_ratio": max_ratio, "steps": steps,
             "accuracy": evaluate(model, data.x_test, data.y_test),
             "held_out": held_out_accuracy(model, flow),
@@ -382,18 +405,20 @@ def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any], work: Pa
         "granularity": grain, "target_sparsity": target,
         "aligned": {k: aligned["aligned"][k] for k in ("accuracy", "fps", "macs_reduction",
                                                       "counts")}}
-    done: dict[tuple[int, bool], tuple[str, dict[str, Any]]] = {}
-    for name, round_to, global_pruning in VARIANTS:
+    done: dict[tuple[int, bool, str], tuple[str, dict[str, Any]]] = {}
+    for variant in VARIANTS:
+        name = variant.name
         if name not in variants:
             continue
-        round_to = max(grain.values()) if round_to == "lanes" else round_to
-        if (round_to, global_pruning) in done:  # the board's lanes are 8 too: the same run
-            same_as, result = done[round_to, global_pruning]
+        round_to = max(grain.values()) if variant.round_to == "lanes" else variant.round_to
+        run = (round_to, variant.global_pruning, variant.importance)
+        if run in done:  # the board's lanes are 8 too: the same run
+            same_as, result = done[run]
             row[name] = {**result, "same_as": same_as}
             continue
-        result = run_variant(copy.deepcopy(model), data, board, flow, target, round_to,
-                             global_pruning, point.fps, seed, work / name)
-        done[round_to, global_pruning] = (name, result)
+        result = run_variant(copy.deepcopy(model), data, board, flow, target, variant,
+                             round_to, point.fps, seed, work / name)
+        done[run] = (name, result)
         result["aligned_vs_fps"] = (aligned["aligned"]["fps"] / result["fps"]
                                     if result["fps"] else None)
         result["accuracy_vs_aligned_points"] = 100 * (result["accuracy"]
