@@ -384,8 +384,11 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
             "verification": verify_bit_exact(model, data, board, flow, work / "verify")}
 
 
-def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any], work: Path,
-             variants: tuple[str, ...] = VARIANT_NAMES) -> dict[str, Any]:
+def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any] | None, work: Path,
+             variants: tuple[str, ...] = VARIANT_NAMES, ask: float | None = None
+             ) -> dict[str, Any]:
+    """The variants on the seed's unpruned model, each asked for the aligned run's sparsity
+    (`aligned`, a families JSON row), or for `ask` (then no aligned figures)."""
     import copy
 
     from codesign.flow import train_flow_model
@@ -398,13 +401,14 @@ def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any], work: Pa
     model, data, _ = train_flow_model(flow, work, progress=False)
     point, profile = measure_hardware(model, data.input_shape, board, None, work / "unpruned")
     grain = granularity(channel_groups(model, data.input_shape), profile)
-    target = aligned["aligned"]["macs_reduction"]
+    target = aligned["aligned"]["macs_reduction"] if ask is None else ask
     row: dict[str, Any] = {
         "seed": seed, "unpruned_accuracy": evaluate(model, data.x_test, data.y_test),
-        "families_unpruned_accuracy": aligned["unpruned_accuracy"], "unpruned_fps": point.fps,
-        "granularity": grain, "target_sparsity": target,
-        "aligned": {k: aligned["aligned"][k] for k in ("accuracy", "fps", "macs_reduction",
-                                                      "counts")}}
+        "unpruned_fps": point.fps, "granularity": grain, "target_sparsity": target}
+    if ask is None:
+        row["families_unpruned_accuracy"] = aligned["unpruned_accuracy"]
+        row["aligned"] = {k: aligned["aligned"][k] for k in ("accuracy", "fps", "macs_reduction",
+                                                            "counts")}
     done: dict[tuple[int, bool, str], tuple[str, dict[str, Any]]] = {}
     for variant in VARIANTS:
         name = variant.name
@@ -419,10 +423,11 @@ def run_seed(flow: Any, board: Any, seed: int, aligned: dict[str, Any], work: Pa
         result = run_variant(copy.deepcopy(model), data, board, flow, target, variant,
                              round_to, point.fps, seed, work / name)
         done[run] = (name, result)
-        result["aligned_vs_fps"] = (aligned["aligned"]["fps"] / result["fps"]
-                                    if result["fps"] else None)
-        result["accuracy_vs_aligned_points"] = 100 * (result["accuracy"]
-                                                      - aligned["aligned"]["accuracy"])
+        if ask is None:
+            result["aligned_vs_fps"] = (aligned["aligned"]["fps"] / result["fps"]
+                                        if result["fps"] else None)
+            result["accuracy_vs_aligned_points"] = 100 * (result["accuracy"]
+                                                          - aligned["aligned"]["accuracy"])
         row[name] = result
     return row
 
@@ -555,6 +560,10 @@ def main() -> None:
                         help="with --aligned-at-tp: the variant whose landing sparsity to take")
     parser.add_argument("--distill", type=float, default=None,
                         help="prune.distill for every flow, on both sides (default: the flow's)")
+    parser.add_argument("--ask", type=float, default=None, metavar="SPARSITY",
+                        help="ask Torch-Pruning for this MAC sparsity instead of the aligned "
+                             "runs' (rows without aligned figures: for seeds the families JSON "
+                             "lacks, e.g. to then run benchmarks/pruning_same_sparsity.py)")
     args = parser.parse_args()
     console = Console(width=200)
     if args.combine:
@@ -576,7 +585,7 @@ def main() -> None:
         family: dict[str, Any] = {"flow": flow.name, "board": board.name, "rows": []}
         report["families"].append(family)
         for seed in args.seeds:
-            if seed not in families.get(flow.name, {}):
+            if args.ask is None and seed not in families.get(flow.name, {}):
                 console.print(f"{flow.name} seed {seed}: no aligned run in {args.families}")
                 continue
             target = None if overshoot is None else overshoot.get(flow.name, {}).get(seed)
@@ -592,8 +601,8 @@ def main() -> None:
                 elif args.aligned_here:
                     row = {"seed": seed, "aligned_here": aligned_here(flow, board, seed, Path(tmp))}
                 else:
-                    row = run_seed(flow, board, seed, families[flow.name][seed], Path(tmp),
-                                   tuple(args.variants))
+                    row = run_seed(flow, board, seed, families.get(flow.name, {}).get(seed),
+                                   Path(tmp), tuple(args.variants), args.ask)
                 # the CPU's math kernels train other weights: name the machine of every row
                 row["machine"] = machine()
                 family["rows"].append(row)
@@ -669,8 +678,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                 v, there = r[name], r.get(AT_KEYS[name])
                 table.add_row(family["flow"], str(r["seed"]), name, str(v["round_to"]),
                               f"{v['macs_reduction']:.1%}", f"{100 * v['accuracy']:.2f}",
+                              "-" if "aligned" not in r else
                               f"{v['accuracy_vs_aligned_points']:+.2f}", f"{v['fps']:,.0f}",
-                              f"{r['aligned']['fps']:,.0f}", ratio(v["aligned_vs_fps"]),
+                              "-" if "aligned" not in r else f"{r['aligned']['fps']:,.0f}",
+                              ratio(v.get("aligned_vs_fps")),
                               "-" if here is None else
                               f"{here['macs_reduction']:.1%}, {100 * here['accuracy']:.2f}, "
                               f"{here['fps']:,.0f}",
