@@ -659,7 +659,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
-    table = Table(title="codesign aligned vs Torch-Pruning (its Taylor policy, codesign's "
+    table = Table(title="codesign aligned vs Torch-Pruning (its policy, codesign's "
                         "surgery) at the same MAC sparsity, FPS within the same caps")
     for col in ("flow", "seed", "variant", "round_to", "MACs -", "top-1", "vs aligned pt",
                 "FPS", "aligned FPS", "aligned / TP", "same run: aligned MACs -, top-1, FPS",
