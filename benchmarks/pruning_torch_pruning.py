@@ -38,7 +38,7 @@ unpruned model as benchmarks/pruning_families.py: same flow, same seed):
 
 Usage: python3 benchmarks/pruning_torch_pruning.py [--families benchmarks/results/pruning_families.json]
        [--flows flows/a.yaml ...] [--seeds 0 1 2] [--variants tp-round8 tp-global8 ...]
-       [--out benchmarks/results/pruning_torch_pruning.json]
+       [--ask SPARSITY] [--distill W] [--out benchmarks/results/pruning_torch_pruning.json]
        python3 benchmarks/pruning_torch_pruning.py --aligned-here [--flows ...] [--seeds ...] --out x.json
        python3 benchmarks/pruning_torch_pruning.py --aligned-at-tp tp.json [--at-variant tp-global8]
          [--flows ...] --out y.json
@@ -48,6 +48,15 @@ Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 
 AMD EPYC with AVX512 (4 Dec 2026, 1 thread per process, two processes). This machine's kernels
 train other weights than the AVX2 EPYC's of pruning_families_epyc.json.
+- pruning_torch_pruning_heldout_avx512.json (4-5 Dec 2026 22:44-00:10, at 618231a-76e8131):
+  ResNet-8 tp-round8 and tp-magnitude8 on seeds 0-7 (seeds 0-4 asked for the AVX2 families
+  JSON's sparsities as in the first pass, 5-7 `--ask 0.66`), DS-CNN / KV260 tp-round8 and
+  tp-global8 on seeds 0-4 (against pruning_families_kv260_avx512.json), each with top-1 on the
+  8,000 held-out test images. Every row that ran before reproduced its cut, counts and top-1
+  exactly. Both ResNet-8 rankings cut 8-8-16-16-40-40 (71.3 %, 21,259 FPS; seed 1 74.7 %,
+  28,345). Held-out top-1, round8 / magnitude8: 81.9 / 82.0, 80.5 / 81.6, 82.2 / 82.5, 83.4 /
+  82.8, 83.3 / 83.3, 82.4 / 82.3, 81.7 / 82.6, 81.4 / 82.4 % (magnitude higher on 6 of 8).
+  Bit-exact on every model.
 - pruning_torch_pruning_avx512.json, the comparison at one sparsity, same machine:
   - aligned = codesign's schedule run here (--aligned-here, at 36df9a7);
   - tp-global8 is asked for that run's sparsity (--families with those rows, --variants
