@@ -225,10 +225,24 @@ def refresh_tp(report: dict[str, Any], tp_json: Path, variant: str) -> dict[str,
     return {**report, "tp_json": tp_json.name, "variant": variant}
 
 
+def layer_caps(items: list[str]) -> dict[str, float]:
+    """NAME=RATIO items as prune.layer_max_sparsity."""
+    caps = {}
+    for item in items:
+        name, _, ratio = item.partition("=")
+        try:
+            caps[name] = float(ratio)
+        except ValueError:
+            raise SystemExit(f"--layer-cap {item!r}: give NAME=RATIO, e.g. stem.0=0.5") from None
+    return caps
+
+
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     args.variant = args.variant or "tp-global8"
     found = tp_rows(args.tp, args.variant)
     overrides = {"max_overshoot": args.max_overshoot, "fold_shapes": args.fold_shapes}
+    if args.layer_cap:  # prune.layer_max_sparsity for codesign's side, e.g. stem.0=0.5
+        overrides["layer_max_sparsity"] = layer_caps(args.layer_cap)
     report: dict[str, Any] = {"benchmark": "pruning_same_sparsity", "tp_json": args.tp.name,
                               "variant": args.variant, **overrides, "families": []}
     if args.distill is not None:
@@ -358,6 +372,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--max-overshoot", type=float, default=0.01)
     parser.add_argument("--fold-shapes", type=int, default=32)
+    parser.add_argument("--layer-cap", nargs="+", default=None, metavar="NAME=RATIO",
+                        help="codesign's prune.layer_max_sparsity (default: the flow's), "
+                             "e.g. stem.0=0.5")
     parser.add_argument("--distill", type=float, default=None,
                         help="codesign's prune.distill (default: the flow's); the TP JSON's rows "
                              "say whether Torch-Pruning's fine-tunes distilled too")
