@@ -99,7 +99,16 @@ codesign lands 0.8-1.5 pt deeper than TP's 71.3 % on ResNet-8 (the step to 25,51
 about 72 %), and its shapes cut the stem's residual stream to 4 of 16 channels on every seed
 and the second stage's to 8 of 32 on 5 of 8 (4-12-28-8-40-64). With `max_layer_sparsity` 0.5
 (ad hoc, seeds 5 and 0, not shipped) it cuts 8-8-16-20-32-40 on both instead: 71.4 %, 22,676
-FPS (x1.07), held out +0.05 / +0.79 pt: the accuracy comes back and the FPS goal goes."""
+FPS (x1.07), held out +0.05 / +0.79 pt: the accuracy comes back and the FPS goal goes.
+Capping only the stem's stream (`--layer-cap stem.0=0.5`, 4-5 Dec 2026 00:36-01:28 at
+a5a8cce-d0c3a1f; ad hoc, no shipped flow sets it; seeds 2/5 ran with the same cap in a flow
+copy): the allocation takes blocks.0.conv1 to 4 instead (8-4-32-8-48-48, 8-8-24-8-24-56,
+8-4-28-8-40-64, 8-4-20-20-32-56 twice, 12-4-12-28-24-56, 8-4-24-16-32-56 twice; 71.6-72.1 %,
+seed 1 74.8 %), x1.19 / 1.00 / 1.20 / 1.14 / 1.14 / 1.14 / 1.14 / 1.14 (median x1.14), top-1
+codesign minus tp-round8 +0.10 pt median on the flow's test set, +0.12 held out (0.00 / +1.15
+/ -0.15 / -0.77 / -0.24 / +0.24 / +1.31 / +0.62): met on both measures
+(pruning_same_sparsity_round8_stemcap_heldout_avx512.json); against tp-magnitude8 -0.43 / -0.15
+pt, not met (..._magnitude8_stemcap_heldout_avx512.json). Bit-exact 8/8."""
 
 from __future__ import annotations
 
