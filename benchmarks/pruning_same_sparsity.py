@@ -101,7 +101,7 @@ and the second stage's to 8 of 32 on 5 of 8 (4-12-28-8-40-64). With `max_layer_s
 (ad hoc, seeds 5 and 0, not shipped) it cuts 8-8-16-20-32-40 on both instead: 71.4 %, 22,676
 FPS (x1.07), held out +0.05 / +0.79 pt: the accuracy comes back and the FPS goal goes.
 Capping only the stem's stream (`--layer-cap stem.0=0.5`, 4-5 Dec 2026 00:36-01:28 at
-a5a8cce-d0c3a1f; ad hoc, no shipped flow sets it; seeds 2/5 ran with the same cap in a flow
+a5a8cce and d131856; ad hoc, no shipped flow sets it; seeds 2/5 ran with the same cap in a flow
 copy): the allocation takes blocks.0.conv1 to 4 instead (8-4-32-8-48-48, 8-8-24-8-24-56,
 8-4-28-8-40-64, 8-4-20-20-32-56 twice, 12-4-12-28-24-56, 8-4-24-16-32-56 twice; 71.6-72.1 %,
 seed 1 74.8 %), x1.19 / 1.00 / 1.20 / 1.14 / 1.14 / 1.14 / 1.14 / 1.14 (median x1.14), top-1
