@@ -234,7 +234,7 @@ def refresh_tp(report: dict[str, Any], tp_json: Path, variant: str) -> dict[str,
     return {**report, "tp_json": tp_json.name, "variant": variant}
 
 
-def layer_caps(items: list[str]) -> dict[str, float]:
+def parse_layer_caps(items: list[str]) -> dict[str, float]:
     """NAME=RATIO items as prune.layer_max_sparsity."""
     caps = {}
     for item in items:
@@ -251,7 +251,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     found = tp_rows(args.tp, args.variant)
     overrides = {"max_overshoot": args.max_overshoot, "fold_shapes": args.fold_shapes}
     if args.layer_cap:  # prune.layer_max_sparsity for codesign's side, e.g. stem.0=0.5
-        overrides["layer_max_sparsity"] = layer_caps(args.layer_cap)
+        overrides["layer_max_sparsity"] = parse_layer_caps(args.layer_cap)
     report: dict[str, Any] = {"benchmark": "pruning_same_sparsity", "tp_json": args.tp.name,
                               "variant": args.variant, **overrides, "families": []}
     if args.distill is not None:
