@@ -126,7 +126,7 @@ from rich.table import Table
 
 from codesign.atomic import write_json
 from codesign.boards import load_board
-from codesign.config import load_flow
+from codesign.config import PRUNE_CRITERIA, load_flow
 from codesign.flow.run import flow_board
 from codesign.train import machine
 
@@ -250,6 +250,8 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     overrides = {"max_overshoot": args.max_overshoot, "fold_shapes": args.fold_shapes}
     if args.layer_cap:  # prune.layer_max_sparsity for codesign's side, e.g. stem.0=0.5
         overrides["layer_max_sparsity"] = parse_layer_caps(args.layer_cap)
+    if args.criterion:  # codesign's channel ranking, e.g. l2 against TP's magnitude ranking
+        overrides["criterion"] = args.criterion
     report: dict[str, Any] = {"benchmark": "pruning_same_sparsity", "tp_json": args.tp.name,
                               "variant": args.variant, **overrides, "families": []}
     if args.distill is not None:
@@ -383,6 +385,8 @@ def main() -> None:
     parser.add_argument("--layer-cap", nargs="+", default=None, metavar="NAME=RATIO",
                         help="codesign's prune.layer_max_sparsity (default: the flow's), "
                              "e.g. stem.0=0.5")
+    parser.add_argument("--criterion", choices=PRUNE_CRITERIA, default=None,
+                        help="codesign's prune.criterion (default: the flow's)")
     parser.add_argument("--distill", type=float, default=None,
                         help="codesign's prune.distill (default: the flow's); the TP JSON's rows "
                              "say whether Torch-Pruning's fine-tunes distilled too")
