@@ -170,6 +170,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "median_accuracy_points": median_points,
             "median_held_out_points": (statistics.median(held) if held and None not in held
                                        else None),
+            "held_out_interval": (paired_interval(held) if held and None not in held else None),
             "faster_seeds": sum(r > 1.0 for r in ratios),
             "max_sparsity_gap_points": max((abs(r["sparsity_gap_points"]) for r in rows),
                                            default=None),
@@ -177,6 +178,20 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             # both sides pruned one unpruned model (same flow, seed and machine kind)
             "same_unpruned_models": all(r["same_unpruned_model"] for r in rows),
             "goal_met": meets_goal(median_ratio, median_points)}
+
+
+def paired_interval(points: list[float], level: float = 0.95) -> dict[str, float] | None:
+    """Mean of the per-seed differences (codesign minus TP, one unpruned model each) and its
+    two-sided Student-t interval: how far the seeds' draw leaves the true difference open.
+    None below two seeds."""
+    from scipy import stats
+
+    if len(points) < 2:
+        return None
+    mean = statistics.fmean(points)
+    half = (stats.t.ppf(0.5 + level / 2, len(points) - 1) * statistics.stdev(points)
+            / len(points) ** 0.5)
+    return {"level": level, "mean": mean, "low": mean - half, "high": mean + half}
 
 
 def meets_goal(median_ratio: float | None, median_points: float | None) -> bool:
@@ -370,6 +385,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
             console.print(f"  on the {held_out_samples(family)} held-out test samples: top-1 "
                           f"codesign minus TP {s['median_held_out_points']:+.2f} pt (median); "
                           f"goal {'met' if met else 'NOT met'}")
+        if s.get("held_out_interval") is not None:
+            i = s["held_out_interval"]
+            console.print(f"  held-out codesign minus TP over seeds: mean {i['mean']:+.2f} pt, "
+                          f"{i['level']:.0%} interval {i['low']:+.2f} .. {i['high']:+.2f} pt")
 
 
 def main() -> None:
