@@ -108,7 +108,27 @@ seed 1 74.8 %), x1.19 / 1.00 / 1.20 / 1.14 / 1.14 / 1.14 / 1.14 / 1.14 (median x
 codesign minus tp-round8 +0.10 pt median on the flow's test set, +0.12 held out (0.00 / +1.15
 / -0.15 / -0.77 / -0.24 / +0.24 / +1.31 / +0.62): met on both measures
 (pruning_same_sparsity_round8_stemcap_heldout_avx512.json); against tp-magnitude8 -0.43 / -0.15
-pt, not met (..._magnitude8_stemcap_heldout_avx512.json). Bit-exact 8/8."""
+pt, not met (..._magnitude8_stemcap_heldout_avx512.json). Bit-exact 8/8.
+The shipped ResNet-8 flow sets that cap since 5 Dec 2026 (benchmarks/pruning_families.py re-run
+on it), so the stemcap rows are the shipped flow's.
+
+The summary also gives the mean of the per-seed held-out differences with a 95 % Student-t
+interval (`held_out_interval`), since 8 seeds leave the sign of a 0.1-0.3 pt difference open:
+codesign minus tp-round8 +0.27 pt (-0.33 .. +0.87) with the cap, +0.01 (-0.66 .. +0.69)
+without; minus tp-magnitude8 -0.08 (-0.34 .. +0.17) with the cap, -0.34 (-0.73 .. +0.05)
+without.
+
+`--criterion l2` ranks codesign's channels by the L2 norm of their quantized weights, as
+TP's magnitude ranking does with its float weights (5 Dec 2026 01:55-03:24 at 5e19bf9, AVX512
+EPYC, 1 thread per process, 2 processes; with `--layer-cap stem.0=0.5`,
+pruning_same_sparsity_{magnitude8,round8}_l2_stemcap_heldout_avx512.json): counts
+8-4-32-8-56-40, 8-12-32-4-8-64, 8-4-28-12-48-40, 8-4-32-12-40-40 three times, 8-4-28-12-48-40,
+8-4-32-8-56-40 (71.7-72.2 %, seed 1 74.8 %), x1.14 / 1.00 / 1.14 / 1.20 / 1.20 / 1.20 / 1.14 /
+1.14 (median x1.14), bit-exact 8/8. Minus tp-magnitude8: -0.22 pt median on the flow's test
+set, held out +0.21 / -0.12 / -0.05 / -0.14 / -0.19 / +0.06 / -0.36 / -0.41 (median -0.13,
+mean -0.13, -0.30 .. +0.05): not met, and no better than Taylor's -0.15. Minus tp-round8 +0.40 /
++0.26 pt (met). Without the cap, l2 lost -1.51 / -0.40 pt held out to tp-magnitude8 on seeds 0
+and 1 (Taylor: +0.04 / +0.14) and was stopped there. The flows keep Taylor."""
 
 from __future__ import annotations
 
