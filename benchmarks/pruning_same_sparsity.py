@@ -110,7 +110,11 @@ codesign minus tp-round8 +0.10 pt median on the flow's test set, +0.12 held out 
 (pruning_same_sparsity_round8_stemcap_heldout_avx512.json); against tp-magnitude8 -0.43 / -0.15
 pt, not met (..._magnitude8_stemcap_heldout_avx512.json). Bit-exact 8/8.
 The shipped ResNet-8 flow sets that cap since 5 Dec 2026 (benchmarks/pruning_families.py re-run
-on it), so the stemcap rows are the shipped flow's.
+on it), so the stemcap rows are the shipped flow's. Against tp-global8 the capped flow (5 Dec
+2026 03:02-04:03 at 76424c8; pruning_same_sparsity_global8_stemcap_avx512.json) cuts
+8-4-28-12-40-56, 8-8-24-16-24-64, 8-8-28-8-40-56, 8-12-20-12-24-64, 8-8-20-20-24-64 at 68.1-70.6
+%: x1.07 / 1.00 / 1.00 / 1.00 / 1.00 (median x1.00, the plateau above), top-1 +1.70 / +0.10 /
++0.25 / +0.80 / +1.05 pt (median +0.80; TP's rows have no held-out figures). Bit-exact 5/5.
 
 The summary also gives the mean of the per-seed held-out differences with a 95 % Student-t
 interval (`held_out_interval`), since 8 seeds leave the sign of a 0.1-0.3 pt difference open:
