@@ -111,10 +111,11 @@ codesign minus tp-round8 +0.10 pt median on the flow's test set, +0.12 held out 
 pt, not met (..._magnitude8_stemcap_heldout_avx512.json). Bit-exact 8/8.
 The shipped ResNet-8 flow sets that cap since 5 Dec 2026 (benchmarks/pruning_families.py re-run
 on it), so the stemcap rows are the shipped flow's. Against tp-global8 the capped flow (5 Dec
-2026 03:02-04:03 at 76424c8; pruning_same_sparsity_global8_stemcap_avx512.json) cuts
-8-4-28-12-40-56, 8-8-24-16-24-64, 8-8-28-8-40-56, 8-12-20-12-24-64, 8-8-20-20-24-64 at 68.1-70.6
-%: x1.07 / 1.00 / 1.00 / 1.00 / 1.00 (median x1.00, the plateau above), top-1 +1.70 / +0.10 /
-+0.25 / +0.80 / +1.05 pt (median +0.80; TP's rows have no held-out figures). Bit-exact 5/5.
+2026 03:02-04:03 at cb886da with the cap in the flow, as now;
+pruning_same_sparsity_global8_stemcap_avx512.json) cuts 8-4-28-12-40-56, 8-8-24-16-24-64,
+8-8-28-8-40-56, 8-12-20-12-24-64, 8-8-20-20-24-64 at 68.1-70.6 %: x1.07 / 1.00 / 1.00 / 1.00 /
+1.00 (median x1.00, the plateau above), top-1 +1.70 / +0.10 / +0.25 / +0.80 / +1.05 pt (median
++0.80; TP's rows have no held-out figures). Bit-exact 5/5.
 
 The summary also gives the mean of the per-seed held-out differences with a 95 % Student-t
 interval (`held_out_interval`), since 8 seeds leave the sign of a 0.1-0.3 pt difference open:
@@ -123,7 +124,7 @@ without; minus tp-magnitude8 -0.08 (-0.34 .. +0.17) with the cap, -0.34 (-0.73 .
 without.
 
 `--criterion l2` ranks codesign's channels by the L2 norm of their quantized weights, as
-TP's magnitude ranking does with its float weights (5 Dec 2026 01:55-03:24 at 5e19bf9, AVX512
+TP's magnitude ranking does with its float weights (5 Dec 2026 01:55-03:24 at cb886da, AVX512
 EPYC, 1 thread per process, 2 processes; with `--layer-cap stem.0=0.5`,
 pruning_same_sparsity_{magnitude8,round8}_l2_stemcap_heldout_avx512.json): counts
 8-4-32-8-56-40, 8-12-32-4-8-64, 8-4-28-12-48-40, 8-4-32-12-40-40 three times, 8-4-28-12-48-40,
