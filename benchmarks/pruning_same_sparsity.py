@@ -151,7 +151,8 @@ from rich.table import Table
 
 from codesign.atomic import write_json
 from codesign.boards import load_board
-from codesign.config import PRUNE_CRITERIA, load_flow
+from codesign.config import PRUNE_CRITERIA, layer_fractions, load_flow
+from codesign.errors import ConfigError
 from codesign.flow.run import flow_board
 from codesign.train import machine
 
@@ -189,13 +190,13 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ratios = [r["fps_ratio"] for r in rows if r["fps_ratio"] is not None]
     points = [r["accuracy_points"] for r in rows]
     held = [r.get("held_out_points") for r in rows]
+    held = held if held and None not in held else None  # every seed measured held out, or none
     median_ratio = statistics.median(ratios) if ratios else None
     median_points = statistics.median(points) if points else None
     return {"seeds": len(rows), "median_fps_ratio": median_ratio,
             "median_accuracy_points": median_points,
-            "median_held_out_points": (statistics.median(held) if held and None not in held
-                                       else None),
-            "held_out_interval": (paired_interval(held) if held and None not in held else None),
+            "median_held_out_points": statistics.median(held) if held else None,
+            "held_out_interval": paired_interval(held) if held else None,
             "faster_seeds": sum(r > 1.0 for r in ratios),
             "max_sparsity_gap_points": max((abs(r["sparsity_gap_points"]) for r in rows),
                                            default=None),
@@ -272,24 +273,15 @@ def refresh_tp(report: dict[str, Any], tp_json: Path, variant: str) -> dict[str,
     return {**report, "tp_json": tp_json.name, "variant": variant}
 
 
-def parse_layer_caps(items: list[str]) -> dict[str, float]:
-    """NAME=RATIO items as prune.layer_max_sparsity."""
-    caps = {}
-    for item in items:
-        name, _, ratio = item.partition("=")
-        try:
-            caps[name] = float(ratio)
-        except ValueError:
-            raise SystemExit(f"--layer-cap {item!r}: give NAME=RATIO, e.g. stem.0=0.5") from None
-    return caps
-
-
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     args.variant = args.variant or "tp-global8"
     found = tp_rows(args.tp, args.variant)
     overrides = {"max_overshoot": args.max_overshoot, "fold_shapes": args.fold_shapes}
     if args.layer_cap:  # prune.layer_max_sparsity for codesign's side, e.g. stem.0=0.5
-        overrides["layer_max_sparsity"] = parse_layer_caps(args.layer_cap)
+        try:
+            overrides["layer_max_sparsity"] = layer_fractions(args.layer_cap, "--layer-cap")
+        except ConfigError as exc:
+            raise SystemExit(str(exc)) from None
     if args.criterion:  # codesign's channel ranking, e.g. l2 against TP's magnitude ranking
         overrides["criterion"] = args.criterion
     report: dict[str, Any] = {"benchmark": "pruning_same_sparsity", "tp_json": args.tp.name,

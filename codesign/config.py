@@ -339,6 +339,27 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
     return next(((key, msg) for ok, key, msg in checks if not ok), None)
 
 
+def layer_fractions(pairs: list[str] | None, option: str = "--layer-max-sparsity"
+                    ) -> dict[str, float] | None:
+    """A command line's LAYER=FRACTION pairs (`option`'s) as prune.layer_max_sparsity's mapping
+    (None when not given); the values are checked with the flow, like the file's."""
+    if not pairs:
+        return None
+    fractions: dict[str, float] = {}
+    for pair in pairs:
+        name, _, value = pair.rpartition("=")
+        if name in fractions:
+            raise ConfigError(f"{option} names {name} twice ({name}="
+                              f"{fractions[name]:g} and {pair}): give each layer once")
+        try:
+            fractions[name] = float(value)
+        except ValueError:
+            name = ""
+        if not name:
+            raise ConfigError(f"{option} {pair!r}: give LAYER=FRACTION, e.g. stem.0=0.5") from None
+    return fractions
+
+
 def _layer_cap_checks(p: PruneConfig) -> tuple[tuple[bool, str, str], ...]:
     key = "prune.layer_max_sparsity"
     checks = []

@@ -21,7 +21,7 @@ from codesign.atomic import staged_directory
 from codesign.boards import list_boards, load_board
 from codesign.cli.boards_view import render_board_detail, render_board_table
 from codesign.cli.docker import docker_app
-from codesign.config import FlowConfig, FoldingConfig, SimulateConfig, load_flow
+from codesign.config import FlowConfig, FoldingConfig, SimulateConfig, layer_fractions, load_flow
 from codesign.errors import CodesignError, ConfigError, ToolchainMissing
 
 if TYPE_CHECKING:
@@ -127,30 +127,10 @@ def prune(
                         fold_shapes=fold_shapes, max_overshoot=max_overshoot,
                         fold_targets=fold_targets,
                         max_layer_sparsity=max_layer_sparsity,
-                        layer_max_sparsity=_layer_fractions(layer_max_sparsity))
+                        layer_max_sparsity=layer_fractions(layer_max_sparsity))
     if seed is not None:
         flow = flow.replace(seed=seed)
     _run_and_summarise(flow, board, out, quiet)
-
-
-def _layer_fractions(pairs: list[str] | None) -> dict[str, float] | None:
-    """--layer-max-sparsity's LAYER=FRACTION pairs as a mapping (None when not given)."""
-    if not pairs:
-        return None
-    fractions: dict[str, float] = {}
-    for pair in pairs:
-        name, _, value = pair.rpartition("=")
-        if name in fractions:
-            raise ConfigError(f"--layer-max-sparsity names {name} twice ({name}="
-                              f"{fractions[name]:g} and {pair}): give each layer once")
-        try:
-            fractions[name] = float(value)
-        except ValueError:
-            name = ""
-        if not name:
-            raise ConfigError(f"--layer-max-sparsity {pair!r}: give LAYER=FRACTION, e.g. "
-                              "stem.0=0.5") from None
-    return fractions
 
 
 @app.command()
