@@ -1,6 +1,11 @@
 """Channel importance criteria: one score per output channel of each group, higher = keep.
 
 - l1 / l2: norm of the channel's *quantized* weights (what the hardware would compute with);
+- group_l2: sum of squares of every quantized weight the channel touches, in each member of its
+  group: the rows that write it (producers, depthwise convs), the columns that read it (every
+  consumer's inputs; after a flatten, its H*W inputs) and the BatchNorm scales that carry it.
+  A channel nobody reads scores by its producers alone, however large their rows: the group-wide
+  magnitude Torch-Pruning ranks by (its MagnitudeImportance, p = 2), taken under quantization;
 - bn_scale: |gamma| of the BatchNorm that follows (Network Slimming's signal);
 - taylor: first-order Taylor estimate of the loss change when the channel is removed,
   |mean over the batch of sum over positions of activation * gradient|, taken at the BatchNorm
@@ -25,6 +30,7 @@ from codesign.errors import PruneError
 from codesign.prune.graph import ChannelGroup
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 Reduce = str | Callable[[np.ndarray], np.ndarray]
@@ -61,9 +67,39 @@ def _weight_norms(model: nn.Module, groups: Sequence[ChannelGroup], order: int, 
     scores = {}
     with torch.no_grad():
         for g in groups:
-            weights = [modules[m].quant_weight().value.detach().double() for m in g.members]
+            weights = [_quantized(modules[m]) for m in g.members]
             scores[g.name] = reduce_members(
                 g, [w.flatten(1).norm(p=order, dim=1).numpy() for w in weights], reduce)
+    return scores
+
+
+def _quantized(layer: nn.Module) -> torch.Tensor:
+    return layer.quant_weight().value.detach().double()
+
+
+def _input_columns(weight: torch.Tensor, channels: int) -> torch.Tensor:
+    """(channels, rest): a consumer's weights grouped by the input channel they read; a flatten
+    of (C, H, W) is channel-major, so channel c owns a linear layer's inputs c*H*W .. on."""
+    if weight.shape[1] % channels:
+        raise PruneError(f"a consumer weight of shape {tuple(weight.shape)} does not split into "
+                         f"{channels} input channels")
+    return weight.reshape(weight.shape[0], channels, -1).transpose(0, 1).flatten(1)
+
+
+def _group_l2(model: nn.Module, groups: Sequence[ChannelGroup], reduce: Reduce
+              ) -> dict[str, np.ndarray]:
+    import torch
+
+    modules = dict(model.named_modules())
+    scores = {}
+    with torch.no_grad():
+        for g in groups:
+            rows = [_quantized(modules[m]).flatten(1) for m in g.members]
+            columns = [_input_columns(_quantized(modules[c]), g.channels) for c in g.consumers]
+            scales = [modules[b].weight.detach().double()[:, None] for b in g.batchnorms
+                      if modules[b].weight is not None]
+            scores[g.name] = reduce_members(
+                g, [t.pow(2).sum(1).numpy() for t in rows + columns + scales], reduce)
     return scores
 
 
@@ -159,6 +195,8 @@ def channel_importance(model: nn.Module, groups: Sequence[ChannelGroup], criteri
         return _weight_norms(model, groups, 1, reduce)
     if criterion == "l2":
         return _weight_norms(model, groups, 2, reduce)
+    if criterion == "group_l2":
+        return _group_l2(model, groups, reduce)
     if criterion == "bn_scale":
         return _bn_scales(model, groups, reduce)
     if criterion == "taylor":

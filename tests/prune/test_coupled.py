@@ -14,6 +14,7 @@ from torch import nn
 from codesign.errors import PruneError
 from codesign.models.resnet import BasicBlock
 from codesign.prune import (
+    CRITERIA,
     channel_counts,
     channel_groups,
     channel_importance,
@@ -172,7 +173,7 @@ def test_every_criterion_scores_a_group_by_reducing_its_members(family: str) -> 
     groups = channel_groups(model, shape)
     modules = dict(model.named_modules())
     data = (torch.randint(0, 256, (32, *shape)).float().numpy(), (torch.arange(32) % 10).numpy())
-    for criterion in ("l1", "l2", "bn_scale", "taylor"):
+    for criterion in CRITERIA:
         scores = channel_importance(model, groups, criterion, data, batches=2, batch_size=16)
         assert all(scores[g.name].shape == (g.channels,) and np.isfinite(scores[g.name]).all()
                    and scores[g.name].max() > 0 for g in groups), criterion
@@ -181,6 +182,13 @@ def test_every_criterion_scores_a_group_by_reducing_its_members(family: str) -> 
         norms = [modules[m].quant_weight().value.detach().double().flatten(1).abs().sum(1)
                  for m in g.members]
         assert np.allclose(l1[g.name], torch.stack(norms).sum(0).numpy())
+    # every quantized weight and scale of a group belongs to exactly one of its channels
+    group_l2 = channel_importance(model, groups, "group_l2", reduce="sum")
+    for g in groups:
+        layers = g.members + g.consumers
+        total = sum(float(modules[m].quant_weight().value.double().pow(2).sum()) for m in layers)
+        total += sum(float(modules[b].weight.double().pow(2).sum()) for b in g.batchnorms)
+        assert np.isclose(group_l2[g.name].sum(), total, rtol=1e-9)
     top = channel_importance(model, groups, "bn_scale", reduce=lambda s: s.max(0))
     assert all(np.array_equal(top[g.name], np.max(
         [modules[b].weight.detach().abs().double().numpy() for b in g.batchnorms], axis=0))

@@ -53,6 +53,34 @@ def test_weight_norms_rank_a_weak_filter_last(criterion: str) -> None:
     assert int(np.argmin(scores["features.0"])) == 3
 
 
+def test_group_l2_of_hand_set_weights_averages_rows_columns_and_scales() -> None:
+    model = _mlp()
+    producer, bn, consumer = model.features[0], model.features[1], model.features[3]
+    with torch.no_grad():
+        for layer in (producer, consumer):
+            layer.weight.zero_()
+        # 4-bit narrow per-tensor grids, step 0.2 each (the largest entry is 1.4): on the grid
+        producer.weight[:, :2] = torch.tensor([0.2, 0.4, 0.6, 0.8, 1.0, 1.4])[:, None]
+        consumer.weight[0, :] = torch.tensor([1.4, 0.0, 0.2, 0.4, 0.6, 0.8])
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.0, 1.0, 0.5, 0.1]))
+    scores = channel_importance(model, channel_groups(model, SHAPE_MLP), "group_l2")
+    rows = 2 * np.array([0.2, 0.4, 0.6, 0.8, 1.0, 1.4]) ** 2
+    columns = np.array([1.4, 0.0, 0.2, 0.4, 0.6, 0.8]) ** 2
+    gammas = np.array([1.0, 2.0, 0.0, 1.0, 0.5, 0.1]) ** 2
+    assert np.allclose(scores["features.0"], (rows + columns + gammas) / 3, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("criterion", "sees_it"), [("l2", False), ("group_l2", True)])
+def test_only_group_l2_sees_a_channel_nobody_reads(criterion: str, sees_it: bool) -> None:
+    model = _mlp()
+    with torch.no_grad():
+        model.features[0].weight[2] *= 1.5  # the strongest producer row ...
+        model.features[3].weight *= 3.0  # (the consumer's columns outweigh the rows)
+        model.features[3].weight[:, 2] = 0.0  # ... writes a channel no consumer reads
+    scores = channel_importance(model, channel_groups(model, SHAPE_MLP), criterion)
+    assert (int(np.argmin(scores["features.0"])) == 2) is sees_it
+
+
 def test_bn_scale_picks_the_small_gamma() -> None:
     model = _mlp()
     with torch.no_grad():
@@ -118,7 +146,7 @@ def test_criterion_errors(criterion: str, data, kwargs: dict, match: str) -> Non
     model = _mlp()
     with pytest.raises(PruneError, match=match):
         channel_importance(model, channel_groups(model, SHAPE_MLP), criterion, data, **kwargs)
-    assert CRITERIA == ("l1", "l2", "bn_scale", "taylor")
+    assert CRITERIA == ("l1", "l2", "group_l2", "bn_scale", "taylor")
 
 
 def test_groups_of_another_model_are_refused() -> None:
