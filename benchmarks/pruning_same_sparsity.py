@@ -284,6 +284,8 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             raise SystemExit(str(exc)) from None
     if args.criterion:  # codesign's channel ranking, e.g. l2 against TP's magnitude ranking
         overrides["criterion"] = args.criterion
+    if args.sensitivity:  # the allocation weighed by a per-layer sensitivity analysis
+        overrides["sensitivity"] = True
     report: dict[str, Any] = {"benchmark": "pruning_same_sparsity", "tp_json": args.tp.name,
                               "variant": args.variant, **overrides, "families": []}
     if args.distill is not None:
@@ -423,6 +425,8 @@ def main() -> None:
                              "e.g. stem.0=0.5")
     parser.add_argument("--criterion", choices=PRUNE_CRITERIA, default=None,
                         help="codesign's prune.criterion (default: the flow's)")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="codesign's prune.sensitivity on (default: the flow's)")
     parser.add_argument("--distill", type=float, default=None,
                         help="codesign's prune.distill (default: the flow's); the TP JSON's rows "
                              "say whether Torch-Pruning's fine-tunes distilled too")

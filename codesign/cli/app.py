@@ -89,7 +89,7 @@ def prune(
     flow_file: Annotated[Path, typer.Argument(help="flow YAML file (prune: section optional)")],
     board: Annotated[str | None, typer.Option(help="board name, alias or YAML file")] = None,
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow name>)")] = None,
-    criterion: Annotated[str | None, typer.Option(help="l1 | l2 | bn_scale | taylor")] = None,
+    criterion: Annotated[str | None, typer.Option(help="l1 | l2 | group_l2 | bn_scale | taylor")] = None,
     budget: Annotated[str | None, typer.Option(help="sparsity | fps | fit")] = None,
     target_sparsity: Annotated[float | None, typer.Option(help="fraction of MACs to remove")] = None,
     target_fps: Annotated[float | None, typer.Option(help="budget fps: FPS to reach within the caps")] = None,
@@ -138,7 +138,7 @@ def sensitivity(
     flow_file: Annotated[Path, typer.Argument(help="flow YAML file")],
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow>-sensitivity)")]
     = None,
-    criterion: Annotated[str | None, typer.Option(help="channel ranking: l1 | l2 | bn_scale | taylor")]
+    criterion: Annotated[str | None, typer.Option(help="channel ranking: l1 | l2 | group_l2 | bn_scale | taylor")]
     = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
