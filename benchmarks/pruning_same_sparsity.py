@@ -133,7 +133,23 @@ pruning_same_sparsity_{magnitude8,round8}_l2_stemcap_heldout_avx512.json): count
 set, held out +0.21 / -0.12 / -0.05 / -0.14 / -0.19 / +0.06 / -0.36 / -0.41 (median -0.13,
 mean -0.13, -0.30 .. +0.05): not met, and no better than Taylor's -0.15. Minus tp-round8 +0.40 /
 +0.26 pt (met). Without the cap, l2 lost -1.51 / -0.40 pt held out to tp-magnitude8 on seeds 0
-and 1 (Taylor: +0.04 / +0.14) and was stopped there. The flows keep Taylor."""
+and 1 (Taylor: +0.04 / +0.14) and was stopped there. The flows keep Taylor.
+
+`--criterion group_l2` ranks by every quantized weight a channel touches in its group
+(producers' rows, consumers' columns, BatchNorm scales, mean over the members: Torch-Pruning's
+magnitude ranking, under quantization; 5 Dec 2026 04:47-05:26 at 4908939, AVX512 EPYC, 1
+thread per process, 2 processes, the flow's stem cap; seeds 0-2 and 4-6, seeds 3 and 7 stopped
+to free the cores; pruning_same_sparsity_magnitude8_group_l2_stemcap_heldout_avx512.json):
+8-4-28-8-40-64 on five seeds (72.1 %, 25,510 FPS, x1.20), 8-12-32-4-8-64 on seed 1 (x1.00);
+bit-exact 6/6. Minus tp-magnitude8 held out -0.05 / +0.13 / +0.08 / -2.11 / -0.36 / -0.86 pt
+(median -0.21, mean -0.53, -1.43 .. +0.37); Taylor on the same seeds -0.06 / +0.09 / -0.45 /
+-0.31 / +0.30 / +0.35. Minus tp-round8 -0.33 pt on the flow's test set. Worse than Taylor: the
+flows keep Taylor.
+
+`--sensitivity` (the allocation weighed by the per-layer sensitivity analysis; seeds 0 and 4,
+05:24-05:39 at a2d3a65, then stopped; pruning_same_sparsity_magnitude8_sensitivity_stemcap_
+heldout_avx512.json) allocates exactly what the unweighted allocation does on both seeds, and
+the fold search moves to the same shapes: rows identical to the shipped flow's, 50 s slower."""
 
 from __future__ import annotations
 
