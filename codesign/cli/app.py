@@ -21,7 +21,14 @@ from codesign.atomic import staged_directory
 from codesign.boards import list_boards, load_board
 from codesign.cli.boards_view import render_board_detail, render_board_table
 from codesign.cli.docker import docker_app
-from codesign.config import FlowConfig, FoldingConfig, SimulateConfig, layer_fractions, load_flow
+from codesign.config import (
+    PRUNE_CRITERIA,
+    FlowConfig,
+    FoldingConfig,
+    SimulateConfig,
+    layer_fractions,
+    load_flow,
+)
 from codesign.errors import CodesignError, ConfigError, ToolchainMissing
 
 if TYPE_CHECKING:
@@ -38,6 +45,7 @@ err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=Tr
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
+CRITERION_HELP = "channel ranking: " + " | ".join(PRUNE_CRITERIA)
 
 
 @app.command()
@@ -89,7 +97,7 @@ def prune(
     flow_file: Annotated[Path, typer.Argument(help="flow YAML file (prune: section optional)")],
     board: Annotated[str | None, typer.Option(help="board name, alias or YAML file")] = None,
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow name>)")] = None,
-    criterion: Annotated[str | None, typer.Option(help="l1 | l2 | group_l2 | bn_scale | taylor")] = None,
+    criterion: Annotated[str | None, typer.Option(help=CRITERION_HELP)] = None,
     budget: Annotated[str | None, typer.Option(help="sparsity | fps | fit")] = None,
     target_sparsity: Annotated[float | None, typer.Option(help="fraction of MACs to remove")] = None,
     target_fps: Annotated[float | None, typer.Option(help="budget fps: FPS to reach within the caps")] = None,
@@ -138,7 +146,7 @@ def sensitivity(
     flow_file: Annotated[Path, typer.Argument(help="flow YAML file")],
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow>-sensitivity)")]
     = None,
-    criterion: Annotated[str | None, typer.Option(help="channel ranking: l1 | l2 | group_l2 | bn_scale | taylor")]
+    criterion: Annotated[str | None, typer.Option(help=CRITERION_HELP)]
     = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:

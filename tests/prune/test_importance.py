@@ -81,6 +81,21 @@ def test_only_group_l2_sees_a_channel_nobody_reads(criterion: str, sees_it: bool
     assert (int(np.argmin(scores["features.0"])) == 2) is sees_it
 
 
+@pytest.mark.parametrize("model_class", [PerChannelNet, QuantBiasNet, AvgPoolNet])
+def test_group_l2_reads_a_flatten_consumer_by_each_channels_inputs(model_class: type) -> None:
+    torch.manual_seed(0)
+    model = model_class().eval()
+    modules = dict(model.named_modules())
+    group = next(g for g in channel_groups(model, SHAPE) if g.consumer_features[0] > 1)
+    per, consumer = group.consumer_features[0], modules[group.consumer]
+    before = channel_importance(model, [group], "group_l2", reduce="sum")[group.name]
+    with torch.no_grad():  # channel 1's H*W inputs of the consumer (channel-major flatten)
+        consumer.weight[:, per:2 * per] = 0.0
+    after = channel_importance(model, [group], "group_l2", reduce="sum")[group.name]
+    assert after[1] < before[1] and int(np.argmin(after)) == 1
+    assert np.allclose(np.delete(after, 1), np.delete(before, 1), rtol=0.3)
+
+
 def test_bn_scale_picks_the_small_gamma() -> None:
     model = _mlp()
     with torch.no_grad():
