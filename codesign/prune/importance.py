@@ -81,8 +81,9 @@ def _input_columns(weight: torch.Tensor, channels: int) -> torch.Tensor:
     """(channels, rest): a consumer's weights grouped by the input channel they read; a flatten
     of (C, H, W) is channel-major, so channel c owns a linear layer's inputs c*H*W .. on."""
     if weight.shape[1] % channels:
-        raise PruneError(f"a consumer weight of shape {tuple(weight.shape)} does not split into "
-                         f"{channels} input channels")
+        raise PruneError(f"criterion group_l2 cannot split a consumer weight of shape "
+                         f"{tuple(weight.shape)} into {channels} input channels (a grouped "
+                         "convolution reads them); use criterion l2 or taylor")
     return weight.reshape(weight.shape[0], channels, -1).transpose(0, 1).flatten(1)
 
 

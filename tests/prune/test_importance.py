@@ -96,6 +96,18 @@ def test_group_l2_reads_a_flatten_consumer_by_each_channels_inputs(model_class: 
     assert np.allclose(np.delete(after, 1), np.delete(before, 1), rtol=0.3)
 
 
+def test_group_l2_refuses_a_consumer_it_cannot_split_by_channel() -> None:
+    from brevitas.nn import QuantConv2d
+
+    from codesign.prune.graph import ChannelGroup
+
+    model = torch.nn.Sequential(QuantConv2d(1, 4, 3), QuantConv2d(4, 4, 3, groups=2))
+    group = ChannelGroup(name="0", kind="conv", channels=4, followers=(), batchnorm=None,
+                         consumer="1", consumer_kind="conv", features_per_channel=1)
+    with pytest.raises(PruneError, match=r"shape \(4, 2, 3, 3\) into 4 input channels"):
+        channel_importance(model, [group], "group_l2")
+
+
 def test_bn_scale_picks_the_small_gamma() -> None:
     model = _mlp()
     with torch.no_grad():
