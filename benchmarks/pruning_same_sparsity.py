@@ -137,14 +137,14 @@ and 1 (Taylor: +0.04 / +0.14) and was stopped there. The flows keep Taylor.
 
 `--criterion group_l2` ranks by every quantized weight a channel touches in its group
 (producers' rows, consumers' columns, BatchNorm scales, mean over the members: Torch-Pruning's
-magnitude ranking, under quantization; 5 Dec 2026 04:47-05:26 at 4908939, AVX512 EPYC, 1
-thread per process, 2 processes, the flow's stem cap; seeds 0-2 and 4-6, seeds 3 and 7 stopped
-to free the cores; pruning_same_sparsity_magnitude8_group_l2_stemcap_heldout_avx512.json):
-8-4-28-8-40-64 on five seeds (72.1 %, 25,510 FPS, x1.20), 8-12-32-4-8-64 on seed 1 (x1.00);
-bit-exact 6/6. Minus tp-magnitude8 held out -0.05 / +0.13 / +0.08 / -2.11 / -0.36 / -0.86 pt
-(median -0.21, mean -0.53, -1.43 .. +0.37); Taylor on the same seeds -0.06 / +0.09 / -0.45 /
--0.31 / +0.30 / +0.35. Minus tp-round8 -0.33 pt on the flow's test set. Worse than Taylor: the
-flows keep Taylor.
+magnitude ranking, under quantization; 5 Dec 2026 04:47-05:26 at 4908939 for seeds 0-2 and
+4-6, 06:54-07:08 at a91f49b (the same criterion code) for seeds 3 and 7; AVX512 EPYC, 1 thread
+per process, 2 processes, the flow's stem cap;
+pruning_same_sparsity_magnitude8_group_l2_stemcap_heldout_avx512.json): 8-4-28-8-40-64 on seven
+seeds (72.1 %, 25,510 FPS, x1.20), 8-12-32-4-8-64 on seed 1 (x1.00); bit-exact 8/8. Minus
+tp-magnitude8 held out -0.05 / +0.13 / +0.08 / -0.59 / -2.11 / -0.36 / -0.86 / -0.60 pt (median
+-0.48, mean -0.55, -1.15 .. +0.06; Taylor -0.15 median on the same seeds), -0.15 pt median on
+the flow's test set. Worse than Taylor: the flows keep Taylor.
 
 `--sensitivity` (the allocation weighed by the per-layer sensitivity analysis; seeds 0 and 4,
 05:24-05:39 at a2d3a65, then stopped; pruning_same_sparsity_magnitude8_sensitivity_stemcap_
