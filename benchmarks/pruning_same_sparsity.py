@@ -123,8 +123,9 @@ codesign minus tp-round8 +0.27 pt (-0.33 .. +0.87) with the cap, +0.01 (-0.66 ..
 without; minus tp-magnitude8 -0.08 (-0.34 .. +0.17) with the cap, -0.34 (-0.73 .. +0.05)
 without.
 
-`--criterion l2` ranks codesign's channels by the L2 norm of their quantized weights, as
-TP's magnitude ranking does with its float weights (5 Dec 2026 01:55-03:24 at cb886da, AVX512
+`--criterion l2` ranks codesign's channels by the L2 norm of their producers' quantized
+weights, as TP's magnitude ranking scores those rows (it also sums the consumers' columns and
+BatchNorm scales: `group_l2`, below) (5 Dec 2026 01:55-03:24 at cb886da, AVX512
 EPYC, 1 thread per process, 2 processes; with `--layer-cap stem.0=0.5`,
 pruning_same_sparsity_{magnitude8,round8}_l2_stemcap_heldout_avx512.json): counts
 8-4-32-8-56-40, 8-12-32-4-8-64, 8-4-28-12-48-40, 8-4-32-12-40-40 three times, 8-4-28-12-48-40,

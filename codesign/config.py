@@ -92,7 +92,7 @@ PRUNE_ALLOCATIONS = ("hardware", "criterion", "uniform")
 class PruneConfig:
     """Structured pruning during QAT (codesign.prune); a flow prunes when it has this section."""
 
-    criterion: str = "taylor"  # channel importance: l1 | l2 | group_l2 | bn_scale | taylor
+    criterion: str = "taylor"  # channel importance: one of PRUNE_CRITERIA
     budget: str = "sparsity"  # stop at target_sparsity | at target_fps on the board | when it fits
     target_sparsity: float = 0.5  # fraction of the MACs to remove (budget sparsity)
     # budget sparsity: the MAC sparsity to reach after each step (default: geometric spread);
