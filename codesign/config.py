@@ -129,6 +129,10 @@ class PruneConfig:
     # fastest: for foldings whose faster shapes lie several granules away; 0 = off. Like the
     # search itself, only allocation hardware uses it
     fold_shapes: int = 0
+    # after the fold search: fine-tune up to this many of the shapes it found at its best FPS
+    # (each a trial on a copy, as the step fine-tunes) and keep the one with the lowest
+    # training loss (codesign.prune.trials); 0 or 1 = off (the search's first-found shape)
+    shape_trials: int = 0
     # budget sparsity: the most of the unpruned model's MACs the fold search (its moves and
     # swept shapes) may remove past each step's target, and the allocation gives back the
     # granules it no longer needs, so the pruned model lands within target_sparsity +
@@ -313,6 +317,13 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         (p.fold_shapes == 0 or p.fold_search > 0, "prune.fold_shapes",
          "the shape sweep runs inside the fold search: it needs prune.fold_search >= 1 (or set "
          "fold_shapes to 0)"),
+        (p.shape_trials >= 0, "prune.shape_trials",
+         f"{p.shape_trials} must be >= 0 (equally fast shapes fine-tuned per step; 0 turns the "
+         "trials off)"),
+        (p.shape_trials <= 1 or (p.fold_search > 0 and p.allocation == "hardware"),
+         "prune.shape_trials",
+         "the trials pick among the fold search's equally fast shapes: they need "
+         "prune.fold_search >= 1 and allocation hardware (or set shape_trials to 0)"),
         (p.max_overshoot is None or 0 <= p.max_overshoot < 1, "prune.max_overshoot",
          f"{p.max_overshoot} must lie in [0, 1): the share of the unpruned MACs the fold search "
          "may remove past the target"),

@@ -110,6 +110,9 @@ def prune(
     fold_shapes: Annotated[int | None, typer.Option(
         help="after the fold search, measure up to this many whole shapes near its counts and "
              "keep the fastest (0 = off)")] = None,
+    shape_trials: Annotated[int | None, typer.Option(
+        help="fine-tune up to this many of the fold search's equally fast shapes and keep the "
+             "one with the lowest training loss (0 = off)")] = None,
     max_overshoot: Annotated[float | None, typer.Option(
         help="budget sparsity: the most of the unpruned MACs the fold search may remove past "
              "the target, e.g. 0.01 (default: 5 % of a step's MACs past its allocation)")]
@@ -132,7 +135,8 @@ def prune(
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
                         align=align, allocation=allocation, fold_search=fold_search,
-                        fold_shapes=fold_shapes, max_overshoot=max_overshoot,
+                        fold_shapes=fold_shapes, shape_trials=shape_trials,
+                        max_overshoot=max_overshoot,
                         fold_targets=fold_targets,
                         max_layer_sparsity=max_layer_sparsity,
                         layer_max_sparsity=layer_fractions(layer_max_sparsity))

@@ -128,11 +128,15 @@ class SearchResult:
     fps: float  # of the chosen counts, before fine-tuning
     evaluated: int  # FINN compiles the search made
     moves: list[str] = field(default_factory=list)  # accepted moves, for reports
+    # every measured shape that folds to the chosen FPS within the MAC window the search's
+    # moves had to keep (the chosen counts first, then in the order measured): equally fast,
+    # so the schedule may pick among them by accuracy (prune.shape_trials)
+    ties: list[dict[str, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"allocated": self.allocated, "fps_allocated": self.fps_allocated,
                 "chosen": self.counts, "fps": self.fps, "evaluated": self.evaluated,
-                "moves": list(self.moves)}
+                "moves": list(self.moves), "ties": [dict(c) for c in self.ties]}
 
 
 def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: Mapping[str, int],
@@ -340,7 +344,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                else "one granule lower")
         # the others were allocated again: name the whole shape when any of them moved too
         others = any(winner.counts[g] != best.counts[g] for g in best.counts if g != name)
-        reshaped = f", shape {_shape(best.counts)} -> {_shape(winner.counts)}" if others else ""
+        reshaped = f", shape {shape_text(best.counts)} -> {shape_text(winner.counts)}" if others else ""
         moves.append(f"{name} {best.counts[name]} -> {winner.counts[name]} ({how}; bottleneck "
                      f"{best.bottleneck}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS{reshaped}")
         best = winner
@@ -352,12 +356,16 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         faster = [c for c in tried if c.fps > best.fps * (1 + MIN_GAIN)]
         if faster:
             winner = max(faster, key=lambda c: c.fps)  # ties: the least importance removed
-            moves.append(f"shape sweep {_shape(best.counts)} -> {_shape(winner.counts)} "
+            moves.append(f"shape sweep {shape_text(best.counts)} -> {shape_text(winner.counts)} "
                          f"({len(tried)} shapes within {SPAN} granules, least importance "
                          f"removed first): {best.fps:,.0f} -> {winner.fps:,.0f} FPS")
             best = winner
-    return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves)
+    ties = [best.counts] + [c.counts for c in seen.values() if c is not best and best.fps > 0
+                            and c.fps >= best.fps
+                            and remaining_macs(groups, profile, c.counts) >= least]
+    return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves, ties)
 
 
-def _shape(counts: Mapping[str, int]) -> str:
+def shape_text(counts: Mapping[str, int]) -> str:
+    """Kept counts as reports write them, in the groups' order: 8-4-28-8-40-64."""
     return "-".join(str(n) for n in counts.values())

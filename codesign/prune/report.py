@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.atomic import atomic_path
+from codesign.prune.fold_search import shape_text
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 MISSING = "—"  # a setting left unset
@@ -198,8 +199,18 @@ def _search_lines(schedule: list[dict[str, Any]]) -> list[str]:
         found = s["search"]
         moves = "; ".join(found["moves"]) or "the allocation's counts were already the fastest"
         lines.append(f"- step {s['step']}: {found['evaluated']} foldings measured, "
-                     f"{found['fps_allocated']:,.0f} -> {found['fps']:,.0f} FPS: {moves}")
+                     f"{found['fps_allocated']:,.0f} -> {found['fps']:,.0f} FPS: {moves}"
+                     + _trial_text(found.get("trials"), s["counts"]))
     return lines
+
+
+def _trial_text(trials: list[dict[str, Any]] | None, kept: dict[str, int]) -> str:
+    """The shape trials of one step (`prune.shape_trials`), or nothing."""
+    if not trials:
+        return ""
+    tried = ", ".join(f"{shape_text(t['counts'])} {t['train_loss']:.3f}" for t in trials)
+    return (f"; shape trials at that FPS (training loss after the fine-tune): {tried}; kept "
+            f"{shape_text(kept)}")
 
 
 def plot_schedule(section: dict[str, Any], path: Path, title: str = "") -> Path:

@@ -14,11 +14,13 @@ the steps approach one final shape instead of each step's greedy goal stranding 
 step makes unneeded. `prune.max_layer_sparsity` (per layer: `layer_max_sparsity`) is a floor
 too, from the unpruned model's counts: no step, allocation or fold-search move leaves a layer
 fewer channels; under budget sparsity a cap that leaves too little to cut for the target stops
-before the first step."""
+before the first step. `prune.shape_trials` picks among the fold search's equally fast shapes
+by a trial fine-tune of each (codesign.prune.trials)."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -38,6 +40,7 @@ from codesign.prune.importance import channel_importance
 from codesign.prune.profile import compile_model, fold_profile, layer_dims
 from codesign.prune.stats import model_cost
 from codesign.prune.surgery import channel_counts, keep_top, prune_channels
+from codesign.prune.trials import best_trial, try_shapes
 from codesign.train import Teacher, evaluate, train_model
 
 if TYPE_CHECKING:
@@ -395,13 +398,22 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
         except PruneError as exc:
             notes.append(f"step {step}: {exc}")
             break
+        found = search.to_dict() if search else None
+        if search and settings.shape_trials > 1 and len(search.ties) > 1:
+            tune = functools.partial(finetune, data=data, train=train, settings=settings,
+                                     epochs=settings.finetune_epochs, seed=seed + step,
+                                     progress=progress, teacher=teacher)
+            trials = try_shapes(model, scores, search.ties[:settings.shape_trials], data, tune)
+            counts = best_trial(trials).counts
+            found = {**found, "trials": [t.to_dict() for t in trials]}
         prune_channels(model, keep_top(scores, counts), shape)
+        # after shape trials, the winner's fine-tune again, in place (the same seed: the same
+        # weights)
         finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress,
                  teacher)
         point, profile = measure_hardware(model, shape, board, reference_fps,
                                           workdir / f"step{step}")
-        records.append(_record(step, model, data, grain, point, started,
-                               search.to_dict() if search else None))
+        records.append(_record(step, model, data, grain, point, started, found))
         if on_step:
             on_step(records[-1])
     if len(records) > 1 and settings.final_epochs > 0:

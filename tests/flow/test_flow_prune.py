@@ -106,6 +106,8 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--fold-search", "-1"], "prune.fold_search"),
     (["--fold-shapes", "-1"], "prune.fold_shapes: -1 must be >= 0"),
     (["--fold-shapes", "4", "--fold-search", "0"], "prune.fold_shapes: the shape sweep runs"),
+    (["--shape-trials", "-1"], "prune.shape_trials: -1 must be >= 0"),
+    (["--shape-trials", "2", "--fold-search", "0"], "prune.shape_trials: the trials pick"),
     (["--max-overshoot", "-0.5"], "prune.max_overshoot: -0.5 must lie in [0, 1)"),
     (["--max-overshoot", "0.01", "--fold-search", "0"], "prune.max_overshoot: it bounds the"),
     (["--max-layer-sparsity", "0"], "prune.max_layer_sparsity"),

@@ -67,7 +67,7 @@ def _measured(fps: float, slowest: tuple[LayerHardware, ...], binds: str | None 
 
 def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
             binds: str | None = "unit", grain: dict[str, int] | None = None,
-            targets: bool = False, shapes: int = 0):
+            targets: bool = False, shapes: int = 0, extra_macs: float | None = None):
     """search_counts on the chain with FPS = rate(counts); every measurement is recorded."""
     groups, profile = _chain_case()
     seen: list[dict[str, int]] = []
@@ -80,7 +80,7 @@ def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
     monkeypatch.setattr(fold_search, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, grain or GRAIN, fraction, None,
                            (1, 8, 8), Path("unused"), rounds=rounds, targets=targets,
-                           shapes=shapes)
+                           shapes=shapes, extra_macs=extra_macs)
     return result, seen, groups, profile
 
 
@@ -169,6 +169,31 @@ def test_the_bottleneck_is_the_layer_whose_nodes_are_slowest(
 def test_a_design_that_does_not_fit_is_not_searched(monkeypatch) -> None:
     result, seen, _, _ = _search(monkeypatch, lambda c: (0.0, None))
     assert result.fps == 0.0 and len(seen) == 1
+    assert result.ties == [result.counts]  # nothing folds: no shape is as fast as another
+
+
+@pytest.mark.parametrize(("slower_below", "allowance", "outside"), [
+    (None, None, 0), (56, None, 0), (64, None, 0),
+    (None, 0.0, 3),  # no MACs past the allocation's: the shapes that remove more are out
+])
+def test_the_ties_are_every_measured_shape_as_fast_within_the_window(
+        monkeypatch, slower_below: int | None, allowance: float | None, outside: int) -> None:
+    # one FPS for every shape, except (slower_below) those whose l2 keeps fewer channels
+    def rate(counts):
+        return (0.5 if slower_below and counts["l2"] < slower_below else 1.0), "l1"
+
+    result, seen, groups, profile = _search(monkeypatch, rate, extra_macs=allowance)
+    least = remaining_macs(groups, profile, result.allocated) - (
+        MAX_EXTRA * sum(x.macs for x in profile.layers) if allowance is None else allowance)
+    assert result.ties[0] == result.counts
+    within = [c for c in seen if remaining_macs(groups, profile, c) >= least]
+    assert len(seen) - len(within) == outside
+    expected = {tuple(c.values()) for c in within if rate(c)[0] >= result.fps}
+    assert [tuple(t.values()) for t in result.ties[1:]] == sorted(
+        expected - {tuple(result.counts.values())},
+        key=lambda k: [tuple(c.values()) for c in seen].index(k))  # in the order measured
+    assert all(rate(t)[0] == result.fps for t in result.ties)
+    assert len(result.ties) > 1 and result.to_dict()["ties"] == result.ties
 
 
 @pytest.mark.parametrize("rounds", [1, 2, 4])

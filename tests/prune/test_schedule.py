@@ -229,3 +229,43 @@ def test_the_criterion_baseline_stops_at_its_sparsity(trained, tmp_path: Path,
     for name, kept in counts.items():
         if kept < result.baseline.counts[name]:
             assert removed({**counts, name: kept + 1}) < target, (name, counts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trials", [0, 3])
+def test_shape_trials_keep_the_equally_fast_shape_that_trains_best(
+        trained, tmp_path: Path, monkeypatch, trials: int) -> None:
+    """Every shape the fold search measures folds to one FPS here (a stand-in for FINN in the
+    search only), so they all tie: with prune.shape_trials the step fine-tunes up to that many
+    of them and keeps the lowest training loss; the model it returns is that trial's (the
+    fine-tune run again in place gives the same weights). Without, the search's own pick."""
+    from codesign.boards import load_board
+    from codesign.prune import fold_search
+    from codesign.prune.profile import LayerHardware
+    from codesign.prune.trials import training_loss
+
+    def measure(model, scores, counts, input_shape, board, workdir):
+        mh, mw = counts["features.3"], counts["features.0"]
+        slowest = LayerHardware(layer="features.3", node="MVAU_1", pe=1, simd=1, mh=mh, mw=mw,
+                                cycles=mh * mw, macs=mh * mw, lut=1.0, bram_18k=0.0, uram=0.0,
+                                dsp=0.0)
+        return 1000.0, (slowest,), frozenset({"features.3"})
+
+    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    model, data = trained
+    settings = PruneConfig(criterion="l1", target_sparsity=0.4, steps=1, finetune_epochs=1,
+                           final_epochs=0, fold_search=1, shape_trials=trials)
+    pruned = copy.deepcopy(model)
+    result = prune_model(pruned, data, load_board("pynq-z1"), settings,
+                         TrainConfig(epochs=1, batch_size=64, lr=0.02), workdir=tmp_path / "run",
+                         progress=False)
+    search = result.final.search
+    assert search is not None and len(search["ties"]) > 1
+    if not trials:
+        assert "trials" not in search and result.final.counts == search["chosen"]
+        return
+    tried = search["trials"]
+    assert [t["counts"] for t in tried] == search["ties"][:trials]
+    best = min(tried, key=lambda t: t["train_loss"])
+    assert result.final.counts == best["counts"]
+    assert training_loss(pruned, data) == pytest.approx(best["train_loss"], abs=1e-6)
