@@ -320,6 +320,8 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         overrides["criterion"] = args.criterion
     if args.sensitivity:  # the allocation weighed by a per-layer sensitivity analysis
         overrides["sensitivity"] = True
+    if args.shape_trials is not None:  # pick among equally fast shapes by trial fine-tunes
+        overrides["shape_trials"] = args.shape_trials
     report: dict[str, Any] = {"benchmark": "pruning_same_sparsity", "tp_json": args.tp.name,
                               "variant": args.variant, **overrides, "families": []}
     if args.distill is not None:
@@ -464,6 +466,8 @@ def main() -> None:
                         help="codesign's prune.criterion (default: the flow's)")
     parser.add_argument("--sensitivity", action="store_true",
                         help="codesign's prune.sensitivity on (default: the flow's)")
+    parser.add_argument("--shape-trials", type=int, default=None,
+                        help="codesign's prune.shape_trials (default: the flow's)")
     parser.add_argument("--distill", type=float, default=None,
                         help="codesign's prune.distill (default: the flow's); the TP JSON's rows "
                              "say whether Torch-Pruning's fine-tunes distilled too")
