@@ -1,0 +1,134 @@
+"""Does `prune.shape_trials` pick the more accurate of the fold search's equally fast shapes?
+
+Per flow and seed: the flow's schedule at a target sparsity (as pruning_same_sparsity.py runs
+it: `max_overshoot` 0.01, the shape sweep, the fold search on) with `prune.shape_trials` large
+enough to try every tie. Each trial's fine-tuned copy is also scored on the flow's test set and
+on the test images its `limit_test` leaves out (held out), which the trials never look at. Per
+seed: the ties, each one's training loss and top-1, the search's own pick (the first found),
+the trials' pick (lowest training loss) and the best in hindsight (highest held-out top-1).
+
+Usage: python3 benchmarks/pruning_shape_trials.py --flow flows/resnet8_w4a4_fashion_pruned.yaml
+         --target 0.7129 --seeds 8 9 --out benchmarks/results/pruning_shape_trials.json
+
+Measured (pruning_shape_trials_resnet8_avx512.json; see its `source` per seed):
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pruning import held_out_accuracy
+from rich.console import Console
+from rich.table import Table
+
+from codesign.atomic import write_json
+from codesign.boards import load_board
+from codesign.config import load_flow
+from codesign.flow.run import flow_board
+from codesign.prune.fold_search import shape_text
+from codesign.train import evaluate, machine
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ALL_TIES = 64  # shape_trials: every tie gets a trial
+
+
+def run_seed(flow: Any, board: Any, seed: int, target: float) -> dict[str, Any]:
+    """The schedule with every tie tried; each trial also scored on test images."""
+    import codesign.prune.schedule as schedule
+    from codesign.flow import train_flow_model
+    from codesign.prune import prune_model
+
+    flow = flow.replace(seed=seed, prune=dataclasses.replace(
+        flow.prune, target_sparsity=target, max_overshoot=0.01, fold_shapes=32,
+        fold_search=max(1, flow.prune.fold_search), shape_trials=ALL_TIES))
+    scored: list[dict[str, Any]] = []
+    original = schedule.try_shapes
+
+    def scoring(model, scores, shapes, data, tune):
+        def tune_and_score(cut):
+            tune(cut)
+            scored.append({"test": evaluate(cut, data.x_test, data.y_test),
+                           "held_out": held_out_accuracy(cut, flow)["accuracy"]})
+        return original(model, scores, shapes, data, tune_and_score)
+
+    schedule.try_shapes = scoring
+    try:
+        with tempfile.TemporaryDirectory(prefix="codesign-trials-") as tmp:
+            model, data, _ = train_flow_model(flow, Path(tmp), progress=False)
+            result = prune_model(model, data, board, flow.prune, flow.train,
+                                 workdir=Path(tmp) / "prune", seed=seed, progress=False)
+            final_held_out = held_out_accuracy(model, flow)["accuracy"]
+    finally:
+        schedule.try_shapes = original
+    search = next(s.search for s in result.steps if s.search)
+    trials = [{**t, **s} for t, s in zip(search.get("trials", []), scored, strict=True)]
+    kept = dict(result.final.counts)
+    if not trials:  # one shape at the best FPS: nothing to choose
+        trials = [{"counts": kept, "train_loss": None, "test": result.final.accuracy,
+                   "held_out": final_held_out}]
+    first, best = trials[0], max(trials, key=lambda t: t["held_out"])
+    pick = next(t for t in trials if t["counts"] == kept)
+    return {"seed": seed, "machine": machine(), "fps": search["fps"], "ties": len(trials),
+            "trials": trials, "search_pick": first["counts"], "trial_pick": kept,
+            "gain_held_out_points": 100 * (pick["held_out"] - first["held_out"]),
+            "hindsight_held_out_points": 100 * (best["held_out"] - first["held_out"]),
+            "final_held_out": final_held_out, "prune_seconds": result.seconds}
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    gains = [r["gain_held_out_points"] for r in rows]
+    return {"seeds": len(rows), "with_ties": sum(r["ties"] > 1 for r in rows),
+            "median_gain_points": statistics.median(gains), "mean_gain_points": statistics.mean(gains),
+            "worst_gain_points": min(gains),
+            "mean_hindsight_points": statistics.mean(r["hindsight_held_out_points"] for r in rows)}
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title=f"shape trials, {report['flow']} at {report['target']:.1%} removed")
+    for col in ("seed", "FPS", "ties", "search's pick", "trials' pick", "held out gain (pt)",
+                "best in hindsight (pt)"):
+        table.add_column(col)
+    for r in report["rows"]:
+        table.add_row(str(r["seed"]), f"{r['fps']:,.0f}", str(r["ties"]),
+                      shape_text(r["search_pick"]), shape_text(r["trial_pick"]),
+                      f"{r['gain_held_out_points']:+.2f}", f"{r['hindsight_held_out_points']:+.2f}")
+    console.print(table)
+    s = report["summary"]
+    console.print(f"{s['with_ties']} of {s['seeds']} seeds have ties; held-out gain of the trials' "
+                  f"pick over the search's: median {s['median_gain_points']:+.2f} pt, mean "
+                  f"{s['mean_gain_points']:+.2f}, worst {s['worst_gain_points']:+.2f} (best in "
+                  f"hindsight: mean {s['mean_hindsight_points']:+.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--flow", default="flows/resnet8_w4a4_fashion_pruned.yaml")
+    parser.add_argument("--target", type=float, required=True,
+                        help="MAC sparsity, e.g. where Torch-Pruning landed (0.7129 on ResNet-8)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=RESULTS / "pruning_shape_trials.json")
+    args = parser.parse_args()
+    console = Console()
+    flow = load_flow(ROOT / args.flow)
+    if flow.prune is None:
+        sys.exit(f"{args.flow} has no prune: section; give a pruned flow")
+    board = flow_board(flow, load_board(flow.board))
+    report: dict[str, Any] = {"benchmark": "pruning_shape_trials", "flow": flow.name,
+                              "target": args.target, "rows": []}
+    for seed in args.seeds:
+        console.print(f"[bold]{flow.name}[/] seed {seed}")
+        report["rows"].append(run_seed(flow, board, seed, args.target))
+        report["summary"] = summary(report["rows"])
+        write_json(args.out, report)  # after every seed: a stopped run keeps its rows
+    print_report(console, report)
+
+
+if __name__ == "__main__":
+    main()
