@@ -167,7 +167,17 @@ tp-magnitude8 held out -0.40 / +0.04 / +0.55 / +0.66 / +0.72 / -0.01 pt, on the 
 - against tp-round8: x1.16, +0.17 pt on the flow's test set, -0.04 held out, held-out mean
   +0.14 (-0.20 .. +0.49): met on the test set, 0.04 pt short held out.
 Both medians sit within 0.2 pt of zero and both intervals hold zero: at the FPS gain, the
-shipped flow's accuracy cannot be told apart from either of Torch-Pruning's rankings."""
+shipped flow's accuracy cannot be told apart from either of Torch-Pruning's rankings.
+
+`--shape-trials 8` (prune.shape_trials: among the fold search's shapes at its best FPS, keep
+the one whose fine-tune has the lowest training loss; benchmarks/pruning_shape_trials.py
+measures it on 11 seeds): on seed 8 (5 Dec 2026 09:03-09:17 at 4dbad8b, AVX512 EPYC;
+pruning_same_sparsity_magnitude8_shape_trials_seed8_avx512.json) it keeps 8-4-28-12-40-48
+instead of 8-4-28-8-40-64 (both 25,510 FPS, x1.20): codesign minus tp-magnitude8 +0.10 pt on
+the flow's test set (was +0.15) and +0.71 pt held out (was -0.40), bit-exact, with the
+training losses (0.401, 0.369) and top-1 the replay had predicted. On those 11 seeds it moves
+codesign minus tp-magnitude8 held out from a median of -0.06 to +0.04 pt (mean +0.01 -> +0.11),
+and minus tp-round8 from +0.00 to +0.21 (mean +0.12 -> +0.23), at the same FPS."""
 
 from __future__ import annotations
 
