@@ -71,7 +71,7 @@ def run_seed(flow: Any, board: Any, seed: int, target: float) -> dict[str, Any]:
         def tune_and_score(cut):
             tune(cut)
             scored.append({"test": evaluate(cut, data.x_test, data.y_test),
-                           "held_out": held_out_accuracy(cut, flow)["accuracy"]})
+                           "held_out": held_out(cut, flow)})
         return original(model, scores, shapes, data, tune_and_score)
 
     schedule.try_shapes = scoring
@@ -80,7 +80,7 @@ def run_seed(flow: Any, board: Any, seed: int, target: float) -> dict[str, Any]:
             model, data, _ = train_flow_model(flow, Path(tmp), progress=False)
             result = prune_model(model, data, board, flow.prune, flow.train,
                                  workdir=Path(tmp) / "prune", seed=seed, progress=False)
-            final_held_out = held_out_accuracy(model, flow)["accuracy"]
+            final_held_out = held_out(model, flow)
     finally:
         schedule.try_shapes = original
     search = next(s.search for s in result.steps if s.search)
@@ -96,6 +96,15 @@ def run_seed(flow: Any, board: Any, seed: int, target: float) -> dict[str, Any]:
             "gain_held_out_points": 100 * (pick["held_out"] - first["held_out"]),
             "hindsight_held_out_points": 100 * (best["held_out"] - first["held_out"]),
             "final_held_out": final_held_out, "prune_seconds": result.seconds}
+
+
+def held_out(model: Any, flow: Any) -> float:
+    """Top-1 on the test images the flow's limit_test leaves out."""
+    found = held_out_accuracy(model, flow)
+    if found is None:
+        sys.exit(f"{flow.name} leaves no test images out (dataset.limit_test): set it below the "
+                 "test split's size, so the trials can be judged on images they never see")
+    return found["accuracy"]
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -133,8 +142,12 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     flow = load_flow(ROOT / args.flow)
-    if flow.prune is None:
-        sys.exit(f"{args.flow} has no prune: section; give a pruned flow")
+    if flow.prune is None or flow.prune.steps != 1:
+        sys.exit(f"{args.flow}: give a pruned flow with one step (prune.steps: 1); each trial's "
+                 "test scores are matched to that step's trials")
+    if flow.dataset.limit_test is None:
+        sys.exit(f"{args.flow} leaves no test images out (dataset.limit_test unset): give a flow "
+                 "that does, so the trials can be judged on images they never see")
     board = flow_board(flow, load_board(flow.board))
     report: dict[str, Any] = {"benchmark": "pruning_shape_trials", "flow": flow.name,
                               "target": args.target, "rows": []}
