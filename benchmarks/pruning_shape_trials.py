@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from pruning import held_out_accuracy
+from pruning_torch_pruning import RESULTS, ROOT
 from rich.console import Console
 from rich.table import Table
 
@@ -50,8 +51,6 @@ from codesign.flow.run import flow_board
 from codesign.prune.fold_search import shape_text
 from codesign.train import evaluate, machine
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 ALL_TIES = 64  # shape_trials: every tie gets a trial
 
 
