@@ -171,13 +171,13 @@ shipped flow's accuracy cannot be told apart from either of Torch-Pruning's rank
 
 `--shape-trials 8` (prune.shape_trials: among the fold search's shapes at its best FPS, keep
 the one whose fine-tune has the lowest training loss; benchmarks/pruning_shape_trials.py
-measures it on 11 seeds): on seed 8 (5 Dec 2026 09:03-09:17 at 4dbad8b, AVX512 EPYC;
+measures it on 13 seeds): on seed 8 (5 Dec 2026 09:03-09:17 at 4dbad8b, AVX512 EPYC;
 pruning_same_sparsity_magnitude8_shape_trials_seed8_avx512.json) it keeps 8-4-28-12-40-48
 instead of 8-4-28-8-40-64 (both 25,510 FPS, x1.20): codesign minus tp-magnitude8 +0.10 pt on
 the flow's test set (was +0.15) and +0.71 pt held out (was -0.40), bit-exact, with the
-training losses (0.401, 0.369) and top-1 the replay had predicted. On those 11 seeds it moves
-codesign minus tp-magnitude8 held out from a median of -0.06 to +0.04 pt (mean +0.01 -> +0.11),
-and minus tp-round8 from +0.00 to +0.21 (mean +0.12 -> +0.23), at the same FPS."""
+training losses (0.401, 0.369) and top-1 the replay had predicted. On those 13 seeds it moves
+codesign minus tp-magnitude8 held out from a median of -0.01 to +0.04 pt (mean +0.06 -> +0.15),
+and minus tp-round8 from -0.08 to +0.00 (mean +0.07 -> +0.16), at the same FPS."""
 
 from __future__ import annotations
 

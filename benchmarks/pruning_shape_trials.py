@@ -11,22 +11,22 @@ Usage: python3 benchmarks/pruning_shape_trials.py --flow flows/resnet8_w4a4_fash
          --target 0.7129 --seeds 8 9 --out benchmarks/results/pruning_shape_trials.json
 
 Measured (pruning_shape_trials_resnet8_avx512.json; AVX512 EPYC, 1 thread per process, 2-3
-processes, 5 Dec 2026 07:33-09:35; ResNet-8 / Pynq-Z2 at 71.29 %, where Torch-Pruning lands).
-Seed 9 ran this script (at 470ea3b); seeds 0, 2-8, 10, 11 an ad-hoc replay at 87f9dda (before
+processes, 5 Dec 2026 07:33-10:04; ResNet-8 / Pynq-Z2 at 71.29 %, where Torch-Pruning lands).
+Seed 9 ran this script (at 470ea3b); seeds 0, 2-8, 10-13 an ad-hoc replay at 87f9dda (before
 shape_trials) that recorded the fold search's measurements and cut and fine-tuned each tie as
 the step does: the same quantities (on seed 9 both agree to 1e-6 in training loss and exactly
 in top-1), and every search pick's held-out top-1 equals that seed's codesign row in
 pruning_same_sparsity_magnitude8_stemcap_heldout_14seeds_avx512.json.
-- 6 of 11 seeds have ties at the best FPS (2, 2, 5, 3, 2, 2 shapes on seeds 2/3/4/6/8/9).
+- 6 of 13 seeds have ties at the best FPS (2, 2, 5, 3, 2, 2 shapes on seeds 2/3/4/6/8/9).
 - The trials change the pick on seeds 4 (12-4-8-28-32-56 for 12-4-12-28-24-56, +0.05 pt held
   out) and 8 (8-4-28-12-40-48 for 8-4-28-8-40-64, +1.11 pt); they keep the search's pick on
   2/3/6/9, where it was the best in hindsight except on seed 3 (-0.16 pt missed).
-- Held-out gain over the search's pick: median +0.00, mean +0.11, worst +0.00 pt; best in
-  hindsight mean +0.14. Cost: one fine-tune per tie (about 25 s) plus the winner's again.
+- Held-out gain over the search's pick: median +0.00, mean +0.09, worst +0.00 pt; best in
+  hindsight mean +0.12. Cost: one fine-tune per tie (about 25 s) plus the winner's again.
 - Against Torch-Pruning's magnitude ranking at the same sparsity (the same seeds' TP rows),
-  held out: codesign minus TP median -0.06 -> +0.04 pt, mean +0.01 -> +0.11 (95 %: -0.17 ..
-  +0.40); against its round_to 8 Taylor ranking +0.00 -> +0.21, mean +0.12 -> +0.23 (-0.16 ..
-  +0.61). FPS unchanged (the same shapes' FPS).
+  held out: codesign minus TP median -0.01 -> +0.04 pt, mean +0.06 -> +0.15 (95 %: -0.10 ..
+  +0.41); against its round_to 8 Taylor ranking -0.08 -> +0.00, mean +0.07 -> +0.16 (-0.18 ..
+  +0.49). FPS unchanged (the same shapes' FPS).
 """
 
 from __future__ import annotations

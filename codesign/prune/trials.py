@@ -2,12 +2,12 @@
 
 The fold search ranks shapes by FPS alone, and several often fold to exactly the same FPS (a
 folding moves in whole steps): its tie-break (the first shape found) knows nothing of accuracy.
-ResNet-8 / Pynq-Z2 at 71.3-72.1 % of the MACs removed (AVX512 EPYC, 11 seeds,
+ResNet-8 / Pynq-Z2 at 71.3-72.1 % of the MACs removed (AVX512 EPYC, 13 seeds,
 benchmarks/pruning_shape_trials.py): 6 seeds have 2-5 such shapes; on seed 8 the two at
 25,510 FPS, 8-4-28-8-40-64 (the search's pick) and 8-4-28-12-40-48, reach 81.84 and 82.95 %
 top-1 on 8,000 test images no step sees after the same 3-epoch fine-tune, and the trials keep
-the second. Over the 11 seeds the trials' pick gains +0.11 pt held out on average (median 0,
-never less than the search's pick); the best shape in hindsight would gain +0.14.
+the second. Over the 13 seeds the trials' pick gains +0.09 pt held out on average (median 0,
+never less than the search's pick); the best shape in hindsight would gain +0.12.
 
 A trial cuts a copy of the model to one shape (the highest-scored channels kept), fine-tunes
 it as the step would (`tune`), and scores it by its cross-entropy on the training set (eval
