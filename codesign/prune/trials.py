@@ -44,13 +44,14 @@ class ShapeTrial:
 
 def training_loss(model: nn.Module, data: Dataset, batch_size: int = 256) -> float:
     """Mean cross-entropy of `model`'s logits on the training set (eval mode, labels only)."""
+    import torch
+
     logits = predict(model, data.x_train, batch_size).astype(np.float64)
     if len(logits) == 0:
         raise PruneError("the training set is empty: a shape trial has nothing to score")
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     labels = np.asarray(data.y_train, dtype=np.int64)
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
+    return float(torch.nn.functional.cross_entropy(torch.from_numpy(logits),
+                                                    torch.from_numpy(labels)))
 
 
 def try_shapes(model: nn.Module, scores: Mapping[str, np.ndarray],
