@@ -178,8 +178,11 @@ def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
 
     from codesign.flow import train_flow_model
     from codesign.prune import prune_model
+    from codesign.prune.schedule import check_settings
     from codesign.prune.sensitivity import layer_sensitivity
 
+    steps, target = flow.prune.steps, flow.prune.target_sparsity or 0.5  # checked before training
+    check_settings(unaligned_settings(flow.prune, [target * (i + 1) / steps for i in range(steps)]))
     flow = flow.replace(seed=seed)
     model, data, _ = train_flow_model(flow, work, progress=False)
     sensitivity = None
@@ -191,13 +194,19 @@ def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
                           reference_fps=flow.prune.reference_fps, workdir=work / "aligned",
                           seed=seed, sensitivity=sensitivity, progress=False)
     reached = reached_per_step(aligned, flow.prune.steps)
-    settings = dataclasses.replace(flow.prune, align=False, allocation="criterion",
-                                   step_sparsity=reached, target_sparsity=reached[-1])
+    settings = unaligned_settings(flow.prune, reached)
     unaligned_model = copy.deepcopy(model)
     unaligned = prune_model(unaligned_model, data, board, settings, flow.train,
                             reference_fps=aligned.reference_fps, workdir=work / "unaligned",
                             seed=seed, progress=False)
     return SeedRun(model, data, aligned_model, aligned, unaligned_model, unaligned)
+
+
+def unaligned_settings(prune: Any, reached: list[float]) -> Any:
+    """The flow's prune settings as the criterion-unaligned control: the criterion's ranking
+    alone, to the sparsity `reached` after each step (no fold search, so no shape trials)."""
+    return dataclasses.replace(prune, align=False, allocation="criterion", shape_trials=0,
+                               step_sparsity=reached, target_sparsity=reached[-1])
 
 
 def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
