@@ -177,7 +177,9 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
         for variant, align, allocation in VARIANTS:
             console.print(f"  pruning ({variant})")
             pruned = copy.deepcopy(model)
-            settings = dataclasses.replace(settings, align=align, allocation=allocation)
+            trials = flow.prune.shape_trials if allocation == "hardware" else 0  # needs the search
+            settings = dataclasses.replace(settings, align=align, allocation=allocation,
+                                           shape_trials=trials)
             result = prune_model(pruned, data, board, settings, flow.train,
                                  reference_fps=ref_fps, workdir=work / variant, seed=flow.seed,
                                  progress=False)

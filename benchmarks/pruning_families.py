@@ -62,6 +62,17 @@ thread each; pruning_families_avx512.json, the 75 % DS-CNN flow in
 pruning_families_deep_avx512.json), after the fold search's window bottlenecks and held tied
 groups: every goal met on every seed of all three flows (README, "Pruning for the board").
 
+ResNet-8 with prune.shape_trials 8, as shipped since 5 Dec 2026 (10:43-11:37 at 972de19, AVX512
+EPYC, two processes of 1 thread, seeds 0-2 and 3-4; pruning_families_shape_trials_avx512.json):
+seeds 0/1/2/4 land as with the stem cap alone (pruning_families_stemcap_avx512.json). Seed 3
+keeps 8-8-16-24-24-64 (-68.9 %, 21,259 FPS, loss vs the control -1.45 pt) over the search's
+8-12-20-12-24-64 (-68.1 %, 21,259, -1.30 pt); the criterion-unaligned cut at -68.9 % folds to
+21,259 FPS too (at -68.1 % it folded to 14,172): x1.00 there. Medians -72.4 % MACs, -48.2 % LUT,
+x3.60, +0.55 pt, aligned / unaligned x1.33, bit-exact 20/20 each: every goal but "faster than
+unaligned on every seed" (4 of 5). The first attempt stopped after the aligned prune of seed 0:
+the unaligned control (no fold search) inherited shape_trials, which the settings check refuses;
+the control now turns it off and is checked before training.
+
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
 1 thread each; pruning_families_kv260_avx512.json): counts 40-32-56-32-56 / 32-40-40-32-56 /

@@ -177,7 +177,21 @@ instead of 8-4-28-8-40-64 (both 25,510 FPS, x1.20): codesign minus tp-magnitude8
 the flow's test set (was +0.15) and +0.71 pt held out (was -0.40), bit-exact, with the
 training losses (0.401, 0.369) and top-1 the replay had predicted. On those 13 seeds it moves
 codesign minus tp-magnitude8 held out from a median of -0.01 to +0.04 pt (mean +0.06 -> +0.15),
-and minus tp-round8 from -0.08 to +0.00 (mean +0.07 -> +0.16), at the same FPS."""
+and minus tp-round8 from -0.08 to +0.00 (mean +0.07 -> +0.16), at the same FPS.
+
+The shipped flow with prune.shape_trials 8 on all 14 seeds (5 Dec 2026 10:42-12:37, worktree
+at 4fa6f46 (the flow with shape_trials 8; this file's code as at ecc9599), AVX512 EPYC, 1 thread
+per process, two processes, four while pruning_families.py ran beside them until 11:37; seed 8's
+row is the --shape-trials run above; pruning_same_sparsity_{magnitude8,round8}_shape_trials_
+14seeds_avx512.json): the fold search has ties on 7 seeds (1, 2, 3, 4, 6, 8, 9; 34 on seed 1,
+where TP lands at 74.7 %, 8 of them tried); the trials keep another shape on seeds 1
+(8-4-24-16-24-56 instead of 8-8-24-8-24-56, x1.00 as before), 4 and 8; every other row
+reproduces the 14-seed rows above exactly, and seeds 0 and 2-13 the replay of
+pruning_shape_trials.py. Bit-exact 14/14, x1.16 median FPS (faster on 13 of 14). Codesign minus
+tp-magnitude8: +0.00 pt median on the flow's test set, +0.17 held out (mean +0.17, -0.07 ..
++0.41); minus tp-round8: +0.17 / +0.11 (held-out mean +0.25, -0.12 .. +0.62). All four medians
+>= 0: the goal is met against both of TP's rankings on both test sets, by margins well inside
+the noise (both intervals still hold zero)."""
 
 from __future__ import annotations
 
