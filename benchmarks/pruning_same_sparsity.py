@@ -179,7 +179,7 @@ training losses (0.401, 0.369) and top-1 the replay had predicted. On those 13 s
 codesign minus tp-magnitude8 held out from a median of -0.01 to +0.04 pt (mean +0.06 -> +0.15),
 and minus tp-round8 from -0.08 to +0.00 (mean +0.07 -> +0.16), at the same FPS.
 
-The shipped flow with prune.shape_trials 8 on all 14 seeds (5 Dec 2026 10:42-12:37, worktree
+The shipped flow with prune.shape_trials 8 on all 14 seeds (5 Dec 2026 10:42-12:48, worktree
 at 4fa6f46 (the flow with shape_trials 8; this file's code as at ecc9599), AVX512 EPYC, 1 thread
 per process, two processes, four while pruning_families.py ran beside them until 11:37; seed 8's
 row is the --shape-trials run above; pruning_same_sparsity_{magnitude8,round8}_shape_trials_
