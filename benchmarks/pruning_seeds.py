@@ -181,8 +181,8 @@ def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
     from codesign.prune.schedule import check_settings
     from codesign.prune.sensitivity import layer_sensitivity
 
-    steps, target = flow.prune.steps, flow.prune.target_sparsity or 0.5  # checked before training
-    check_settings(unaligned_settings(flow.prune, [target * (i + 1) / steps for i in range(steps)]))
+    # the control's settings, checked before training (its per-step sparsities come later)
+    check_settings(unaligned_settings(flow.prune, [flow.prune.target_sparsity] * flow.prune.steps))
     flow = flow.replace(seed=seed)
     model, data, _ = train_flow_model(flow, work, progress=False)
     sensitivity = None
