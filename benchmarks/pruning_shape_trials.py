@@ -29,6 +29,18 @@ pruning_same_sparsity_magnitude8_stemcap_heldout_14seeds_avx512.json.
   held out: codesign minus TP median -0.01 -> +0.04 pt, mean +0.06 -> +0.15 (95 %: -0.10 ..
   +0.41); against its round_to 8 Taylor ranking -0.08 -> +0.00, mean +0.07 -> +0.16 (-0.18 ..
   +0.49). FPS unchanged (the same shapes' FPS).
+
+The DS-CNN flows as shipped, seeds 0-4 each (5 Dec 2026 13:04-14:32 at e2716c8, AVX512 EPYC,
+three processes of 1 thread; pruning_shape_trials_dscnn{,_deep,_kv260}_avx512.json; no seed
+had more than 8 ties, so the first 8 pick as all do):
+- 55 % / Pynq-Z2 (27,793 FPS): 3 / 2 / 1 / 6 / 7 ties; the trials change the pick on seeds 3
+  (-0.06 pt held out) and 4 (+0.08): mean +0.00, best in hindsight +0.15.
+- 75 % / Pynq-Z2 (31,888 FPS): 2 ties on every seed; the trials keep 32-24-24-24-52 over -56
+  on seeds 0/1/2, +1.12 / +0.52 / +0.48 pt held out (flow's test set +0.55 / -0.05 / -0.85):
+  mean +0.42, worst +0.00 (seed 4 misses +0.06 in hindsight).
+- 55 % / KV260 (72,886 FPS): 1 / 2 / 4 / 3 / 2 ties; changed picks on seeds 1/2/4, +0.31 /
+  +0.05 / +0.56 pt held out: mean +0.18, worst +0.00.
+The 75 % and KV260 flows ship with shape_trials 8; the 55 % Pynq-Z2 flow does not.
 """
 
 from __future__ import annotations
