@@ -191,7 +191,17 @@ pruning_shape_trials.py. Bit-exact 14/14, x1.16 median FPS (faster on 13 of 14).
 tp-magnitude8: +0.00 pt median on the flow's test set, +0.17 held out (mean +0.17, -0.07 ..
 +0.41); minus tp-round8: +0.17 / +0.11 (held-out mean +0.25, -0.12 .. +0.62). All four medians
 >= 0: the goal is met against both of TP's rankings on both test sets, by margins well inside
-the noise (both intervals still hold zero)."""
+the noise (both intervals still hold zero).
+
+DS-CNN / KV260 against tp-global8 with the flow's shape_trials 8 (5 Dec 2026 14:33-15:13,
+worktree at 5476165, AVX512 EPYC, two processes of 1 thread beside three others; TP rows from
+pruning_torch_pruning_heldout_avx512.json; pruning_same_sparsity_kv260_shape_trials_heldout_
+avx512.json): ties on seeds 0 (3) and 3 (7); the trials keep 32-40-48-32-48 on seed 0 (-0.31 pt
+held out against the search's pick) and 40-40-32-40-32 on seed 3 (+0.35); seeds 1/2/4 as in
+pruning_same_sparsity_heldout_avx512.json. x1.33 / 1.60 / 1.60 / 1.00 / 1.60 (median x1.60),
+codesign minus TP +0.40 / -0.75 / +1.45 / +0.45 / -0.90 pt on the test set (median +0.40),
+-0.09 / -0.01 / +0.54 / +0.50 / -0.31 held out (median -0.01, mean +0.12 as without trials),
+bit-exact 5/5."""
 
 from __future__ import annotations
 
