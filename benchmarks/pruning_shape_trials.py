@@ -111,7 +111,7 @@ def run_seed(flow: Any, board: Any, seed: int, target: float | None, cap: int) -
     first, best = trials[0], max(trials, key=lambda t: t["held_out"])
     pick = next(t for t in trials if t["counts"] == kept)
     # what the same run with shape_trials = cap would have kept: the same trials, fewer of them
-    capped = pick if len(trials) <= cap else min(trials[:cap], key=lambda t: t["train_loss"])
+    capped = min(trials[:cap], key=lambda t: t["train_loss"])
     return {"seed": seed, "machine": machine(), "fps": search["fps"], "ties": len(trials),
             "trials": trials, "search_pick": first["counts"], "trial_pick": kept,
             "capped_pick": capped["counts"],
