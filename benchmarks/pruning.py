@@ -77,6 +77,14 @@ def held_out_accuracy(model: Any, flow: Any) -> dict[str, Any] | None:
     test split after the same seeded shuffle: no step of the flow saw them), where there are
     any: a second, larger measure of accuracy, e.g. for differences the flow's test subset
     cannot resolve."""
+    found = held_out_accuracies({"model": model}, flow)
+    return None if found is None else {"samples": found["samples"],
+                                       "accuracy": found["accuracy"]["model"]}
+
+
+def held_out_accuracies(models: dict[str, Any], flow: Any) -> dict[str, Any] | None:
+    """`held_out_accuracy` of several models on the same held-out samples (loaded once):
+    {"samples": n, "accuracy": {name: top-1}}, or None where the flow leaves none out."""
     from codesign.flow.stages import load_flow_data
     from codesign.train import evaluate
 
@@ -86,8 +94,8 @@ def held_out_accuracy(model: Any, flow: Any) -> dict[str, Any] | None:
     whole = load_flow_data(flow.replace(dataset=dataclasses.replace(flow.dataset, limit_test=None)))
     if len(whole.y_test) <= limit:
         return None
-    return {"samples": len(whole.y_test) - limit,
-            "accuracy": evaluate(model, whole.x_test[limit:], whole.y_test[limit:])}
+    x, y = whole.x_test[limit:], whole.y_test[limit:]
+    return {"samples": len(y), "accuracy": {name: evaluate(m, x, y) for name, m in models.items()}}
 
 
 def epoch_matched(model: Any, data: Any, flow: Any) -> tuple[Any, int]:
