@@ -321,8 +321,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
                         for x, r in zip(xs, rows, strict=True)
                         if "loss_vs_matched_held_out_points" in r]
                 if held:
-                    ax.plot([x for x, _ in held], [v for _, v in held], "D", mec="k", ms=5,
-                            color=bars.patches[0].get_facecolor(),
+                    ax.plot([x for x, _ in held], [v for _, v in held], "D", mfc="white",
+                            mec=bars.patches[0].get_facecolor(), mew=1.5, ms=6,
                             label=f"{family['flow']}, held out")
         ax.axhline(goal, color="k", ls="--", lw=1, label=f"goal {goal:g}")
         ax.set_ylabel(label, fontsize=9)
