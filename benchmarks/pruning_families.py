@@ -328,9 +328,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.set_ylabel(label, fontsize=9)
         ax.set_xlabel("seed (index)")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()  # below the panels: no bar hidden
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
     fig.suptitle("hardware-aware pruning of the network families, per seed")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 * (1 + (len(labels) - 1) // 5), 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
