@@ -92,6 +92,11 @@ set. Seed 0 misses by 0.02-0.11 pt on all three DS-CNN flows, against one contro
 unpruned model fine-tuned 8 epochs: 85.78 % held out). Aligned minus criterion-unaligned
 top-1, held out: ResNet-8 +0.71 to +2.91 pt on every seed; DS-CNN -0.61 to +1.16 (a wash).
 
+ResNet-8 with the shape sweep (prune.fold_shapes 32, the flow otherwise as shipped; 5 Dec 2026
+17:20-17:50, a worktree at 2bdafaa, two processes; pruning_families_resnet8_fold_shapes32_
+avx512.json): seeds 0 and 3 keep their shapes (seed 3 still 21,259 FPS, x1.00 over unaligned),
+every figure as without it; the aligned runs took 898 / 1,067 s. Not shipped.
+
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
 1 thread each; pruning_families_kv260_avx512.json): counts 40-32-56-32-56 / 32-40-40-32-56 /
