@@ -305,6 +305,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                                  else None),
         "median_aligned_vs_unaligned_fps": _median(ratios),
         "min_aligned_vs_unaligned_fps": min((r for r in ratios if r is not None), default=None),
+        "seeds_aligned_faster": sum(r is not None and r > 1.0 for r in ratios),
         "median_aligned_vs_unaligned_compute_fps": _median(
             [r["aligned_vs_criterion-unaligned_compute_fps"] for r in rows]),
         "seeds_bit_exact_fraction": sum(r["verification"]["passed"] for r in rows) / len(rows),
@@ -409,6 +410,12 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         console.print(f"{family['flow']} ({family['summary']['seeds']} seeds): " + "; ".join(
             f"{key} {g['goal']}: {_verdict(g['met'])}"
             for key, g in goals.items()))
+        s = family["summary"]
+        held = s["seeds_within_1pt_of_matched_held_out"]
+        console.print(f"{family['flow']}: loss <= 1.0 pt on {s['seeds_within_1pt_of_matched']} of "
+                      f"{s['seeds']} seeds (held out: "
+                      f"{'not measured' if held is None else held}); aligned faster than "
+                      f"criterion-unaligned on {s['seeds_aligned_faster']} of {s['seeds']}")
 
 
 def run_family(path: str, seeds: list[int], out: Path, report: dict[str, Any],
