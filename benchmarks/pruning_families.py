@@ -97,6 +97,20 @@ ResNet-8 with the shape sweep (prune.fold_shapes 32, the flow otherwise as shipp
 avx512.json): seeds 0 and 3 keep their shapes (seed 3 still 21,259 FPS, x1.00 over unaligned),
 every figure as without it; the aligned runs took 898 / 1,067 s. Not shipped.
 
+Seeds 5-7 of the four flows as shipped (5 Dec 2026 18:19-20:10, a worktree at e7874ae, six
+processes beside the recipe runs, 1 thread each), joined with seeds 0-4 above in
+pruning_families_8seeds_avx512.json. Over 8 seeds, loss within 1.0 pt on the flow's test set
+/ held out: ResNet-8 7 / 8 of 8, DS-CNN 55 % 8 / 6, 75 % 5 / 6, KV260 8 / 7; aligned faster
+than criterion-unaligned on 7 / 8 / 7 / 7 of 8 (KV260 seed 6 ties at 72,886 FPS); medians
+MACs -72.2 / -58.4 / -76.4 / -55.7 %, LUT -46.2 / -45.0 / -60.1 / -42.2 %, x3.60 / 3.49 /
+4.00 / 2.62 FPS, bit-exact 8 of 8 each. Recipe tries on the DS-CNN misses
+(pruning_families_dscnn_recipes_avx512.json, same worktree): the 55 % flow with 12 fine-tune
+epochs (control 12 too, seeds 0-7): held-out loss median +0.39 pt, 7 of 8 within 1.0 (8
+epochs: +0.66, 6 of 8), test set +0.72, 7 of 8 (8 epochs: +0.32, 8 of 8), the same counts and
+FPS; the 75 % flow with 12 epochs, seeds 0/5: +1.01 / +1.29 pt held out (+1.05 / +1.36); the
+55 % flow with distill 0.5 from the 2-epoch unpruned model, seed 0: +5.44 pt held out. None
+shipped (README).
+
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
 1 thread each; pruning_families_kv260_avx512.json): counts 40-32-56-32-56 / 32-40-40-32-56 /
