@@ -350,10 +350,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
               ("fps_gain", "FPS within caps, pruned / unpruned", 1.5),
               ("aligned_vs_criterion-unaligned_fps", "FPS within caps, aligned / unaligned", 1.1))
     width = 0.8 / max(1, len(families))
+    # one slot per seed any family ran, so a family run on other seeds lines up by seed
+    slot = {seed: i for i, seed in enumerate(sorted({r["seed"] for f in families
+                                                     for r in f["rows"]}))}
     for ax, (key, label, goal) in zip(axes, panels, strict=True):
         for k, family in enumerate(families):
             rows = family["rows"]
-            xs = [i + (k - (len(families) - 1) / 2) * width for i in range(len(rows))]
+            xs = [slot[r["seed"]] + (k - (len(families) - 1) / 2) * width for r in rows]
             bars = ax.bar(xs, [r[key] or 0 for r in rows], width, label=family["flow"])
             if key == "loss_vs_matched_points":  # the same loss on the held-out images
                 held = [(x, r["loss_vs_matched_held_out_points"])
@@ -365,7 +368,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
                             label=f"{family['flow']}, held out")
         ax.axhline(goal, color="k", ls="--", lw=1, label=f"goal {goal:g}")
         ax.set_ylabel(label, fontsize=9)
-        ax.set_xlabel("seed (index)")
+        ax.set_xticks(list(slot.values()), [str(seed) for seed in slot])
+        ax.set_xlabel("seed")
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()  # below the panels: no bar hidden
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
