@@ -354,18 +354,20 @@ def plot(report: dict[str, Any], path: Path) -> None:
     slot = {seed: i for i, seed in enumerate(sorted({r["seed"] for f in families
                                                      for r in f["rows"]}))}
     for ax, (key, label, goal) in zip(axes, panels, strict=True):
+        held_label: str | None = "held out (on its flow's bar)"
         for k, family in enumerate(families):
             rows = family["rows"]
             xs = [slot[r["seed"]] + (k - (len(families) - 1) / 2) * width for r in rows]
-            bars = ax.bar(xs, [r[key] or 0 for r in rows], width, label=family["flow"])
+            ax.bar(xs, [r[key] or 0 for r in rows], width, label=family["flow"])
             if key == "loss_vs_matched_points":  # the same loss on the held-out images
                 held = [(x, r["loss_vs_matched_held_out_points"])
                         for x, r in zip(xs, rows, strict=True)
                         if "loss_vs_matched_held_out_points" in r]
-                if held:
+                if held:  # on its family's bar, in black so it shows inside the bar too
                     ax.plot([x for x, _ in held], [v for _, v in held], "D", mfc="white",
-                            mec=bars.patches[0].get_facecolor(), mew=1.5, ms=6,
-                            label=f"{family['flow']}, held out")
+                            mec="black", mew=1.2, ms=6, zorder=3,
+                            label=held_label)
+                    held_label = None  # one legend entry for all flows
         ax.axhline(goal, color="k", ls="--", lw=1, label=f"goal {goal:g}")
         ax.set_ylabel(label, fontsize=9)
         ax.set_xticks(list(slot.values()), [str(seed) for seed in slot])
