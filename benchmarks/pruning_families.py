@@ -108,8 +108,9 @@ MACs -72.2 / -58.4 / -76.4 / -55.7 %, LUT -46.2 / -45.0 / -60.1 / -42.2 %, x3.60
 epochs (control 12 too, seeds 0-7): held-out loss median +0.39 pt, 7 of 8 within 1.0 (8
 epochs: +0.66, 6 of 8), test set +0.72, 7 of 8 (8 epochs: +0.32, 8 of 8), the same counts and
 FPS; the 75 % flow with 12 epochs, seeds 0/5: +1.01 / +1.29 pt held out (+1.05 / +1.36); the
-55 % flow with distill 0.5 from the 2-epoch unpruned model, seed 0: +5.44 pt held out. None
-shipped (README).
+55 % flow with distill 0.5 from the 2-epoch unpruned model, seed 0: +5.44 pt held out; with the
+unpruned model trained 10 epochs before the cut (control 18), seed 0: +1.14, and with distill
+0.5 from that model +1.66 (20:23-20:38). None shipped (README).
 
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
