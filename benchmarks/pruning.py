@@ -15,7 +15,7 @@ For each flow (default: the pruned TFC/MNIST-5k and CNV/Fashion-MNIST flows in f
    - uniform-unaligned: the same fraction of every layer's channels (`allocation: uniform`);
 4. unstructured: zero the same fraction of the unpruned weights (magnitude), no shape change;
    and unpruned-matched: the unpruned model trained on for as many epochs as the schedule
-   fine-tunes (steps x finetune_epochs + final_epochs, same learning rate), so the accuracy
+   fine-tunes (prune.epochs_added, fades included; same learning rate), so the accuracy
    loss is also measured against a model that had the same training, not only the flow's;
 5. FINN's estimates for each on the flow's board: the highest FPS within the caps (folding
    optimizer, maximize) and the least resources reaching the reference FPS, after every step;
@@ -103,7 +103,7 @@ def epoch_matched(model: Any, data: Any, flow: Any) -> tuple[Any, int]:
     from codesign.prune.schedule import finetune
 
     settings = flow.prune
-    epochs = settings.steps * settings.finetune_epochs + settings.final_epochs
+    epochs = settings.epochs_added
     matched = copy.deepcopy(model)
     finetune(matched, data, flow.train, settings, epochs, flow.seed + 2000, progress=False)
     return matched, epochs

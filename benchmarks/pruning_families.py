@@ -6,9 +6,10 @@ flows/dscnn_w4a4_fashion_pruned.yaml) and each seed, with the flow's settings ot
 1. train the unpruned model, prune a copy with the flow's `prune:` section (aligned), and another
    criterion-unaligned to the same MAC sparsity after every step (benchmarks/pruning_seeds.py);
 2. epoch-matched control: the unpruned model trained on for as many epochs as the schedule
-   fine-tuned (steps x finetune_epochs + final_epochs), so the pruned model's loss is measured
-   against a model with the same total training (benchmarks/pruning.py), on the flow's test
-   set and on the test images its limit_test leaves out (held out: no step saw them);
+   trained (prune.epochs_added: steps x (soft_epochs + finetune_epochs) + final_epochs), so
+   the pruned model's loss is measured against a model with the same total training
+   (benchmarks/pruning.py), on the flow's test set and on the test images its limit_test
+   leaves out (held out: no step saw them);
 3. FINN's estimates on the flow's board (with the flow's caps): LUT of the least-resource folding
    reaching the unpruned model's best FPS, and the best FPS within the caps, as built
    (min(compute, host I/O)) and the compute pipeline alone, for the unpruned, aligned and

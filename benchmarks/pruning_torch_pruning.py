@@ -374,8 +374,9 @@ def run_variant(model: Any, data: Any, board: Any, flow: Any, target: float,
         keep, sparsity = cut_to_sparsity(model, data, macs0, goal, round_to, global_pruning,
                                          max_ratio, layer_ratios, variant.importance)
         prune_channels(model, keep, data.input_shape)
-        finetune(model, data, flow.train, settings, settings.finetune_epochs, seed + step, False,
-                 teacher)
+        # a flow's fade epochs (codesign cuts after them) are fine-tune epochs here: same total
+        finetune(model, data, flow.train, settings, settings.soft_epochs + settings.finetune_epochs,
+                 seed + step, False, teacher)
         steps.append({"step": step, "goal": goal, "sparsity": sparsity,
                       "counts": channel_counts(model, data.input_shape)})
     finetune(model, data, flow.train, settings, settings.final_epochs, seed + 1000, False,

@@ -103,6 +103,10 @@ class PruneConfig:
     step_fraction: float = 0.3  # budgets fps/fit: fraction of the remaining MACs cut per step
     finetune_epochs: int = 1  # after each step
     final_epochs: int = 2  # after the last step
+    # before each cut, train this many epochs while the channels it removes fade out (their
+    # consumers' input weights scaled down step by step to zero; codesign.prune.fade), so the
+    # cut itself changes nothing; 0 = cut at once
+    soft_epochs: int = 0
     finetune_lr: float | None = None  # default: train.lr
     # the fine-tunes move each training sample by up to this many pixels (codesign.augment);
     # default: train.shift_pixels, as the unpruned model was trained
@@ -155,6 +159,12 @@ class PruneConfig:
     layer_max_sparsity: dict[str, float] = field(default_factory=dict)
     reference_fps: float | None = None  # FPS where resources are compared (default: unpruned's best)
     unstructured_control: bool = True  # also report unstructured pruning at the same sparsity
+
+    @property
+    def epochs_added(self) -> int:
+        """The training epochs the schedule adds to the unpruned model's (fades, fine-tunes and
+        the final fine-tune): what an epoch-matched unpruned control trains on for."""
+        return self.steps * (self.soft_epochs + self.finetune_epochs) + self.final_epochs
 
 
 PRUNE_RTL_MVAU = ("true with a prune section: pruning sizes layers by the LUT-based HLS MVAU's "
@@ -335,6 +345,8 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         *_layer_cap_checks(p),
         (p.finetune_epochs >= 0 and p.final_epochs >= 0, "prune.finetune_epochs",
          "fine-tune epochs must be >= 0"),
+        (p.soft_epochs >= 0, "prune.soft_epochs",
+         f"{p.soft_epochs} must be >= 0 (epochs of fading before each cut; 0 cuts at once)"),
         (0 <= p.distill <= 1, "prune.distill",
          f"{p.distill} must lie between 0 (labels only) and 1 (the unpruned model's outputs only)"),
         (p.distill_temperature > 0, "prune.distill_temperature",

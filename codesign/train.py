@@ -12,7 +12,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,10 +205,12 @@ def train_model(
     progress: bool = True,
     teacher: Teacher | None = None,
     shift_pixels: int = 0,
+    after_step: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Train with cross-entropy (blended with a teacher's softened outputs when given) and a
     per-step cosine LR schedule; checkpoint after every epoch. With `shift_pixels`, every
-    training sample is moved by up to that many pixels per batch (codesign.augment)."""
+    training sample is moved by up to that many pixels per batch (codesign.augment).
+    `after_step(done, total)` runs after every optimizer step (done counts from 1)."""
     import torch
 
     if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -252,6 +254,8 @@ def train_model(
                 loss.backward()
                 opt.step()
                 step += 1
+                if after_step is not None:
+                    after_step(step, total_steps)
                 loss_sum += loss.item() * len(yb)
                 correct += int((logits.argmax(dim=1) == yb).sum())
                 seen += len(yb)

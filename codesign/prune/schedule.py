@@ -15,7 +15,8 @@ step makes unneeded. `prune.max_layer_sparsity` (per layer: `layer_max_sparsity`
 too, from the unpruned model's counts: no step, allocation or fold-search move leaves a layer
 fewer channels; under budget sparsity a cap that leaves too little to cut for the target stops
 before the first step. `prune.shape_trials` picks among the fold search's equally fast shapes
-by a trial fine-tune of each (codesign.prune.trials)."""
+by a trial fine-tune of each (codesign.prune.trials). `prune.soft_epochs` trains before each
+cut while the channels it removes fade out (codesign.prune.fade)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from codesign.config import prune_problem
 from codesign.errors import FoldingError, PruneError
 from codesign.prune.alignment import granularity as board_granularity
 from codesign.prune.allocate import allocate, allocate_uniform
+from codesign.prune.fade import Fade
 from codesign.prune.fold_search import MAX_EXTRA, search_counts
 from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
 from codesign.prune.importance import channel_importance
@@ -218,10 +220,11 @@ def _budget_status(settings: PruneConfig, baseline: StepRecord, last: StepRecord
 
 
 def finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: PruneConfig,
-             epochs: int, seed: int, progress: bool, teacher: Teacher | None = None) -> None:
+             epochs: int, seed: int, progress: bool, teacher: Teacher | None = None,
+             after_step: Callable[[int, int], None] | None = None) -> None:
     """Train `model` on for `epochs` as the schedule fine-tunes (settings.finetune_lr or train.lr;
     settings.finetune_shift_pixels or train.shift_pixels), learning from `teacher` too when the
-    settings distill."""
+    settings distill; `after_step` as `train_model`'s."""
     if epochs < 1:
         return
     shift = (train.shift_pixels if settings.finetune_shift_pixels is None
@@ -229,7 +232,7 @@ def finetune(model: nn.Module, data: Dataset, train: TrainConfig, settings: Prun
     train_model(model, data, epochs=epochs, batch_size=train.batch_size,
                 lr=settings.finetune_lr or train.lr, optimizer=train.optimizer,
                 weight_decay=train.weight_decay, seed=seed, progress=progress, teacher=teacher,
-                shift_pixels=shift)
+                shift_pixels=shift, after_step=after_step)
 
 
 def unpruned_teacher(model: nn.Module, settings: PruneConfig) -> Teacher | None:
@@ -406,7 +409,11 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
             trials = try_shapes(model, scores, search.ties[:settings.shape_trials], data, tune)
             counts = best_trial(trials).counts
             found = {**found, "trials": [t.to_dict() for t in trials]}
-        prune_channels(model, keep_top(scores, counts), shape)
+        keep = keep_top(scores, counts)
+        if settings.soft_epochs > 0:
+            finetune(model, data, train, settings, settings.soft_epochs, seed + 500 + step,
+                     progress, teacher, after_step=Fade(model, keep, shape))
+        prune_channels(model, keep, shape)
         # after shape trials, the winner's fine-tune again, in place (the same seed: the same
         # weights)
         finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress,

@@ -146,11 +146,16 @@ def _follower(module: nn.Module, index: torch.Tensor, old: int) -> None:
     _slice_state(module, {old: index})
 
 
-def _consumer(module: nn.Module, channels: int, per: int, index: torch.Tensor) -> None:
+def consumer_inputs(index: torch.Tensor, per: int) -> torch.Tensor:
+    """The input features (a consumer weight's dim 1) that carry channels `index`, `per` each:
+    a flatten of (C, H, W) is channel-major, channel c owns inputs c*H*W .. (c+1)*H*W - 1."""
     import torch
 
-    # A flatten of (C, H, W) is channel-major: channel c owns inputs c*H*W .. (c+1)*H*W - 1.
-    inputs = (index[:, None] * per + torch.arange(per)[None, :]).reshape(-1) if per > 1 else index
+    return (index[:, None] * per + torch.arange(per)[None, :]).reshape(-1) if per > 1 else index
+
+
+def _consumer(module: nn.Module, channels: int, per: int, index: torch.Tensor) -> None:
+    inputs = consumer_inputs(index, per)
     quantizers = _quantizers(module, ("weight_quant", "bias_quant"))
     _set_parameter(module, "weight", module.weight.index_select(1, inputs), quantizers)
     for quantizer in _quantizers(module, CONSUMER_QUANTIZERS):
