@@ -59,6 +59,8 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "prune": {"max_overshoot": 0.01, "budget": "fps", "target_fps": 1000}},
          "needs budget 'sparsity' and prune.fold_search >= 1"),
         ({"name": "x", "prune": {"distill": 1.5}}, "prune.distill: 1.5 must lie between 0"),
+        ({"name": "x", "prune": {"soft_epochs": -1}}, "prune.soft_epochs: -1 must be >= 0"),
+        ({"name": "x", "prune": {"soft_epochs": 0.5}}, "prune.soft_epochs: expected an integer"),
         ({"name": "x", "prune": {"max_layer_sparsity": 0}}, "prune.max_layer_sparsity: 0.0 must"),
         ({"name": "x", "prune": {"max_layer_sparsity": 1.5}}, "prune.max_layer_sparsity: 1.5"),
         ({"name": "x", "prune": {"layer_max_sparsity": [0.5]}},

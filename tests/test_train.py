@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +255,17 @@ def test_shifted_training_is_seeded_and_trains_other_weights(digits: Dataset) ->
     assert weights
     assert all(torch.equal(shifted[0][k], shifted[1][k]) for k in weights)
     assert not all(torch.equal(shifted[0][k], plain[k]) for k in weights)
+
+
+@pytest.mark.parametrize(("samples", "batch_size", "epochs"), [(200, 64, 1), (201, 50, 2)])
+def test_after_step_sees_every_optimizer_step_once(digits: Dataset, samples: int,
+                                                   batch_size: int, epochs: int) -> None:
+    """(done, total) after every step, done from 1 to total; a trailing batch of one sample is
+    dropped (BatchNorm), so 201 samples in 50s make 4 steps an epoch, not 5."""
+    subset = dataclasses.replace(digits, x_train=digits.x_train[:samples],
+                                 y_train=digits.y_train[:samples])
+    calls: list[tuple[int, int]] = []
+    train_model(_tiny(subset), subset, epochs=epochs, batch_size=batch_size, seed=0,
+                progress=False, after_step=lambda done, total: calls.append((done, total)))
+    total = (samples // batch_size + (samples % batch_size > 1)) * epochs
+    assert calls == [(done, total) for done in range(1, total + 1)]
