@@ -18,7 +18,7 @@ from codesign.checkpoint import load_checkpoint, save_checkpoint
 from codesign.config import FlowConfig
 from codesign.data import Dataset, load_dataset
 from codesign.models import build_model
-from codesign.prune.schedule import check_layer_caps
+from codesign.prune.schedule import check_before_training
 from codesign.train import TrainResult, set_seed, train_model
 
 if TYPE_CHECKING:
@@ -73,8 +73,8 @@ def train_flow_model(flow: FlowConfig, out_dir: Path, *, progress: bool = True,
         torch.set_num_threads(flow.train.threads)
         set_seed(flow.seed)
         model = build_flow_model(flow, data)
-        if flow.prune is not None and flow.prune.layer_max_sparsity:
-            check_layer_caps(model, data.input_shape, flow.prune)  # before the training time
+        if flow.prune is not None:
+            check_before_training(model, data.input_shape, flow.prune)
         t = flow.train
         trained = train_model(model, data, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                               optimizer=t.optimizer, weight_decay=t.weight_decay, seed=flow.seed,

@@ -34,6 +34,15 @@ def _check_zero_representable(name: str, module: nn.Module) -> None:
                          "set prune.soft_epochs to 0 or give that layer 2-bit weights or more")
 
 
+def check_fadeable(model: nn.Module, input_shape: tuple[int, ...]) -> None:
+    """PruneError naming the first layer whose weights cannot fade to zero (1-bit): every
+    group's members and consumers are checked, as a step could cut any group."""
+    modules = dict(model.named_modules())
+    for group in channel_groups(model, input_shape):
+        for name in group.members + group.consumers:
+            _check_zero_representable(name, modules[name])
+
+
 class Fade:
     """`train_model`'s `after_step`: fades the channels `keep` leaves out of each group (named
     as `keep_top` names them) to zero over the training run's steps."""

@@ -35,7 +35,7 @@ from codesign.config import prune_problem
 from codesign.errors import FoldingError, PruneError
 from codesign.prune.alignment import granularity as board_granularity
 from codesign.prune.allocate import allocate, allocate_uniform
-from codesign.prune.fade import Fade
+from codesign.prune.fade import Fade, check_fadeable
 from codesign.prune.fold_search import MAX_EXTRA, search_counts
 from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
 from codesign.prune.importance import channel_importance
@@ -285,6 +285,17 @@ def check_layer_caps(model: nn.Module, input_shape: tuple[int, ...], settings: P
                      ) -> None:
     """PruneError, as `layer_caps`, if `prune.layer_max_sparsity` does not fit `model`."""
     layer_caps(list(channel_groups(model, input_shape)), settings)
+
+
+def check_before_training(model: nn.Module, input_shape: tuple[int, ...],
+                          settings: PruneConfig) -> None:
+    """PruneError, before any training time is spent, where `settings` cannot prune `model`:
+    `prune.layer_max_sparsity` naming no channel group, `prune.soft_epochs` with 1-bit weights
+    (codesign.prune.fade)."""
+    if settings.layer_max_sparsity:
+        check_layer_caps(model, input_shape, settings)
+    if settings.soft_epochs > 0:
+        check_fadeable(model, input_shape)
 
 
 def sparsity_floor(groups: list[ChannelGroup], settings: PruneConfig) -> dict[str, int] | None:

@@ -40,7 +40,9 @@ def _flow(tmp_path: Path, **changes: object) -> Path:
 def pruned_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("pruned")
     out = tmp / "out"
-    assert main(["run", str(_flow(tmp)), "--out", str(out), "--quiet"]) == 0
+    # each step fades its channels out for an epoch before it cuts them (prune.soft_epochs)
+    flow = _flow(tmp, prune={**PRUNE, "soft_epochs": 1})
+    assert main(["run", str(flow), "--out", str(out), "--quiet"]) == 0
     return out
 
 
@@ -49,6 +51,7 @@ def test_report_puts_pruned_beside_unpruned_and_verifies_bit_exact(pruned_run: P
     section = report["pruning"]
     before, after = section["unpruned"], section["pruned"]
     assert section["budget"]["met"]
+    assert section["settings"]["soft_epochs"] == 1
     assert 1 - after["macs"] / before["macs"] >= 0.4
     assert before["counts"] == {"features.0": 64, "features.3": 32}
     grains = section["schedule"][0]["granularity"]
@@ -131,6 +134,24 @@ def test_bad_prune_options_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_fading_bipolar_weights_is_refused_before_training(tmp_path: Path, monkeypatch,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """1-bit weights have no zero to fade to: the flow stops before any training time."""
+    from codesign.flow import stages
+
+    trained: list[object] = []
+    monkeypatch.setattr(stages, "train_model", lambda *a, **k: trained.append(a))
+    flow = _flow(tmp_path, model={"arch": "mlp", "weight_bits": 1, "act_bits": 1,
+                                  "options": {"hidden": [64, 32]}},
+                 prune={**PRUNE, "soft_epochs": 2})
+    out = tmp_path / "out"
+    assert main(["run", str(flow), "--out", str(out)]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "layer features.0 has 1-bit (bipolar) weights, which have no zero; set " \
+           "prune.soft_epochs to 0" in err and "Traceback" not in err
+    assert not trained and not out.exists()
 
 
 def test_prune_command_refuses_rtl_mvaus(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
