@@ -104,8 +104,8 @@ class PruneConfig:
     finetune_epochs: int = 1  # after each step
     final_epochs: int = 2  # after the last step
     # before each cut, train this many epochs while the channels it removes fade out (their
-    # consumers' input weights scaled down step by step to zero; codesign.prune.fade), so the
-    # cut itself changes nothing; 0 = cut at once
+    # weights, in their layers and their consumers, scaled down step by step to zero;
+    # codesign.prune.fade), so the cut itself changes nothing; 0 = cut at once
     soft_epochs: int = 0
     finetune_lr: float | None = None  # default: train.lr
     # the fine-tunes move each training sample by up to this many pixels (codesign.augment);

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 def _check_zero_representable(name: str, module: nn.Module) -> None:
     bits = int(module.quant_weight().bit_width)
     if bits < 2:
-        raise PruneError(f"prune.soft_epochs fades channels out through their consumers' weights, "
-                         f"but layer {name} has {bits}-bit (bipolar) weights, which have no zero; "
+        raise PruneError(f"prune.soft_epochs fades channels out through their weights, but "
+                         f"layer {name} has {bits}-bit (bipolar) weights, which have no zero; "
                          "set prune.soft_epochs to 0 or give that layer 2-bit weights or more")
 
 

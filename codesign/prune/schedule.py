@@ -425,8 +425,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
             finetune(model, data, train, settings, settings.soft_epochs, seed + 500 + step,
                      progress, teacher, after_step=Fade(model, keep, shape))
         prune_channels(model, keep, shape)
-        # after shape trials, the winner's fine-tune again, in place (the same seed: the same
-        # weights)
+        # after shape trials, the winner's fine-tune again, in place (without a fade: the same
+        # seed, the same weights)
         finetune(model, data, train, settings, settings.finetune_epochs, seed + step, progress,
                  teacher)
         point, profile = measure_hardware(model, shape, board, reference_fps,
