@@ -113,6 +113,14 @@ FPS; the 75 % flow with 12 epochs, seeds 0/5: +1.01 / +1.29 pt held out (+1.05 /
 unpruned model trained 10 epochs before the cut (control 18), seed 0: +1.14, and with distill
 0.5 from that model +1.66 (20:23-20:38). None shipped (README).
 
+Gradual soft masking before the cut (prune.soft_epochs, codesign/prune/fade.py), the 8 epochs
+split between fade and fine-tune, the same 8-epoch controls (5 Dec 2026 21:05-22:34, a worktree
+at 51179ed, 8 then 4 processes, 1 thread each; pruning_families_dscnn_fade_avx512.json): 75 %
+flow with 3 + 5 epochs, seeds 0-7: held-out loss median +1.16 pt, 2 of 8 within 1.0 (cut at
+once: +0.83, 6 of 8), test set +0.90, 5 of 8; with 1 + 7: +0.83, 5 of 8 held out, test set
++0.75, 5 of 8; the 55 % flow with 3 + 5, seeds 0-3: held out +1.10 / +0.79 / -0.51 / +0.79
+(+1.02 / +0.48 / +0.48 / +0.70). Same FPS and LUT. Not shipped (README).
+
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
 1 thread each; pruning_families_kv260_avx512.json): counts 40-32-56-32-56 / 32-40-40-32-56 /
@@ -315,9 +323,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "median_compute_fps_gain": _median([r["compute_fps_gain"] for r in rows]),
         "median_loss_vs_unpruned_points": _median([r["accuracy_loss_points"] for r in rows]),
         "median_loss_vs_matched_points": _median([r["loss_vs_matched_points"] for r in rows]),
-        "seeds_within_1pt_of_matched": sum(r["loss_vs_matched_points"] <= 1.0 for r in rows),
+        "seeds_within_1pt_of_matched": sum(_within_1pt(r["loss_vs_matched_points"])
+                                           for r in rows),
         "median_loss_vs_matched_held_out_points": _median(held),
-        "seeds_within_1pt_of_matched_held_out": (sum(v <= 1.0 for v in held) if held
+        "seeds_within_1pt_of_matched_held_out": (sum(_within_1pt(v) for v in held) if held
                                                  else None),
         "median_aligned_vs_unaligned_fps": _median(ratios),
         "min_aligned_vs_unaligned_fps": min((r for r in ratios if r is not None), default=None),
@@ -332,9 +341,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _within_1pt(loss: float) -> bool:
+    """<= 1.0 pt, to the image: two accuracies a whole number of test images apart differ in
+    floats by up to ~1e-15 more (86.60 - 85.60 % gives 1.0000000000000009)."""
+    return round(loss, 9) <= 1.0
+
+
 def _meets(value: float | None, op: str, goal: float) -> bool | None:
     if value is None:
         return None
+    value = round(value, 9)  # as _within_1pt: float noise on a goal's boundary is not a miss
     return {">=": value >= goal, "<=": value <= goal, ">": value > goal}[op]
 
 
