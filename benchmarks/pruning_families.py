@@ -229,6 +229,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pruning_seeds import within_1pt
 from rich.console import Console
 from rich.table import Table
 
@@ -323,10 +324,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "median_compute_fps_gain": _median([r["compute_fps_gain"] for r in rows]),
         "median_loss_vs_unpruned_points": _median([r["accuracy_loss_points"] for r in rows]),
         "median_loss_vs_matched_points": _median([r["loss_vs_matched_points"] for r in rows]),
-        "seeds_within_1pt_of_matched": sum(_within_1pt(r["loss_vs_matched_points"])
+        "seeds_within_1pt_of_matched": sum(within_1pt(r["loss_vs_matched_points"])
                                            for r in rows),
         "median_loss_vs_matched_held_out_points": _median(held),
-        "seeds_within_1pt_of_matched_held_out": (sum(_within_1pt(v) for v in held) if held
+        "seeds_within_1pt_of_matched_held_out": (sum(within_1pt(v) for v in held) if held
                                                  else None),
         "median_aligned_vs_unaligned_fps": _median(ratios),
         "min_aligned_vs_unaligned_fps": min((r for r in ratios if r is not None), default=None),
@@ -341,16 +342,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _within_1pt(loss: float) -> bool:
-    """<= 1.0 pt, to the image: two accuracies a whole number of test images apart differ in
-    floats by up to ~1e-15 more (86.60 - 85.60 % gives 1.0000000000000009)."""
-    return round(loss, 9) <= 1.0
-
-
 def _meets(value: float | None, op: str, goal: float) -> bool | None:
     if value is None:
         return None
-    value = round(value, 9)  # as _within_1pt: float noise on a goal's boundary is not a miss
+    value = round(value, 6)  # as within_1pt: float noise on a goal's boundary is not a miss
     return {">=": value >= goal, "<=": value <= goal, ">": value > goal}[op]
 
 
