@@ -132,7 +132,12 @@ ratios): the 75 % DS-CNN flow, tp-global8 with the stem's ratio 0.5 as pruning_r
 against pruning_families_deep_avx512.json's aligned rows (75.6-76.2 %, 31,888 FPS): TP lands
 at 76.8-78.2 % (e.g. 32-24-24-32-24) and folds to 31,888 FPS too, x1.00 on every seed, top-1
 TP - aligned +0.75 / -0.95 / +0.55 / -0.85 / +0.20 pt. The per-layer cap, not the policy,
-takes DS-CNN past 27,793 FPS.
+takes DS-CNN past 27,793 FPS. Re-run against the flow with its shape trials (5 Dec 2026
+23:00-23:08 at e03d316, four processes, seeds 0-7, against pruning_families_8seeds_avx512.json;
+pruning_torch_pruning_deep_8seeds_avx512.json): TP lands at 76.8-78.2 % (aligned 75.6-76.7 %),
+31,888 FPS on every seed (x1.00), LUT at 7,972 FPS 14,562-14,881 against aligned's
+14,018-14,084, top-1 TP - aligned +0.20 / -0.90 / +1.40 / -0.85 / +0.20 / +1.85 / +0.70 /
+-0.45 pt (median +0.20), bit-exact 20/20 each.
 
 First machine's JSON (pruning_torch_pruning.json, 3 Dec 2026, joined with --combine). ResNet-8:
 Torch-Pruning rows as in the run notes below (against the families JSON's aligned rows of
