@@ -63,7 +63,7 @@ most LUTs (codesign/prune/fold_search.py); DS-CNN fine-tunes one step's 8 epochs
 On the AVX512 EPYC machine at adcdf47 (4 Dec 2026 13:27-14:47, three processes at first, 1
 thread each; pruning_families_avx512.json, the 75 % DS-CNN flow in
 pruning_families_deep_avx512.json), after the fold search's window bottlenecks and held tied
-groups: every goal met on every seed of all three flows (README, "Pruning for the board").
+groups: every goal met on every seed of all three flows (docs/pruning-measurements.md).
 
 ResNet-8 with prune.shape_trials 8, as shipped since 5 Dec 2026 (10:43-11:37 at 972de19, AVX512
 EPYC, two processes of 1 thread, seeds 0-2 and 3-4; pruning_families_shape_trials_avx512.json):
@@ -111,7 +111,7 @@ epochs: +0.66, 6 of 8), test set +0.72, 7 of 8 (8 epochs: +0.32, 8 of 8), the sa
 FPS; the 75 % flow with 12 epochs, seeds 0/5: +1.01 / +1.29 pt held out (+1.05 / +1.36); the
 55 % flow with distill 0.5 from the 2-epoch unpruned model, seed 0: +5.44 pt held out; with the
 unpruned model trained 10 epochs before the cut (control 18), seed 0: +1.14, and with distill
-0.5 from that model +1.66 (20:23-20:38). None shipped (README).
+0.5 from that model +1.66 (20:23-20:38). None shipped (docs/pruning-measurements.md).
 
 Gradual soft masking before the cut (prune.soft_epochs, codesign/prune/fade.py), the 8 epochs
 split between fade and fine-tune, the same 8-epoch controls (5 Dec 2026 21:05-22:34, a worktree
@@ -119,7 +119,7 @@ at 51179ed, 8 then 4 processes, 1 thread each; pruning_families_dscnn_fade_avx51
 flow with 3 + 5 epochs, seeds 0-7: held-out loss median +1.16 pt, 2 of 8 within 1.0 (cut at
 once: +0.83, 6 of 8), test set +0.90, 5 of 8; with 1 + 7: +0.83, 5 of 8 held out, test set
 +0.75, 5 of 8; the 55 % flow with 3 + 5, seeds 0-3: held out +1.10 / +0.79 / -0.51 / +0.79
-(+1.02 / +0.48 / +0.48 / +0.70). Same FPS and LUT. Not shipped (README).
+(+1.02 / +0.48 / +0.48 / +0.70). Same FPS and LUT. Not shipped (docs/pruning-measurements.md).
 
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
