@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from brevitas import nn as qnn
 from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat
+from calibration import shifted_globally
 from torch import nn
 
 CHANNELS, LENGTH = 28, 28  # MNIST rows as a sequence: 28 features per step, 28 steps
@@ -36,13 +37,4 @@ def kws_like(bits: int = 2, seed: int = 0) -> KwsLike:
     """The model with BatchNorm statistics and activation scales calibrated on random inputs
     (so that no activation is dead and bit-exactness is not trivially true)."""
     torch.manual_seed(seed)
-    model = KwsLike(bits)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm1d):
-            module.momentum = None
-            module.bias.data.normal_(0.0, 0.5)
-    model.train()
-    with torch.no_grad():
-        for _ in range(8):
-            model(torch.randint(0, 256, (16, CHANNELS, LENGTH)).float())
-    return model.eval()
+    return shifted_globally(KwsLike(bits), (CHANNELS, LENGTH))

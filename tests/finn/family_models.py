@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from brevitas import nn as qnn
 from brevitas.quant import Int8WeightPerTensorFloat
+from calibration import trained_looking
 from torch import nn
 
 SHAPE = (1, 10, 10)
@@ -93,16 +94,7 @@ class TinyDepthwise(nn.Module):
 
 
 def calibrated(model: nn.Module, seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            nn.init.uniform_(module.weight, 0.5, 1.5)
-            nn.init.normal_(module.bias, 0.0, 0.2)
-    model.train()
-    with torch.no_grad():
-        for _ in range(4):
-            model(torch.randint(0, 256, (8, *SHAPE)).float())
-    return model.eval()
+    return trained_looking(model, SHAPE, seed)
 
 
 def resnet(projection: bool = False, unshared: bool = False, bits: int = 4) -> nn.Module:

@@ -5,19 +5,19 @@ it within every board's caps at least as fast as FINN's best fitting SetFolding.
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from calibration import shifted_globally
 from conv1d_models import CHANNELS, LENGTH, kws_like
+from tiny_models import assert_estimates_are_finns
 
 from codesign.boards import load_board
 from codesign.errors import ModelError
 from codesign.export import prepare_qonnx
-from codesign.finn import apply_setfolding, compile_to_hw, estimate, verify_against
-from codesign.finn.estimates import RESOURCES
+from codesign.finn import apply_setfolding, compile_to_hw, verify_against
 
 pytestmark = pytest.mark.slow
 BOARDS = ("pynq-z2", "ultra96-v2", "zcu104", "u250")
@@ -72,17 +72,7 @@ def test_bit_exact_on_random_and_boundary_inputs(cases: dict, bits: int) -> None
 
 
 def test_estimates_equal_finn_analyses(cases: dict) -> None:
-    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
-    from finn.analysis.fpgadataflow.res_estimation import res_estimation
-
-    hw = apply_setfolding(cases[2][2], target_fps=200_000)
-    est = estimate(hw)
-    resources = hw.model.analysis(partial(res_estimation, fpgapart=hw.part))
-    cycles = hw.model.analysis(exp_cycles_per_layer)
-    for layer in est.layers:
-        assert layer.cycles == cycles[layer.name]
-        assert (layer.lut, layer.bram_18k, layer.uram, layer.dsp) == tuple(
-            float(resources[layer.name][r]) for r in RESOURCES)
+    assert_estimates_are_finns(apply_setfolding(cases[2][2], target_fps=200_000))
 
 
 @pytest.mark.parametrize("board_name", BOARDS)
@@ -108,22 +98,13 @@ def test_a_1d_model_with_a_2d_input_shape_names_the_layer() -> None:
 
 def _calibrated_zoo(bits: int) -> Any:
     import torch
-    from torch import nn
 
     from codesign.models import build_model
 
     torch.manual_seed(bits)
     model = build_model("cnn1d", input_shape=(CHANNELS, LENGTH), num_classes=10, weight_bits=bits,
                         act_bits=bits, channels=[8, 16], fc=[16])
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm1d):
-            module.momentum = None
-            module.bias.data.normal_(0.0, 0.5)
-    model.train()
-    with torch.no_grad():
-        for _ in range(8):
-            model(torch.randint(0, 256, (16, CHANNELS, LENGTH)).float())
-    return model.eval()
+    return shifted_globally(model, (CHANNELS, LENGTH))
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4])

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 from family_models import SHAPE, depthwise, resnet
+from tiny_models import assert_estimates_are_finns
 
 from codesign.boards import load_board
 from codesign.errors import ModelError
 from codesign.export import export_qonnx
-from codesign.finn import apply_setfolding, compile_to_hw, estimate, verify_against
+from codesign.finn import apply_setfolding, compile_to_hw, verify_against
 from codesign.finn.baseline import SetFoldingSweep
-from codesign.finn.estimates import RESOURCES
 from codesign.finn.plan import fold_for_board
 from codesign.flow import reference_outputs
 
@@ -70,17 +70,7 @@ def test_bit_exact_with_setfolding_and_with_codesigns_folding(compiled: dict, na
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_estimates_equal_finn_analyses(compiled: dict, name: str) -> None:
-    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
-    from finn.analysis.fpgadataflow.res_estimation import res_estimation
-
-    hw = apply_setfolding(compiled[name][2], target_fps=20_000)
-    est = estimate(hw)
-    resources = hw.model.analysis(partial(res_estimation, fpgapart=hw.part))
-    cycles = hw.model.analysis(exp_cycles_per_layer)
-    for layer in est.layers:
-        assert layer.cycles == cycles[layer.name]
-        assert (layer.lut, layer.bram_18k, layer.uram, layer.dsp) == tuple(
-            float(resources[layer.name][r]) for r in RESOURCES)
+    assert_estimates_are_finns(apply_setfolding(compiled[name][2], target_fps=20_000))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

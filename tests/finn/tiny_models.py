@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from calibration import shifted
 
 SAMPLES = 20
 PART, CLOCK_MHZ = "xc7z020clg400-1", 100.0
@@ -129,19 +130,7 @@ def build_cnv(input_shape: tuple[int, int, int] = (3, 32, 32), classes: int = 10
 def calibrate(model: Any, input_shape: tuple[int, int, int], seed: int = 0,
               batches: int = 8) -> Any:
     """Random BN shifts, then BN statistics and activation scales from random images."""
-    import torch
-    from torch import nn
-
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
-            module.momentum = None  # cumulative average over the calibration batches
-            module.bias.data.copy_(torch.randn(module.num_features, generator=generator) * 0.5)
-    model.train()
-    with torch.no_grad():
-        for _ in range(batches):
-            model(torch.randint(0, 256, (16, *input_shape), generator=generator).float())
-    return model.eval()
+    return shifted(model, input_shape, seed, batches)
 
 
 def export(model: Any, input_shape: tuple[int, int, int], path: Path, topk: bool = False) -> Path:
@@ -187,3 +176,24 @@ def make_case(name: str, builder: Callable[..., object], input_shape: tuple[int,
     onnx = export(model, input_shape, directory / f"{name}.onnx", topk=topk)
     x = np.random.default_rng(seed + 1).integers(0, 256, (samples, *input_shape), dtype=np.uint8)
     return TinyCase(name, onnx, input_shape, x, reference_logits(model, x))
+
+
+def assert_estimates_are_finns(hw: Any) -> None:
+    """codesign's per-node estimates of a folded graph are FINN's own analyses: cycles
+    (exp_cycles_per_layer) and LUT, BRAM_18K, URAM, DSP (res_estimation)."""
+    from functools import partial
+
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    from codesign.finn import estimate
+    from codesign.finn.estimates import RESOURCES
+
+    est = estimate(hw)
+    resources = hw.model.analysis(partial(res_estimation, fpgapart=hw.part))
+    cycles = hw.model.analysis(exp_cycles_per_layer)
+    assert est.layers
+    for layer in est.layers:
+        assert layer.cycles == cycles[layer.name]
+        assert (layer.lut, layer.bram_18k, layer.uram, layer.dsp) == tuple(
+            float(resources[layer.name][r]) for r in RESOURCES)

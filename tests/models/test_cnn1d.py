@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear, QuantReLU
+from calibration import settled
 from torch import nn
 
 from codesign.data import load_dataset
@@ -23,23 +24,13 @@ def _cnn1d(shape: tuple[int, int] = (28, 28), classes: int = 10, wbits: int = 2,
                        act_bits=abits, **options)
 
 
-def _calibrated(model: nn.Module, shape: tuple[int, int]) -> nn.Module:
-    """A few training-mode passes so BatchNorm statistics and activation scales are set."""
-    torch.manual_seed(0)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randint(0, 256, (16, *shape)).float())
-    return model.eval()
-
-
 def test_cnn1d_is_a_zoo_arch() -> None:
     assert "cnn1d" in ARCHS
 
 
 @pytest.mark.parametrize(("wbits", "abits"), [(1, 1), (2, 2), (4, 4), (1, 2)])
 def test_forward_shape(wbits: int, abits: int) -> None:
-    model = _calibrated(_cnn1d((6, 20), 5, wbits, abits, **SMALL), (6, 20))
+    model = settled(_cnn1d((6, 20), 5, wbits, abits, **SMALL), (6, 20))
     out = model(torch.randint(0, 256, (3, 6, 20)).float())
     assert out.shape == (3, 5)
     assert torch.isfinite(out).all()
@@ -79,7 +70,7 @@ def test_geometry_options(options: dict, pools: int, fc_in: int) -> None:
     assert sum(isinstance(m, nn.MaxPool1d) for m in model.modules()) == pools
     first_linear = next(m for m in model.modules() if isinstance(m, QuantLinear))
     assert first_linear.in_features == fc_in
-    assert _calibrated(model, (28, 28))(torch.zeros(2, 28, 28)).shape == (2, 10)
+    assert settled(model, (28, 28))(torch.zeros(2, 28, 28)).shape == (2, 10)
 
 
 def test_vgg10_preset_on_radioml_geometry() -> None:
@@ -162,7 +153,7 @@ def test_qonnx_export_of_a_sequence_model(tmp_path: Path, wbits: int) -> None:
     from qonnx.core.modelwrapper import ModelWrapper
 
     shape = (8, 12)
-    model = _calibrated(_cnn1d(shape, 4, wbits, wbits, channels=[4, 4], pool_every=2, fc=[8]),
+    model = settled(_cnn1d(shape, 4, wbits, wbits, channels=[4, 4], pool_every=2, fc=[8]),
                         shape)
     path = export_qonnx(model, shape, tmp_path / "cnn1d.onnx")
     wrapped = ModelWrapper(str(path))

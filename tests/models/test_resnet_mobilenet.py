@@ -11,6 +11,7 @@ import onnx
 import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+from calibration import trained_looking
 from torch import nn
 
 from codesign.errors import ModelError
@@ -34,21 +35,6 @@ def _build(arch: str, shape: tuple[int, ...] = MNIST, wbits: int = 2, abits: int
                        act_bits=abits, **options)
 
 
-def _calibrated(model: nn.Module, shape: tuple[int, int, int], seed: int = 0) -> nn.Module:
-    """As tests/finn/family_models.py: trained-looking BatchNorm affines, then statistics from a
-    few random uint8 batches, so that no activation is dead."""
-    torch.manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            nn.init.uniform_(module.weight, 0.5, 1.5)
-            nn.init.normal_(module.bias, 0.0, 0.2)
-    model.train()
-    with torch.no_grad():
-        for _ in range(4):
-            model(torch.randint(0, 256, (8, *shape)).float())
-    return model.eval()
-
-
 def test_archs_are_registered() -> None:
     assert {"resnet", "mobilenet"} <= set(ARCHS)
 
@@ -59,7 +45,7 @@ def test_forward_shape(arch: str, preset: str, bits: int) -> None:
     # 1 = bipolar weights; activations need >= 2 bits in these archs (see test_bipolar_acts_...)
     model = _build(arch, wbits=bits, abits=max(bits, 2), preset=preset)
     assert model.input_shape == MNIST
-    out = _calibrated(model, MNIST)(torch.randint(0, 256, (5, *MNIST)).float())
+    out = trained_looking(model, MNIST)(torch.randint(0, 256, (5, *MNIST)).float())
     assert out.shape == (5, 10)
     assert torch.isfinite(out).all() and out.abs().sum() > 0
 
@@ -121,7 +107,7 @@ def test_every_residual_add_has_one_shared_quantizer() -> None:
         s = x if block.shortcut is None else block.add_quant(block.shortcut(x))
         seen.append((y.scale, s.scale))
 
-    model = _calibrated(model, MNIST)
+    model = trained_looking(model, MNIST)
     hooks = [b.register_forward_pre_hook(record) for b in _blocks(model)]
     with torch.no_grad():
         model(torch.randint(0, 256, (2, *MNIST)).float())
@@ -205,7 +191,7 @@ def test_build_errors(arch: str, options: dict, fragment: str) -> None:
 def test_export_qonnx(arch: str, tmp_path: Path) -> None:
     from codesign.export import check_export, export_qonnx
 
-    model = _calibrated(_build(arch, COMPILE_SHAPE, 4, 4, preset=SMALL[arch]), COMPILE_SHAPE)
+    model = trained_looking(_build(arch, COMPILE_SHAPE, 4, 4, preset=SMALL[arch]), COMPILE_SHAPE)
     path = export_qonnx(model, COMPILE_SHAPE, tmp_path / "model.onnx")
     graph = onnx.load(str(path)).graph
     ops = [n.op_type for n in graph.node]
@@ -230,7 +216,7 @@ def test_small_preset_compiles_to_finn_bit_exactly(arch: str, wbits: int, abits:
     from codesign.finn import apply_setfolding, compile_to_hw, verify_against
     from codesign.flow import reference_outputs
 
-    model = _calibrated(_build(arch, COMPILE_SHAPE, wbits, abits, preset=SMALL[arch],
+    model = trained_looking(_build(arch, COMPILE_SHAPE, wbits, abits, preset=SMALL[arch],
                                final_pool=final_pool), COMPILE_SHAPE)
     onnx_path = export_qonnx(model, COMPILE_SHAPE, tmp_path / "model.onnx")
     hw = compile_to_hw(onnx_path, part="xc7z020clg400-1", clock_mhz=100.0,

@@ -1,6 +1,7 @@
 import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+from calibration import settled
 from torch import nn
 
 from codesign.errors import ModelError
@@ -17,16 +18,6 @@ SMALL = {"mlp": {"hidden": [16, 16]}, "cnv": {"channels": [4, 4, 8, 8], "fc": [1
 BITS = [(1, 1), (2, 2), (4, 4), (8, 8), (1, 2), (4, 2)]
 
 
-def _calibrated(model: nn.Module, shape: tuple[int, int, int]) -> nn.Module:
-    """A few training-mode passes so BatchNorm statistics and activation scales are set."""
-    torch.manual_seed(0)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randint(0, 256, (16, *shape)).float())
-    return model.eval()
-
-
 @pytest.mark.parametrize("arch", IMAGE_ARCHS)
 @pytest.mark.parametrize(("wbits", "abits"), BITS)
 def test_forward_shape(arch: str, wbits: int, abits: int) -> None:
@@ -34,7 +25,7 @@ def test_forward_shape(arch: str, wbits: int, abits: int) -> None:
         pytest.skip(f"{arch} takes act_bits >= 2")
     model = build_model(arch, input_shape=(1, 14, 14), num_classes=7, weight_bits=wbits,
                         act_bits=abits, **SMALL[arch])
-    out = _calibrated(model, (1, 14, 14))(torch.randint(0, 256, (5, 1, 14, 14)).float())
+    out = settled(model, (1, 14, 14))(torch.randint(0, 256, (5, 1, 14, 14)).float())
     assert out.shape == (5, 7)
     assert torch.isfinite(out).all()
 
@@ -54,7 +45,7 @@ def test_weights_use_at_most_2_pow_bits_levels(arch: str, wbits: int) -> None:
 
 @pytest.mark.parametrize("abits", [1, 2, 3])
 def test_activation_levels(abits: int) -> None:
-    model = _calibrated(build_model("mlp", input_shape=(1, 8, 8), num_classes=3,
+    model = settled(build_model("mlp", input_shape=(1, 8, 8), num_classes=3,
                                     weight_bits=abits if abits == 1 else 4, act_bits=abits,
                                     hidden=[32]), (1, 8, 8))
     act = model.features[2]

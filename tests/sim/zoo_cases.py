@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from calibration import shifted
 
 PART, CLOCK_MHZ = "xc7z020clg400-1", 100.0
 TEST_SAMPLES = 6
@@ -27,23 +28,13 @@ class ZooCase:
 def calibrated(arch: str, bits: tuple[int, int], input_shape: tuple[int, int, int], seed: int = 0,
                **options: Any) -> Any:
     import torch
-    from torch import nn
 
     from codesign.models import build_model
 
     torch.manual_seed(seed)
     model = build_model(arch, input_shape=input_shape, num_classes=10, weight_bits=bits[0],
                         act_bits=bits[1], **options)
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
-            module.momentum = None  # cumulative average over the calibration batches
-            module.bias.data.copy_(torch.randn(module.num_features, generator=generator) * 0.5)
-    model.train()
-    with torch.no_grad():
-        for _ in range(4):
-            model(torch.randint(0, 256, (32, *input_shape), generator=generator).float())
-    return model.eval()
+    return shifted(model, input_shape, seed, batches=4, batch=32)
 
 
 def make_case(name: str, arch: str, bits: tuple[int, int], input_shape: tuple[int, int, int],
