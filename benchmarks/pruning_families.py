@@ -381,7 +381,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
                             mec="black", mew=1.2, ms=6, zorder=3,
                             label=held_label)
                     held_label = None  # one legend entry for all flows
-        ax.axhline(goal, color="k", ls="--", lw=1, label=f"goal {goal:g}")
+        ax.axhline(goal, color="k", ls="--", lw=1, label="issue 20's goal")
+        ax.annotate(f"goal {goal:g}", (1.0, goal), xycoords=("axes fraction", "data"),
+                    xytext=(-4, 3), textcoords="offset points", ha="right", fontsize=8,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1}, zorder=4)
         ax.set_ylabel(label, fontsize=9)
         ax.set_xticks(list(slot.values()), [str(seed) for seed in slot])
         ax.set_xlabel("seed")
