@@ -121,6 +121,14 @@ once: +0.83, 6 of 8), test set +0.90, 5 of 8; with 1 + 7: +0.83, 5 of 8 held out
 +0.75, 5 of 8; the 55 % flow with 3 + 5, seeds 0-3: held out +1.10 / +0.79 / -0.51 / +0.79
 (+1.02 / +0.48 / +0.48 / +0.70). Same FPS and LUT. Not shipped (docs/pruning-measurements.md).
 
+ResNet-8 with target_sparsity 0.72 (5-6 Dec 2026 23:48-00:33 at 18c1d16, AVX512 EPYC, four
+processes; pruning_families_resnet8_target072_avx512.json): MACs -77.3 %, LUT -52.0 %, x4.50
+(medians), loss within 1.0 pt on 6 of 8 seeds (held out 5), aligned / unaligned x1.33 but x1.00
+on seeds 3 and 4. Not shipped. The three seeds whose cuts tie in FPS in the 8-seed run, re-run
+with the unaligned cut's LUT (6 Dec 00:48-01:08 at 86e59a5; pruning_families_ties_avx512.json, rows
+reproduced exactly): LUT aligned / unaligned +3.4 % (ResNet-8 seed 3, top-1 +2.45 pt), -1.2 %
+(75 % seed 0, -0.65 pt), -27.2 % (KV260 seed 6, 0.00 pt).
+
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
 1 thread each; pruning_families_kv260_avx512.json): counts 40-32-56-32-56 / 32-40-40-32-56 /

@@ -171,6 +171,11 @@ def _lut(step: Any) -> float | None:
     return None if res is None else float(res["LUT"])
 
 
+def _saved(before: float | None, after: float | None) -> float | None:
+    """The fraction of `before` that `after` saves (None when either is unknown)."""
+    return None if not before or after is None else 1 - after / before
+
+
 @dataclasses.dataclass
 class SeedRun:
     """One seed's unpruned model and its two prunings at the same sparsity (the models kept,
@@ -240,14 +245,12 @@ def seed_row(run: SeedRun, seed: int) -> dict[str, Any]:
         "aligned": {"accuracy": ours.accuracy, "counts": ours.counts, "fps": ours.hardware.fps,
                     "compute_fps": ours.hardware.compute_fps, "lut": lut_ours,
                     "macs_reduction": 1 - ours.macs / base.macs,
-                    "lut_reduction": (None if not lut_base or lut_ours is None
-                                      else 1 - lut_ours / lut_base)},
+                    "lut_reduction": _saved(lut_base, lut_ours)},
         # its LUT at the unpruned model's FPS too: where both fold to one FPS, what each costs
         "criterion-unaligned": {"accuracy": theirs.accuracy, "counts": theirs.counts,
                                 "fps": theirs.hardware.fps, "lut": lut_theirs,
                                 "macs_reduction": 1 - theirs.macs / base.macs,
-                                "lut_reduction": (None if not lut_base or lut_theirs is None
-                                                  else 1 - lut_theirs / lut_base)},
+                                "lut_reduction": _saved(lut_base, lut_theirs)},
         "accuracy_loss_points": 100 * (base.accuracy - ours.accuracy),
         "fps_gain": ours.hardware.fps / base.hardware.fps,
         "compute_fps_gain": (ours.hardware.compute_fps / base.hardware.compute_fps
