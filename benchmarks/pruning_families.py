@@ -198,7 +198,8 @@ Earlier runs (git history has their full notes):
   fold_targets_epyc.json): seeds 0/3/4 as without; seed 1 5-4-20-20-32-64 (-73.6 %, x4.00,
   -0.70 pt, x1.11), seed 2 5-8-16-24-32-56 (-71.8 %, x3.60, +0.05 pt, x1.01: the unaligned
   cut at that sparsity folds to 25,195 FPS). Medians MACs -67.7 %, LUT -44.8 %, x3.00, loss
-  -0.55 pt, aligned / unaligned x1.01 (without: x1.00). Not shipped (the flow's header says why).
+  -0.55 pt, aligned / unaligned x1.01 (without: x1.00). Not shipped (the flow's notes in
+  docs/pruning-measurements.md say why).
 - EPYC machine again after the criterion baseline gives back (20db224; 3 Dec 2026 23:44-
   4 Dec 00:36, worktree at 20db224, seeds 0-4, two processes; pruning_families_epyc.json now
   holds this run). Aligned runs reproduced exactly. The unaligned cuts now sit 0.0-0.2 pt past the
