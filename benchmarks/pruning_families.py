@@ -129,6 +129,12 @@ with the unaligned cut's LUT (6 Dec 00:48-01:08 at 86e59a5; pruning_families_tie
 reproduced exactly): LUT aligned / unaligned +3.4 % (ResNet-8 seed 3, top-1 +2.45 pt), -1.2 %
 (75 % seed 0, -0.65 pt), -27.2 % (KV260 seed 6, 0.00 pt).
 
+ResNet-8 without shape trials, as shipped since 6 Dec 2026 (seeds 3/5/6/7 re-run 01:48-02:19 at
+204c7be, four processes; seeds 0/1/2/4 keep their 8-seed rows, where the trials had kept the fold
+search's own pick; pruning_families_resnet8_no_trials_avx512.json): seed 3 8-12-20-12-24-64 at
+68.1 % (x1.50 over unaligned; the trials' 68.9 % shape tied), medians MACs -72.2 %, LUT -46.0 %,
+x3.60, loss +0.30 pt (held out +0.41), aligned / unaligned x1.50, faster on 8 of 8 seeds.
+
 DS-CNN for KV260 with the fold search's shape sweep (flows/dscnn_w4a4_fashion_pruned_kv260.yaml,
 prune.fold_shapes 32; 4 Dec 2026 15:59-16:52 at e1994a1, AVX512 EPYC, two or three processes,
 1 thread each; pruning_families_kv260_avx512.json): counts 40-32-56-32-56 / 32-40-40-32-56 /
