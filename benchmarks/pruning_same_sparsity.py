@@ -201,7 +201,16 @@ held out against the search's pick) and 40-40-32-40-32 on seed 3 (+0.35); seeds 
 pruning_same_sparsity_heldout_avx512.json. x1.33 / 1.60 / 1.60 / 1.00 / 1.60 (median x1.60),
 codesign minus TP +0.40 / -0.75 / +1.45 / +0.45 / -0.90 pt on the test set (median +0.40),
 -0.09 / -0.01 / +0.54 / +0.50 / -0.31 held out (median -0.01, mean +0.12 as without trials),
-bit-exact 5/5."""
+bit-exact 5/5.
+
+DS-CNN / KV260 against tp-round8 and tp-magnitude8, the flow as shipped, seeds 0-7 (6 Dec 2026
+02:40-03:27 at 616a012, AVX512 EPYC, four processes of 1 thread; TP rows from
+pruning_torch_pruning_kv260_round8_8seeds_avx512.json, asked for the 8-seed families run's
+aligned sparsities; pruning_same_sparsity_kv260_{round8,magnitude8}_8seeds_avx512.json, one
+codesign run scored against both): TP uniform 40s at 57.3 % (63,776 FPS), seed 3 uniform 32s at
+71.1 %; codesign 57.8-58.1 %, 72,886 FPS (seed 3 the same 32s): x1.14 median, faster on 7 of 8.
+Top-1 codesign minus TP, median test set / held out: round8 +0.13 / -0.09 pt (held-out mean
+-0.14, 95 % -0.57 .. +0.29), magnitude8 -0.20 / -0.55 (mean -0.38, -0.67 .. -0.08). Bit-exact 8/8."""
 
 from __future__ import annotations
 

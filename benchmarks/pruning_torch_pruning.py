@@ -48,6 +48,12 @@ Needs `pip install torch-pruning==1.6.1` (not a codesign dependency).
 
 AMD EPYC with AVX512 (4 Dec 2026, 1 thread per process, two processes). This machine's kernels
 train other weights than the AVX2 EPYC's of pruning_families_epyc.json.
+- pruning_torch_pruning_kv260_round8_8seeds_avx512.json (6 Dec 2026 02:00-02:39 at 616a012):
+  DS-CNN / KV260 tp-round8 and tp-magnitude8, seeds 0-7, against pruning_families_8seeds_
+  avx512.json (the flow with shape trials, aligned at 55.7-57.1 %, seed 3 59.5 %): both cut
+  uniform 40s (57.3 %, 63,776 FPS; aligned 72,886, x1.14) and on seed 3 uniform 32s (71.1 %,
+  110,865, the input bound). Bit-exact on every model. At one sparsity:
+  benchmarks/pruning_same_sparsity.py.
 - pruning_torch_pruning_heldout_avx512.json (4-5 Dec 2026 22:44-00:10, at 618231a-76e8131):
   ResNet-8 tp-round8 and tp-magnitude8 on seeds 0-7 (seeds 0-4 asked for the AVX2 families
   JSON's sparsities as in the first pass, 5-7 `--ask 0.66`), DS-CNN / KV260 tp-round8 and
