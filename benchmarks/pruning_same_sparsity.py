@@ -210,7 +210,10 @@ aligned sparsities; pruning_same_sparsity_kv260_{round8,magnitude8}_8seeds_avx51
 codesign run scored against both): TP uniform 40s at 57.3 % (63,776 FPS), seed 3 uniform 32s at
 71.1 %; codesign 57.8-58.1 %, 72,886 FPS (seed 3 the same 32s): x1.14 median, faster on 7 of 8.
 Top-1 codesign minus TP, median test set / held out: round8 +0.13 / -0.09 pt (held-out mean
--0.14, 95 % -0.57 .. +0.29), magnitude8 -0.20 / -0.55 (mean -0.38, -0.67 .. -0.08). Bit-exact 8/8."""
+-0.14, 95 % -0.57 .. +0.29), magnitude8 -0.20 / -0.55 (mean -0.38, -0.67 .. -0.08). Bit-exact 8/8.
+With --criterion l2 against tp-magnitude8, seeds 0/1/2/4 (03:29-03:52; pruning_same_sparsity_kv260_
+magnitude8_l2_4seeds_avx512.json): x1.14, -0.05 pt (test set) / -0.18 held out (median; mean -0.27,
+-1.04 .. +0.49; Taylor on those seeds: held-out mean -0.47). Not shipped."""
 
 from __future__ import annotations
 
