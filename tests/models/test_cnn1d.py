@@ -153,8 +153,7 @@ def test_qonnx_export_of_a_sequence_model(tmp_path: Path, wbits: int) -> None:
     from qonnx.core.modelwrapper import ModelWrapper
 
     shape = (8, 12)
-    model = settled(_cnn1d(shape, 4, wbits, wbits, channels=[4, 4], pool_every=2, fc=[8]),
-                        shape)
+    model = settled(_cnn1d(shape, 4, wbits, wbits, channels=[4, 4], pool_every=2, fc=[8]), shape)
     path = export_qonnx(model, shape, tmp_path / "cnn1d.onnx")
     wrapped = ModelWrapper(str(path))
     iname = wrapped.graph.input[0].name
