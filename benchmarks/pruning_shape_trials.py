@@ -9,8 +9,15 @@ loss and top-1, the search's own pick (the first found), the trials' pick (lowes
 loss), the pick of the first `--cap` ties only (what a flow with `shape_trials: cap` keeps) and
 the best in hindsight (highest held-out top-1).
 
+With `--tp` (Torch-Pruning JSONs of benchmarks/pruning_torch_pruning.py, rows at `--target`),
+each seed's pick and its best tie in hindsight are also set against Torch-Pruning's cut of the
+same unpruned model (`--variants`): is the faster shape's accuracy cost a wrong pick, or one no
+pick among the ties avoids?
+
 Usage: python3 benchmarks/pruning_shape_trials.py --flow flows/resnet8_w4a4_fashion_pruned.yaml
-         [--target 0.7129] [--cap 8] --seeds 8 9 --out benchmarks/results/pruning_shape_trials.json
+         [--target 0.7129] [--cap 8] --seeds 8 9 [--tp TP_JSON ...] --out benchmarks/results/x.json
+       python3 benchmarks/pruning_shape_trials.py --combine a.json b.json [--tp TP_JSON ...]
+         --out benchmarks/results/x.json   (one run's seeds split over processes, merged)
 
 Measured (pruning_shape_trials_resnet8_avx512.json; AVX512 EPYC, 1 thread per process, 2-3
 processes, 5 Dec 2026 07:33-10:04; ResNet-8 / Pynq-Z2 at 71.29 %, where Torch-Pruning lands).
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import statistics
 import sys
 import tempfile
@@ -54,7 +62,8 @@ from pathlib import Path
 from typing import Any
 
 from pruning import held_out_accuracy
-from pruning_torch_pruning import RESULTS, ROOT
+from pruning_same_sparsity import tp_rows
+from pruning_torch_pruning import RESULTS, ROOT, VARIANT_NAMES
 from rich.console import Console
 from rich.table import Table
 
@@ -140,6 +149,49 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "mean_hindsight_points": statistics.mean(r["hindsight_held_out_points"] for r in rows)}
 
 
+def against_tp(report: dict[str, Any], tp_jsons: list[Path], variant: str) -> dict[str, Any]:
+    """Per seed: the trials' pick and the best tie in hindsight minus Torch-Pruning's `variant`
+    cut at the report's target (top-1 on the flow's test set and held out, points)."""
+    found: dict[int, dict[str, Any]] = {}
+    for path in tp_jsons:
+        for seed, row in tp_rows(path, variant).get(report["flow"], {}).items():
+            if abs(row["macs_reduction"] - report["target"]) < 1e-6:
+                found[seed] = row
+    rows = []
+    for r in report["rows"]:
+        tp = found.get(r["seed"])
+        if tp is None or not tp.get("held_out"):
+            sys.exit(f"no {variant} row at {report['target']:.2%} with held-out top-1 for seed "
+                     f"{r['seed']} in {', '.join(map(str, tp_jsons))}: run "
+                     "benchmarks/pruning_torch_pruning.py with --ask for that seed")
+        pick = next(t for t in r["trials"] if t["counts"] == r["trial_pick"])
+        best = max(r["trials"], key=lambda t: t["held_out"])
+        held = tp["held_out"]["accuracy"]
+        rows.append({"seed": r["seed"], "tp_counts": tp["counts"], "tp_fps": tp["fps"],
+                     "fps_ratio": r["fps"] / tp["fps"],
+                     "pick_points": 100 * (pick["test"] - tp["accuracy"]),
+                     "pick_held_out_points": 100 * (pick["held_out"] - held),
+                     "best_held_out_points": 100 * (best["held_out"] - held)})
+    keys = ("fps_ratio", "pick_points", "pick_held_out_points", "best_held_out_points")
+    return {"variant": variant, "rows": rows,
+            "medians": {k: statistics.median(row[k] for row in rows) for k in keys},
+            "means": {k: statistics.mean(row[k] for row in rows) for k in keys}}
+
+
+def combine(parts: list[Path]) -> dict[str, Any]:
+    """Runs of one flow, target and cap (seeds split over processes) as one report."""
+    reports = [json.loads(p.read_text()) for p in parts]
+    keys = {(r["flow"], r["target"], r["cap"]) for r in reports}
+    if len(keys) != 1:
+        sys.exit(f"--combine takes runs of one flow, target and cap; got {sorted(keys, key=str)}")
+    rows = sorted((row for r in reports for row in r["rows"]), key=lambda row: row["seed"])
+    seeds = [row["seed"] for row in rows]
+    if len(set(seeds)) != len(seeds):
+        sys.exit(f"--combine: a seed appears twice ({seeds}); give each seed's run once")
+    return {**{k: reports[0][k] for k in ("benchmark", "flow", "target", "cap")},
+            "rows": rows, "summary": summary(rows)}
+
+
 def print_report(console: Console, report: dict[str, Any]) -> None:
     where = ("as shipped" if report["target"] is None
              else f"at {report['target']:.1%} removed")
@@ -160,6 +212,17 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                   f"{report['cap']} only: mean {s['mean_capped_gain_points']:+.2f}, worst "
                   f"{s['worst_capped_gain_points']:+.2f} (best in hindsight: mean "
                   f"{s['mean_hindsight_points']:+.2f})")
+    for cmp in report.get("against_tp", []):
+        m, per = cmp["medians"], cmp["rows"]
+        console.print(
+            f"against {cmp['variant']} ({shape_text(per[0]['tp_counts'])} on seed "
+            f"{per[0]['seed']}): FPS x{m['fps_ratio']:.2f} median; top-1 minus TP, "
+            f"median: the pick {m['pick_points']:+.2f} pt (test set), "
+            f"{m['pick_held_out_points']:+.2f} held out (mean {cmp['means']['pick_held_out_points']:+.2f}); "
+            f"the best tie in hindsight {m['best_held_out_points']:+.2f} held out "
+            f"(mean {cmp['means']['best_held_out_points']:+.2f}); per seed, held out: "
+            + " / ".join(f"{r['pick_held_out_points']:+.2f} ({r['best_held_out_points']:+.2f})"
+                         for r in per))
 
 
 def main() -> None:
@@ -171,9 +234,18 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=8,
                         help="also report the pick among the first CAP ties (shape_trials: CAP)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--tp", nargs="+", type=Path, default=[],
+                        help="Torch-Pruning JSONs with rows at --target (later files win)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANT_NAMES,
+                        default=["tp-round8", "tp-magnitude8"])
+    parser.add_argument("--combine", nargs="+", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_shape_trials.json")
     args = parser.parse_args()
     console = Console()
+    if args.combine:
+        report = combine(args.combine)
+        finish(console, report, args)
+        return
     flow = load_flow(ROOT / args.flow)
     if flow.prune is None or flow.prune.steps != 1:
         sys.exit(f"{args.flow}: give a pruned flow with one step (prune.steps: 1); each trial's "
@@ -189,6 +261,17 @@ def main() -> None:
         report["rows"].append(run_seed(flow, board, seed, args.target, args.cap))
         report["summary"] = summary(report["rows"])
         write_json(args.out, report)  # after every seed: a stopped run keeps its rows
+    finish(console, report, args)
+
+
+def finish(console: Console, report: dict[str, Any], args: argparse.Namespace) -> None:
+    """The comparison with Torch-Pruning (with --tp), the JSON, the table."""
+    if args.tp:
+        if report["target"] is None:
+            sys.exit("--tp needs --target (Torch-Pruning's landing point): as shipped, the flow "
+                     "lands elsewhere")
+        report["against_tp"] = [against_tp(report, args.tp, v) for v in args.variants]
+    write_json(args.out, report)
     print_report(console, report)
 
 

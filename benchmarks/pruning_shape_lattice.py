@@ -1,0 +1,212 @@
+"""Every aligned shape at Torch-Pruning's landing point, folded per board: can any allocation
+be faster than the uniform cut there?
+
+benchmarks/pruning_same_sparsity.py re-runs codesign's schedule at the sparsity Torch-Pruning's
+local `round_to` pruning lands on (every group keeps the same count, the uniform cut), letting
+it remove at most one point more of the MACs (`max_overshoot` 0.01). Its fold search measures
+some shapes; this measures all of them. For a flow's untrained model and each board: every
+kept-count vector on the board's granularity (codesign's, from the unpruned folding) at or above
+the flow's layer caps (`max_layer_sparsity`, `layer_max_sparsity`) whose MACs removed lie
+within `--window` past the uniform cut's, each exported, compiled and folded for the most FPS
+within the board's caps (the call benchmarks/pruning_families.py makes), beside the uniform
+cut and the unpruned model. The folding is deterministic and the model untrained, so the
+figures do not depend on the machine's kernels (FINN sizes accumulators from weight values,
+so LUTs differ slightly from trained models').
+
+Per board: how many shapes there are, how many fold faster than the uniform cut and by how
+much. Accuracy is not measured here: benchmarks/pruning_shape_trials.py with `--target` scores
+the faster ones a schedule finds after fine-tuning.
+
+Usage: python3 benchmarks/pruning_shape_lattice.py --flow flows/a.yaml --uniform 40
+         [--window 0.01] [--boards kv260 zcu104] --out benchmarks/results/x.json
+
+Measured (pruning_shape_lattice_dscnn_avx512.{json,png}; 6 Dec 2026 05:04-06:05, one process
+of 1 thread beside three others, AVX512 EPYC). DS-CNN (the KV260 flow's model, layer cap 0.5,
+so every group keeps 32-64 channels) at Torch-Pruning's uniform 40s (57.27 %) plus 1 pt:
+- KV260 (granularity 8): 46 shapes; the uniform cut folds to 63,776 FPS, and so do 43 of them.
+  Three fold to 72,886 (x1.14): 32-32-56-32-56 and 32-56-32-32-56 (57.80 %), 40-48-32-32-56
+  (58.09 %), each with two groups at the cap's 32 channels. They are the three ties codesign's
+  fold search finds there on every seed (benchmarks/pruning_same_sparsity.py).
+- Pynq-Z2 (granularity 8-8-8-8-4): 78 shapes; uniform 25,510 FPS, four shapes 27,793 (x1.09),
+  none x1.1.
+- Ultra96-V2 (27,793) and ZCU104 (110,865, the model's input bound): every one of 46 shapes
+  folds to the uniform cut's FPS.
+So at this sparsity, within the cap, x1.1 over the uniform cut exists on KV260 only, and only
+with two groups at half width.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pruning_shape_draw import Shapes
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from codesign.atomic import write_json
+from codesign.boards import load_board
+from codesign.config import load_flow
+from codesign.flow.run import flow_board
+from codesign.prune.fold_search import shape_text
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+MACS_SLACK = 0.002  # the fast MAC model may differ from the exact count: list this much wider
+
+
+def floors(shapes: Shapes, grain: dict[str, int]) -> dict[str, int]:
+    """The fewest channels each group may keep under the flow's layer caps, on its granularity."""
+    from codesign.prune.schedule import sparsity_floor
+
+    floor = sparsity_floor(shapes.groups, shapes.flow.prune) or {}
+    return {name: max(grain[name], math.ceil(floor.get(name, 1) / grain[name]) * grain[name])
+            for name in shapes.full}
+
+
+def lattice(shapes: Shapes, grain: dict[str, int], floor: dict[str, int], low: float,
+            high: float) -> list[tuple[dict[str, int], float]]:
+    """Every shape on `grain` at or above `floor` whose MACs removed lie in [low, high], with
+    them; listed by the profile's MAC model, kept by the exact count."""
+    from codesign.prune import weight_layers
+    from codesign.prune.allocate import remaining_macs
+    from codesign.prune.profile import hardware_profile
+
+    model = shapes.model(shapes.full)
+    names = weight_layers(model, shapes.input_shape)
+    with tempfile.TemporaryDirectory(dir=shapes.work) as tmp:
+        profile = hardware_profile(model, shapes.input_shape, names, shapes.board,
+                                   workdir=Path(tmp))
+    total = remaining_macs(shapes.groups, profile, shapes.full)
+    options = [range(floor[n], shapes.full[n] + 1, grain[n]) for n in shapes.full]
+    found = []
+    for kept in itertools.product(*options):
+        counts = dict(zip(shapes.full, kept, strict=True))
+        rough = 1 - remaining_macs(shapes.groups, profile, counts) / total
+        if low - MACS_SLACK <= rough <= high + MACS_SLACK:
+            removed = 1 - shapes.macs(counts) / shapes.macs0
+            if low - 1e-9 <= removed <= high + 1e-9:
+                found.append((counts, removed))
+    return found
+
+
+def run_board(flow: Any, board_name: str, uniform: int, window: float, work: Path,
+              progress: Progress) -> dict[str, Any]:
+    board = flow_board(flow, load_board(board_name))
+    shapes = Shapes(flow, board, work)
+    grain = shapes.granularity()
+    floor = floors(shapes, grain)
+    flat = dict.fromkeys(shapes.full, uniform)
+    low = 1 - shapes.macs(flat) / shapes.macs0
+    found = [(c, r) for c, r in lattice(shapes, grain, floor, low, low + window) if c != flat]
+    plan = [("unpruned", shapes.full, 0.0), ("uniform", flat, low)]
+    plan += [("shape", c, r) for c, r in found]
+    rows = []
+    task = progress.add_task(f"{flow.name} on {board.name}: folding", total=len(plan))
+    for kind, counts, removed in plan:
+        folded = shapes.fold(counts)
+        rows.append({"kind": kind, "counts": counts, "macs_removed": removed,
+                     "fps": folded["fps"], "lut": folded.get("lut"), "bound": folded.get("bound")})
+        progress.advance(task)
+    base = rows[1]["fps"]
+    lattice_rows = rows[2:]
+    faster = sorted((r for r in lattice_rows if r["fps"] > base * 1.0001),
+                    key=lambda r: (-r["fps"], r["macs_removed"]))
+    return {"board": board.name, "caps": dict(board.caps), "granularity": grain, "floor": floor,
+            "window": [low, low + window], "unpruned": rows[0], "uniform": rows[1],
+            "shapes": lattice_rows, "faster": len(faster),
+            "at_least_1_1": sum(r["fps"] >= 1.1 * base for r in faster),
+            "fastest": faster[0] if faster else None,
+            "faster_counts": [r["counts"] for r in faster]}
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title=f"{report['flow']}: every aligned shape within {report['window']:.1%} "
+                        f"past the uniform cut ({report['uniform']} per group)")
+    for col in ("board", "granularity", "unpruned FPS", "uniform: removed / FPS", "shapes",
+                "faster than uniform", "x1.1 or more", "faster shapes (FPS)"):
+        table.add_column(col, justify="right")
+    for b in report["boards"]:
+        u = b["uniform"]
+        listed = ", ".join(f"{shape_text(r['counts'])} ({r['fps']:,.0f})"
+                           for r in b["shapes"] if r["counts"] in b["faster_counts"])
+        table.add_row(b["board"], "-".join(str(v) for v in b["granularity"].values()),
+                      f"{b['unpruned']['fps']:,.0f}", f"{u['macs_removed']:.1%} / {u['fps']:,.0f}",
+                      str(len(b["shapes"])), str(b["faster"]), str(b["at_least_1_1"]),
+                      listed or "-")
+    console.print(table)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    boards = report["boards"]
+    fig, axes = plt.subplots(1, len(boards), figsize=(4.6 * len(boards), 4.2), squeeze=False,
+                             sharey=True)
+    for ax, b in zip(axes[0], boards, strict=True):
+        base = b["uniform"]["fps"]
+        x = [100 * r["macs_removed"] for r in b["shapes"]]
+        y = [r["fps"] / base for r in b["shapes"]]
+        ax.scatter(x, y, s=22, color="tab:green", alpha=0.7,
+                   label=f"aligned shapes ({len(x)})")
+        ax.scatter([100 * b["uniform"]["macs_removed"]], [1.0], marker="*", s=160,
+                   color="tab:red", zorder=3, label=f"uniform cut ({base:,.0f} FPS)")
+        ax.axhline(1.1, color="gray", linestyle="--", linewidth=1, label="x1.1 (issue 20's goal)")
+        labels: dict[tuple[float, float], list[str]] = {}  # shapes on one point: one label
+        for r in b["shapes"]:
+            if r["counts"] in b["faster_counts"]:
+                point = (100 * r["macs_removed"], r["fps"] / base)
+                labels.setdefault(point, []).append(shape_text(r["counts"]))
+        if len(labels) <= 2:  # more would overlap: the table lists them
+            for point, texts in labels.items():
+                ax.annotate("\n".join(texts), point, fontsize=7, xytext=(3, -3),
+                            textcoords="offset points", va="top")
+        elif labels:
+            ax.text(0.02, 0.97, f"{b['faster']} faster shapes (listed in the table)",
+                    transform=ax.transAxes, fontsize=7, va="top")
+        ax.set_title(f"{b['board']} (unpruned {b['unpruned']['fps']:,.0f} FPS)")
+        ax.set_xlabel("MACs removed (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("FPS within the caps / uniform cut's")
+    fig.suptitle(f"{report['flow']}: every aligned shape at the uniform cut's sparsity")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flow", required=True)
+    parser.add_argument("--uniform", type=int, required=True,
+                        help="channels every group keeps in the uniform cut (Torch-Pruning's)")
+    parser.add_argument("--window", type=float, default=0.01,
+                        help="MACs removed past the uniform cut's, as a fraction (default 0.01)")
+    parser.add_argument("--boards", nargs="+", default=None, help="default: the flow's board")
+    parser.add_argument("--out", type=Path, default=RESULTS / "pruning_shape_lattice.json")
+    args = parser.parse_args()
+    flow = load_flow(ROOT / args.flow)
+    console = Console(width=200)
+    report: dict[str, Any] = {"benchmark": "pruning_shape_lattice", "flow": flow.name,
+                              "uniform": args.uniform, "window": args.window, "boards": []}
+    with tempfile.TemporaryDirectory(prefix="codesign-lattice-") as tmp, \
+            Progress(console=console) as progress:
+        for name in args.boards or [flow.board]:
+            report["boards"].append(run_board(flow, name, args.uniform, args.window, Path(tmp),
+                                              progress))
+    write_json(args.out, report)
+    plot(report, args.out.with_suffix(".png"))
+    print_report(console, report)
+    console.print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
