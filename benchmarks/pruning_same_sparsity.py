@@ -213,7 +213,11 @@ Top-1 codesign minus TP, median test set / held out: round8 +0.13 / -0.09 pt (he
 -0.14, 95 % -0.57 .. +0.29), magnitude8 -0.20 / -0.55 (mean -0.38, -0.67 .. -0.08). Bit-exact 8/8.
 With --criterion l2 against tp-magnitude8, seeds 0/1/2/4 (03:29-03:52; pruning_same_sparsity_kv260_
 magnitude8_l2_4seeds_avx512.json): x1.14, -0.05 pt (test set) / -0.18 held out (median; mean -0.27,
--1.04 .. +0.49; Taylor on those seeds: held-out mean -0.47). Not shipped."""
+-1.04 .. +0.49; Taylor on those seeds: held-out mean -0.47). Not shipped.
+Seeds 5-7 added (6 Dec 2026 04:20-04:40; pruning_same_sparsity_kv260_magnitude8_l2_7seeds_avx512.
+json): over 7 seeds -0.25 pt (test set) / -0.42 held out (median; mean -0.38, -0.78 .. +0.02),
+no better than Taylor. The cost is the shape's (benchmarks/pruning_shape_lattice.py,
+benchmarks/pruning_shape_trials.py --tp)."""
 
 from __future__ import annotations
 

@@ -48,6 +48,15 @@ had more than 8 ties, so the first 8 pick as all do):
 - 55 % / KV260 (72,886 FPS): 1 / 2 / 4 / 3 / 2 ties; changed picks on seeds 1/2/4, +0.31 /
   +0.05 / +0.56 pt held out: mean +0.18, worst +0.00.
 The 75 % and KV260 flows ship with shape_trials 8; the 55 % Pynq-Z2 flow does not.
+
+DS-CNN / KV260 at Torch-Pruning's uniform 40s (--target 0.5727, seeds 0-7, 6 Dec 2026
+05:00-06:05, three processes; --tp pruning_torch_pruning_kv260_round8_8seeds_avx512.json and
+pruning_torch_pruning_kv260_seed3_ask55_avx512.json; pruning_shape_trials_dscnn_kv260_at_tp_
+avx512.json): the same three ties on every seed, the only aligned shapes there that fold faster
+(72,886 FPS, x1.14; benchmarks/pruning_shape_lattice.py). Pick minus TP, median test set / held
+out: round8 -0.10 / -0.09 pt, magnitude8 -0.20 / -0.55; the best tie in hindsight, held out:
++0.04 and -0.37 (below magnitude8 on 6 of 8 seeds). No pick among them matches TP's
+magnitude-ranked uniform cut: the faster shapes' two half-width groups cost the accuracy.
 """
 
 from __future__ import annotations
