@@ -149,7 +149,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     boards = report["boards"]
-    fig, axes = plt.subplots(1, len(boards), figsize=(4.6 * len(boards), 4.2), squeeze=False,
+    fig, axes = plt.subplots(1, len(boards), figsize=(max(7.0, 4.6 * len(boards)), 4.2), squeeze=False,
                              sharey=True)
     for ax, b in zip(axes[0], boards, strict=True):
         base = b["uniform"]["fps"]
@@ -177,7 +177,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("FPS within the caps / uniform cut's")
-    fig.suptitle(f"{report['flow']}: every aligned shape at the uniform cut's sparsity")
+    fig.suptitle(f"{report['flow']}:\nevery aligned shape at the uniform cut's sparsity",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
