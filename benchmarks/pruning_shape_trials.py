@@ -84,6 +84,8 @@ from codesign.prune.fold_search import shape_text
 from codesign.train import evaluate, machine
 
 ALL_TIES = 64  # shape_trials: every tie gets a trial
+NO_TARGET = ("--tp needs --target (Torch-Pruning's landing point): as shipped, the flow lands "
+             "elsewhere")
 
 
 def trial_settings(prune: Any, target: float | None) -> Any:
@@ -255,6 +257,8 @@ def main() -> None:
         report = combine(args.combine)
         finish(console, report, args)
         return
+    if args.tp and args.target is None:  # checked before the seeds run, not after
+        sys.exit(NO_TARGET)
     flow = load_flow(ROOT / args.flow)
     if flow.prune is None or flow.prune.steps != 1:
         sys.exit(f"{args.flow}: give a pruned flow with one step (prune.steps: 1); each trial's "
@@ -277,8 +281,7 @@ def finish(console: Console, report: dict[str, Any], args: argparse.Namespace) -
     """The comparison with Torch-Pruning (with --tp), the JSON, the table."""
     if args.tp:
         if report["target"] is None:
-            sys.exit("--tp needs --target (Torch-Pruning's landing point): as shipped, the flow "
-                     "lands elsewhere")
+            sys.exit(NO_TARGET)
         report["against_tp"] = [against_tp(report, args.tp, v) for v in args.variants]
     write_json(args.out, report)
     print_report(console, report)
