@@ -69,19 +69,24 @@ def floors(shapes: Shapes, grain: dict[str, int]) -> dict[str, int]:
             for name in shapes.full}
 
 
-def lattice(shapes: Shapes, grain: dict[str, int], floor: dict[str, int], low: float,
-            high: float) -> list[tuple[dict[str, int], float]]:
-    """Every shape on `grain` at or above `floor` whose MACs removed lie in [low, high], with
-    them; listed by the profile's MAC model, kept by the exact count."""
+def unpruned_profile(shapes: Shapes) -> Any:
+    """The unpruned model's hardware profile on the board: its MAC model and granularity."""
     from codesign.prune import weight_layers
-    from codesign.prune.allocate import remaining_macs
     from codesign.prune.profile import hardware_profile
 
     model = shapes.model(shapes.full)
     names = weight_layers(model, shapes.input_shape)
     with tempfile.TemporaryDirectory(dir=shapes.work) as tmp:
-        profile = hardware_profile(model, shapes.input_shape, names, shapes.board,
-                                   workdir=Path(tmp))
+        return hardware_profile(model, shapes.input_shape, names, shapes.board,
+                                workdir=Path(tmp))
+
+
+def lattice(shapes: Shapes, profile: Any, grain: dict[str, int], floor: dict[str, int],
+            low: float, high: float) -> list[tuple[dict[str, int], float]]:
+    """Every shape on `grain` at or above `floor` whose MACs removed lie in [low, high], with
+    them; listed by the profile's MAC model, kept by the exact count."""
+    from codesign.prune.allocate import remaining_macs
+
     total = remaining_macs(shapes.groups, profile, shapes.full)
     options = [range(floor[n], shapes.full[n] + 1, grain[n]) for n in shapes.full]
     found = []
@@ -98,12 +103,16 @@ def lattice(shapes: Shapes, grain: dict[str, int], floor: dict[str, int], low: f
 def run_board(flow: Any, board_name: str, uniform: int, window: float, work: Path,
               progress: Progress) -> dict[str, Any]:
     board = flow_board(flow, load_board(board_name))
+    from codesign.prune.alignment import granularity
+
     shapes = Shapes(flow, board, work)
-    grain = shapes.granularity()
+    profile = unpruned_profile(shapes)  # one compile gives both the MAC model and the grain
+    grain = granularity(shapes.groups, profile)
     floor = floors(shapes, grain)
     flat = dict.fromkeys(shapes.full, uniform)
     low = 1 - shapes.macs(flat) / shapes.macs0
-    found = [(c, r) for c, r in lattice(shapes, grain, floor, low, low + window) if c != flat]
+    found = [(c, r) for c, r in lattice(shapes, profile, grain, floor, low, low + window)
+             if c != flat]
     plan = [("unpruned", shapes.full, 0.0), ("uniform", flat, low)]
     plan += [("shape", c, r) for c, r in found]
     rows = []
