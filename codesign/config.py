@@ -145,8 +145,10 @@ class PruneConfig:
     # allocation (codesign.prune.fold_search, MAX_EXTRA), and no give-back
     max_overshoot: float | None = None
     # let the search also try each bottleneck's folding target, the exact count (aligned or not)
-    # that folds faster in the same PE x SIMD lanes; default (null): only under budget fps, as
-    # it buys speed with channels of the layer that bounds it, often the one accuracy needs
+    # that folds faster in the same PE x SIMD lanes, and its shape sweep (fold_shapes) counts
+    # off the granule lattice that fold in the next pass counts down (codesign.prune.
+    # shape_sweep, exact counts); default (null): only under budget fps, as it buys speed
+    # with channels of the layer that bounds it, often the one accuracy needs
     fold_targets: bool | None = None
     sensitivity: bool = False  # weigh the allocation by a per-layer sensitivity analysis
     # the most of its unpruned channels any layer (channel group) may lose, as a fraction

@@ -14,7 +14,19 @@ allowance beyond the allocation), orders them by the importance they remove (the
 own cost: per group, its lowest scores over the group's total, times its sensitivity), and
 returns the first `limit`; the fold search measures those and keeps the fastest. So the shapes
 tried first are those the criterion minds least, and the window keeps the MACs removed where
-the allocation put them."""
+the allocation put them.
+
+Exact counts (`exact`, the fold search's folding targets): a layer folds its MH x MW in
+(MH / PE) * (MW / SIMD) passes, and PE, SIMD must divide them, so a count's divisors decide
+which pass counts it can reach. The granule lattice holds counts whose divisors the unpruned
+folding used; the next pass count down may need others. DS-CNN on KV260 at 57.3 % removed
+(every group 40, the pointwise layers at 8 passes of their 196 pixels, 63,776 FPS): 40 has no
+divisor giving 7 or 6 passes in 40 x 40 short of PE 8 (5 passes, 60 % more lanes), while 35
+(PE 5, 7 passes) and 42 (PE 6 or 7: 7 or 6 passes) do. 35-40-40-42-40 (57.85 %) folds to
+72,886 FPS and 40-42-35-42-40 (57.83 %) to 85,034 (untrained, within the caps), each group
+within five channels of 40; on the lattice, every shape as fast halves two groups. So the
+sweep can also take, per group, the multiples of the next pass counts within a granule of
+its count (`exact_counts`)."""
 
 from __future__ import annotations
 
@@ -33,25 +45,40 @@ SPAN = 3  # granules either side of the search's count that a group may move
 MAX_SHAPES = 200_000  # lattice shapes the sweep will list before it refuses
 
 
-def group_options(group: ChannelGroup, granularity: int, floor: int, around: int) -> list[int]:
+def group_options(group: ChannelGroup, granularity: int, floor: int, around: int,
+                  exact: Sequence[int] = ()) -> list[int]:
     """The counts `group` may take in the sweep: multiples of its granularity (and its whole
-    width) from its floor up, within SPAN granules of `around`."""
-    options = sorted(set(legal_counts(group.channels, granularity)) | {group.channels})
-    return [n for n in options if n >= floor and abs(n - around) <= SPAN * granularity]
+    width) from its floor up, within SPAN granules of `around`, and the `exact` counts."""
+    options = set(legal_counts(group.channels, granularity)) | {group.channels}
+    return sorted({n for n in options if n >= floor and abs(n - around) <= SPAN * granularity}
+                  | set(exact))
+
+
+def exact_counts(channels: int, granularity: int, floor: int, around: int,
+                 passes: Sequence[int]) -> list[int]:
+    """The counts off the granule lattice within one granule of `around` (from `floor` up to
+    `channels`) that are multiples of one of `passes`: a layer of that many outputs (or inputs)
+    folds them in exactly that many passes, PE (SIMD) = count / passes."""
+    if any(p < 1 for p in passes):
+        raise PruneError(f"pass counts are whole and positive, got {list(passes)}")
+    low, high = max(floor, around - granularity, 1), min(channels, around + granularity)
+    return [n for n in range(low, high + 1)
+            if n % granularity and any(n % p == 0 for p in passes)]
 
 
 def sweep_shapes(groups: Sequence[ChannelGroup], importance: Mapping[str, np.ndarray],
                  profile: HardwareProfile, granularity: Mapping[str, int],
                  floor: Mapping[str, int], around: Mapping[str, int], macs_window: tuple[float, float],
-                 limit: int, *, sensitivity: Mapping[str, float] | None = None
-                 ) -> list[dict[str, int]]:
+                 limit: int, *, sensitivity: Mapping[str, float] | None = None,
+                 exact: Mapping[str, Sequence[int]] | None = None) -> list[dict[str, int]]:
     """Up to `limit` shapes near `around` whose remaining MACs (allocate.remaining_macs) lie in
     `macs_window` (low, high), least importance removed first (ties: the earlier shape in the
-    lattice's order, fewer channels first); `around` itself is left out."""
+    lattice's order, fewer channels first); `around` itself is left out. `exact`: per group,
+    counts off the lattice it may take as well (`exact_counts`)."""
     if limit < 1:
         raise PruneError(f"the shape sweep measures at least one shape, got {limit}")
-    options = [group_options(g, int(granularity[g.name]), floor[g.name], around[g.name])
-               for g in groups]
+    options = [group_options(g, int(granularity[g.name]), floor[g.name], around[g.name],
+                             (exact or {}).get(g.name, ())) for g in groups]
     size = int(np.prod([len(o) for o in options]))
     if size > MAX_SHAPES:
         raise PruneError(f"the shape sweep's lattice has {size:,} shapes (more than "

@@ -20,6 +20,7 @@ from codesign.prune.fold_search import (
     fewest_folds,
     least_lanes,
     measure_counts,
+    next_passes,
     search_counts,
 )
 from codesign.prune.profile import HardwareProfile, LayerHardware
@@ -510,6 +511,51 @@ def test_the_shape_sweep_finds_a_faster_shape_granule_moves_cannot_reach(monkeyp
     assert result.fps == max(rate(c)[0] for c in fast)  # the fastest measured
     kept = remaining_macs(groups, profile, result.counts)
     assert (1 - 0.2) * total >= kept >= remaining_macs(groups, profile, allocated) - MAX_EXTRA * total
+
+
+def _folded(layer: str, mh: int, mw: int, pe: int, simd: int) -> LayerHardware:
+    passes = (mh // pe) * (mw // simd)
+    return LayerHardware(layer=layer, node=f"MVAU_{layer}", pe=pe, simd=simd, mh=mh, mw=mw,
+                         cycles=196 * passes, macs=196 * mh * mw, lut=1.0, bram_18k=0.0,
+                         uram=0.0, dsp=0.0)
+
+
+@pytest.mark.parametrize(("layers", "units", "levels", "expected"), [
+    # DS-CNN on KV260, every group 40: its pointwise layers at PE 5, SIMD 40: 8 passes
+    ((("l1", 40, 40, 5, 40),), {"l1"}, 2, (7, 6)),
+    ((("l1", 40, 40, 5, 40), ("l2", 40, 40, 8, 40)), {"l1", "l2"}, 2, (7, 6)),  # the most
+    ((("l1", 40, 40, 5, 40),), set(), 2, ()),  # a window binds, not the MVAU: nothing to aim at
+    ((("l1", 40, 40, 20, 40),), {"l1"}, 2, (1,)),  # no pass count below one
+    ((("l1", 40, 40, 5, 40),), {"l1"}, 3, (7, 6, 5)),
+])
+def test_next_passes_are_the_pass_counts_below_the_bottleneck_mvaus(
+        layers, units, levels: int, expected: tuple[int, ...]) -> None:
+    slowest = tuple(_folded(*layer) for layer in layers)
+    assert next_passes(slowest, units, levels) == expected
+
+
+@pytest.mark.parametrize("targets", [False, True])
+def test_with_targets_the_sweep_reaches_exact_counts_off_the_lattice(monkeypatch,
+                                                                     targets: bool) -> None:
+    """l1 folds in 8 passes (PE l1 / 8 x SIMD l0), or in 7 where l0 and l1 are both multiples
+    of 7 off the granule lattice: no move of one group reaches that (nor a folding target,
+    which pins one), the sweep's exact counts (with targets) do."""
+    groups, profile = _chain_case()
+
+    def measure(model, scores, counts, input_shape, board, workdir):
+        if all(counts[n] % 7 == 0 and counts[n] % 8 for n in ("l0", "l1")):
+            return 8 / 7, (_folded("l1", counts["l1"], counts["l0"], counts["l1"] // 7,
+                                   counts["l0"]),), frozenset({"l1"})
+        slowest = _folded("l1", counts["l1"], counts["l0"], counts["l1"] // 8, counts["l0"])
+        return 1.0, (slowest,), frozenset({"l1"})
+
+    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+                           Path("unused"), rounds=1, targets=targets, shapes=500)
+    assert (result.fps > 1.0) is targets
+    if targets:
+        assert result.moves[-1].startswith("shape sweep")
+        assert all(c[n] % 7 == 0 and c[n] % 8 for c in result.ties for n in ("l0", "l1"))
 
 
 def test_a_negative_sweep_is_refused() -> None:

@@ -9,7 +9,7 @@ import pytest
 from codesign.errors import PruneError
 from codesign.prune import shape_sweep
 from codesign.prune.allocate import importance_lost, remaining_macs
-from codesign.prune.shape_sweep import SPAN, group_options, sweep_shapes
+from codesign.prune.shape_sweep import SPAN, exact_counts, group_options, sweep_shapes
 from tests.prune.chains import chain
 
 WIDTHS = (64, 64, 64, 64, 10)
@@ -39,6 +39,46 @@ def test_a_group_moves_within_span_granules_from_its_floor_up(around: int, floor
 def test_an_unaligned_width_is_an_option_of_its_own() -> None:
     groups, _ = chain((64, 60, 64, 10), (1.0, 1.0, 1.0), (1, 1, 1))
     assert group_options(groups[0], 8, 8, 56) == [32, 40, 48, 56, 60]
+
+
+@pytest.mark.parametrize(("channels", "floor", "around", "passes", "expected"), [
+    (64, 8, 40, (7, 6), [35, 36, 42]),  # DS-CNN on KV260: 7 passes at PE 5 or 6, 6 at PE 6 or 7
+    (64, 37, 40, (7, 6), [42]),  # the floor binds
+    (40, 8, 40, (7, 6), [35, 36]),  # no wider than the group
+    (64, 8, 40, (5,), [35, 45]),
+    (64, 8, 40, (), []),  # no pass count to aim at: the lattice alone
+    (64, 8, 40, (4,), [36, 44]),  # the lattice's own multiples are not repeated
+])
+def test_exact_counts_are_multiples_of_the_next_pass_counts_within_a_granule(
+        channels: int, floor: int, around: int, passes: tuple[int, ...], expected: list[int]
+) -> None:
+    found = exact_counts(channels, 8, floor, around, passes)
+    assert found == expected
+    assert all(n % 8 and abs(n - around) <= 8 and floor <= n <= channels for n in found)
+    assert all(any(n % p == 0 for p in passes) for n in found)
+
+
+def test_a_pass_count_below_one_is_refused() -> None:
+    with pytest.raises(PruneError, match="pass counts are whole and positive"):
+        exact_counts(64, 8, 8, 40, (7, 0))
+
+
+def test_exact_counts_join_the_lattice_options_and_the_swept_shapes() -> None:
+    groups, profile, scores = _case()
+    assert group_options(groups[0], 8, 32, 40, [35, 42]) == [32, 35, 40, 42, 48, 56, 64]
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    around = {"l0": 40, "l1": 40, "l2": 40}
+    window = (0.35 * total, 0.45 * total)
+    floor = dict.fromkeys(around, 8)
+    plain = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
+    exact = {"l0": [35, 42], "l1": [35, 42], "l2": []}
+    wider = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000,
+                         exact=exact)
+    off_lattice = [s for s in wider if s["l0"] % 8 or s["l1"] % 8]
+    assert off_lattice and all(s in wider for s in plain)
+    assert all(s["l2"] % 8 == 0 and window[0] <= remaining_macs(groups, profile, s) <= window[1]
+               for s in wider)
+    assert len(wider) == len(plain) + len(off_lattice)
 
 
 @pytest.mark.parametrize("limit", [1, 5, 40])
