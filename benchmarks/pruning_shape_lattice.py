@@ -82,13 +82,16 @@ def unpruned_profile(shapes: Shapes) -> Any:
 
 
 def lattice(shapes: Shapes, profile: Any, grain: dict[str, int], floor: dict[str, int],
-            low: float, high: float) -> list[tuple[dict[str, int], float]]:
-    """Every shape on `grain` at or above `floor` whose MACs removed lie in [low, high], with
-    them; listed by the profile's MAC model, kept by the exact count."""
+            low: float, high: float, exact: dict[str, list[int]] | None = None
+            ) -> list[tuple[dict[str, int], float]]:
+    """Every shape on `grain` at or above `floor` (or, per group, on one of its `exact` counts)
+    whose MACs removed lie in [low, high], with them; listed by the profile's MAC model, kept
+    by the exact count."""
     from codesign.prune.allocate import remaining_macs
 
     total = remaining_macs(shapes.groups, profile, shapes.full)
-    options = [range(floor[n], shapes.full[n] + 1, grain[n]) for n in shapes.full]
+    options = [sorted(set(range(floor[n], shapes.full[n] + 1, grain[n]))
+                      | set((exact or {}).get(n, ()))) for n in shapes.full]
     found = []
     for kept in itertools.product(*options):
         counts = dict(zip(shapes.full, kept, strict=True))
@@ -101,18 +104,24 @@ def lattice(shapes: Shapes, profile: Any, grain: dict[str, int], floor: dict[str
 
 
 def run_board(flow: Any, board_name: str, uniform: int, window: float, work: Path,
-              progress: Progress) -> dict[str, Any]:
+              progress: Progress, passes: tuple[int, ...] = (), nearest: int | None = None
+              ) -> dict[str, Any]:
     board = flow_board(flow, load_board(board_name))
     from codesign.prune.alignment import granularity
+    from codesign.prune.shape_sweep import exact_counts
 
     shapes = Shapes(flow, board, work)
     profile = unpruned_profile(shapes)  # one compile gives both the MAC model and the grain
     grain = granularity(shapes.groups, profile)
     floor = floors(shapes, grain)
+    exact = {n: exact_counts(shapes.full[n], grain[n], floor[n], uniform, passes)
+             for n in shapes.full}
     flat = dict.fromkeys(shapes.full, uniform)
     low = 1 - shapes.macs(flat) / shapes.macs0
-    found = [(c, r) for c, r in lattice(shapes, profile, grain, floor, low, low + window)
+    found = [(c, r) for c, r in lattice(shapes, profile, grain, floor, low, low + window, exact)
              if c != flat]
+    if nearest is not None:  # the shapes least far from the uniform cut (channels, summed)
+        found = sorted(found, key=lambda t: sum(abs(v - uniform) for v in t[0].values()))[:nearest]
     plan = [("unpruned", shapes.full, 0.0), ("uniform", flat, low)]
     plan += [("shape", c, r) for c, r in found]
     rows = []
@@ -120,14 +129,16 @@ def run_board(flow: Any, board_name: str, uniform: int, window: float, work: Pat
     for kind, counts, removed in plan:
         folded = shapes.fold(counts)
         rows.append({"kind": kind, "counts": counts, "macs_removed": removed,
-                     "fps": folded["fps"], "lut": folded.get("lut"), "bound": folded.get("bound")})
+                     "fps": folded["fps"], "lut": folded.get("lut"), "bound": folded.get("bound"),
+                     "exact": any(counts[n] % grain[n] for n in counts)})
         progress.advance(task)
     base = rows[1]["fps"]
     lattice_rows = rows[2:]
     faster = sorted((r for r in lattice_rows if r["fps"] > base * 1.0001),
                     key=lambda r: (-r["fps"], r["macs_removed"]))
     return {"board": board.name, "caps": dict(board.caps), "granularity": grain, "floor": floor,
-            "window": [low, low + window], "unpruned": rows[0], "uniform": rows[1],
+            "exact_counts": exact, "nearest": nearest, "window": [low, low + window],
+            "unpruned": rows[0], "uniform": rows[1],
             "shapes": lattice_rows, "faster": len(faster),
             "at_least_1_1": sum(r["fps"] >= 1.1 * base for r in faster),
             "fastest": faster[0] if faster else None,
@@ -142,8 +153,9 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         table.add_column(col, justify="right")
     for b in report["boards"]:
         u = b["uniform"]
-        listed = ", ".join(f"{shape_text(r['counts'])} ({r['fps']:,.0f})"
-                           for r in b["shapes"] if r["counts"] in b["faster_counts"])
+        fast = [f"{shape_text(c)} ({r['fps']:,.0f})" for c in b["faster_counts"]
+                for r in b["shapes"] if r["counts"] == c]
+        listed = ", ".join(fast[:6]) + (f" and {len(fast) - 6} more" if len(fast) > 6 else "")
         table.add_row(b["board"], "-".join(str(v) for v in b["granularity"].values()),
                       f"{b['unpruned']['fps']:,.0f}", f"{u['macs_removed']:.1%} / {u['fps']:,.0f}",
                       str(len(b["shapes"])), str(b["faster"]), str(b["at_least_1_1"]),
@@ -162,10 +174,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
                              sharey=True)
     for ax, b in zip(axes[0], boards, strict=True):
         base = b["uniform"]["fps"]
-        x = [100 * r["macs_removed"] for r in b["shapes"]]
-        y = [r["fps"] / base for r in b["shapes"]]
-        ax.scatter(x, y, s=22, color="tab:green", alpha=0.7,
-                   label=f"aligned shapes ({len(x)})")
+        for exact, colour, what in ((False, "tab:green", "on the granule lattice"),
+                                    (True, "tab:orange", "with exact counts")):
+            kept = [r for r in b["shapes"] if r.get("exact", False) is exact]
+            if kept:
+                ax.scatter([100 * r["macs_removed"] for r in kept],
+                           [r["fps"] / base for r in kept], s=22, color=colour, alpha=0.7,
+                           label=f"shapes {what} ({len(kept)})")
         ax.scatter([100 * b["uniform"]["macs_removed"]], [1.0], marker="*", s=160,
                    color="tab:red", zorder=3, label=f"uniform cut ({base:,.0f} FPS)")
         ax.axhline(1.1, color="gray", linestyle="--", linewidth=1, label="x1.1 (issue 20's goal)")
@@ -186,7 +201,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("FPS within the caps / uniform cut's")
-    fig.suptitle(f"{report['flow']}:\nevery aligned shape at the uniform cut's sparsity",
+    fig.suptitle(f"{report['flow']}:\naligned shapes at the uniform cut's sparsity",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -201,17 +216,23 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=0.01,
                         help="MACs removed past the uniform cut's, as a fraction (default 0.01)")
     parser.add_argument("--boards", nargs="+", default=None, help="default: the flow's board")
+    parser.add_argument("--passes", type=int, nargs="+", default=[],
+                        help="also counts off the lattice within a granule of --uniform that are "
+                             "multiples of these pass counts (the fold search's exact counts)")
+    parser.add_argument("--nearest", type=int, default=None,
+                        help="fold only this many shapes, those nearest the uniform cut")
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_shape_lattice.json")
     args = parser.parse_args()
     flow = load_flow(ROOT / args.flow)
     console = Console(width=200)
     report: dict[str, Any] = {"benchmark": "pruning_shape_lattice", "flow": flow.name,
-                              "uniform": args.uniform, "window": args.window, "boards": []}
+                              "uniform": args.uniform, "window": args.window,
+                              "passes": args.passes, "boards": []}
     with tempfile.TemporaryDirectory(prefix="codesign-lattice-") as tmp, \
             Progress(console=console) as progress:
         for name in args.boards or [flow.board]:
             report["boards"].append(run_board(flow, name, args.uniform, args.window, Path(tmp),
-                                              progress))
+                                              progress, tuple(args.passes), args.nearest))
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))
     print_report(console, report)
