@@ -86,6 +86,7 @@ class VerifyConfig:
 PRUNE_CRITERIA = ("l1", "l2", "group_l2", "bn_scale", "taylor")
 PRUNE_BUDGETS = ("sparsity", "fps", "fit")
 PRUNE_ALLOCATIONS = ("hardware", "criterion", "uniform")
+SHAPE_ORDERS = ("importance", "balanced")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,11 @@ class PruneConfig:
     # fastest: for foldings whose faster shapes lie several granules away; 0 = off. Like the
     # search itself, only allocation hardware uses it
     fold_shapes: int = 0
+    # the order the sweep measures its shapes in: importance (least importance removed first,
+    # by the allocation's own measure) | balanced (the shape whose most-cut group loses the
+    # smallest share first, then importance): where equally fast shapes differ in accuracy by
+    # how narrow their narrowest group is (DS-CNN on KV260, docs/pruning-measurements.md)
+    shape_order: str = "importance"
     # after the fold search: fine-tune up to this many of the shapes it found at its best FPS
     # (each a trial on a copy, as the step fine-tunes) and keep the one with the lowest
     # training loss (codesign.prune.trials); 0 or 1 = off (the search's first-found shape)
@@ -329,6 +335,11 @@ def prune_problem(p: PruneConfig) -> tuple[str, str] | None:
         (p.fold_shapes == 0 or p.fold_search > 0, "prune.fold_shapes",
          "the shape sweep runs inside the fold search: it needs prune.fold_search >= 1 (or set "
          "fold_shapes to 0)"),
+        (p.shape_order in SHAPE_ORDERS, "prune.shape_order",
+         f"{p.shape_order!r} is not one of {', '.join(SHAPE_ORDERS)}"),
+        (p.shape_order == "importance" or p.fold_shapes > 0, "prune.shape_order",
+         "it orders the shape sweep's shapes: it needs prune.fold_shapes >= 1 (or remove "
+         "shape_order)"),
         (p.shape_trials >= 0, "prune.shape_trials",
          f"{p.shape_trials} must be >= 0 (equally fast shapes fine-tuned per step; 0 turns the "
          "trials off)"),

@@ -110,6 +110,9 @@ def prune(
     fold_shapes: Annotated[int | None, typer.Option(
         help="after the fold search, measure up to this many whole shapes near its counts and "
              "keep the fastest (0 = off)")] = None,
+    shape_order: Annotated[str | None, typer.Option(
+        help="the order the shape sweep measures its shapes in: importance (least removed "
+             "first) | balanced (the narrowest group widest first)")] = None,
     shape_trials: Annotated[int | None, typer.Option(
         help="fine-tune up to this many of the fold search's equally fast shapes and keep the "
              "one with the lowest training loss (0 = off)")] = None,
@@ -135,7 +138,8 @@ def prune(
     flow = with_pruning(load_flow(flow_file), criterion=criterion, budget=budget,
                         target_sparsity=target_sparsity, target_fps=target_fps, steps=steps,
                         align=align, allocation=allocation, fold_search=fold_search,
-                        fold_shapes=fold_shapes, shape_trials=shape_trials,
+                        fold_shapes=fold_shapes, shape_order=shape_order,
+                        shape_trials=shape_trials,
                         max_overshoot=max_overshoot,
                         fold_targets=fold_targets,
                         max_layer_sparsity=max_layer_sparsity,

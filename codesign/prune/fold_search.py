@@ -258,7 +258,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   sensitivity: Mapping[str, float] | None = None,
                   min_keep: Mapping[str, int] | None = None,
                   targets: bool = False, extra_macs: float | None = None,
-                  past_target: bool = False, shapes: int = 0) -> SearchResult:
+                  past_target: bool = False, shapes: int = 0,
+                  shape_order: str = "importance") -> SearchResult:
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
     the current model's), or with `past_target` beyond the step's target (`remove_fraction`
@@ -266,7 +267,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     then also gives back the granules it no longer needs (allocate.py, Give back), so its own
     last granule does not carry the step past the target either. `shapes`: after the rounds,
     measure up to this many whole shapes near the search's counts (codesign.prune.shape_sweep)
-    and keep the fastest; 0 = off."""
+    and keep the fastest; 0 = off. `shape_order`: the order the sweep measures them in
+    (shape_sweep.ORDERS)."""
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
     if extra_macs is not None and not extra_macs >= 0:
@@ -372,7 +374,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         exact = {g.name: exact_counts(g.channels, int(granularity[g.name]), floor[g.name],
                                       best.counts[g.name], levels) for g in groups}
         near = sweep_shapes(groups, scores, profile, granularity, floor, best.counts, window,
-                            shapes, sensitivity=sensitivity, exact=exact)
+                            shapes, sensitivity=sensitivity, exact=exact, order=shape_order)
         tried = [measured(counts, {}, dict(counts)) for counts in near]
         faster = [c for c in tried if c.fps > best.fps * (1 + MIN_GAIN)]
         if faster:

@@ -401,7 +401,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                        targets=fold_targets(settings),
                                        extra_macs=_search_allowance(settings, baseline),
                                        past_target=settings.max_overshoot is not None,
-                                       shapes=settings.fold_shapes)
+                                       shapes=settings.fold_shapes,
+                                       shape_order=settings.shape_order)
                 counts = search.counts
             else:
                 # criterion gives back: its last channel can overshoot (allocate.py, Give back)

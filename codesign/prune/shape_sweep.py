@@ -43,6 +43,7 @@ from codesign.prune.profile import HardwareProfile
 
 SPAN = 3  # granules either side of the search's count that a group may move
 MAX_SHAPES = 200_000  # lattice shapes the sweep will list before it refuses
+ORDERS = ("importance", "balanced")  # prune.shape_order
 
 
 def group_options(group: ChannelGroup, granularity: int, floor: int, around: int,
@@ -70,13 +71,17 @@ def sweep_shapes(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nda
                  profile: HardwareProfile, granularity: Mapping[str, int],
                  floor: Mapping[str, int], around: Mapping[str, int], macs_window: tuple[float, float],
                  limit: int, *, sensitivity: Mapping[str, float] | None = None,
-                 exact: Mapping[str, Sequence[int]] | None = None) -> list[dict[str, int]]:
+                 exact: Mapping[str, Sequence[int]] | None = None, order: str = "importance"
+                 ) -> list[dict[str, int]]:
     """Up to `limit` shapes near `around` whose remaining MACs (allocate.remaining_macs) lie in
-    `macs_window` (low, high), least importance removed first (ties: the earlier shape in the
-    lattice's order, fewer channels first); `around` itself is left out. `exact`: per group,
-    counts off the lattice it may take as well (`exact_counts`)."""
+    `macs_window` (low, high), least importance removed first, or with `order` "balanced" the
+    shapes whose most-cut group loses the smallest share first, then by importance (ties: the
+    earlier shape in the lattice's order, fewer channels first); `around` itself is left out.
+    `exact`: per group, counts off the lattice it may take as well (`exact_counts`)."""
     if limit < 1:
         raise PruneError(f"the shape sweep measures at least one shape, got {limit}")
+    if order not in ORDERS:
+        raise PruneError(f"the shape sweep's order {order!r} is not one of {', '.join(ORDERS)}")
     options = [group_options(g, int(granularity[g.name]), floor[g.name], around[g.name],
                              (exact or {}).get(g.name, ())) for g in groups]
     size = int(np.prod([len(o) for o in options]))
@@ -85,11 +90,19 @@ def sweep_shapes(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nda
                          f"{MAX_SHAPES:,}); set prune.fold_shapes to 0 for a model this wide")
     low, high = macs_window
     names = [g.name for g in groups]
-    found: list[tuple[float, dict[str, int]]] = []
+    widths = {g.name: g.channels for g in groups}
+    found: list[tuple[tuple[float, ...], dict[str, int]]] = []
     for shape in itertools.product(*options):
         counts = dict(zip(names, shape, strict=True))
         if counts == dict(around) or not low <= remaining_macs(groups, profile, counts) <= high:
             continue
-        found.append((importance_lost(groups, importance, counts, sensitivity), counts))
+        lost = importance_lost(groups, importance, counts, sensitivity)
+        found.append(((most_cut(counts, widths), lost) if order == "balanced" else (lost,),
+                      counts))
     found.sort(key=lambda t: t[0])  # stable: ties keep the lattice's order
     return [counts for _, counts in found[:limit]]
+
+
+def most_cut(counts: Mapping[str, int], widths: Mapping[str, int]) -> float:
+    """The largest share of its channels any group loses in `counts`."""
+    return max(1.0 - counts[n] / widths[n] for n in counts)

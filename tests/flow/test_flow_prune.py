@@ -109,6 +109,8 @@ def test_unaligned_pruning_runs_through_the_cli(tmp_path: Path) -> None:
     (["--fold-search", "-1"], "prune.fold_search"),
     (["--fold-shapes", "-1"], "prune.fold_shapes: -1 must be >= 0"),
     (["--fold-shapes", "4", "--fold-search", "0"], "prune.fold_shapes: the shape sweep runs"),
+    (["--shape-order", "widest", "--fold-shapes", "4"], "prune.shape_order: 'widest' is not"),
+    (["--shape-order", "balanced"], "prune.shape_order: it orders the shape sweep's shapes"),
     (["--shape-trials", "-1"], "prune.shape_trials: -1 must be >= 0"),
     (["--shape-trials", "2", "--fold-search", "0"], "prune.shape_trials: the trials pick"),
     (["--max-overshoot", "-0.5"], "prune.max_overshoot: -0.5 must lie in [0, 1)"),

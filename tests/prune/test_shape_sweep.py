@@ -9,7 +9,7 @@ import pytest
 from codesign.errors import PruneError
 from codesign.prune import shape_sweep
 from codesign.prune.allocate import importance_lost, remaining_macs
-from codesign.prune.shape_sweep import SPAN, exact_counts, group_options, sweep_shapes
+from codesign.prune.shape_sweep import SPAN, exact_counts, group_options, most_cut, sweep_shapes
 from tests.prune.chains import chain
 
 WIDTHS = (64, 64, 64, 64, 10)
@@ -99,6 +99,32 @@ def test_shapes_lie_in_the_window_least_importance_removed_first(limit: int,
     assert lost == sorted(lost)
     assert all(abs(s[n] - around[n]) <= SPAN * GRAIN[n] and s[n] % 8 == 0
                for s in shapes for n in s)
+
+
+@pytest.mark.parametrize("limit", [1, 6, 10_000])
+def test_balanced_order_lists_the_narrowest_group_widest_first(limit: int) -> None:
+    groups, profile, scores = _case()
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    around = {"l0": 40, "l1": 40, "l2": 40}
+    window, floor = (0.35 * total, 0.45 * total), dict.fromkeys(around, 8)
+    widths = {g.name: g.channels for g in groups}
+    by_importance = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
+    balanced = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, limit,
+                            order="balanced")
+    cuts = [most_cut(s, widths) for s in balanced]
+    assert cuts == sorted(cuts) and len(balanced) == min(limit, len(by_importance))
+    # the same shapes in another order: the first is the most balanced of them all
+    assert cuts[0] == min(most_cut(s, widths) for s in by_importance)
+    if limit >= len(by_importance):
+        assert sorted(map(str, balanced)) == sorted(map(str, by_importance))
+        assert balanced != by_importance  # the scores' spread puts others first by importance
+
+
+def test_an_unknown_order_is_refused() -> None:
+    groups, profile, scores = _case()
+    with pytest.raises(PruneError, match="order 'widest' is not one of importance, balanced"):
+        sweep_shapes(groups, scores, profile, GRAIN, dict.fromkeys(GRAIN, 8),
+                     dict.fromkeys(GRAIN, 40), (0.0, 1e9), 5, order="widest")
 
 
 def test_every_shape_of_the_window_is_listed_when_the_limit_allows() -> None:
