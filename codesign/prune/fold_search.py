@@ -378,10 +378,12 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         tried = [measured(counts, {}, dict(counts)) for counts in near]
         faster = [c for c in tried if c.fps > best.fps * (1 + MIN_GAIN)]
         if faster:
-            winner = max(faster, key=lambda c: c.fps)  # ties: the least importance removed
+            winner = max(faster, key=lambda c: c.fps)  # ties: the first in the sweep's order
+            order = ("least importance removed first" if shape_order == "importance"
+                     else "the widest narrowest group first")
             moves.append(f"shape sweep {shape_text(best.counts)} -> {shape_text(winner.counts)} "
-                         f"({len(tried)} shapes within {SPAN} granules, least importance "
-                         f"removed first): {best.fps:,.0f} -> {winner.fps:,.0f} FPS")
+                         f"({len(tried)} shapes within {SPAN} granules, {order}): "
+                         f"{best.fps:,.0f} -> {winner.fps:,.0f} FPS")
             best = winner
     ties = [best.counts] + [c.counts for c in seen.values() if c is not best and best.fps > 0
                             and c.fps >= best.fps

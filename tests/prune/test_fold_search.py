@@ -555,7 +555,24 @@ def test_with_targets_the_sweep_reaches_exact_counts_off_the_lattice(monkeypatch
     assert (result.fps > 1.0) is targets
     if targets:
         assert result.moves[-1].startswith("shape sweep")
+        assert "least importance removed first" in result.moves[-1]
         assert all(c[n] % 7 == 0 and c[n] % 8 for c in result.ties for n in ("l0", "l1"))
+
+
+@pytest.mark.parametrize(("order", "said"), [("importance", "least importance removed first"),
+                                             ("balanced", "the widest narrowest group first")])
+def test_the_sweeps_move_names_its_order(monkeypatch, order: str, said: str) -> None:
+    groups, profile = _chain_case()
+    allocated = allocate(groups, _scores(groups), profile, GRAIN, 0.2)
+
+    def measure(model, scores, counts, input_shape, board, workdir):
+        fast = counts["l0"] <= allocated["l0"] - 16 and counts["l2"] > allocated["l2"]
+        return _measured(2.0 if fast else 1.0, _unfolded("l1", counts))
+
+    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+                           Path("unused"), rounds=1, shapes=500, shape_order=order)
+    assert result.fps == 2.0 and said in result.moves[-1]
 
 
 def test_a_negative_sweep_is_refused() -> None:
