@@ -160,12 +160,15 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "mean_hindsight_points": statistics.mean(r["hindsight_held_out_points"] for r in rows)}
 
 
-def against_tp(report: dict[str, Any], tp_jsons: list[Path], variant: str) -> dict[str, Any]:
+def against_tp(report: dict[str, Any], tp_jsons: list[Path], variant: str,
+               tp_flow: str | None = None) -> dict[str, Any]:
     """Per seed: the trials' pick and the best tie in hindsight minus Torch-Pruning's `variant`
-    cut at the report's target (top-1 on the flow's test set and held out, points)."""
+    cut at the report's target (top-1 on the flow's test set and held out, points). `tp_flow`:
+    the flow Torch-Pruning's rows ran under, where the report's is a copy of it with other
+    prune settings (the same unpruned model per seed); default: the report's."""
     found: dict[int, dict[str, Any]] = {}
     for path in tp_jsons:
-        for seed, row in tp_rows(path, variant).get(report["flow"], {}).items():
+        for seed, row in tp_rows(path, variant).get(tp_flow or report["flow"], {}).items():
             if abs(row["macs_reduction"] - report["target"]) < 1e-6:
                 found[seed] = row
     rows = []
@@ -249,6 +252,9 @@ def main() -> None:
                         help="Torch-Pruning JSONs with rows at --target (later files win)")
     parser.add_argument("--variants", nargs="+", choices=VARIANT_NAMES,
                         default=["tp-round8", "tp-magnitude8"])
+    parser.add_argument("--tp-flow", default=None,
+                        help="the flow name of the --tp rows, where --flow is a copy of that flow "
+                             "with other prune settings (default: --flow's own name)")
     parser.add_argument("--combine", nargs="+", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_shape_trials.json")
     args = parser.parse_args()
@@ -282,7 +288,9 @@ def finish(console: Console, report: dict[str, Any], args: argparse.Namespace) -
     if args.tp:
         if report["target"] is None:
             sys.exit(NO_TARGET)
-        report["against_tp"] = [against_tp(report, args.tp, v) for v in args.variants]
+        report["tp_flow"] = args.tp_flow or report["flow"]
+        report["against_tp"] = [against_tp(report, args.tp, v, args.tp_flow)
+                                for v in args.variants]
     write_json(args.out, report)
     print_report(console, report)
 
