@@ -57,6 +57,14 @@ avx512.json): the same three ties on every seed, the only aligned shapes there t
 out: round8 -0.10 / -0.09 pt, magnitude8 -0.20 / -0.55; the best tie in hindsight, held out:
 +0.04 and -0.37 (below magnitude8 on 6 of 8 seeds). No pick among them matches TP's
 magnitude-ranked uniform cut: the faster shapes' two half-width groups cost the accuracy.
+
+The same on an Intel Xeon (AVX512; 6 Dec 2026 08:03-09:25, four processes; a copy of the KV260
+flow with `fold_targets: true`, so the sweep also tries counts off the granule lattice, and
+`--tp-flow dscnn_w4a4_fashion_pruned_kv260`; pruning_shape_trials_dscnn_kv260_exact_at_tp_
+xeon.json, against pruning_torch_pruning_kv260_ask55_8seeds_xeon.json): 85,034 FPS on seeds
+1-4 (x1.33; e.g. 40-36-40-35-60), 72,886 on seeds 0 and 5-7, median x1.24, faster on 8 of 8.
+Pick minus TP, test set / held out: round8 -0.75 / -0.19 pt, magnitude8 -0.60 / -0.37; the
+best tie in hindsight, held out: -0.07 and -0.11.
 """
 
 from __future__ import annotations
