@@ -268,7 +268,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     last granule does not carry the step past the target either. `shapes`: after the rounds,
     measure up to this many whole shapes near the search's counts (codesign.prune.shape_sweep)
     and keep the fastest; 0 = off. `shape_order`: the order the sweep measures them in
-    (shape_sweep.ORDERS)."""
+    (codesign.config.SHAPE_ORDERS)."""
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
     if extra_macs is not None and not extra_macs >= 0:

@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from codesign.config import SHAPE_ORDERS
 from codesign.errors import PruneError
 from codesign.prune.alignment import legal_counts
 from codesign.prune.allocate import importance_lost, remaining_macs
@@ -43,7 +44,6 @@ from codesign.prune.profile import HardwareProfile
 
 SPAN = 3  # granules either side of the search's count that a group may move
 MAX_SHAPES = 200_000  # lattice shapes the sweep will list before it refuses
-ORDERS = ("importance", "balanced")  # prune.shape_order
 
 
 def group_options(group: ChannelGroup, granularity: int, floor: int, around: int,
@@ -80,8 +80,9 @@ def sweep_shapes(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nda
     `exact`: per group, counts off the lattice it may take as well (`exact_counts`)."""
     if limit < 1:
         raise PruneError(f"the shape sweep measures at least one shape, got {limit}")
-    if order not in ORDERS:
-        raise PruneError(f"the shape sweep's order {order!r} is not one of {', '.join(ORDERS)}")
+    if order not in SHAPE_ORDERS:
+        raise PruneError(f"the shape sweep's order {order!r} is not one of "
+                         f"{', '.join(SHAPE_ORDERS)}")
     options = [group_options(g, int(granularity[g.name]), floor[g.name], around[g.name],
                              (exact or {}).get(g.name, ())) for g in groups]
     size = int(np.prod([len(o) for o in options]))
