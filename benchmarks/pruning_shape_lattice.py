@@ -143,7 +143,7 @@ def run_board(flow: Any, board_name: str, uniform: int, window: float, work: Pat
         folded = shapes.fold(counts)
         rows.append({"kind": kind, "counts": counts, "macs_removed": removed,
                      "fps": folded["fps"], "lut": folded.get("lut"), "bound": folded.get("bound"),
-                     "exact": any(counts[n] % grain[n] for n in counts)})
+                     "exact": any(counts[n] in exact[n] for n in counts)})
         progress.advance(task)
     base = rows[1]["fps"]
     lattice_rows = rows[2:]
