@@ -188,12 +188,14 @@ def against_tp(report: dict[str, Any], tp_jsons: list[Path], variant: str,
                      "benchmarks/pruning_torch_pruning.py with --ask for that seed")
         pick = next(t for t in r["trials"] if t["counts"] == r["trial_pick"])
         best = max(r["trials"], key=lambda t: t["held_out"])
+        worst = min(r["trials"], key=lambda t: t["held_out"])
         held = tp["held_out"]["accuracy"]
         rows.append({"seed": r["seed"], "tp_counts": tp["counts"], "tp_fps": tp["fps"],
                      "fps_ratio": r["fps"] / tp["fps"],
                      "pick_points": 100 * (pick["test"] - tp["accuracy"]),
                      "pick_held_out_points": 100 * (pick["held_out"] - held),
-                     "best_held_out_points": 100 * (best["held_out"] - held)})
+                     "best_held_out_points": 100 * (best["held_out"] - held),
+                     "worst_held_out_points": 100 * (worst["held_out"] - held)})
     keys = ("fps_ratio", "pick_points", "pick_held_out_points", "best_held_out_points")
     return {"variant": variant, "rows": rows,
             "medians": {k: statistics.median(row[k] for row in rows) for k in keys},
@@ -300,7 +302,49 @@ def finish(console: Console, report: dict[str, Any], args: argparse.Namespace) -
         report["against_tp"] = [against_tp(report, args.tp, v, args.tp_flow)
                                 for v in args.variants]
     write_json(args.out, report)
+    if report.get("against_tp"):
+        plot(report, args.out.with_suffix(".png"))
     print_report(console, report)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Per seed, against each Torch-Pruning variant: FPS codesign / TP (the goal's x1.1
+    marked) and held-out top-1 minus TP's, the trials' pick beside the span of every tie."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from codesign.atomic import atomic_path
+
+    cmps = report["against_tp"]
+    fig, (fps_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 5))
+    width = 0.8 / len(cmps)
+    for k, cmp in enumerate(cmps):
+        xs = [i + (k - (len(cmps) - 1) / 2) * width for i in range(len(cmp["rows"]))]
+        rows = cmp["rows"]
+        fps_ax.bar(xs, [r["fps_ratio"] for r in rows], width, color=f"C{k}", label=cmp["variant"])
+        acc_ax.vlines(xs, [r["worst_held_out_points"] for r in rows],
+                      [r["best_held_out_points"] for r in rows], color=f"C{k}", alpha=0.35, lw=6,
+                      label=f"every tie vs {cmp['variant']}")
+        acc_ax.plot(xs, [r["pick_held_out_points"] for r in rows], "o", color=f"C{k}",
+                    label=f"trials' pick vs {cmp['variant']} (median "
+                          f"{cmp['medians']['pick_held_out_points']:+.2f})")
+    seeds = [f"seed {r['seed']}" for r in cmps[0]["rows"]]
+    fps_ax.axhline(1.1, color="k", ls="--", lw=1, label="goal x1.1")
+    fps_ax.set_ylabel("FPS within the caps, codesign / Torch-Pruning")
+    acc_ax.axhline(0, color="k", lw=1, label="Torch-Pruning's cut")
+    acc_ax.set_ylabel("held-out top-1 minus Torch-Pruning's (pt)")
+    for ax in (fps_ax, acc_ax):
+        ax.set_xticks(range(len(seeds)), seeds, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    fig.suptitle(f"shape trials, {report['flow']} at {report['target']:.1%} removed, against "
+                 f"Torch-Pruning ({report['tp_flow']})")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
 
 
 if __name__ == "__main__":
