@@ -65,6 +65,11 @@ xeon.json, against pruning_torch_pruning_kv260_ask55_8seeds_xeon.json): 85,034 F
 1-4 (x1.33; e.g. 40-36-40-35-60), 72,886 on seeds 0 and 5-7, median x1.24, faster on 8 of 8.
 Pick minus TP, test set / held out: round8 -0.75 / -0.19 pt, magnitude8 -0.60 / -0.37; the
 best tie in hindsight, held out: -0.07 and -0.11.
+With `shape_order: balanced` and `criterion: group_l2` as well (the same machine and seeds,
+10:19-12:24; pruning_shape_trials_dscnn_kv260_balanced_gl2_at_tp_xeon.{json,png}): 85,034 FPS
+on seeds 0-3 and 6 (14-17 ties each, 5 on seed 6), 72,886 on 4, 5 and 7; median x1.33. Pick
+minus TP, test set / held out: round8 -0.50 / +0.04 pt, magnitude8 -0.45 / -0.12; the best tie
+in hindsight, held out: +0.26 and +0.09.
 """
 
 from __future__ import annotations
