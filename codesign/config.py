@@ -86,7 +86,9 @@ class VerifyConfig:
 PRUNE_CRITERIA = ("l1", "l2", "group_l2", "bn_scale", "taylor")
 PRUNE_BUDGETS = ("sparsity", "fps", "fit")
 PRUNE_ALLOCATIONS = ("hardware", "criterion", "uniform")
-SHAPE_ORDERS = ("importance", "balanced")
+# the shape sweep's orders, each with what it lists first (the sweep's move text says it)
+SHAPE_ORDERS = {"importance": "least importance removed first",
+                "balanced": "the widest narrowest group first"}
 
 
 @dataclass(frozen=True)

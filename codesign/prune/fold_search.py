@@ -90,6 +90,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codesign.config import SHAPE_ORDERS
 from codesign.errors import FoldingError, PruneError
 from codesign.folding.space import divisors
 from codesign.prune.allocate import allocate, granule_luts, remaining_macs
@@ -379,10 +380,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         faster = [c for c in tried if c.fps > best.fps * (1 + MIN_GAIN)]
         if faster:
             winner = max(faster, key=lambda c: c.fps)  # ties: the first in the sweep's order
-            order = ("least importance removed first" if shape_order == "importance"
-                     else "the widest narrowest group first")
             moves.append(f"shape sweep {shape_text(best.counts)} -> {shape_text(winner.counts)} "
-                         f"({len(tried)} shapes within {SPAN} granules, {order}): "
+                         f"({len(tried)} shapes within {SPAN} granules, {SHAPE_ORDERS[shape_order]}): "
                          f"{best.fps:,.0f} -> {winner.fps:,.0f} FPS")
             best = winner
     ties = [best.counts] + [c.counts for c in seen.values() if c is not best and best.fps > 0
