@@ -98,6 +98,20 @@ def held_out_accuracies(models: dict[str, Any], flow: Any) -> dict[str, Any] | N
     return {"samples": len(y), "accuracy": {name: evaluate(m, x, y) for name, m in models.items()}}
 
 
+def unused_training(flow: Any, samples: int) -> tuple[Any, Any]:
+    """Up to `samples` training images the flow's `limit_train` leaves out (the rest of the
+    training split after the same seeded shuffle, in its order: no step trains on them), with
+    their labels: a validation set for choices a flow makes, apart from every test image."""
+    from codesign.flow.stages import load_flow_data
+
+    limit = flow.dataset.limit_train
+    if limit is None:
+        raise SystemExit(f"{flow.name} trains on its whole training split (dataset.limit_train "
+                         "unset): set limit_train so some training images are left for validation")
+    whole = load_flow_data(flow.replace(dataset=dataclasses.replace(flow.dataset, limit_train=None)))
+    return whole.x_train[limit: limit + samples], whole.y_train[limit: limit + samples]
+
+
 def epoch_matched(model: Any, data: Any, flow: Any) -> tuple[Any, int]:
     """A copy of the unpruned model trained on for the epochs the pruning schedule adds."""
     from codesign.prune.schedule import finetune

@@ -83,7 +83,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pruning import held_out_accuracy
+from pruning import held_out_accuracy, unused_training
 from pruning_same_sparsity import tp_rows
 from pruning_torch_pruning import RESULTS, ROOT, VARIANT_NAMES
 from rich.console import Console
@@ -97,6 +97,8 @@ from codesign.prune.fold_search import shape_text
 from codesign.train import evaluate, machine
 
 ALL_TIES = 64  # shape_trials: every tie gets a trial
+# each trial is also scored on the first k of up to 8,000 training images the flow leaves out
+VALIDATION_SIZES = (1000, 2000, 4000, 8000)
 NO_TARGET = ("--tp needs --target (Torch-Pruning's landing point): as shipped, the flow lands "
              "elsewhere")
 
@@ -118,12 +120,14 @@ def run_seed(flow: Any, board: Any, seed: int, target: float | None, cap: int) -
     flow = flow.replace(seed=seed, prune=trial_settings(flow.prune, target))
     scored: list[dict[str, Any]] = []
     original = schedule.try_shapes
+    val_x, val_y = unused_training(flow, max(VALIDATION_SIZES))
 
     def scoring(model, scores, shapes, data, tune):
         def tune_and_score(cut):
             tune(cut)
             scored.append({"test": evaluate(cut, data.x_test, data.y_test),
-                           "held_out": held_out(cut, flow)})
+                           "held_out": held_out(cut, flow),
+                           "validation": validation_scores(cut, val_x, val_y)})
         return original(model, scores, shapes, data, tune_and_score)
 
     schedule.try_shapes = scoring
@@ -161,6 +165,24 @@ def held_out(model: Any, flow: Any) -> float:
         sys.exit(f"{flow.name} leaves no test images out (dataset.limit_test): set it below the "
                  "test split's size, so the trials can be judged on images they never see")
     return found["accuracy"]
+
+
+def validation_scores(model: Any, x: Any, y: Any) -> dict[str, dict[str, float]]:
+    """Top-1 and cross-entropy of `model` on the first k validation images, per k."""
+    import numpy as np
+    import torch
+
+    from codesign.train import predict
+
+    logits = torch.from_numpy(predict(model, x).astype(np.float64))
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    found = {}
+    for k in VALIDATION_SIZES:
+        if k <= len(labels):
+            found[str(k)] = {
+                "top1": float((logits[:k].argmax(1) == labels[:k]).double().mean()),
+                "loss": float(torch.nn.functional.cross_entropy(logits[:k], labels[:k]))}
+    return found
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
