@@ -185,6 +185,23 @@ def validation_scores(model: Any, x: Any, y: Any) -> dict[str, dict[str, float]]
     return found
 
 
+def validation_pick(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The tie a flow with `dataset.validation: 8000` keeps (codesign.prune.trials.best_trial
+    on each tie's top-1 on the 8,000 training images this run left out: the same ties, trained
+    alike, since those images are not trained on), or None where the row has no such scores."""
+    from codesign.prune.trials import ShapeTrial, best_trial
+
+    size = str(max(VALIDATION_SIZES))
+    trials = row["trials"]
+    if len(trials) == 1:
+        return trials[0]
+    if not all(size in t.get("validation", {}) for t in trials):
+        return None
+    scored = [ShapeTrial(t["counts"], t["train_loss"], t["validation"][size]["top1"])
+              for t in trials]
+    return trials[scored.index(best_trial(scored))]
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     gains = [r["gain_held_out_points"] for r in rows]
     capped = [r["capped_gain_held_out_points"] for r in rows]
@@ -216,14 +233,20 @@ def against_tp(report: dict[str, Any], tp_jsons: list[Path], variant: str,
         pick = next(t for t in r["trials"] if t["counts"] == r["trial_pick"])
         best = max(r["trials"], key=lambda t: t["held_out"])
         worst = min(r["trials"], key=lambda t: t["held_out"])
+        checked = validation_pick(r)
         held = tp["held_out"]["accuracy"]
         rows.append({"seed": r["seed"], "tp_counts": tp["counts"], "tp_fps": tp["fps"],
                      "fps_ratio": r["fps"] / tp["fps"],
                      "pick_points": 100 * (pick["test"] - tp["accuracy"]),
                      "pick_held_out_points": 100 * (pick["held_out"] - held),
                      "best_held_out_points": 100 * (best["held_out"] - held),
-                     "worst_held_out_points": 100 * (worst["held_out"] - held)})
-    keys = ("fps_ratio", "pick_points", "pick_held_out_points", "best_held_out_points")
+                     "worst_held_out_points": 100 * (worst["held_out"] - held),
+                     **({} if checked is None else {
+                         "validation_pick_points": 100 * (checked["test"] - tp["accuracy"]),
+                         "validation_pick_held_out_points": 100 * (checked["held_out"] - held)})})
+    keys = ("fps_ratio", "pick_points", "pick_held_out_points", "best_held_out_points",
+            *(("validation_pick_points", "validation_pick_held_out_points")
+              if all("validation_pick_points" in row for row in rows) else ()))
     return {"variant": variant, "rows": rows,
             "medians": {k: statistics.median(row[k] for row in rows) for k in keys},
             "means": {k: statistics.mean(row[k] for row in rows) for k in keys}}
@@ -274,6 +297,13 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
             f"(mean {cmp['means']['best_held_out_points']:+.2f}); per seed, held out: "
             + " / ".join(f"{r['pick_held_out_points']:+.2f} ({r['best_held_out_points']:+.2f})"
                          for r in per))
+        if "validation_pick_points" in m:
+            console.print(
+                f"  picked by top-1 on 8,000 training images left out (dataset.validation: 8000) "
+                f"instead: {m['validation_pick_points']:+.2f} pt (test set), "
+                f"{m['validation_pick_held_out_points']:+.2f} held out (mean "
+                f"{cmp['means']['validation_pick_held_out_points']:+.2f}); per seed, held out: "
+                + " / ".join(f"{r['validation_pick_held_out_points']:+.2f}" for r in per))
 
 
 def main() -> None:
@@ -357,6 +387,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
         acc_ax.plot(xs, [r["pick_held_out_points"] for r in rows], "o", color=f"C{k}",
                     label=f"trials' pick vs {cmp['variant']} (median "
                           f"{cmp['medians']['pick_held_out_points']:+.2f})")
+        if "validation_pick_held_out_points" in cmp["medians"]:
+            acc_ax.plot(xs, [r["validation_pick_held_out_points"] for r in rows], "x",
+                        color=f"C{k}", ms=8, mew=2,
+                        label=f"validation pick vs {cmp['variant']} (median "
+                              f"{cmp['medians']['validation_pick_held_out_points']:+.2f})")
     seeds = [f"seed {r['seed']}" for r in cmps[0]["rows"]]
     fps_ax.axhline(1.1, color="k", ls="--", lw=1, label="goal x1.1")
     fps_ax.set_ylabel("FPS within the caps, codesign / Torch-Pruning")
