@@ -31,9 +31,6 @@ class DatasetConfig:
     limit_test: int | None = None
     # read images as sequences for 1-D models (arch cnn1d): rows = row r is time step r
     sequence: str | None = None
-    # training images set apart, never trained on, for the flow's choices (the shape trials
-    # score on them): after limit_train's images, or the shuffle's last ones; 0: none
-    validation: int = 0
 
 
 @dataclass(frozen=True)
@@ -456,8 +453,6 @@ def validate_flow(flow: FlowConfig) -> None:
             raise ConfigError(f"{key}: {msg}")
 
     need(0 < flow.dataset.test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)")
-    need(flow.dataset.validation >= 0, "dataset.validation",
-         "must be 0 (no validation images) or a number of training images to set apart")
     need(flow.dataset.sequence is None or flow.dataset.sequence in SEQUENCES, "dataset.sequence",
          f"{flow.dataset.sequence!r} is not one of {', '.join(SEQUENCES)} (or remove the key "
          "to keep images)")

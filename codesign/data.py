@@ -35,13 +35,6 @@ class Dataset:
     y_test: np.ndarray  # int64 (M,)
     num_classes: int
     sequence: str | None = None  # how images became sequences (one of SEQUENCES), or None
-    # training images set apart (dataset.validation): never trained on, for a flow's choices
-    x_val: np.ndarray | None = None
-    y_val: np.ndarray | None = None
-
-    @property
-    def has_validation(self) -> bool:
-        return self.y_val is not None and len(self.y_val) > 0
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -58,16 +51,12 @@ def load_dataset(
     limit_train: int | None = None,
     limit_test: int | None = None,
     sequence: str | None = None,
-    validation: int = 0,
 ) -> Dataset:
     """Load dataset `name` (one of DATASETS); splits and shuffles are fixed by `seed`.
 
     `limit_train`/`limit_test` keep the first k samples after the seeded shuffle. `sequence`
     "rows" turns (C, H, W) images into (C*W, H) sequences for 1-D models: time step r holds
-    row r's pixels (channel-major), so a (1, 28, 28) MNIST digit becomes 28 steps of 28 values.
-
-    `validation` sets that many training images apart (x_val/y_val), never in x_train: the ones
-    after the first `limit_train` of the shuffle, or without a limit the shuffle's last ones."""
+    row r's pixels (channel-major), so a (1, 28, 28) MNIST digit becomes 28 steps of 28 values."""
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if sequence is not None and sequence not in SEQUENCES:
@@ -80,8 +69,6 @@ def load_dataset(
     for label, limit in (("limit_train", limit_train), ("limit_test", limit_test)):
         if limit is not None and limit < 1:
             raise DatasetError(f"{label} must be at least 1 (or unset), got {limit}")
-    if validation < 0:
-        raise DatasetError(f"validation must be 0 (none) or a number of images, got {validation}")
     rng = np.random.default_rng(seed)
     if name == "mnist5k":
         x, y = _mnist5k()
@@ -96,8 +83,7 @@ def load_dataset(
     else:
         splits = _npz(_require_path(name, path, "an .npz file with x_train/y_train/x_test/y_test"))
     x_train, y_train, x_test, y_test = splits
-    train_order, val_order = _train_and_validation(rng.permutation(len(y_train)), limit_train,
-                                                   validation)
+    train_order = rng.permutation(len(y_train))[:limit_train]
     test_order = rng.permutation(len(y_test))[:limit_test]
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     return Dataset(
@@ -108,28 +94,7 @@ def load_dataset(
         y_test=y_test[test_order].astype(np.int64),
         num_classes=num_classes,
         sequence=sequence,
-        x_val=np.ascontiguousarray(_as_sequence(x_train[val_order], sequence)),
-        y_val=y_train[val_order].astype(np.int64),
     )
-
-
-def _train_and_validation(order: np.ndarray, limit_train: int | None,
-                          validation: int) -> tuple[np.ndarray, np.ndarray]:
-    """The shuffled training split's first `limit_train` (or all but the last `validation`) for
-    training and the next `validation` for validation, apart."""
-    total = len(order)
-    if limit_train is None:
-        if validation >= total:
-            raise DatasetError(f"dataset.validation {validation} leaves no training images of "
-                               f"{total}: set it below {total}")
-        return order[: total - validation], order[total - validation:]
-    train = order[:limit_train]
-    if len(train) + validation > total:
-        raise DatasetError(
-            f"dataset.validation {validation} needs more training images than limit_train "
-            f"{limit_train} leaves ({max(total - limit_train, 0)} of {total}): lower validation or "
-            "limit_train")
-    return train, order[limit_train: limit_train + validation]
 
 
 def _as_sequence(images: np.ndarray, sequence: str | None) -> np.ndarray:

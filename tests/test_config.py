@@ -37,7 +37,6 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "folding": {"mode": "magic"}}, "folding.mode"),
         ({"name": "x", "folding": {"mode": "file"}}, "folding.file"),
         ({"name": "x", "dataset": {"test_fraction": 1.5}}, "dataset.test_fraction"),
-        ({"name": "x", "dataset": {"validation": -5}}, "dataset.validation: must be 0"),
         ({"name": "x", "verify": {"samples": 0}}, "verify.samples"),
         ({"name": "x", "prune": {"step_sparsity": "0.2, 0.5"}}, "prune.step_sparsity: expected a list"),
         ({"name": "x", "prune": {"step_sparsity": [0.2, "half"]}}, "expected a number, got 'half'"),

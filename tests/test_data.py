@@ -56,31 +56,6 @@ def test_limits_take_a_prefix_of_the_seeded_shuffle() -> None:
     assert len(np.unique(small.y_train)) == 10  # shuffled, not sorted by class
 
 
-@pytest.mark.parametrize(("limit_train", "validation"), [(100, 50), (None, 300), (100, 0)])
-def test_validation_is_set_apart_from_the_training_images(limit_train: int | None,
-                                                          validation: int) -> None:
-    full = load_dataset("mnist5k", seed=2)
-    ds = load_dataset("mnist5k", seed=2, limit_train=limit_train, validation=validation)
-    assert len(ds.y_val) == validation and ds.has_validation == (validation > 0)
-    assert ds.x_val.shape[1:] == ds.x_train.shape[1:] and ds.x_val.dtype == np.uint8
-    kept = limit_train or len(full.y_train) - validation
-    # the same shuffle: training images unchanged where a limit is set, validation right after
-    assert np.array_equal(ds.x_train, full.x_train[:kept])
-    assert np.array_equal(ds.x_val, full.x_train[kept: kept + validation])
-    assert np.array_equal(ds.y_val, full.y_train[kept: kept + validation])
-    assert np.array_equal(ds.x_test, full.x_test)
-
-
-@pytest.mark.parametrize(("kwargs", "fragment"), [
-    ({"limit_train": 3900, "validation": 200}, "lower validation or limit_train"),
-    ({"validation": 4000}, "set it below 4000"),
-    ({"validation": -1}, "validation must be 0"),
-])
-def test_a_validation_set_the_split_cannot_give_is_refused(kwargs: dict, fragment: str) -> None:
-    with pytest.raises(DatasetError, match=fragment):
-        load_dataset("mnist5k", **kwargs)
-
-
 def test_digits_scaled_to_pixels() -> None:
     ds = load_dataset("digits")
     _check_arrays(ds)

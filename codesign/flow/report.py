@@ -186,9 +186,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     if acc:
         lines.append(
             f"- accuracy: **{acc['test_top1']:.2%}** top-1 on {acc['test_samples']:,} held-out "
-            f"{acc['dataset']} samples (train {acc.get('train_top1', 0):.2%}"
-            + (f"; {acc['validation_samples']:,} training samples set apart for validation)"
-               if acc.get("validation_samples") else ")")
+            f"{acc['dataset']} samples (train {acc.get('train_top1', 0):.2%})"
         )
     lines += [
         *_throughput_lines(est),

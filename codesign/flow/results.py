@@ -23,7 +23,6 @@ class Accuracy:
     train_top1: float
     test_top1: float
     unpruned_test_top1: float | None = None  # a pruned run: the QAT model before pruning
-    validation_samples: int = 0  # training images set apart (dataset.validation)
 
 
 @dataclass(frozen=True)

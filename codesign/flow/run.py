@@ -82,8 +82,7 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
         train_top1=trained.train_accuracy,
         test_top1=(trained.test_accuracy if pruning is None
                    else evaluate(model, data.x_test, data.y_test)),
-        unpruned_test_top1=trained.test_accuracy if pruning is not None else None,
-        validation_samples=0 if data.y_val is None else len(data.y_val))
+        unpruned_test_top1=trained.test_accuracy if pruning is not None else None)
     result = RunResult(
         name=flow.name, description=flow.description, seed=flow.seed, board=board,
         model_summary=(f"{m.arch} W{m.weight_bits}A{m.act_bits} {m.options or ''}"

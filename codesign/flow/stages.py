@@ -50,8 +50,7 @@ def load_flow_data(flow: FlowConfig) -> Dataset:
     """The flow's dataset, split with the flow's seed."""
     ds = flow.dataset
     return load_dataset(ds.name, path=ds.path, test_fraction=ds.test_fraction, seed=flow.seed,
-                        limit_train=ds.limit_train, limit_test=ds.limit_test, sequence=ds.sequence,
-                        validation=ds.validation)
+                        limit_train=ds.limit_train, limit_test=ds.limit_test, sequence=ds.sequence)
 
 
 def build_flow_model(flow: FlowConfig, data: Dataset) -> nn.Module:

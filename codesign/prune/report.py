@@ -208,13 +208,9 @@ def _trial_text(trials: list[dict[str, Any]] | None, kept: dict[str, int]) -> st
     """The shape trials of one step (`prune.shape_trials`), or nothing."""
     if not trials:
         return ""
-    if all("validation" in t for t in trials):
-        tried = ", ".join(f"{shape_text(t['counts'])} {100 * t['validation']:.2f} %" for t in trials)
-        scored = "validation top-1 after the fine-tune"
-    else:
-        tried = ", ".join(f"{shape_text(t['counts'])} {t['train_loss']:.3f}" for t in trials)
-        scored = "training loss after the fine-tune"
-    return f"; shape trials at that FPS ({scored}): {tried}; kept {shape_text(kept)}"
+    tried = ", ".join(f"{shape_text(t['counts'])} {t['train_loss']:.3f}" for t in trials)
+    return (f"; shape trials at that FPS (training loss after the fine-tune): {tried}; kept "
+            f"{shape_text(kept)}")
 
 
 def plot_schedule(section: dict[str, Any], path: Path, title: str = "") -> Path:

@@ -11,10 +11,8 @@ never less than the search's pick); the best shape in hindsight would gain +0.12
 
 A trial cuts a copy of the model to one shape (the highest-scored channels kept), fine-tunes
 it as the step would (`tune`), and scores it by its cross-entropy on the training set (eval
-mode, no augmentation, labels only) and, where the flow sets training images apart
-(`dataset.validation`), by its top-1 on those. The pick: the highest validation top-1 where
-there is one (ties: the lower training loss), else the lowest training loss. No test image is
-looked at. Ties left: the first shape."""
+mode, no augmentation, labels only): at one FPS and about one MAC count, the shape whose
+fine-tune fits the training data best. No test image is looked at. Ties: the first shape."""
 
 from __future__ import annotations
 
@@ -27,7 +25,7 @@ import numpy as np
 
 from codesign.errors import PruneError
 from codesign.prune.surgery import keep_top, prune_channels
-from codesign.train import evaluate, predict
+from codesign.train import predict
 
 if TYPE_CHECKING:
     from torch import nn
@@ -39,11 +37,9 @@ if TYPE_CHECKING:
 class ShapeTrial:
     counts: dict[str, int]
     train_loss: float  # cross-entropy on the training set after the trial's fine-tune
-    validation: float | None = None  # top-1 on the validation images, where there are any
 
     def to_dict(self) -> dict[str, Any]:
-        found = {"counts": dict(self.counts), "train_loss": self.train_loss}
-        return found if self.validation is None else {**found, "validation": self.validation}
+        return {"counts": dict(self.counts), "train_loss": self.train_loss}
 
 
 def training_loss(model: nn.Module, data: Dataset, batch_size: int = 256) -> float:
@@ -69,16 +65,12 @@ def try_shapes(model: nn.Module, scores: Mapping[str, np.ndarray],
         cut = copy.deepcopy(model)
         prune_channels(cut, keep_top(scores, counts), data.input_shape)
         tune(cut)
-        checked = evaluate(cut, data.x_val, data.y_val) if data.has_validation else None
-        trials.append(ShapeTrial(dict(counts), training_loss(cut, data), checked))
+        trials.append(ShapeTrial(dict(counts), training_loss(cut, data)))
     return trials
 
 
 def best_trial(trials: Sequence[ShapeTrial]) -> ShapeTrial:
-    """The trial with the highest validation top-1 where the trials have one (ties: the lower
-    training loss), else the lowest training loss; ties left: the first."""
+    """The trial with the lowest training loss (ties: the first)."""
     if not trials:
         raise PruneError("no shape trials to choose from")
-    if all(t.validation is not None for t in trials):
-        return min(trials, key=lambda t: (-t.validation, t.train_loss))
     return min(trials, key=lambda t: t.train_loss)

@@ -167,16 +167,3 @@ def test_a_report_without_a_shell_renders_the_compute_figure_alone() -> None:
     md = render_markdown(_report())
     line = next(ln for ln in md.splitlines() if ln.startswith("- throughput"))
     assert "**195,312 FPS**" in line and "bound" not in line and "I/O" not in line
-
-
-@pytest.mark.parametrize(("validation", "tail"), [
-    (0, "samples (train 91.00%)"),
-    (8000, "samples (train 91.00%; 8,000 training samples set apart for validation)"),
-])
-def test_the_accuracy_line_says_how_many_images_were_set_apart(validation: int, tail: str) -> None:
-    accuracy = {"dataset": "fashion-mnist", "train_samples": 4000, "test_samples": 2000,
-                "train_top1": 0.91, "test_top1": 0.85, "unpruned_test_top1": None,
-                "validation_samples": validation}
-    line = next(x for x in render_markdown(_report(accuracy=accuracy)).splitlines()
-                if x.startswith("- accuracy:"))
-    assert line == f"- accuracy: **85.00%** top-1 on 2,000 held-out fashion-mnist {tail}"

@@ -86,19 +86,13 @@ def _searched(trials: list[dict] | None) -> str:
     return "\n".join(render_prune_markdown(prune_section(result, {}, 1000.0, None)))
 
 
-@pytest.mark.parametrize(("trials", "listed"), [
-    (None, None),
-    ([{"counts": {"a": 8, "b": 8}, "train_loss": 0.512},
-      {"counts": {"a": 8, "b": 4}, "train_loss": 0.498}],
-     "(training loss after the fine-tune): 8-8 0.512, 8-4 0.498; kept 8-4"),
-    ([{"counts": {"a": 8, "b": 8}, "train_loss": 0.498, "validation": 0.8412},
-      {"counts": {"a": 8, "b": 4}, "train_loss": 0.512, "validation": 0.85}],
-     "(validation top-1 after the fine-tune): 8-8 84.12 %, 8-4 85.00 %; kept 8-4"),
-])
-def test_shape_trials_are_listed_with_their_scores_and_the_kept_shape(trials, listed) -> None:
+@pytest.mark.parametrize("trials", [None, [{"counts": {"a": 8, "b": 8}, "train_loss": 0.512},
+                                           {"counts": {"a": 8, "b": 4}, "train_loss": 0.498}]])
+def test_shape_trials_are_listed_with_their_losses_and_the_kept_shape(trials) -> None:
     line = next(x for x in _searched(trials).splitlines() if x.startswith("- step 1:"))
     assert "5 foldings measured, 900 -> 1,000 FPS: b 8 -> 4" in line
     if trials is None:
         assert "trials" not in line
     else:
-        assert line.endswith("shape trials at that FPS " + listed)
+        assert line.endswith("shape trials at that FPS (training loss after the fine-tune): "
+                             "8-8 0.512, 8-4 0.498; kept 8-4")

@@ -4,7 +4,6 @@ training loss; the lowest is kept."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 
 import numpy as np
@@ -60,17 +59,6 @@ def test_the_lowest_training_loss_wins(losses: list[float], kept: int) -> None:
     assert best_trial(trials) is trials[kept]
 
 
-@pytest.mark.parametrize(("scores", "kept"), [
-    ([(0.5, 0.84), (0.3, 0.83), (0.4, 0.85)], 2),  # validation decides, not training loss
-    ([(0.5, 0.85), (0.3, 0.85), (0.4, 0.84)], 1),  # equal validation: the lower training loss
-    ([(0.3, 0.85), (0.3, 0.85)], 0),  # equal in both: the first
-])
-def test_the_highest_validation_top1_wins_where_there_is_one(
-        scores: list[tuple[float, float]], kept: int) -> None:
-    trials = [ShapeTrial({"a": 8 * (i + 1)}, loss, top1) for i, (loss, top1) in enumerate(scores)]
-    assert best_trial(trials) is trials[kept]
-
-
 def test_nothing_to_try_is_refused() -> None:
     with pytest.raises(PruneError, match="no shape trials"):
         best_trial([])
@@ -107,28 +95,3 @@ def test_each_shape_is_cut_from_a_copy_tuned_and_scored(trained, tune_epochs: in
     if tune_epochs:  # the score is taken after the tune: training lowers it on every shape
         untuned = try_shapes(model, scores, shapes, data, lambda cut: None)
         assert all(t.train_loss < u.train_loss for t, u in zip(trials, untuned, strict=True))
-
-
-@pytest.mark.parametrize("validation", [False, True])
-def test_trials_score_validation_top1_where_the_data_sets_images_apart(
-        trained, validation: bool) -> None:
-    from codesign.prune.surgery import keep_top, prune_channels
-    from codesign.train import evaluate
-
-    model, data = trained
-    if validation:  # the test split stands in for training images set apart
-        data = dataclasses.replace(data, x_val=data.x_test, y_val=data.y_test)
-    groups = channel_groups(model, data.input_shape)
-    scores = channel_importance(model, groups, "l1")
-    shapes = [{"features.0": 32, "features.3": 16}, {"features.0": 8, "features.3": 8}]
-    trials = try_shapes(model, scores, shapes, data, lambda cut: None)
-    for trial in trials:
-        if not validation:
-            assert trial.validation is None and "validation" not in trial.to_dict()
-            continue
-        cut = copy.deepcopy(model)
-        prune_channels(cut, keep_top(scores, trial.counts), data.input_shape)
-        assert trial.validation == evaluate(cut, data.x_test, data.y_test)
-        assert trial.to_dict()["validation"] == trial.validation
-    if validation:  # a quarter of the channels scores lower than half of them
-        assert trials[1].validation < trials[0].validation
