@@ -72,12 +72,12 @@ minus TP, test set / held out: round8 -0.50 / +0.04 pt, magnitude8 -0.45 / -0.12
 in hindsight, held out: +0.26 and +0.09.
 Each tie is also scored on the first 1,000-8,000 training images the flow leaves out
 (`validation`), and the comparison with Torch-Pruning adds the tie with the highest top-1 on
-the 8,000 (validation_pick). Seeds 0-3 and 7 of the balanced/group_l2 run again (13:03-15:30,
-the same ties and top-1 to the last digit; pruning_shape_trials_dscnn_kv260_balanced_gl2_val_
-xeon.{json,png}): held out minus TP magnitude8, training-loss pick -0.31 / -0.11 / -0.09 /
--0.56 / -0.77, validation pick -0.06 / -0.07 / -0.76 / -0.25 / -1.25 (means -0.37 and -0.48):
-no better. Validation and held-out top-1 (8,000 images each) correlate at 0.32-0.70 across one
-seed's ties (seeds 0-3).
+the 8,000 (validation_pick). Seeds 0-3, 5 and 7 of the balanced/group_l2 run again
+(13:03-15:30, the same ties and top-1 to the last digit; pruning_shape_trials_dscnn_kv260_
+balanced_gl2_val_xeon.{json,png}): held out minus TP magnitude8, training-loss pick -0.31 /
+-0.11 / -0.09 / -0.56 / +0.12 / -0.77, validation pick -0.06 / -0.07 / -0.76 / -0.25 / +0.45 /
+-1.25 (medians -0.21 and -0.16, means -0.29 and -0.32): no better. Validation and held-out
+top-1 (8,000 images each) correlate at 0.32-0.70 across one seed's ties (seeds 0-3).
 """
 
 from __future__ import annotations
