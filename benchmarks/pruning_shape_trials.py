@@ -128,14 +128,16 @@ def run_seed(flow: Any, board: Any, seed: int, target: float | None, cap: int) -
     flow = flow.replace(seed=seed, prune=trial_settings(flow.prune, target))
     scored: list[dict[str, Any]] = []
     original = schedule.try_shapes
-    val_x, val_y = unused_training(flow, max(VALIDATION_SIZES))
+    # a flow that trains on its whole training split leaves no images to validate on
+    val = (unused_training(flow, max(VALIDATION_SIZES)) if flow.dataset.limit_train is not None
+           else None)
 
     def scoring(model, scores, shapes, data, tune):
         def tune_and_score(cut):
             tune(cut)
             scored.append({"test": evaluate(cut, data.x_test, data.y_test),
                            "held_out": held_out(cut, flow),
-                           "validation": validation_scores(cut, val_x, val_y)})
+                           **({"validation": validation_scores(cut, *val)} if val else {})})
         return original(model, scores, shapes, data, tune_and_score)
 
     schedule.try_shapes = scoring
