@@ -1,0 +1,244 @@
+"""Which channels to keep, at the same counts: codesign's criteria against Torch-Pruning's
+rankings, with the fine-tune's own spread measured (issue 20, DS-CNN against TP).
+
+The families and same-sparsity benchmarks compare codesign's cut with Torch-Pruning's after one
+fine-tune each per seed, and there the two cuts differ in shape as well as in ranking. Here the
+shape is fixed (`--keep`: the channels every group keeps, e.g. TP's uniform 40s at its landing
+point on KV260), so only the ranking differs, and each cut is fine-tuned `--draws` times with
+different seeds, so a ranking's effect can be told from the fine-tune's lottery. Per seed: the
+flow's unpruned model is trained as the flow says (seeded); every ranking picks the channels
+(codesign's `channel_importance` for its criteria, its Taylor with the step's seed; `tp-magnitude`
+/ `tp-taylor`: the channels Torch-Pruning's MetaPruner removes at round_to 8, through
+benchmarks/pruning_torch_pruning.tp_keep); codesign's surgery cuts a copy and the schedule's
+`finetune` trains it `finetune_epochs` epochs with seed `seed + draw` (draw 1 is what the step and
+the Torch-Pruning benchmark use, so those rows reproduce theirs exactly); top-1 on the flow's test
+set and on the 8,000 test images it leaves out.
+
+Reported: per ranking and seed the mean over draws, minus the reference ranking's (the first
+of `--rankings`); the median over seeds of that and of the single-draw-1 difference; the
+fine-tune spread (pooled standard deviation over draws of one cut) and how many channels per
+group each ranking keeps that the reference does not. Prints a table; writes JSON (after every
+seed) and a PNG (held-out top-1 per seed, every draw and the mean, per ranking).
+
+Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
+       --keep 40 --rankings tp-magnitude group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
+       --out benchmarks/results/pruning_rankings.json
+       python3 benchmarks/pruning_rankings.py --combine a.json b.json --out c.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+TP_RANKINGS = {"tp-magnitude": "magnitude", "tp-taylor": "taylor"}
+TP_ROUND_TO = 8
+
+
+def keep_by(ranking: str, model: Any, data: Any, groups: list[Any], keep: int, seed: int
+            ) -> dict[str, list[int]]:
+    """The channels `ranking` keeps: `keep` in every group."""
+    from pruning_torch_pruning import tp_keep
+
+    from codesign.prune.importance import channel_importance
+    from codesign.prune.surgery import keep_top
+
+    if ranking in TP_RANKINGS:
+        ratios = {1 - keep / g.channels for g in groups}
+        if len(ratios) != 1:
+            raise SystemExit(f"{ranking} cuts every group by one ratio; the groups have "
+                             f"{sorted({g.channels for g in groups})} channels, so --keep "
+                             f"{keep} is not one ratio for all")
+        found = tp_keep(copy.deepcopy(model), data, ratios.pop(), TP_ROUND_TO,
+                        importance=TP_RANKINGS[ranking])
+    else:
+        scores = channel_importance(model, groups, ranking, (data.x_train, data.y_train),
+                                    seed=seed + 1)
+        found = keep_top(scores, {g.name: keep for g in groups})
+    wrong = {g: len(c) for g, c in found.items() if len(c) != keep}
+    if wrong or set(found) != {g.name for g in groups}:
+        raise SystemExit(f"{ranking} kept {wrong or sorted(found)}, not {keep} in every group")
+    return found
+
+
+def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[int]
+             ) -> dict[str, Any]:
+    from pruning import held_out_accuracy
+
+    from codesign.flow import train_flow_model
+    from codesign.prune import channel_groups
+    from codesign.prune.schedule import finetune
+    from codesign.prune.surgery import prune_channels
+    from codesign.train import evaluate
+
+    flow = flow.replace(seed=seed)
+    with tempfile.TemporaryDirectory(prefix="codesign-rankings-") as tmp:
+        model, data, _ = train_flow_model(flow, Path(tmp), progress=False)
+    groups = channel_groups(model, data.input_shape)
+    keeps = {r: keep_by(r, model, data, groups, keep, seed) for r in rankings}
+    row: dict[str, Any] = {"seed": seed, "unpruned_accuracy": evaluate(model, data.x_test,
+                                                                       data.y_test),
+                           "rankings": {}}
+    for ranking, kept in keeps.items():
+        runs = []
+        for draw in draws:
+            cut = copy.deepcopy(model)
+            prune_channels(cut, kept, data.input_shape)
+            finetune(cut, data, flow.train, flow.prune, flow.prune.finetune_epochs, seed + draw,
+                     False)
+            runs.append({"draw": draw, "test": evaluate(cut, data.x_test, data.y_test),
+                         "held_out": held_out_accuracy(cut, flow)["accuracy"]})
+            print({"seed": seed, "ranking": ranking, **runs[-1]}, flush=True)
+        reference = keeps[rankings[0]]
+        row["rankings"][ranking] = {
+            "differs_from_reference": {g: len(set(c) - set(reference[g])) for g, c in kept.items()},
+            "runs": runs}
+    return row
+
+
+def summary(rows: list[dict[str, Any]], rankings: list[str]) -> dict[str, Any]:
+    """Per ranking, against the first: medians over seeds of the mean over draws and of the
+    first draw alone (pt); and the fine-tune spread of one cut (pooled sd over draws, pt)."""
+    out: dict[str, Any] = {}
+    for ranking in rankings:
+        per: dict[str, Any] = {}
+        for measure in ("test", "held_out"):
+            mean_diff, first_diff, variances = [], [], []
+            for row in rows:
+                mine = [r[measure] for r in row["rankings"][ranking]["runs"]]
+                ref = [r[measure] for r in row["rankings"][rankings[0]]["runs"]]
+                mean_diff.append(100 * (statistics.mean(mine) - statistics.mean(ref)))
+                first_diff.append(100 * (mine[0] - ref[0]))
+                if len(mine) > 1:
+                    variances.append(statistics.variance([100 * v for v in mine]))
+            per[measure] = {
+                "mean_over_draws_minus_reference": mean_diff,
+                "median_mean_minus_reference": statistics.median(mean_diff),
+                "median_first_draw_minus_reference": statistics.median(first_diff),
+                "at_or_above_reference": sum(d >= 0 for d in mean_diff),
+                "finetune_sd": statistics.mean(variances) ** 0.5 if variances else None}
+        out[ranking] = per
+    return out
+
+
+def report_of(rows: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+    rankings = args["rankings"]
+    return {"benchmark": "pruning_rankings", **args, "rows": sorted(rows, key=lambda r: r["seed"]),
+            "summary": summary(rows, rankings)}
+
+
+def combine(parts: list[Path]) -> dict[str, Any]:
+    reports = [json.loads(p.read_text()) for p in parts]
+    keys = ("flow", "keep", "rankings", "draws")
+    if any(tuple(r[k] for k in keys) != tuple(reports[0][k] for k in keys) for r in reports):
+        raise SystemExit("--combine needs parts of one run: the same flow, keep, rankings, draws")
+    rows = {row["seed"]: row for r in reports for row in r["rows"]}
+    return report_of(list(rows.values()), {k: reports[0][k] for k in (*keys, "machine")})
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    rankings, seeds = report["rankings"], [r["seed"] for r in report["rows"]]
+    table = Table(title=f"{report['flow']}: every group keeps {report['keep']}; top-1 minus "
+                        f"{rankings[0]} (pt), mean over draws {report['draws']}, seeds {seeds}")
+    for col in ("ranking", "held out per seed", "median held out (draw 1 only)",
+                "median test set (draw 1 only)", "at/above ref (held out)",
+                "fine-tune sd held out / test", "kept channels not the reference's"):
+        table.add_column(col)
+    for ranking in rankings:
+        s = report["summary"][ranking]
+        held, test = s["held_out"], s["test"]
+        sd = ("-" if held["finetune_sd"] is None
+              else f"{held['finetune_sd']:.2f} / {test['finetune_sd']:.2f}")
+        differs = [sum(row["rankings"][ranking]["differs_from_reference"].values())
+                   for row in report["rows"]]
+        total = report["keep"] * len(report["rows"][0]["rankings"][ranking]["differs_from_reference"])
+        table.add_row(ranking, " / ".join(f"{d:+.2f}" for d in held["mean_over_draws_minus_reference"]),
+                      f"{held['median_mean_minus_reference']:+.2f} "
+                      f"({held['median_first_draw_minus_reference']:+.2f})",
+                      f"{test['median_mean_minus_reference']:+.2f} "
+                      f"({test['median_first_draw_minus_reference']:+.2f})",
+                      f"{held['at_or_above_reference']} of {len(seeds)}", sd,
+                      f"{statistics.median(differs):.0f} of {total} (median)")
+    console.print(table)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rankings, rows = report["rankings"], report["rows"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) * len(rankings) / 2), 4.2))
+    width = 0.8 / len(rankings)
+    for i, ranking in enumerate(rankings):
+        for j, row in enumerate(rows):
+            values = [100 * r["held_out"] for r in row["rankings"][ranking]["runs"]]
+            x = j + (i - (len(rankings) - 1) / 2) * width
+            ax.scatter([x] * len(values), values, s=14, color=f"C{i}", alpha=0.5)
+            ax.plot([x - width / 3, x + width / 3], [statistics.mean(values)] * 2, color=f"C{i}",
+                    lw=2.5, label=ranking if j == 0 else None)
+    ax.set_xticks(range(len(rows)), [f"seed {r['seed']}" for r in rows])
+    ax.set_ylabel("top-1 on the held-out test images (%)")
+    ax.set_title(f"{report['flow']}: every group keeps {report['keep']} channels\n"
+                 f"dots: fine-tune draws {report['draws']}; bars: their mean", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    from codesign.atomic import write_json
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flow", default="flows/dscnn_w4a4_fashion_pruned_kv260.yaml")
+    parser.add_argument("--keep", type=int, default=40, help="channels every group keeps")
+    parser.add_argument("--rankings", nargs="+", default=["tp-magnitude", "group_l2", "taylor"],
+                        help="the first is the reference; codesign criteria or tp-magnitude, "
+                             "tp-taylor")
+    parser.add_argument("--draws", nargs="+", type=int, default=[1, 101, 201],
+                        help="fine-tune seeds, as offsets from the flow's seed")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--combine", nargs="+", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS / "pruning_rankings.json")
+    args = parser.parse_args()
+    console = Console(width=160)
+    if args.combine:
+        report = combine(args.combine)
+    else:
+        from codesign.config import PRUNE_CRITERIA, load_flow
+        from codesign.train import machine
+
+        unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)]
+        if unknown:
+            raise SystemExit(f"unknown rankings {unknown}; choose from {list(PRUNE_CRITERIA)} "
+                             f"or {list(TP_RANKINGS)}")
+        flow = load_flow(ROOT / args.flow)
+        meta = {"flow": flow.name, "keep": args.keep, "rankings": args.rankings,
+                "draws": args.draws, "machine": machine()}
+        rows: list[dict[str, Any]] = []
+        for seed in args.seeds:
+            rows.append(run_seed(flow, seed, args.keep, args.rankings, args.draws))
+            report = report_of(rows, meta)
+            write_json(args.out, report)
+    write_json(args.out, report)
+    plot(report, args.out.with_suffix(".png"))
+    print_report(console, report)
+
+
+if __name__ == "__main__":
+    main()
