@@ -121,7 +121,7 @@ def summary(rows: list[dict[str, Any]], rankings: list[str]) -> dict[str, Any]:
                 mine = [r[measure] for r in row["rankings"][ranking]["runs"]]
                 ref = [r[measure] for r in row["rankings"][rankings[0]]["runs"]]
                 mean_diff.append(100 * (statistics.mean(mine) - statistics.mean(ref)))
-                first_diff.append(100 * (mine[0] - ref[0]))
+                first_diff.append(100 * (mine[0] - ref[0]))  # runs sorted by draw
                 if len(mine) > 1:
                     variances.append(statistics.variance([100 * v for v in mine]))
             per[measure] = {
@@ -141,20 +141,38 @@ def report_of(rows: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any
 
 
 def combine(parts: list[Path]) -> dict[str, Any]:
+    """One report from parts of one run: other seeds, or more draws of the same seeds (a seed's
+    runs are merged by draw; every seed must end up with every draw)."""
     reports = [json.loads(p.read_text()) for p in parts]
-    keys = ("flow", "keep", "rankings", "draws")
+    keys = ("flow", "keep", "rankings")
     if any(tuple(r[k] for k in keys) != tuple(reports[0][k] for k in keys) for r in reports):
-        raise SystemExit("--combine needs parts of one run: the same flow, keep, rankings, draws")
-    rows = {row["seed"]: row for r in reports for row in r["rows"]}
-    return report_of(list(rows.values()), {k: reports[0][k] for k in (*keys, "machine")})
+        raise SystemExit("--combine needs parts of one run: the same flow, keep and rankings")
+    if len({r["machine"]["cpu_capability"] for r in reports}) > 1:
+        raise SystemExit("--combine: the parts come from different kinds of CPU (trained "
+                         "weights differ across them); combine parts from one machine kind")
+    rows: dict[int, dict[str, Any]] = {}
+    for row in (row for r in reports for row in r["rows"]):
+        merged = rows.setdefault(row["seed"], copy.deepcopy(row))
+        for ranking, found in row["rankings"].items():
+            runs = {run["draw"]: run for run in merged["rankings"][ranking]["runs"] + found["runs"]}
+            merged["rankings"][ranking]["runs"] = [runs[d] for d in sorted(runs)]
+    draws = sorted({run["draw"] for row in rows.values() for run in
+                    row["rankings"][reports[0]["rankings"][0]]["runs"]})
+    short = [seed for seed, row in rows.items() if any(
+        [run["draw"] for run in found["runs"]] != draws for found in row["rankings"].values())]
+    if short:
+        raise SystemExit(f"--combine: seeds {short} lack some of the draws {draws}; run them")
+    return report_of(list(rows.values()), {**{k: reports[0][k] for k in (*keys, "machine")},
+                                           "draws": draws})
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
     rankings, seeds = report["rankings"], [r["seed"] for r in report["rows"]]
     table = Table(title=f"{report['flow']}: every group keeps {report['keep']}; top-1 minus "
                         f"{rankings[0]} (pt), mean over draws {report['draws']}, seeds {seeds}")
-    for col in ("ranking", "held out per seed", "median held out (draw 1 only)",
-                "median test set (draw 1 only)", "at/above ref (held out)",
+    first = f"(draw {report['draws'][0]} only)"
+    for col in ("ranking", "held out per seed", f"median held out {first}",
+                f"median test set {first}", "at/above ref (held out)",
                 "fine-tune sd held out / test", "kept channels not the reference's"):
         table.add_column(col)
     for ranking in rankings:
@@ -229,10 +247,10 @@ def main() -> None:
                              f"or {list(TP_RANKINGS)}")
         flow = load_flow(ROOT / args.flow)
         meta = {"flow": flow.name, "keep": args.keep, "rankings": args.rankings,
-                "draws": args.draws, "machine": machine()}
+                "draws": sorted(set(args.draws)), "machine": machine()}
         rows: list[dict[str, Any]] = []
         for seed in args.seeds:
-            rows.append(run_seed(flow, seed, args.keep, args.rankings, args.draws))
+            rows.append(run_seed(flow, seed, args.keep, args.rankings, meta["draws"]))
             report = report_of(rows, meta)
             write_json(args.out, report)
     write_json(args.out, report)
