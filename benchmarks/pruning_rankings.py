@@ -46,36 +46,35 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 TP_RANKINGS = {"tp-magnitude": "magnitude", "tp-taylor": "taylor"}
 TP_ROUND_TO = 8
+PICK = "@pick"  # criterion@pick: that criterion's channels at the counts --picks kept per seed
 
 
-def keep_by(ranking: str, model: Any, data: Any, groups: list[Any], keep: int, seed: int
-            ) -> dict[str, list[int]]:
-    """The channels `ranking` keeps: `keep` in every group."""
+def keep_by(ranking: str, model: Any, data: Any, groups: list[Any], counts: dict[str, int],
+            seed: int) -> dict[str, list[int]]:
+    """The channels `ranking` keeps: `counts[group]` in each group."""
     from pruning_torch_pruning import tp_keep
 
     from codesign.prune.importance import channel_importance
     from codesign.prune.surgery import keep_top
 
     if ranking in TP_RANKINGS:
-        ratios = {1 - keep / g.channels for g in groups}
+        ratios = {1 - counts[g.name] / g.channels for g in groups}
         if len(ratios) != 1:
-            raise SystemExit(f"{ranking} cuts every group by one ratio; the groups have "
-                             f"{sorted({g.channels for g in groups})} channels, so --keep "
-                             f"{keep} is not one ratio for all")
+            raise SystemExit(f"{ranking} cuts every group by one ratio; keeping {counts} of "
+                             f"{[g.channels for g in groups]} channels is not one ratio for all")
         found = tp_keep(copy.deepcopy(model), data, ratios.pop(), TP_ROUND_TO,
                         importance=TP_RANKINGS[ranking])
     else:
-        scores = channel_importance(model, groups, ranking, (data.x_train, data.y_train),
-                                    seed=seed + 1)
-        found = keep_top(scores, {g.name: keep for g in groups})
-    wrong = {g: len(c) for g, c in found.items() if len(c) != keep}
-    if wrong or set(found) != {g.name for g in groups}:
-        raise SystemExit(f"{ranking} kept {wrong or sorted(found)}, not {keep} in every group")
+        scores = channel_importance(model, groups, ranking.removesuffix(PICK),
+                                    (data.x_train, data.y_train), seed=seed + 1)
+        found = keep_top(scores, counts)
+    if {g: len(c) for g, c in found.items()} != counts:
+        raise SystemExit(f"{ranking} kept {({g: len(c) for g, c in found.items()})}, not {counts}")
     return found
 
 
-def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[int]
-             ) -> dict[str, Any]:
+def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[int],
+             picks: dict[int, dict[str, int]]) -> dict[str, Any]:
     from pruning import held_out_accuracy
 
     from codesign.flow import train_flow_model
@@ -88,7 +87,9 @@ def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[i
     with tempfile.TemporaryDirectory(prefix="codesign-rankings-") as tmp:
         model, data, _ = train_flow_model(flow, Path(tmp), progress=False)
     groups = channel_groups(model, data.input_shape)
-    keeps = {r: keep_by(r, model, data, groups, keep, seed) for r in rankings}
+    uniform = {g.name: keep for g in groups}
+    counts = {r: picks[seed] if r.endswith(PICK) else uniform for r in rankings}
+    keeps = {r: keep_by(r, model, data, groups, counts[r], seed) for r in rankings}
     row: dict[str, Any] = {"seed": seed, "unpruned_accuracy": evaluate(model, data.x_test,
                                                                        data.y_test),
                            "rankings": {}}
@@ -102,11 +103,24 @@ def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[i
             runs.append({"draw": draw, "test": evaluate(cut, data.x_test, data.y_test),
                          "held_out": held_out_accuracy(cut, flow)["accuracy"]})
             print({"seed": seed, "ranking": ranking, **runs[-1]}, flush=True)
-        reference = keeps[rankings[0]]
-        row["rankings"][ranking] = {
-            "differs_from_reference": {g: len(set(c) - set(reference[g])) for g, c in kept.items()},
-            "runs": runs}
+        row["rankings"][ranking] = {"counts": counts[ranking], "kept": kept, "runs": runs}
     return row
+
+
+def picked_counts(path: Path, seeds: list[int]) -> dict[int, dict[str, int]]:
+    """Per seed, the counts a shape-trials run (benchmarks/pruning_shape_trials.py) kept."""
+    found = {row["seed"]: row["trial_pick"] for row in json.loads(path.read_text())["rows"]}
+    missing = sorted(set(seeds) - set(found))
+    if missing:
+        raise SystemExit(f"--picks {path} has no pick for seeds {missing}; choose from "
+                         f"{sorted(found)}")
+    return found
+
+
+def not_kept_by_reference(row: dict[str, Any], ranking: str, reference: str) -> int:
+    """How many of the channels `ranking` keeps in this seed's model the reference drops."""
+    mine, ref = (row["rankings"][r]["kept"] for r in (ranking, reference))
+    return sum(len(set(c) - set(ref[g])) for g, c in mine.items())
 
 
 def summary(rows: list[dict[str, Any]], rankings: list[str]) -> dict[str, Any]:
@@ -141,12 +155,14 @@ def report_of(rows: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any
 
 
 def combine(parts: list[Path]) -> dict[str, Any]:
-    """One report from parts of one run: other seeds, or more draws of the same seeds (a seed's
-    runs are merged by draw; every seed must end up with every draw)."""
+    """One report from parts of one run: other seeds, more draws of the same seeds, or more
+    rankings (a seed's runs are merged by ranking and draw; every seed must end up with every
+    ranking and draw). The first part's first ranking stays the reference."""
     reports = [json.loads(p.read_text()) for p in parts]
-    keys = ("flow", "keep", "rankings")
+    keys = ("flow", "keep")
     if any(tuple(r[k] for k in keys) != tuple(reports[0][k] for k in keys) for r in reports):
-        raise SystemExit("--combine needs parts of one run: the same flow, keep and rankings")
+        raise SystemExit("--combine needs parts of one run: the same flow and keep")
+    rankings = list(dict.fromkeys(k for r in reports for k in r["rankings"]))
     if len({r["machine"]["cpu_capability"] for r in reports}) > 1:
         raise SystemExit("--combine: the parts come from different kinds of CPU (trained "
                          "weights differ across them); combine parts from one machine kind")
@@ -154,21 +170,27 @@ def combine(parts: list[Path]) -> dict[str, Any]:
     for row in (row for r in reports for row in r["rows"]):
         merged = rows.setdefault(row["seed"], copy.deepcopy(row))
         for ranking, found in row["rankings"].items():
-            runs = {run["draw"]: run for run in merged["rankings"][ranking]["runs"] + found["runs"]}
-            merged["rankings"][ranking]["runs"] = [runs[d] for d in sorted(runs)]
-    draws = sorted({run["draw"] for row in rows.values() for run in
-                    row["rankings"][reports[0]["rankings"][0]]["runs"]})
-    short = [seed for seed, row in rows.items() if any(
+            entry = merged["rankings"].setdefault(ranking, copy.deepcopy(found))
+            entry.update({k: v for k, v in found.items() if k != "runs"})
+            runs = {run["draw"]: run for run in entry["runs"] + found["runs"]}
+            entry["runs"] = [runs[d] for d in sorted(runs)]
+    draws = sorted({run["draw"] for row in rows.values() for found in row["rankings"].values()
+                    for run in found["runs"]})
+    short = [seed for seed, row in rows.items() if set(row["rankings"]) != set(rankings) or any(
         [run["draw"] for run in found["runs"]] != draws for found in row["rankings"].values())]
     if short:
-        raise SystemExit(f"--combine: seeds {short} lack some of the draws {draws}; run them")
+        raise SystemExit(f"--combine: seeds {short} lack some of the rankings {rankings} or "
+                         f"draws {draws}; run them")
+    picks = sorted({r["picks"] for r in reports if r.get("picks")})
     return report_of(list(rows.values()), {**{k: reports[0][k] for k in (*keys, "machine")},
-                                           "draws": draws})
+                                           "rankings": rankings, "draws": draws,
+                                           "picks": ", ".join(picks) or None})
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
     rankings, seeds = report["rankings"], [r["seed"] for r in report["rows"]]
-    table = Table(title=f"{report['flow']}: every group keeps {report['keep']}; top-1 minus "
+    picks = f" (@pick: as {report['picks']} kept)" if report.get("picks") else ""
+    table = Table(title=f"{report['flow']}: every group keeps {report['keep']}{picks}; top-1 minus "
                         f"{rankings[0]} (pt), mean over draws {report['draws']}, seeds {seeds}")
     first = f"(draw {report['draws'][0]} only)"
     for col in ("ranking", "held out per seed", f"median held out {first}",
@@ -180,16 +202,16 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         held, test = s["held_out"], s["test"]
         sd = ("-" if held["finetune_sd"] is None
               else f"{held['finetune_sd']:.2f} / {test['finetune_sd']:.2f}")
-        differs = [sum(row["rankings"][ranking]["differs_from_reference"].values())
-                   for row in report["rows"]]
-        total = report["keep"] * len(report["rows"][0]["rankings"][ranking]["differs_from_reference"])
+        differs = [not_kept_by_reference(row, ranking, rankings[0]) for row in report["rows"]]
+        total = statistics.median(sum(row["rankings"][ranking]["counts"].values())
+                                  for row in report["rows"])
         table.add_row(ranking, " / ".join(f"{d:+.2f}" for d in held["mean_over_draws_minus_reference"]),
                       f"{held['median_mean_minus_reference']:+.2f} "
                       f"({held['median_first_draw_minus_reference']:+.2f})",
                       f"{test['median_mean_minus_reference']:+.2f} "
                       f"({test['median_first_draw_minus_reference']:+.2f})",
                       f"{held['at_or_above_reference']} of {len(seeds)}", sd,
-                      f"{statistics.median(differs):.0f} of {total} (median)")
+                      f"{statistics.median(differs):.0f} of {total:.0f} (median)")
     console.print(table)
 
 
@@ -210,7 +232,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
                     lw=2.5, label=ranking if j == 0 else None)
     ax.set_xticks(range(len(rows)), [f"seed {r['seed']}" for r in rows])
     ax.set_ylabel("top-1 on the held-out test images (%)")
-    ax.set_title(f"{report['flow']}: every group keeps {report['keep']} channels\n"
+    picks = " (@pick: the shape trials' picks)" if report.get("picks") else ""
+    ax.set_title(f"{report['flow']}: every group keeps {report['keep']} channels{picks}\n"
                  f"dots: fine-tune draws {report['draws']}; bars: their mean", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -231,6 +254,9 @@ def main() -> None:
     parser.add_argument("--draws", nargs="+", type=int, default=[1, 101, 201],
                         help="fine-tune seeds, as offsets from the flow's seed")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--picks", type=Path, default=None,
+                        help="a benchmarks/pruning_shape_trials.py JSON: CRITERION@pick "
+                             "rankings keep its picked counts per seed")
     parser.add_argument("--combine", nargs="+", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_rankings.json")
     args = parser.parse_args()
@@ -241,16 +267,21 @@ def main() -> None:
         from codesign.config import PRUNE_CRITERIA, load_flow
         from codesign.train import machine
 
-        unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)]
+        unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)
+                   and r.removesuffix(PICK) not in PRUNE_CRITERIA]
         if unknown:
             raise SystemExit(f"unknown rankings {unknown}; choose from {list(PRUNE_CRITERIA)} "
-                             f"or {list(TP_RANKINGS)}")
+                             f"(each also as CRITERION{PICK}, with --picks) or {list(TP_RANKINGS)}")
+        picks = picked_counts(args.picks, args.seeds) if args.picks else {}
+        if not picks and any(r.endswith(PICK) for r in args.rankings):
+            raise SystemExit(f"rankings CRITERION{PICK} need --picks SHAPE_TRIALS.json")
         flow = load_flow(ROOT / args.flow)
         meta = {"flow": flow.name, "keep": args.keep, "rankings": args.rankings,
-                "draws": sorted(set(args.draws)), "machine": machine()}
+                "draws": sorted(set(args.draws)), "machine": machine(),
+                "picks": None if args.picks is None else args.picks.name}
         rows: list[dict[str, Any]] = []
         for seed in args.seeds:
-            rows.append(run_seed(flow, seed, args.keep, args.rankings, meta["draws"]))
+            rows.append(run_seed(flow, seed, args.keep, args.rankings, meta["draws"], picks))
             report = report_of(rows, meta)
             write_json(args.out, report)
     write_json(args.out, report)
