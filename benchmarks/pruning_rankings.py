@@ -14,6 +14,11 @@ benchmarks/pruning_torch_pruning.tp_keep); codesign's surgery cuts a copy and th
 the Torch-Pruning benchmark use, so those rows reproduce theirs exactly); top-1 on the flow's test
 set and on the 8,000 test images it leaves out.
 
+`CRITERION@pick` with `--picks SHAPE_TRIALS.json` (benchmarks/pruning_shape_trials.py) ranks by
+that criterion but keeps, per seed, the counts the shape trials picked: the cut the trials
+kept, fine-tuned again with other seeds (draw 1 reproduces the trial), so the pick's accuracy is
+measured free of the fine-tune it was chosen on.
+
 Reported: per ranking and seed the mean over draws, minus the reference ranking's (the first
 of `--rankings`); the median over seeds of that and of the single-draw-1 difference; the
 fine-tune spread (pooled standard deviation over draws of one cut) and how many channels per
@@ -23,7 +28,9 @@ seed) and a PNG (held-out top-1 per seed, every draw and the mean, per ranking).
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
        --out benchmarks/results/pruning_rankings.json
-       python3 benchmarks/pruning_rankings.py --combine a.json b.json --out c.json
+       python3 benchmarks/pruning_rankings.py --rankings group_l2@pick --picks trials.json ...
+       python3 benchmarks/pruning_rankings.py --combine a.json b.json [--rankings r1 r2]
+       --out c.json   (parts: other seeds, draws or rankings of one flow and keep)
 """
 
 from __future__ import annotations
@@ -107,6 +114,13 @@ def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[i
     return row
 
 
+def kept_total(entry: dict[str, Any], keep: int) -> int:
+    """Channels a ranking's cut keeps over all groups (parts written before the counts were
+    stored cut every group to `keep`)."""
+    counts = entry.get("counts") or dict.fromkeys(entry["differs_from_reference"], keep)
+    return sum(counts.values())
+
+
 def picked_counts(path: Path, seeds: list[int]) -> dict[int, dict[str, int]]:
     """Per seed, the counts a shape-trials run (benchmarks/pruning_shape_trials.py) kept."""
     found = {row["seed"]: row["trial_pick"] for row in json.loads(path.read_text())["rows"]}
@@ -117,10 +131,14 @@ def picked_counts(path: Path, seeds: list[int]) -> dict[int, dict[str, int]]:
     return found
 
 
-def not_kept_by_reference(row: dict[str, Any], ranking: str, reference: str) -> int:
+def not_kept_by_reference(row: dict[str, Any], ranking: str, reference: str) -> int | None:
     """How many of the channels `ranking` keeps in this seed's model the reference drops."""
-    mine, ref = (row["rankings"][r]["kept"] for r in (ranking, reference))
-    return sum(len(set(c) - set(ref[g])) for g, c in mine.items())
+    mine, ref = row["rankings"][ranking], row["rankings"][reference]
+    if "kept" in mine and "kept" in ref:
+        return sum(len(set(c) - set(ref["kept"][g])) for g, c in mine["kept"].items())
+    # parts written before the kept channels were stored: the count against their reference
+    old = mine.get("differs_from_reference")
+    return None if old is None else sum(old.values())
 
 
 def summary(rows: list[dict[str, Any]], rankings: list[str]) -> dict[str, Any]:
@@ -154,15 +172,16 @@ def report_of(rows: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any
             "summary": summary(rows, rankings)}
 
 
-def combine(parts: list[Path]) -> dict[str, Any]:
+def combine(parts: list[Path], only: list[str] | None = None) -> dict[str, Any]:
     """One report from parts of one run: other seeds, more draws of the same seeds, or more
     rankings (a seed's runs are merged by ranking and draw; every seed must end up with every
-    ranking and draw). The first part's first ranking stays the reference."""
+    ranking and draw). The first part's first ranking stays the reference; `only`: just these
+    rankings (the first of them the reference)."""
     reports = [json.loads(p.read_text()) for p in parts]
     keys = ("flow", "keep")
     if any(tuple(r[k] for k in keys) != tuple(reports[0][k] for k in keys) for r in reports):
         raise SystemExit("--combine needs parts of one run: the same flow and keep")
-    rankings = list(dict.fromkeys(k for r in reports for k in r["rankings"]))
+    rankings = only or list(dict.fromkeys(k for r in reports for k in r["rankings"]))
     if len({r["machine"]["cpu_capability"] for r in reports}) > 1:
         raise SystemExit("--combine: the parts come from different kinds of CPU (trained "
                          "weights differ across them); combine parts from one machine kind")
@@ -170,12 +189,16 @@ def combine(parts: list[Path]) -> dict[str, Any]:
     for row in (row for r in reports for row in r["rows"]):
         merged = rows.setdefault(row["seed"], copy.deepcopy(row))
         for ranking, found in row["rankings"].items():
+            if ranking not in rankings:
+                continue
             entry = merged["rankings"].setdefault(ranking, copy.deepcopy(found))
             entry.update({k: v for k, v in found.items() if k != "runs"})
             runs = {run["draw"]: run for run in entry["runs"] + found["runs"]}
             entry["runs"] = [runs[d] for d in sorted(runs)]
     draws = sorted({run["draw"] for row in rows.values() for found in row["rankings"].values()
                     for run in found["runs"]})
+    rows = {seed: {**row, "rankings": {k: row["rankings"][k] for k in rankings
+                                       if k in row["rankings"]}} for seed, row in rows.items()}
     short = [seed for seed, row in rows.items() if set(row["rankings"]) != set(rankings) or any(
         [run["draw"] for run in found["runs"]] != draws for found in row["rankings"].values())]
     if short:
@@ -202,8 +225,9 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         held, test = s["held_out"], s["test"]
         sd = ("-" if held["finetune_sd"] is None
               else f"{held['finetune_sd']:.2f} / {test['finetune_sd']:.2f}")
-        differs = [not_kept_by_reference(row, ranking, rankings[0]) for row in report["rows"]]
-        total = statistics.median(sum(row["rankings"][ranking]["counts"].values())
+        differs = [d for d in (not_kept_by_reference(row, ranking, rankings[0])
+                               for row in report["rows"]) if d is not None]
+        total = statistics.median(kept_total(row["rankings"][ranking], report["keep"])
                                   for row in report["rows"])
         table.add_row(ranking, " / ".join(f"{d:+.2f}" for d in held["mean_over_draws_minus_reference"]),
                       f"{held['median_mean_minus_reference']:+.2f} "
@@ -211,7 +235,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                       f"{test['median_mean_minus_reference']:+.2f} "
                       f"({test['median_first_draw_minus_reference']:+.2f})",
                       f"{held['at_or_above_reference']} of {len(seeds)}", sd,
-                      f"{statistics.median(differs):.0f} of {total:.0f} (median)")
+                      f"{statistics.median(differs):.0f} of {total:.0f} (median)" if differs
+                      else "-")
     console.print(table)
 
 
@@ -248,9 +273,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flow", default="flows/dscnn_w4a4_fashion_pruned_kv260.yaml")
     parser.add_argument("--keep", type=int, default=40, help="channels every group keeps")
-    parser.add_argument("--rankings", nargs="+", default=["tp-magnitude", "group_l2", "taylor"],
+    parser.add_argument("--rankings", nargs="+", default=None,
                         help="the first is the reference; codesign criteria or tp-magnitude, "
-                             "tp-taylor")
+                             "tp-taylor (default: tp-magnitude group_l2 taylor; with --combine: "
+                             "the parts' rankings to keep, default all)")
     parser.add_argument("--draws", nargs="+", type=int, default=[1, 101, 201],
                         help="fine-tune seeds, as offsets from the flow's seed")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -262,11 +288,12 @@ def main() -> None:
     args = parser.parse_args()
     console = Console(width=160)
     if args.combine:
-        report = combine(args.combine)
+        report = combine(args.combine, args.rankings)
     else:
         from codesign.config import PRUNE_CRITERIA, load_flow
         from codesign.train import machine
 
+        args.rankings = args.rankings or ["tp-magnitude", "group_l2", "taylor"]
         unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)
                    and r.removesuffix(PICK) not in PRUNE_CRITERIA]
         if unknown:
