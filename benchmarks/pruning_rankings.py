@@ -172,11 +172,12 @@ def report_of(rows: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any
             "summary": summary(rows, rankings)}
 
 
-def combine(parts: list[Path], only: list[str] | None = None) -> dict[str, Any]:
+def combine(parts: list[Path], only: list[str] | None = None, draws: list[int] | None = None,
+            seeds: list[int] | None = None) -> dict[str, Any]:
     """One report from parts of one run: other seeds, more draws of the same seeds, or more
     rankings (a seed's runs are merged by ranking and draw; every seed must end up with every
     ranking and draw). The first part's first ranking stays the reference; `only`: just these
-    rankings (the first of them the reference)."""
+    rankings (the first of them the reference); `draws`, `seeds`: just these."""
     reports = [json.loads(p.read_text()) for p in parts]
     keys = ("flow", "keep")
     if any(tuple(r[k] for k in keys) != tuple(reports[0][k] for k in keys) for r in reports):
@@ -186,19 +187,22 @@ def combine(parts: list[Path], only: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit("--combine: the parts come from different kinds of CPU (trained "
                          "weights differ across them); combine parts from one machine kind")
     rows: dict[int, dict[str, Any]] = {}
-    for row in (row for r in reports for row in r["rows"]):
+    for row in (row for r in reports for row in r["rows"] if seeds is None or row["seed"] in seeds):
         merged = rows.setdefault(row["seed"], copy.deepcopy(row))
         for ranking, found in row["rankings"].items():
             if ranking not in rankings:
                 continue
             entry = merged["rankings"].setdefault(ranking, copy.deepcopy(found))
             entry.update({k: v for k, v in found.items() if k != "runs"})
-            runs = {run["draw"]: run for run in entry["runs"] + found["runs"]}
+            runs = {run["draw"]: run for run in entry["runs"] + found["runs"]
+                    if draws is None or run["draw"] in draws}
             entry["runs"] = [runs[d] for d in sorted(runs)]
-    draws = sorted({run["draw"] for row in rows.values() for found in row["rankings"].values()
-                    for run in found["runs"]})
     rows = {seed: {**row, "rankings": {k: row["rankings"][k] for k in rankings
                                        if k in row["rankings"]}} for seed, row in rows.items()}
+    draws = sorted({run["draw"] for row in rows.values() for found in row["rankings"].values()
+                    for run in found["runs"]})
+    if not draws:
+        raise SystemExit("--combine: no runs left; check --draws and --seeds against the parts")
     short = [seed for seed, row in rows.items() if set(row["rankings"]) != set(rankings) or any(
         [run["draw"] for run in found["runs"]] != draws for found in row["rankings"].values())]
     if short:
@@ -277,9 +281,11 @@ def main() -> None:
                         help="the first is the reference; codesign criteria or tp-magnitude, "
                              "tp-taylor (default: tp-magnitude group_l2 taylor; with --combine: "
                              "the parts' rankings to keep, default all)")
-    parser.add_argument("--draws", nargs="+", type=int, default=[1, 101, 201],
-                        help="fine-tune seeds, as offsets from the flow's seed")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--draws", nargs="+", type=int, default=None,
+                        help="fine-tune seeds, as offsets from the flow's seed (default 1 101 "
+                             "201; with --combine: the draws to keep, default all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="default 0 1 2; with --combine: the seeds to keep, default all")
     parser.add_argument("--picks", type=Path, default=None,
                         help="a benchmarks/pruning_shape_trials.py JSON: CRITERION@pick "
                              "rankings keep its picked counts per seed")
@@ -288,12 +294,13 @@ def main() -> None:
     args = parser.parse_args()
     console = Console(width=160)
     if args.combine:
-        report = combine(args.combine, args.rankings)
+        report = combine(args.combine, args.rankings, args.draws, args.seeds)
     else:
         from codesign.config import PRUNE_CRITERIA, load_flow
         from codesign.train import machine
 
         args.rankings = args.rankings or ["tp-magnitude", "group_l2", "taylor"]
+        args.draws, args.seeds = args.draws or [1, 101, 201], args.seeds or [0, 1, 2]
         unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)
                    and r.removesuffix(PICK) not in PRUNE_CRITERIA]
         if unknown:
