@@ -25,6 +25,14 @@ fine-tune spread (pooled standard deviation over draws of one cut) and how many 
 group each ranking keeps that the reference does not. Prints a table; writes JSON (after every
 seed) and a PNG (held-out top-1 per seed, every draw and the mean, per ranking).
 
+Last run (6 Dec 2026 16:35-18:23, Intel Xeon AVX512, two to four processes, 1 thread each; the
+shipped KV260 flow; docs/pruning-measurements.md has the reading). Uniform 40s, 8 seeds, draws
+1 and 101 (pruning_rankings_dscnn_kv260_uniform40_xeon.json): minus tp-magnitude, median of the
+draws' means held out / test set, group_l2 -0.13 / -0.49 pt, taylor -0.07 / +0.06; one cut's
+spread over draws 0.27-0.49 pt held out, 0.56-0.72 on the test set. group_l2@pick of the
+balanced shape trials (pruning_shape_trials_dscnn_kv260_balanced_gl2_at_tp_xeon.json), seeds
+0-5 (pruning_rankings_dscnn_kv260_pick_xeon.json): -0.11 / -0.45 pt against TP's uniform 40s.
+
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
        --out benchmarks/results/pruning_rankings.json
