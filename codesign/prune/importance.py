@@ -4,9 +4,10 @@
 - group_l2: sum of squares of every quantized weight the channel touches, in each member of its
   group: the rows that write it (producers, depthwise convs), the columns that read it (every
   consumer's inputs; after a flatten, its H*W inputs) and the BatchNorm scales that carry it.
-  A channel nobody reads scores by its producers alone, however large their rows: the group-wide
-  magnitude Torch-Pruning ranks by (its MagnitudeImportance, p = 2, which leaves out depthwise
-  kernels; docs/pruning-measurements.md), taken under quantization;
+  A channel nobody reads scores by its producers alone, however large their rows. Close to the
+  group-wide magnitude Torch-Pruning ranks by (its MagnitudeImportance, p = 2), taken under
+  quantization; TP leaves out depthwise kernels and reads one column per channel after a
+  flatten, and on DS-CNN it ranks a little better (docs/pruning-measurements.md);
 - bn_scale: |gamma| of the BatchNorm that follows (Network Slimming's signal);
 - taylor: first-order Taylor estimate of the loss change when the channel is removed,
   |mean over the batch of sum over positions of activation * gradient|, taken at the BatchNorm
