@@ -191,7 +191,7 @@ def combine(parts: list[Path], only: list[str] | None = None, draws: list[int] |
     if any(tuple(r[k] for k in keys) != tuple(reports[0][k] for k in keys) for r in reports):
         raise SystemExit("--combine needs parts of one run: the same flow and keep")
     rankings = only or list(dict.fromkeys(k for r in reports for k in r["rankings"]))
-    if len({r["machine"]["cpu_capability"] for r in reports}) > 1:
+    if len({(r["machine"]["cpu"], r["machine"]["cpu_capability"]) for r in reports}) > 1:
         raise SystemExit("--combine: the parts come from different kinds of CPU (trained "
                          "weights differ across them); combine parts from one machine kind")
     rows: dict[int, dict[str, Any]] = {}
@@ -318,6 +318,9 @@ def main() -> None:
         if not picks and any(r.endswith(PICK) for r in args.rankings):
             raise SystemExit(f"rankings CRITERION{PICK} need --picks SHAPE_TRIALS.json")
         flow = load_flow(ROOT / args.flow)
+        if flow.dataset.limit_test is None:
+            raise SystemExit(f"{args.flow} scores on its whole test split, so no test images "
+                             "are left to score held out; use a flow with dataset.limit_test")
         meta = {"flow": flow.name, "keep": args.keep, "rankings": args.rankings,
                 "draws": sorted(set(args.draws)), "machine": machine(),
                 "picks": None if args.picks is None else args.picks.name}
