@@ -7,9 +7,10 @@ shape is fixed (`--keep`: the channels every group keeps, e.g. TP's uniform 40s 
 point on KV260), so only the ranking differs, and each cut is fine-tuned `--draws` times with
 different seeds, so a ranking's effect can be told from the fine-tune's lottery. Per seed: the
 flow's unpruned model is trained as the flow says (seeded); every ranking picks the channels
-(codesign's `channel_importance` for its criteria, its Taylor with the step's seed; `tp-magnitude`
-/ `tp-taylor`: the channels Torch-Pruning's MetaPruner removes at round_to 8, through
-benchmarks/pruning_torch_pruning.tp_keep); codesign's surgery cuts a copy and the schedule's
+(codesign's `channel_importance` for its criteria, its Taylor with the step's seed;
+`tp-magnitude8` / `tp-round8`: the channels Torch-Pruning's MetaPruner removes with local
+round_to 8 and its magnitude / Taylor ranking, the variants of benchmarks/pruning_torch_pruning.py
+of those names, through its tp_keep); codesign's surgery cuts a copy and the schedule's
 `finetune` trains it `finetune_epochs` epochs with seed `seed + draw` (draw 1 is what the step and
 the Torch-Pruning benchmark use, so those rows reproduce theirs exactly); top-1 on the flow's test
 set and on the 8,000 test images it leaves out.
@@ -27,14 +28,14 @@ seed) and a PNG (held-out top-1 per seed, every draw and the mean, per ranking).
 
 Last run (6 Dec 2026 16:35-18:23, Intel Xeon AVX512, two to four processes, 1 thread each; the
 shipped KV260 flow; docs/pruning-measurements.md has the reading). Uniform 40s, 8 seeds, draws
-1 and 101 (pruning_rankings_dscnn_kv260_uniform40_xeon.json): minus tp-magnitude, median of the
+1 and 101 (pruning_rankings_dscnn_kv260_uniform40_xeon.json): minus tp-magnitude8, median of the
 draws' means held out / test set, group_l2 -0.13 / -0.49 pt, taylor -0.07 / +0.06; one cut's
 spread over draws 0.27-0.49 pt held out, 0.56-0.72 on the test set. group_l2@pick of the
 balanced shape trials (pruning_shape_trials_dscnn_kv260_balanced_gl2_at_tp_xeon.json), seeds
 0-5 (pruning_rankings_dscnn_kv260_pick_xeon.json): -0.11 / -0.45 pt against TP's uniform 40s.
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
-       --keep 40 --rankings tp-magnitude group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
+       --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
        --out benchmarks/results/pruning_rankings.json
        python3 benchmarks/pruning_rankings.py --rankings group_l2@pick --picks trials.json ...
        python3 benchmarks/pruning_rankings.py --combine a.json b.json [--rankings r1 r2]
@@ -47,20 +48,16 @@ import argparse
 import copy
 import json
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from pruning_torch_pruning import RESULTS, ROOT, VARIANTS
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-TP_RANKINGS = {"tp-magnitude": "magnitude", "tp-taylor": "taylor"}
-TP_ROUND_TO = 8
+# Torch-Pruning's local round_to 8 rankings, by their names in pruning_torch_pruning.py
+TP_RANKINGS = {v.name: v for v in VARIANTS if v.round_to == 8 and not v.global_pruning}
 PICK = "@pick"  # criterion@pick: that criterion's channels at the counts --picks kept per seed
 
 
@@ -77,8 +74,9 @@ def keep_by(ranking: str, model: Any, data: Any, groups: list[Any], counts: dict
         if len(ratios) != 1:
             raise SystemExit(f"{ranking} cuts every group by one ratio; keeping {counts} of "
                              f"{[g.channels for g in groups]} channels is not one ratio for all")
-        found = tp_keep(copy.deepcopy(model), data, ratios.pop(), TP_ROUND_TO,
-                        importance=TP_RANKINGS[ranking])
+        variant = TP_RANKINGS[ranking]
+        found = tp_keep(copy.deepcopy(model), data, ratios.pop(), variant.round_to,
+                        importance=variant.importance)
     else:
         scores = channel_importance(model, groups, ranking.removesuffix(PICK),
                                     (data.x_train, data.y_train), seed=seed + 1)
@@ -120,13 +118,6 @@ def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[i
             print({"seed": seed, "ranking": ranking, **runs[-1]}, flush=True)
         row["rankings"][ranking] = {"counts": counts[ranking], "kept": kept, "runs": runs}
     return row
-
-
-def kept_total(entry: dict[str, Any], keep: int) -> int:
-    """Channels a ranking's cut keeps over all groups (parts written before the counts were
-    stored cut every group to `keep`)."""
-    counts = entry.get("counts") or dict.fromkeys(entry["differs_from_reference"], keep)
-    return sum(counts.values())
 
 
 def picked_counts(path: Path, seeds: list[int]) -> dict[int, dict[str, int]]:
@@ -175,9 +166,9 @@ def summary(rows: list[dict[str, Any]], rankings: list[str]) -> dict[str, Any]:
 
 
 def report_of(rows: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
-    rankings = args["rankings"]
-    return {"benchmark": "pruning_rankings", **args, "rows": sorted(rows, key=lambda r: r["seed"]),
-            "summary": summary(rows, rankings)}
+    rows = sorted(rows, key=lambda r: r["seed"])  # the summary's per-seed lists follow them
+    return {"benchmark": "pruning_rankings", **args, "rows": rows,
+            "summary": summary(rows, args["rankings"])}
 
 
 def combine(parts: list[Path], only: list[str] | None = None, draws: list[int] | None = None,
@@ -239,7 +230,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
               else f"{held['finetune_sd']:.2f} / {test['finetune_sd']:.2f}")
         differs = [d for d in (not_kept_by_reference(row, ranking, rankings[0])
                                for row in report["rows"]) if d is not None]
-        total = statistics.median(kept_total(row["rankings"][ranking], report["keep"])
+        total = statistics.median(sum(row["rankings"][ranking]["counts"].values())
                                   for row in report["rows"])
         table.add_row(ranking, " / ".join(f"{d:+.2f}" for d in held["mean_over_draws_minus_reference"]),
                       f"{held['median_mean_minus_reference']:+.2f} "
@@ -286,8 +277,8 @@ def main() -> None:
     parser.add_argument("--flow", default="flows/dscnn_w4a4_fashion_pruned_kv260.yaml")
     parser.add_argument("--keep", type=int, default=40, help="channels every group keeps")
     parser.add_argument("--rankings", nargs="+", default=None,
-                        help="the first is the reference; codesign criteria or tp-magnitude, "
-                             "tp-taylor (default: tp-magnitude group_l2 taylor; with --combine: "
+                        help="the first is the reference; codesign criteria or tp-magnitude8, "
+                             "tp-round8 (default: tp-magnitude8 group_l2 taylor; with --combine: "
                              "the parts' rankings to keep, default all)")
     parser.add_argument("--draws", nargs="+", type=int, default=None,
                         help="fine-tune seeds, as offsets from the flow's seed (default 1 101 "
@@ -307,7 +298,7 @@ def main() -> None:
         from codesign.config import PRUNE_CRITERIA, load_flow
         from codesign.train import machine
 
-        args.rankings = args.rankings or ["tp-magnitude", "group_l2", "taylor"]
+        args.rankings = args.rankings or ["tp-magnitude8", "group_l2", "taylor"]
         args.draws, args.seeds = args.draws or [1, 101, 201], args.seeds or [0, 1, 2]
         unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)
                    and r.removesuffix(PICK) not in PRUNE_CRITERIA]
