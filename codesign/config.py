@@ -83,7 +83,7 @@ class VerifyConfig:
     samples: int = 20
 
 
-PRUNE_CRITERIA = ("l1", "l2", "group_l2", "bn_scale", "taylor")
+PRUNE_CRITERIA = ("l1", "l2", "group_l2", "group_l2_skip_depthwise", "bn_scale", "taylor")
 PRUNE_BUDGETS = ("sparsity", "fps", "fit")
 PRUNE_ALLOCATIONS = ("hardware", "criterion", "uniform")
 # the shape sweep's orders, each with what it lists first (the sweep's move text says it)

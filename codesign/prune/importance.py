@@ -8,6 +8,9 @@
   group-wide magnitude Torch-Pruning ranks by (its MagnitudeImportance, p = 2), taken under
   quantization; TP leaves out depthwise kernels and reads one column per channel after a
   flatten, and on DS-CNN it ranks a little better (docs/pruning-measurements.md);
+- group_l2_skip_depthwise: group_l2 without the depthwise kernels' rows (the producers' rows,
+  the consumers' columns and the BatchNorm scales), as Torch-Pruning's magnitude score leaves
+  them out; on a group without depthwise convolutions it is group_l2;
 - bn_scale: |gamma| of the BatchNorm that follows (Network Slimming's signal);
 - taylor: first-order Taylor estimate of the loss change when the channel is removed,
   |mean over the batch of sum over positions of activation * gradient|, taken at the BatchNorm
@@ -89,15 +92,16 @@ def _input_columns(weight: torch.Tensor, channels: int) -> torch.Tensor:
     return weight.reshape(weight.shape[0], channels, -1).transpose(0, 1).flatten(1)
 
 
-def _group_l2(model: nn.Module, groups: Sequence[ChannelGroup], reduce: Reduce
-              ) -> dict[str, np.ndarray]:
+def _group_l2(model: nn.Module, groups: Sequence[ChannelGroup], reduce: Reduce, *,
+              depthwise: bool) -> dict[str, np.ndarray]:
     import torch
 
     modules = dict(model.named_modules())
     scores = {}
     with torch.no_grad():
         for g in groups:
-            rows = [_quantized(modules[m]).flatten(1) for m in g.members]
+            writers = g.members if depthwise else g.producers
+            rows = [_quantized(modules[m]).flatten(1) for m in writers]
             columns = [_input_columns(_quantized(modules[c]), g.channels) for c in g.consumers]
             scales = [modules[b].weight.detach().double()[:, None] for b in g.batchnorms
                       if modules[b].weight is not None]
@@ -198,8 +202,8 @@ def channel_importance(model: nn.Module, groups: Sequence[ChannelGroup], criteri
         return _weight_norms(model, groups, 1, reduce)
     if criterion == "l2":
         return _weight_norms(model, groups, 2, reduce)
-    if criterion == "group_l2":
-        return _group_l2(model, groups, reduce)
+    if criterion in ("group_l2", "group_l2_skip_depthwise"):
+        return _group_l2(model, groups, reduce, depthwise=criterion == "group_l2")
     if criterion == "bn_scale":
         return _bn_scales(model, groups, reduce)
     if criterion == "taylor":

@@ -182,13 +182,16 @@ def test_every_criterion_scores_a_group_by_reducing_its_members(family: str) -> 
         norms = [modules[m].quant_weight().value.detach().double().flatten(1).abs().sum(1)
                  for m in g.members]
         assert np.allclose(l1[g.name], torch.stack(norms).sum(0).numpy())
-    # every quantized weight and scale of a group belongs to exactly one of its channels
-    group_l2 = channel_importance(model, groups, "group_l2", reduce="sum")
-    for g in groups:
-        layers = g.members + g.consumers
-        total = sum(float(modules[m].quant_weight().value.double().pow(2).sum()) for m in layers)
-        total += sum(float(modules[b].weight.double().pow(2).sum()) for b in g.batchnorms)
-        assert np.isclose(group_l2[g.name].sum(), total, rtol=1e-9)
+    # every quantized weight and scale of a group belongs to exactly one of its channels;
+    # group_l2_skip_depthwise leaves the depthwise kernels out and is group_l2 without them
+    for criterion, writers in (("group_l2", "members"), ("group_l2_skip_depthwise", "producers")):
+        scores = channel_importance(model, groups, criterion, reduce="sum")
+        for g in groups:
+            layers = getattr(g, writers) + g.consumers
+            total = sum(float(modules[m].quant_weight().value.double().pow(2).sum())
+                        for m in layers)
+            total += sum(float(modules[b].weight.double().pow(2).sum()) for b in g.batchnorms)
+            assert np.isclose(scores[g.name].sum(), total, rtol=1e-9), (criterion, g.name)
     top = channel_importance(model, groups, "bn_scale", reduce=lambda s: s.max(0))
     assert all(np.array_equal(top[g.name], np.max(
         [modules[b].weight.detach().abs().double().numpy() for b in g.batchnorms], axis=0))

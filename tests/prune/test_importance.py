@@ -9,6 +9,7 @@ import torch
 from codesign.errors import PruneError
 from codesign.models import build_model
 from codesign.prune import CRITERIA, channel_groups, channel_importance
+from tests.prune.families import family_model
 from tests.prune.user_models import SHAPE, AvgPoolNet, PerChannelNet, QuantBiasNet
 
 SHAPE_MLP = (1, 8, 8)
@@ -96,6 +97,26 @@ def test_group_l2_reads_a_flatten_consumer_by_each_channels_inputs(model_class: 
     assert np.allclose(np.delete(after, 1), np.delete(before, 1), rtol=0.3)
 
 
+@pytest.mark.parametrize(("family", "has_depthwise"), [("mobilenet", True), ("resnet", False)])
+def test_group_l2_skip_depthwise_ignores_only_the_depthwise_kernels(family: str,
+                                                                   has_depthwise: bool) -> None:
+    model, shape = family_model(family, "per-tensor")
+    groups = channel_groups(model, shape)
+    assert any(g.depthwise for g in groups) is has_depthwise
+    criteria = ("group_l2", "group_l2_skip_depthwise")
+    before = {c: channel_importance(model, groups, c) for c in criteria}
+    modules = dict(model.named_modules())
+    with torch.no_grad():  # channel 1 of every depthwise kernel off
+        for d in (d for g in groups for d in g.depthwise):
+            modules[d].weight[1] = 0.0
+    after = {c: channel_importance(model, groups, c) for c in criteria}
+    for g in groups:
+        full, skip = (before[c][g.name] for c in criteria)
+        assert bool(np.allclose(full, skip)) is not bool(g.depthwise), g.name
+        assert np.array_equal(after["group_l2_skip_depthwise"][g.name], skip), g.name
+        assert bool(after["group_l2"][g.name][1] < full[1]) is bool(g.depthwise), g.name
+
+
 def test_group_l2_refuses_a_consumer_it_cannot_split_by_channel() -> None:
     from brevitas.nn import QuantConv2d
 
@@ -173,7 +194,7 @@ def test_criterion_errors(criterion: str, data, kwargs: dict, match: str) -> Non
     model = _mlp()
     with pytest.raises(PruneError, match=match):
         channel_importance(model, channel_groups(model, SHAPE_MLP), criterion, data, **kwargs)
-    assert CRITERIA == ("l1", "l2", "group_l2", "bn_scale", "taylor")
+    assert CRITERIA == ("l1", "l2", "group_l2", "group_l2_skip_depthwise", "bn_scale", "taylor")
 
 
 def test_groups_of_another_model_are_refused() -> None:
