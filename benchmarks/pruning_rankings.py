@@ -33,6 +33,11 @@ draws' means held out / test set, group_l2 -0.13 / -0.49 pt, taylor -0.07 / +0.0
 spread over draws 0.27-0.49 pt held out, 0.56-0.72 on the test set. group_l2@pick of the
 balanced shape trials (pruning_shape_trials_dscnn_kv260_balanced_gl2_at_tp_xeon.json), seeds
 0-5 (pruning_rankings_dscnn_kv260_pick_xeon.json): -0.11 / -0.45 pt against TP's uniform 40s.
+Again 6 Dec 2026 19:06-20:38 (four to six processes): group_l2_skip_depthwise at uniform 40s
+(8 seeds, draws 1 and 101, added to the uniform40 file) -0.09 / -0.35 pt, mean held out -0.15
+(95 %: -0.38 .. +0.07); group_l2@pick on all 8 seeds with draws 1, 101 and 201 on both sides
+(pruning_rankings_dscnn_kv260_pick_8seeds_3draws_xeon.json) -0.12 / -0.41 pt, mean held out
+-0.11 (-0.29 .. +0.07), on the test set -0.31 (-0.58 .. -0.05).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
@@ -52,6 +57,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pruning_same_sparsity import paired_interval
 from pruning_torch_pruning import RESULTS, ROOT, VARIANTS
 from rich.console import Console
 from rich.table import Table
@@ -142,7 +148,9 @@ def not_kept_by_reference(row: dict[str, Any], ranking: str, reference: str) -> 
 
 def summary(rows: list[dict[str, Any]], rankings: list[str]) -> dict[str, Any]:
     """Per ranking, against the first: medians over seeds of the mean over draws and of the
-    first draw alone (pt); and the fine-tune spread of one cut (pooled sd over draws, pt)."""
+    first draw alone (pt), the mean over seeds with its 95 % Student-t interval (how far the
+    seeds leave the difference open); and the fine-tune spread of one cut (pooled sd over
+    draws, pt)."""
     out: dict[str, Any] = {}
     for ranking in rankings:
         per: dict[str, Any] = {}
@@ -159,6 +167,7 @@ def summary(rows: list[dict[str, Any]], rankings: list[str]) -> dict[str, Any]:
                 "mean_over_draws_minus_reference": mean_diff,
                 "median_mean_minus_reference": statistics.median(mean_diff),
                 "median_first_draw_minus_reference": statistics.median(first_diff),
+                "mean_interval": paired_interval(mean_diff) if ranking != rankings[0] else None,
                 "at_or_above_reference": sum(d >= 0 for d in mean_diff),
                 "finetune_sd": statistics.mean(variances) ** 0.5 if variances else None}
         out[ranking] = per
@@ -220,7 +229,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                         f"{rankings[0]} (pt), mean over draws {report['draws']}, seeds {seeds}")
     first = f"(draw {report['draws'][0]} only)"
     for col in ("ranking", "held out per seed", f"median held out {first}",
-                f"median test set {first}", "at/above ref (held out)",
+                f"median test set {first}", "mean held out (95 %)", "at/above ref (held out)",
                 "fine-tune sd held out / test", "kept channels not the reference's"):
         table.add_column(col)
     for ranking in rankings:
@@ -237,10 +246,17 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
                       f"({held['median_first_draw_minus_reference']:+.2f})",
                       f"{test['median_mean_minus_reference']:+.2f} "
                       f"({test['median_first_draw_minus_reference']:+.2f})",
+                      interval_text(held["mean_interval"]),
                       f"{held['at_or_above_reference']} of {len(seeds)}", sd,
                       f"{statistics.median(differs):.0f} of {total:.0f} (median)" if differs
                       else "-")
     console.print(table)
+
+
+def interval_text(interval: dict[str, float] | None) -> str:
+    if interval is None:
+        return "-"
+    return f"{interval['mean']:+.2f} ({interval['low']:+.2f} .. {interval['high']:+.2f})"
 
 
 def plot(report: dict[str, Any], path: Path) -> None:

@@ -10,7 +10,8 @@
   flatten, and on DS-CNN it ranks a little better (docs/pruning-measurements.md);
 - group_l2_skip_depthwise: group_l2 without the depthwise kernels' rows (the producers' rows,
   the consumers' columns and the BatchNorm scales), as Torch-Pruning's magnitude score leaves
-  them out; on a group without depthwise convolutions it is group_l2;
+  them out; on a group without depthwise convolutions it is group_l2. On DS-CNN it ranks no
+  better than group_l2 (8 seeds, two fine-tunes each; docs/pruning-measurements.md);
 - bn_scale: |gamma| of the BatchNorm that follows (Network Slimming's signal);
 - taylor: first-order Taylor estimate of the loss change when the channel is removed,
   |mean over the batch of sum over positions of activation * gradient|, taken at the BatchNorm
