@@ -83,27 +83,28 @@ def _quantized(layer: nn.Module) -> torch.Tensor:
     return layer.quant_weight().value.detach().double()
 
 
-def _input_columns(weight: torch.Tensor, channels: int) -> torch.Tensor:
+def _input_columns(weight: torch.Tensor, channels: int, criterion: str) -> torch.Tensor:
     """(channels, rest): a consumer's weights grouped by the input channel they read; a flatten
     of (C, H, W) is channel-major, so channel c owns a linear layer's inputs c*H*W .. on."""
     if weight.shape[1] % channels:
-        raise PruneError(f"criterion group_l2 cannot split a consumer weight of shape "
+        raise PruneError(f"criterion {criterion} cannot split a consumer weight of shape "
                          f"{tuple(weight.shape)} into {channels} input channels (a grouped "
                          "convolution reads them); use criterion l2 or taylor")
     return weight.reshape(weight.shape[0], channels, -1).transpose(0, 1).flatten(1)
 
 
-def _group_l2(model: nn.Module, groups: Sequence[ChannelGroup], reduce: Reduce, *,
-              depthwise: bool) -> dict[str, np.ndarray]:
+def _group_l2(model: nn.Module, groups: Sequence[ChannelGroup], reduce: Reduce, criterion: str
+              ) -> dict[str, np.ndarray]:
     import torch
 
     modules = dict(model.named_modules())
     scores = {}
     with torch.no_grad():
         for g in groups:
-            writers = g.members if depthwise else g.producers
+            writers = g.producers if criterion == "group_l2_skip_depthwise" else g.members
             rows = [_quantized(modules[m]).flatten(1) for m in writers]
-            columns = [_input_columns(_quantized(modules[c]), g.channels) for c in g.consumers]
+            columns = [_input_columns(_quantized(modules[c]), g.channels, criterion)
+                       for c in g.consumers]
             scales = [modules[b].weight.detach().double()[:, None] for b in g.batchnorms
                       if modules[b].weight is not None]
             scores[g.name] = reduce_members(
@@ -204,7 +205,7 @@ def channel_importance(model: nn.Module, groups: Sequence[ChannelGroup], criteri
     if criterion == "l2":
         return _weight_norms(model, groups, 2, reduce)
     if criterion in ("group_l2", "group_l2_skip_depthwise"):
-        return _group_l2(model, groups, reduce, depthwise=criterion == "group_l2")
+        return _group_l2(model, groups, reduce, criterion)
     if criterion == "bn_scale":
         return _bn_scales(model, groups, reduce)
     if criterion == "taylor":

@@ -117,7 +117,8 @@ def test_group_l2_skip_depthwise_ignores_only_the_depthwise_kernels(family: str,
         assert bool(after["group_l2"][g.name][1] < full[1]) is bool(g.depthwise), g.name
 
 
-def test_group_l2_refuses_a_consumer_it_cannot_split_by_channel() -> None:
+@pytest.mark.parametrize("criterion", ["group_l2", "group_l2_skip_depthwise"])
+def test_group_l2_refuses_a_consumer_it_cannot_split_by_channel(criterion: str) -> None:
     from brevitas.nn import QuantConv2d
 
     from codesign.prune.graph import ChannelGroup
@@ -125,8 +126,9 @@ def test_group_l2_refuses_a_consumer_it_cannot_split_by_channel() -> None:
     model = torch.nn.Sequential(QuantConv2d(1, 4, 3), QuantConv2d(4, 4, 3, groups=2))
     group = ChannelGroup(name="0", kind="conv", channels=4, followers=(), batchnorm=None,
                          consumer="1", consumer_kind="conv", features_per_channel=1)
-    with pytest.raises(PruneError, match=r"shape \(4, 2, 3, 3\) into 4 input channels"):
-        channel_importance(model, [group], "group_l2")
+    with pytest.raises(PruneError, match=rf"criterion {criterion} cannot split a consumer weight "
+                       r"of shape \(4, 2, 3, 3\) into 4 input channels"):
+        channel_importance(model, [group], criterion)
 
 
 def test_bn_scale_picks_the_small_gamma() -> None:
