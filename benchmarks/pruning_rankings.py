@@ -38,6 +38,9 @@ Again 6 Dec 2026 19:06-20:38 (four to six processes): group_l2_skip_depthwise at
 (95 %: -0.38 .. +0.07); group_l2@pick on all 8 seeds with draws 1, 101 and 201 on both sides
 (pruning_rankings_dscnn_kv260_pick_8seeds_3draws_xeon.json) -0.12 / -0.41 pt, mean held out
 -0.11 (-0.29 .. +0.07), on the test set -0.31 (-0.58 .. -0.05).
+taylor@pick at the same shapes (20:41-21:39, 8 seeds, draws 1 and 101,
+pruning_rankings_dscnn_kv260_pick_taylor_xeon.json) -0.24 / -0.47 pt, mean held out -0.15
+(-0.35 .. +0.05).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
