@@ -88,7 +88,8 @@ PRUNE_BUDGETS = ("sparsity", "fps", "fit")
 PRUNE_ALLOCATIONS = ("hardware", "criterion", "uniform")
 # the shape sweep's orders, each with what it lists first (the sweep's move text says it)
 SHAPE_ORDERS = {"importance": "least importance removed first",
-                "balanced": "the widest narrowest group first"}
+                "balanced": "the widest narrowest group first",
+                "even": "nearest a uniform cut first"}
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,10 @@ The search, per pruning step:
    that are multiples of the two pass counts below the bottleneck MVAUs' (`next_passes`,
    shape_sweep's exact counts): DS-CNN / KV260 at 57.3 % (untrained, Taylor scores): the
    allocation's 32-48-32-32-64 folds to 63,776 FPS, the folding target 48 -> 35 to 72,886,
-   and the sweep's 32-32-42-40-60 to 85,034.
+   and the sweep's 32-32-42-40-60 to 85,034. With `shape_order` "even" the sweep is centred
+   on the uniform cut at the step's fraction instead (measured too, and its own pass counts
+   aimed at), lists the most even shapes first, and of the fastest candidates (the search's
+   own among them) the most even is kept, so ties go to the shape nearest a uniform cut.
 
 Candidates are measured on the cut but not yet fine-tuned model: FINN sizes accumulators and
 thresholds from weight values, so the step's own measurement after fine-tuning stays the
@@ -96,7 +99,7 @@ from codesign.folding.space import divisors
 from codesign.prune.allocate import allocate, granule_luts, remaining_macs
 from codesign.prune.graph import weight_layers
 from codesign.prune.profile import hardware_profile
-from codesign.prune.shape_sweep import SPAN, exact_counts, sweep_shapes
+from codesign.prune.shape_sweep import SPAN, exact_counts, spread, sweep_shapes, uniform_counts
 from codesign.prune.surgery import keep_top, prune_channels
 
 if TYPE_CHECKING:
@@ -279,6 +282,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     workdir = Path(workdir)
     seen: dict[tuple[int, ...], Candidate] = {}
     order = [g.name for g in groups]
+    widths = {g.name: g.channels for g in groups}
 
     def measured(counts: dict[str, int], ceiling: dict[str, int], pinned: dict[str, int]
                  ) -> Candidate:
@@ -371,22 +375,35 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         best = winner
     if shapes and best.fps > 0 and best.slowest:  # else no count moves the slowest node
         window = (least, (1.0 - remove_fraction) * total)
-        levels = next_passes(best.slowest, best.units) if targets else ()
+        around, pool = best.counts, [best]
+        if shape_order == "even":  # centred on the uniform cut, itself a candidate
+            around = uniform_counts(groups, profile, granularity, floor, window[1])
+            if window[0] <= remaining_macs(groups, profile, around) <= window[1]:
+                pool.append(measured(around, {}, dict(around)))
+        levels = sorted({p for c in pool for p in next_passes(c.slowest, c.units)},
+                        reverse=True) if targets else ()
         exact = {g.name: exact_counts(g.channels, int(granularity[g.name]), floor[g.name],
-                                      best.counts[g.name], levels) for g in groups}
-        near = sweep_shapes(groups, scores, profile, granularity, floor, best.counts, window,
+                                      around[g.name], levels) for g in groups}
+        near = sweep_shapes(groups, scores, profile, granularity, floor, around, window,
                             shapes, sensitivity=sensitivity, exact=exact, order=shape_order)
         tried = [measured(counts, {}, dict(counts)) for counts in near]
-        faster = [c for c in tried if c.fps > best.fps * (1 + MIN_GAIN)]
-        if faster:
-            winner = max(faster, key=lambda c: c.fps)  # ties: the first in the sweep's order
+        faster = [c for c in pool + tried if c.fps > best.fps * (1 + MIN_GAIN)]
+        if shape_order == "even":  # the most even of the fastest (ties: the search's own)
+            level = max((c.fps for c in faster), default=best.fps)
+            winner = min((c for c in pool + tried if c.fps >= level),
+                         key=lambda c: spread(c.counts, widths))
+        else:
+            winner = max(faster, key=lambda c: c.fps) if faster else best  # ties: sweep order
+        if winner is not best:
             moves.append(f"shape sweep {shape_text(best.counts)} -> {shape_text(winner.counts)} "
-                         f"({len(tried)} shapes within {SPAN} granules, {SHAPE_ORDERS[shape_order]}): "
-                         f"{best.fps:,.0f} -> {winner.fps:,.0f} FPS")
+                         f"({len(tried)} shapes within {SPAN} granules of {shape_text(around)}, "
+                         f"{SHAPE_ORDERS[shape_order]}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS")
             best = winner
-    ties = [best.counts] + [c.counts for c in seen.values() if c is not best and best.fps > 0
-                            and c.fps >= best.fps
-                            and remaining_macs(groups, profile, c.counts) >= least]
+    ties = [c.counts for c in seen.values() if c is not best and best.fps > 0
+            and c.fps >= best.fps and remaining_macs(groups, profile, c.counts) >= least]
+    if shape_order == "even":  # the trials, capped, take the most even first
+        ties.sort(key=lambda counts: spread(counts, widths))
+    ties = [best.counts, *ties]
     return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves, ties)
 
 

@@ -24,10 +24,12 @@ from codesign.prune.fold_search import (
     search_counts,
 )
 from codesign.prune.profile import HardwareProfile, LayerHardware
+from codesign.prune.shape_sweep import SPAN, spread, uniform_counts
 from tests.prune.chains import chain, flat
 
 GRAIN = {"l0": 8, "l1": 8, "l2": 8}
 WIDTHS = (64, 64, 64, 64, 10)
+EXTRA = 0.1 * 12_928  # a tenth of the chain's MACs past the allocation: the uniform cut's reach
 
 
 def _chain_case():
@@ -68,7 +70,8 @@ def _measured(fps: float, slowest: tuple[LayerHardware, ...], binds: str | None 
 
 def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
             binds: str | None = "unit", grain: dict[str, int] | None = None,
-            targets: bool = False, shapes: int = 0, extra_macs: float | None = None):
+            targets: bool = False, shapes: int = 0, extra_macs: float | None = None,
+            shape_order: str = "importance"):
     """search_counts on the chain with FPS = rate(counts); every measurement is recorded."""
     groups, profile = _chain_case()
     seen: list[dict[str, int]] = []
@@ -81,7 +84,7 @@ def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
     monkeypatch.setattr(fold_search, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, grain or GRAIN, fraction, None,
                            (1, 8, 8), Path("unused"), rounds=rounds, targets=targets,
-                           shapes=shapes, extra_macs=extra_macs)
+                           shapes=shapes, extra_macs=extra_macs, shape_order=shape_order)
     return result, seen, groups, profile
 
 
@@ -560,7 +563,8 @@ def test_with_targets_the_sweep_reaches_exact_counts_off_the_lattice(monkeypatch
 
 
 @pytest.mark.parametrize(("order", "said"), [("importance", "least importance removed first"),
-                                             ("balanced", "the widest narrowest group first")])
+                                             ("balanced", "the widest narrowest group first"),
+                                             ("even", "nearest a uniform cut first")])
 def test_the_sweeps_move_names_its_order(monkeypatch, order: str, said: str) -> None:
     groups, profile = _chain_case()
     allocated = allocate(groups, _scores(groups), profile, GRAIN, 0.2)
@@ -573,6 +577,50 @@ def test_the_sweeps_move_names_its_order(monkeypatch, order: str, said: str) -> 
     result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
                            Path("unused"), rounds=1, shapes=500, shape_order=order)
     assert result.fps == 2.0 and said in result.moves[-1]
+
+
+@pytest.mark.parametrize("order", ["importance", "balanced", "even"])
+def test_even_order_keeps_the_most_even_of_the_equally_fast(monkeypatch, order: str) -> None:
+    """Every shape with l1 no narrower than l0 folds twice as fast, the allocation's
+    48-56-48 among them: no candidate is faster, so the other orders keep the allocation;
+    "even" keeps the most even of the fast shapes it measured (the uniform 48s) and lists the
+    other ties by evenness."""
+    def rate(counts):
+        return (2.0 if counts["l1"] >= counts["l0"] else 1.0), "l1"
+
+    result, seen, groups, profile = _search(monkeypatch, rate, rounds=1, fraction=0.3,
+                                            shapes=500, shape_order=order, extra_macs=EXTRA)
+    widths = {g.name: g.channels for g in groups}
+    assert result.allocated == {"l0": 48, "l1": 56, "l2": 48} and result.fps == 2.0
+    if order != "even":
+        assert result.counts == result.allocated and not result.moves
+        return
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    least = remaining_macs(groups, profile, result.allocated) - EXTRA
+    fast = [c for c in seen if rate(c)[0] == 2.0
+            and least <= remaining_macs(groups, profile, c) <= 0.7 * total]
+    assert spread(result.counts, widths) == min(spread(c, widths) for c in fast)
+    assert result.counts == {"l0": 48, "l1": 48, "l2": 48}
+    assert result.moves[-1].startswith("shape sweep") and "nearest a uniform" in result.moves[-1]
+    assert result.ties[0] == result.counts and len(result.ties) == len(fast)
+    spreads = [spread(c, widths) for c in result.ties[1:]]
+    assert spreads == sorted(spreads)
+
+
+def test_even_order_sweeps_around_the_uniform_cut(monkeypatch) -> None:
+    """Constant FPS: the search moves nowhere; the even sweep measures the uniform cut at the
+    step's fraction (every group 48 of 64 at 30 % of the MACs removed, the allocation's
+    48-56-48 is not one) and shapes around it only, and keeps it: all are equally fast."""
+    result, seen, groups, profile = _search(monkeypatch, lambda counts: (1.0, "l1"), rounds=1,
+                                            fraction=0.3, shapes=20, shape_order="even",
+                                            extra_macs=EXTRA)
+    centre = {"l0": 48, "l1": 48, "l2": 48}
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    assert uniform_counts(groups, profile, GRAIN, dict.fromkeys(GRAIN, 8), 0.7 * total) == centre
+    swept = seen[seen.index(centre) + 1:]
+    assert 0 < len(swept) <= 20 and result.allocated != centre == result.counts
+    assert all(abs(c[n] - 48) <= SPAN * 8 for c in swept for n in c)
+    assert result.ties[0] == centre and result.allocated in result.ties
 
 
 def test_a_negative_sweep_is_refused() -> None:

@@ -3,13 +3,23 @@ and what it refuses."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from codesign.errors import PruneError
 from codesign.prune import shape_sweep
 from codesign.prune.allocate import importance_lost, remaining_macs
-from codesign.prune.shape_sweep import SPAN, exact_counts, group_options, most_cut, sweep_shapes
+from codesign.prune.shape_sweep import (
+    SPAN,
+    exact_counts,
+    group_options,
+    most_cut,
+    spread,
+    sweep_shapes,
+    uniform_counts,
+)
 from tests.prune.chains import chain
 
 WIDTHS = (64, 64, 64, 64, 10)
@@ -120,9 +130,67 @@ def test_balanced_order_lists_the_narrowest_group_widest_first(limit: int) -> No
         assert balanced != by_importance  # the scores' spread puts others first by importance
 
 
+@pytest.mark.parametrize("limit", [1, 6, 10_000])
+def test_even_order_lists_the_most_even_shapes_first(limit: int) -> None:
+    groups, profile, scores = _case()
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    around = {"l0": 40, "l1": 40, "l2": 48}
+    window, floor = (0.35 * total, 0.45 * total), dict.fromkeys(around, 8)
+    widths = {g.name: g.channels for g in groups}
+    everything = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
+    even = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, limit,
+                        order="even")
+    spreads = [spread(s, widths) for s in even]
+    assert spreads == sorted(spreads) and len(even) == min(limit, len(everything))
+    assert spreads[0] == min(spread(s, widths) for s in everything)
+    # equally even shapes keep the importance order
+    same = [s for s in even if spread(s, widths) == spreads[-1]]
+    lost = [importance_lost(groups, scores, s) for s in same]
+    assert lost == sorted(lost)
+
+
+@pytest.mark.parametrize(("counts", "expected"), [
+    ({"a": 40, "b": 20}, 0.0),
+    ({"a": 32, "b": 16}, 0.0),  # the same share of different widths
+    ({"a": 48, "b": 16}, 0.125),
+])
+def test_spread_is_the_deviation_of_the_kept_shares(counts: dict[str, int],
+                                                    expected: float) -> None:
+    assert spread(counts, {"a": 64, "b": 32}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kept", [0.9, 0.5, 0.38, 0.2])
+@pytest.mark.parametrize(("widths", "grain"), [
+    ((64, 64, 64, 64, 10), {"l0": 8, "l1": 8, "l2": 8}),
+    ((64, 32, 64, 64, 10), {"l0": 8, "l1": 4, "l2": 8}),
+    ((60, 64, 64, 10), {"l0": 8, "l1": 8}),  # 60: an unaligned width
+])
+def test_the_uniform_cut_is_the_largest_even_share_within_the_macs(
+        kept: float, widths: tuple[int, ...], grain: dict[str, int]) -> None:
+    groups, profile = chain(widths, (1.0,) * (len(widths) - 1), (1,) * (len(widths) - 1))
+    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
+    counts = uniform_counts(groups, profile, grain, dict.fromkeys(grain, 8), kept * total)
+    assert remaining_macs(groups, profile, counts) <= kept * total
+    assert all(counts[g.name] % grain[g.name] == 0 or counts[g.name] == g.channels
+               for g in groups)
+    # every group keeps the same share, short of it by less than one of its granules
+    for g, h in itertools.combinations(groups, 2):
+        assert (abs(counts[g.name] / g.channels - counts[h.name] / h.channels)
+                < max(grain[g.name] / g.channels, grain[h.name] / h.channels))
+    # and the largest such share: a granule more everywhere keeps too many MACs
+    wider = {g.name: min(g.channels, counts[g.name] + grain[g.name]) for g in groups}
+    assert remaining_macs(groups, profile, wider) > kept * total
+
+
+def test_the_uniform_cut_bottoms_out_at_the_floors() -> None:
+    groups, profile, _ = _case()
+    floor = {"l0": 16, "l1": 24, "l2": 8}
+    assert uniform_counts(groups, profile, GRAIN, floor, 1.0) == floor
+
+
 def test_an_unknown_order_is_refused() -> None:
     groups, profile, scores = _case()
-    with pytest.raises(PruneError, match="order 'widest' is not one of importance, balanced"):
+    with pytest.raises(PruneError, match="order 'widest' is not one of importance, balanced, even"):
         sweep_shapes(groups, scores, profile, GRAIN, dict.fromkeys(GRAIN, 8),
                      dict.fromkeys(GRAIN, 40), (0.0, 1e9), 5, order="widest")
 
