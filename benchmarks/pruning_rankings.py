@@ -279,7 +279,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
                     lw=2.5, label=ranking if j == 0 else None)
     ax.set_xticks(range(len(rows)), [f"seed {r['seed']}" for r in rows])
     ax.set_ylabel("top-1 on the held-out test images (%)")
-    picks = " (@pick: the shape trials' picks)" if report.get("picks") else ""
+    picks = f" (@pick: the counts of {report['picks']})" if report.get("picks") else ""
     ax.set_title(f"{report['flow']}: every group keeps {report['keep']} channels{picks}\n"
                  f"dots: fine-tune draws {report['draws']}; bars: their mean", fontsize=9)
     ax.legend(fontsize=8)
