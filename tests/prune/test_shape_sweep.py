@@ -112,41 +112,30 @@ def test_shapes_lie_in_the_window_least_importance_removed_first(limit: int,
 
 
 @pytest.mark.parametrize("limit", [1, 6, 10_000])
-def test_balanced_order_lists_the_narrowest_group_widest_first(limit: int) -> None:
-    groups, profile, scores = _case()
-    total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
-    around = {"l0": 40, "l1": 40, "l2": 40}
-    window, floor = (0.35 * total, 0.45 * total), dict.fromkeys(around, 8)
-    widths = {g.name: g.channels for g in groups}
-    by_importance = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
-    balanced = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, limit,
-                            order="balanced")
-    cuts = [most_cut(s, widths) for s in balanced]
-    assert cuts == sorted(cuts) and len(balanced) == min(limit, len(by_importance))
-    # the same shapes in another order: the first is the most balanced of them all
-    assert cuts[0] == min(most_cut(s, widths) for s in by_importance)
-    if limit >= len(by_importance):
-        assert sorted(map(str, balanced)) == sorted(map(str, by_importance))
-        assert balanced != by_importance  # the scores' spread puts others first by importance
-
-
-@pytest.mark.parametrize("limit", [1, 6, 10_000])
-def test_even_order_lists_the_most_even_shapes_first(limit: int) -> None:
+@pytest.mark.parametrize(("order", "measure"), [
+    ("balanced", most_cut),  # the narrowest group widest first
+    ("even", spread),  # the kept shares nearest each other first
+])
+def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int, order: str,
+                                                                     measure) -> None:
     groups, profile, scores = _case()
     total = remaining_macs(groups, profile, {g.name: g.channels for g in groups})
     around = {"l0": 40, "l1": 40, "l2": 48}
     window, floor = (0.35 * total, 0.45 * total), dict.fromkeys(around, 8)
     widths = {g.name: g.channels for g in groups}
-    everything = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
-    even = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, limit,
-                        order="even")
-    spreads = [spread(s, widths) for s in even]
-    assert spreads == sorted(spreads) and len(even) == min(limit, len(everything))
-    assert spreads[0] == min(spread(s, widths) for s in everything)
-    # equally even shapes keep the importance order
-    same = [s for s in even if spread(s, widths) == spreads[-1]]
+    by_importance = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
+    ordered = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, limit,
+                           order=order)
+    keys = [measure(s, widths) for s in ordered]
+    assert keys == sorted(keys) and len(ordered) == min(limit, len(by_importance))
+    assert keys[0] == min(measure(s, widths) for s in by_importance)
+    # shapes equal by the measure keep the importance order
+    same = [s for s in ordered if measure(s, widths) == keys[-1]]
     lost = [importance_lost(groups, scores, s) for s in same]
     assert lost == sorted(lost)
+    if limit >= len(by_importance):
+        assert sorted(map(str, ordered)) == sorted(map(str, by_importance))
+        assert ordered != by_importance  # the scores' spread puts others first by importance
 
 
 @pytest.mark.parametrize(("counts", "expected"), [
