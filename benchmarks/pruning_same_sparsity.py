@@ -27,6 +27,12 @@ Usage: python3 benchmarks/pruning_same_sparsity.py --tp benchmarks/results/x.jso
 Rows must come from the machine kind of the Torch-Pruning JSON: the CPU's math kernels train
 other weights on another kind (each row names its machine; mismatches are refused).
 
+DS-CNN / KV260 with `prune.shape_order: even` (a flow copy with fold_targets true and
+shape_trials 0; Intel Xeon, 6-7 Dec 2026 22:11-00:17, against tp-magnitude8,
+pruning_same_sparsity_kv260_magnitude8_even_xeon.{json,png}): 40-36-40-42-40 on 8 of 8 seeds,
+x1.33 FPS on every seed, bit-exact 8/8; one fine-tune each, held out -0.04 pt median (mean -0.07,
+95 %: -0.28 .. +0.14), test set -0.57 (benchmarks/pruning_rankings.py averages two).
+
 Measured (pruning_same_sparsity_avx512.json; AVX512 EPYC, 4 Dec 2026 18:54-20:04 at 84da3a2, 1
 thread per process, 2-3 processes; TP rows from pruning_torch_pruning_kv260_avx512.json and
 pruning_torch_pruning_avx512.json, tp-global8; that commit's rows did not yet carry TP's
