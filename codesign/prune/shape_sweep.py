@@ -101,6 +101,7 @@ def sweep_shapes(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nda
     if size > MAX_SHAPES:
         raise PruneError(f"the shape sweep's lattice has {size:,} shapes (more than "
                          f"{MAX_SHAPES:,}); set prune.fold_shapes to 0 for a model this wide")
+    first = {"importance": None, "balanced": most_cut, "even": spread}[order]  # before `lost`
     low, high = macs_window
     names = [g.name for g in groups]
     widths = {g.name: g.channels for g in groups}
@@ -110,9 +111,7 @@ def sweep_shapes(groups: Sequence[ChannelGroup], importance: Mapping[str, np.nda
         if counts == dict(around) or not low <= remaining_macs(groups, profile, counts) <= high:
             continue
         lost = importance_lost(groups, importance, counts, sensitivity)
-        key = {"importance": (lost,), "balanced": (most_cut(counts, widths), lost),
-               "even": (spread(counts, widths), lost)}[order]
-        found.append((key, counts))
+        found.append(((lost,) if first is None else (first(counts, widths), lost), counts))
     found.sort(key=lambda t: t[0])  # stable: ties keep the lattice's order
     return [counts for _, counts in found[:limit]]
 
