@@ -210,6 +210,9 @@ def combine(parts: list[Path], only: list[str] | None = None, draws: list[int] |
             if ranking not in rankings:
                 continue
             entry = merged["rankings"].setdefault(ranking, copy.deepcopy(found))
+            if entry["counts"] != found["counts"]:
+                raise SystemExit(f"--combine: seed {row['seed']}'s {ranking} keeps other counts "
+                                 "in two parts (picks from different files); combine one cut")
             entry.update({k: v for k, v in found.items() if k != "runs"})
             runs = {run["draw"]: run for run in entry["runs"] + found["runs"]
                     if draws is None or run["draw"] in draws}
@@ -225,7 +228,9 @@ def combine(parts: list[Path], only: list[str] | None = None, draws: list[int] |
     if short:
         raise SystemExit(f"--combine: seeds {short} lack some of the rankings {rankings} or "
                          f"draws {draws}; run them")
-    picks = sorted({r["picks"] for r in reports if r.get("picks")})
+    # the picks files of the parts whose @pick rankings are kept, each named once
+    picks = sorted({name for r in reports if r.get("picks") and any(
+        k.endswith(PICK) and k in rankings for k in r["rankings"]) for name in r["picks"].split(", ")})
     return report_of(list(rows.values()), {**{k: reports[0][k] for k in (*keys, "machine")},
                                            "rankings": rankings, "draws": draws,
                                            "picks": ", ".join(picks) or None})
