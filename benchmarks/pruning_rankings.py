@@ -46,7 +46,9 @@ taylor@pick at the even x1.33 shape 40-42-40-36-40 on every seed (21:52-22:34, t
 pruning_rankings_dscnn_kv260_even_40-42-40-36-40_taylor_xeon.json) +0.05 / -0.08 pt, mean held
 out -0.02 (-0.18 .. +0.14); at 40-36-40-42-40, the pick of `shape_order: even` on every seed
 (23:14-00:09, ..._even_40-36-40-42-40_taylor_xeon.json) +0.01 / -0.17 pt, mean held out -0.01
-(-0.22 .. +0.19).
+(-0.22 .. +0.19); with a third draw on both sides (7 Dec 2026, draw 201 combined with TP's from
+the 3-draw pick run; ..._even_40-36-40-42-40_taylor_3draws_xeon.json) +0.02 / -0.15 pt, mean
+held out +0.05 (-0.21 .. +0.31), on the test set -0.10 (-0.42 .. +0.23).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
