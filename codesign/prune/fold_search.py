@@ -76,8 +76,9 @@ The search, per pruning step:
    allocation's 32-48-32-32-64 folds to 63,776 FPS, the folding target 48 -> 35 to 72,886,
    and the sweep's 32-32-42-40-60 to 85,034. With `shape_order` "even" the sweep is centred
    on the uniform cut at the step's fraction instead (measured too, and its own pass counts
-   aimed at), lists the most even shapes first, and of the fastest candidates (the search's
-   own among them) the most even is kept, so ties go to the shape nearest a uniform cut.
+   aimed at), lists the shapes nearest it first, and of the fastest candidates (the search's
+   own among them) the nearest is kept, so ties go to the shape nearest a uniform cut at the
+   step's depth (not to a deeper uniform cut, which is as even).
 
 Candidates are measured on the cut but not yet fine-tuned model: FINN sizes accumulators and
 thresholds from weight values, so the step's own measurement after fine-tuning stays the
@@ -99,7 +100,7 @@ from codesign.folding.space import divisors
 from codesign.prune.allocate import allocate, granule_luts, remaining_macs
 from codesign.prune.graph import weight_layers
 from codesign.prune.profile import hardware_profile
-from codesign.prune.shape_sweep import SPAN, exact_counts, spread, sweep_shapes, uniform_counts
+from codesign.prune.shape_sweep import SPAN, exact_counts, off_uniform, sweep_shapes, uniform_counts
 from codesign.prune.surgery import keep_top, prune_channels
 
 if TYPE_CHECKING:
@@ -373,11 +374,13 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         moves.append(f"{name} {best.counts[name]} -> {winner.counts[name]} ({how}; bottleneck "
                      f"{best.bottleneck}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS{reshaped}")
         best = winner
+    window = (least, (1.0 - remove_fraction) * total)
+    # an even sweep is centred on the uniform cut at the step's fraction, itself a candidate
+    uniform = uniform_counts(groups, profile, granularity, floor, window[1])
     if shapes and best.fps > 0 and best.slowest:  # else no count moves the slowest node
-        window = (least, (1.0 - remove_fraction) * total)
         around, pool = best.counts, [best]
-        if shape_order == "even":  # centred on the uniform cut, itself a candidate
-            around = uniform_counts(groups, profile, granularity, floor, window[1])
+        if shape_order == "even":
+            around = uniform
             if window[0] <= remaining_macs(groups, profile, around) <= window[1]:
                 pool.append(measured(around, {}, dict(around)))
         levels = sorted({p for c in pool for p in next_passes(c.slowest, c.units)},
@@ -388,10 +391,10 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                             shapes, sensitivity=sensitivity, exact=exact, order=shape_order)
         tried = [measured(counts, {}, dict(counts)) for counts in near]
         faster = [c for c in pool + tried if c.fps > best.fps * (1 + MIN_GAIN)]
-        if shape_order == "even":  # the most even of the fastest (ties: the search's own)
-            level = max((c.fps for c in faster), default=best.fps)
+        if shape_order == "even":  # of the fastest, the nearest the uniform cut (ties: the
+            level = max((c.fps for c in faster), default=best.fps)  # search's own first)
             winner = min((c for c in pool + tried if c.fps >= level),
-                         key=lambda c: spread(c.counts, widths))
+                         key=lambda c: off_uniform(c.counts, uniform, widths))
         else:
             winner = max(faster, key=lambda c: c.fps) if faster else best  # ties: sweep order
         if winner is not best:
@@ -401,8 +404,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
             best = winner
     ties = [c.counts for c in seen.values() if c is not best and best.fps > 0
             and c.fps >= best.fps and remaining_macs(groups, profile, c.counts) >= least]
-    if shape_order == "even":  # the trials, capped, take the most even first
-        ties.sort(key=lambda counts: spread(counts, widths))
+    if shape_order == "even":  # the trials, capped, take the nearest the uniform cut first
+        ties.sort(key=lambda counts: off_uniform(counts, uniform, widths))
     ties = [best.counts, *ties]
     return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves, ties)
 

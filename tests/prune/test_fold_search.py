@@ -24,7 +24,7 @@ from codesign.prune.fold_search import (
     search_counts,
 )
 from codesign.prune.profile import HardwareProfile, LayerHardware
-from codesign.prune.shape_sweep import SPAN, spread, uniform_counts
+from codesign.prune.shape_sweep import SPAN, off_uniform, uniform_counts
 from tests.prune.chains import chain, flat
 
 GRAIN = {"l0": 8, "l1": 8, "l2": 8}
@@ -580,11 +580,11 @@ def test_the_sweeps_move_names_its_order(monkeypatch, order: str, said: str) -> 
 
 
 @pytest.mark.parametrize("order", ["importance", "balanced", "even"])
-def test_even_order_keeps_the_most_even_of_the_equally_fast(monkeypatch, order: str) -> None:
+def test_even_order_keeps_the_nearest_uniform_of_the_equally_fast(monkeypatch, order: str) -> None:
     """Every shape with l1 no narrower than l0 folds twice as fast, the allocation's
     48-56-48 among them: no candidate is faster, so the other orders keep the allocation;
-    "even" keeps the most even of the fast shapes it measured (the uniform 48s) and lists the
-    other ties by evenness."""
+    "even" keeps the fast shape it measured nearest the uniform cut (the uniform 48s
+    themselves) and lists the other ties by their distance from it."""
     def rate(counts):
         return (2.0 if counts["l1"] >= counts["l0"] else 1.0), "l1"
 
@@ -599,12 +599,35 @@ def test_even_order_keeps_the_most_even_of_the_equally_fast(monkeypatch, order: 
     least = remaining_macs(groups, profile, result.allocated) - EXTRA
     fast = [c for c in seen if rate(c)[0] == 2.0
             and least <= remaining_macs(groups, profile, c) <= 0.7 * total]
-    assert spread(result.counts, widths) == min(spread(c, widths) for c in fast)
-    assert result.counts == {"l0": 48, "l1": 48, "l2": 48}
+    centre = {"l0": 48, "l1": 48, "l2": 48}
+    assert result.counts == centre
+    assert off_uniform(result.counts, centre, widths) == min(off_uniform(c, centre, widths)
+                                                             for c in fast)
     assert result.moves[-1].startswith("shape sweep") and "nearest a uniform" in result.moves[-1]
     assert result.ties[0] == result.counts and len(result.ties) == len(fast)
-    spreads = [spread(c, widths) for c in result.ties[1:]]
-    assert spreads == sorted(spreads)
+    distances = [off_uniform(c, centre, widths) for c in result.ties[1:]]
+    assert distances == sorted(distances)
+
+
+@pytest.mark.parametrize("near", [(48, 40, 48), (40, 48, 48), (48, 48, 40)])
+def test_even_order_keeps_a_near_shape_over_a_deeper_uniform_cut(monkeypatch,
+                                                                  near: tuple[int, ...]) -> None:
+    """Only the uniform 40s and one shape a granule off the uniform 48s (the cut at the step's
+    30 %) fold twice as fast, both within the allowance: the 40s are evener (every group the
+    same) but a granule deeper everywhere, so the search keeps the near shape, the 40s next
+    among the ties."""
+    names = ("l0", "l1", "l2")
+    deep, fast = dict.fromkeys(names, 40), dict(zip(names, near, strict=True))
+
+    def rate(counts):
+        return (2.0 if counts in (deep, fast) else 1.0), "l1"
+
+    result, seen, groups, profile = _search(monkeypatch, rate, rounds=1, fraction=0.3,
+                                            shapes=500, shape_order="even",
+                                            extra_macs=0.25 * 12_928)
+    assert deep in seen and fast in seen  # both lie in the window and were measured
+    assert result.counts == fast and result.fps == 2.0
+    assert result.ties == [fast, deep]
 
 
 def test_even_order_sweeps_around_the_uniform_cut(monkeypatch) -> None:

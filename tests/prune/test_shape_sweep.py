@@ -16,7 +16,7 @@ from codesign.prune.shape_sweep import (
     exact_counts,
     group_options,
     most_cut,
-    spread,
+    off_uniform,
     sweep_shapes,
     uniform_counts,
 )
@@ -113,8 +113,8 @@ def test_shapes_lie_in_the_window_least_importance_removed_first(limit: int,
 
 @pytest.mark.parametrize("limit", [1, 6, 10_000])
 @pytest.mark.parametrize(("order", "measure"), [
-    ("balanced", most_cut),  # the narrowest group widest first
-    ("even", spread),  # the kept shares nearest each other first
+    ("balanced", lambda s, widths, around: most_cut(s, widths)),  # the narrowest widest first
+    ("even", lambda s, widths, around: off_uniform(s, around, widths)),  # nearest `around` first
 ])
 def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int, order: str,
                                                                      measure) -> None:
@@ -126,11 +126,11 @@ def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int
     by_importance = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
     ordered = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, limit,
                            order=order)
-    keys = [measure(s, widths) for s in ordered]
+    keys = [measure(s, widths, around) for s in ordered]
     assert keys == sorted(keys) and len(ordered) == min(limit, len(by_importance))
-    assert keys[0] == min(measure(s, widths) for s in by_importance)
+    assert keys[0] == min(measure(s, widths, around) for s in by_importance)
     # shapes equal by the measure keep the importance order
-    same = [s for s in ordered if measure(s, widths) == keys[-1]]
+    same = [s for s in ordered if measure(s, widths, around) == keys[-1]]
     lost = [importance_lost(groups, scores, s) for s in same]
     assert lost == sorted(lost)
     if limit >= len(by_importance):
@@ -139,13 +139,29 @@ def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int
 
 
 @pytest.mark.parametrize(("counts", "expected"), [
-    ({"a": 40, "b": 20}, 0.0),
-    ({"a": 32, "b": 16}, 0.0),  # the same share of different widths
+    ({"a": 40, "b": 20}, 0.0),  # the uniform cut itself
+    ({"a": 32, "b": 16}, 0.125),  # a uniform cut a granule deeper: as even, but not as near
+    ({"a": 48, "b": 24}, 0.125),  # ... or shallower
     ({"a": 48, "b": 16}, 0.125),
+    ({"a": 40, "b": 24}, 0.125 / np.sqrt(2)),  # one group a granule off
 ])
-def test_spread_is_the_deviation_of_the_kept_shares(counts: dict[str, int],
-                                                    expected: float) -> None:
-    assert spread(counts, {"a": 64, "b": 32}) == pytest.approx(expected)
+def test_off_uniform_is_the_rms_distance_of_the_kept_shares(counts: dict[str, int],
+                                                           expected: float) -> None:
+    uniform = {"a": 40, "b": 20}  # widths 64 and 32: both keep 62.5 %
+    assert off_uniform(counts, uniform, {"a": 64, "b": 32}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("deep", [(36, 36, 36, 40, 36), (36, 36, 36, 36, 36), (32,) * 5])
+def test_a_deeper_even_cut_lies_farther_than_a_near_shape_at_the_steps_depth(
+        deep: tuple[int, ...]) -> None:
+    """DS-CNN on KV260, default allowance, the uniform 40s of 64 at the step's fraction: a
+    deeper cut as even or evener than 40-36-40-42-40 (36-36-36-40-36 was kept on two seeds)
+    lies farther from them."""
+    widths, uniform = dict.fromkeys("abcde", 64), dict.fromkeys("abcde", 40)
+    deeper = dict(zip("abcde", deep, strict=True))
+    near = {"a": 40, "b": 36, "c": 40, "d": 42, "e": 40}
+    assert np.std([deeper[n] / 64 for n in deeper]) < np.std([near[n] / 64 for n in near])
+    assert off_uniform(near, uniform, widths) < off_uniform(deeper, uniform, widths)
 
 
 @pytest.mark.parametrize("kept", [0.9, 0.5, 0.38, 0.2])
