@@ -140,7 +140,9 @@ class PruneConfig:
     # the order the sweep measures its shapes in: importance (least importance removed first,
     # by the allocation's own measure) | balanced (the shape whose most-cut group loses the
     # smallest share first, then importance): where equally fast shapes differ in accuracy by
-    # how narrow their narrowest group is (DS-CNN on KV260, docs/pruning-measurements.md)
+    # how narrow their narrowest group is (DS-CNN on KV260, docs/pruning-measurements.md) |
+    # even (centred on the uniform cut at the step's fraction, the shapes nearest it first, and
+    # of the fastest the nearest kept: codesign.prune.shape_sweep, off_uniform)
     shape_order: str = "importance"
     # after the fold search: fine-tune up to this many of the shapes it found at its best FPS
     # (each a trial on a copy, as the step fine-tunes) and keep the one with the lowest
