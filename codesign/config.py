@@ -89,7 +89,7 @@ PRUNE_ALLOCATIONS = ("hardware", "criterion", "uniform")
 # the shape sweep's orders, each with what it lists first (the sweep's move text says it)
 SHAPE_ORDERS = {"importance": "least importance removed first",
                 "balanced": "the widest narrowest group first",
-                "even": "nearest a uniform cut first"}
+                "even": "the most even first, the nearest a uniform cut kept"}
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,8 @@ class PruneConfig:
     # by the allocation's own measure) | balanced (the shape whose most-cut group loses the
     # smallest share first, then importance): where equally fast shapes differ in accuracy by
     # how narrow their narrowest group is (DS-CNN on KV260, docs/pruning-measurements.md) |
-    # even (centred on the uniform cut at the step's fraction, the shapes nearest it first, and
-    # of the fastest the nearest kept: codesign.prune.shape_sweep, off_uniform)
+    # even (centred on the uniform cut at the step's fraction, the most even shapes first, and
+    # of the fastest the one nearest that cut kept: codesign.prune.shape_sweep)
     shape_order: str = "importance"
     # after the fold search: fine-tune up to this many of the shapes it found at its best FPS
     # (each a trial on a copy, as the step fine-tunes) and keep the one with the lowest

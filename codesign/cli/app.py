@@ -113,8 +113,8 @@ def prune(
     shape_order: Annotated[str | None, typer.Option(
         help="the order the shape sweep measures its shapes in: importance (least removed "
              "first) | balanced (the narrowest group widest first) | even (around the uniform "
-             "cut at the step's fraction, the nearest first; of the fastest, the nearest is "
-             "kept)")] = None,
+             "cut at the step's fraction, the most even first; of the fastest, the one "
+             "nearest that cut is kept)")] = None,
     shape_trials: Annotated[int | None, typer.Option(
         help="fine-tune up to this many of the fold search's equally fast shapes and keep the "
              "one with the lowest training loss (0 = off)")] = None,

@@ -76,9 +76,9 @@ The search, per pruning step:
    allocation's 32-48-32-32-64 folds to 63,776 FPS, the folding target 48 -> 35 to 72,886,
    and the sweep's 32-32-42-40-60 to 85,034. With `shape_order` "even" the sweep is centred
    on the uniform cut at the step's fraction instead (measured too, and its own pass counts
-   aimed at), lists the shapes nearest it first, and of the fastest candidates (the search's
-   own among them) the nearest is kept, so ties go to the shape nearest a uniform cut at the
-   step's depth (not to a deeper uniform cut, which is as even).
+   aimed at), lists the most even shapes first, and of the fastest candidates (the search's
+   own among them) the one nearest the uniform cut is kept, so ties go to a nearly even shape
+   at the step's depth, not to a deeper uniform cut, which is as even.
 
 Candidates are measured on the cut but not yet fine-tuned model: FINN sizes accumulators and
 thresholds from weight values, so the step's own measurement after fine-tuning stays the

@@ -564,7 +564,7 @@ def test_with_targets_the_sweep_reaches_exact_counts_off_the_lattice(monkeypatch
 
 @pytest.mark.parametrize(("order", "said"), [("importance", "least importance removed first"),
                                              ("balanced", "the widest narrowest group first"),
-                                             ("even", "nearest a uniform cut first")])
+                                             ("even", "the most even first, the nearest a uniform cut kept")])
 def test_the_sweeps_move_names_its_order(monkeypatch, order: str, said: str) -> None:
     groups, profile = _chain_case()
     allocated = allocate(groups, _scores(groups), profile, GRAIN, 0.2)

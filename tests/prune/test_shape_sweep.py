@@ -17,6 +17,7 @@ from codesign.prune.shape_sweep import (
     group_options,
     most_cut,
     off_uniform,
+    spread,
     sweep_shapes,
     uniform_counts,
 )
@@ -114,7 +115,7 @@ def test_shapes_lie_in_the_window_least_importance_removed_first(limit: int,
 @pytest.mark.parametrize("limit", [1, 6, 10_000])
 @pytest.mark.parametrize(("order", "measure"), [
     ("balanced", lambda s, widths, around: most_cut(s, widths)),  # the narrowest widest first
-    ("even", lambda s, widths, around: off_uniform(s, around, widths)),  # nearest `around` first
+    ("even", lambda s, widths, around: spread(s, widths)),  # the kept shares nearest each other
 ])
 def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int, order: str,
                                                                      measure) -> None:
@@ -139,6 +140,16 @@ def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int
 
 
 @pytest.mark.parametrize(("counts", "expected"), [
+    ({"a": 40, "b": 20}, 0.0),
+    ({"a": 32, "b": 16}, 0.0),  # the same share of different widths
+    ({"a": 48, "b": 16}, 0.125),
+])
+def test_spread_is_the_deviation_of_the_kept_shares(counts: dict[str, int],
+                                                    expected: float) -> None:
+    assert spread(counts, {"a": 64, "b": 32}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("counts", "expected"), [
     ({"a": 40, "b": 20}, 0.0),  # the uniform cut itself
     ({"a": 32, "b": 16}, 0.125),  # a uniform cut a granule deeper: as even, but not as near
     ({"a": 48, "b": 24}, 0.125),  # ... or shallower
@@ -160,7 +171,7 @@ def test_a_deeper_even_cut_lies_farther_than_a_near_shape_at_the_steps_depth(
     widths, uniform = dict.fromkeys("abcde", 64), dict.fromkeys("abcde", 40)
     deeper = dict(zip("abcde", deep, strict=True))
     near = {"a": 40, "b": 36, "c": 40, "d": 42, "e": 40}
-    assert np.std([deeper[n] / 64 for n in deeper]) < np.std([near[n] / 64 for n in near])
+    assert spread(deeper, widths) < spread(near, widths)
     assert off_uniform(near, uniform, widths) < off_uniform(deeper, uniform, widths)
 
 
