@@ -31,16 +31,15 @@ its count (`exact_counts`).
 Even (`order` "even", the fold search's `shape_order: even`): the sweep is centred on the
 uniform cut instead (`uniform_counts`: every group keeps the same share of its channels, the
 largest share on the lattice that removes the step's fraction), lists the shapes whose kept
-shares spread least first (`spread`, the standard deviation of the kept shares: a cut even at
-any depth in the window, since a group a few channels off the uniform count rarely moves the
-folding while a deeper even cut moves every group's), and the search keeps, of its fastest
+shares spread least first (`spread`, the standard deviation of the kept shares, 0 for a
+uniform cut at any depth in the window), and the search keeps, of its fastest
 shapes, the one nearest the uniform cut (`off_uniform`), not the most even: a uniform cut
-deeper than the step asked is as even. DS-CNN on KV260 with the default allowance, seeds 1
-and 4, when the most even was kept: 36-36-36-40-36 (62.8 % of the MACs removed) at 85,034
-FPS, up to 1.3 pt below the epoch-matched unpruned control. Listing the nearest first too
-(tried on those seeds) measured no shape as fast as the search's own and nearer the uniform
-cut among its 32 (the fast ones lie a few channels off in several groups at once), so
-32-40-40-32-57 (60.3 %) stayed: +1.00 / +1.25 pt. DS-CNN on KV260 at Torch-Pruning's
+deeper than the step asked is as even. The pick only sees what the sweep measured, though:
+DS-CNN on KV260 at 55 % with the default allowance (seeds 1 and 4) keeps 36-36-36-40-36
+(62.8 % of the MACs removed) either way, none of its 32 shapes as fast and nearer; listing
+the nearest first instead measured none nearer than the search's own 32-40-40-32-57 (60.3 %),
+so the listing stays most even first and such flows bound the depth with
+prune.max_overshoot (docs/pruning-measurements.md). DS-CNN on KV260 at Torch-Pruning's
 uniform 40s: the search's moves reach 85,034 FPS at 36-36-40-36-64 on some seeds and 72,886
 at 32-56-32-32-56 on others, while 40-42-40-36-40, two channels from uniform in three groups,
 folds to 85,034 as well (benchmarks/pruning_shape_lattice.py). With this order the schedule
