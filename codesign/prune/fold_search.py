@@ -376,7 +376,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         best = winner
     window = (least, (1.0 - remove_fraction) * total)
     # an even sweep is centred on the uniform cut at the step's fraction, itself a candidate
-    uniform = uniform_counts(groups, profile, granularity, floor, window[1])
+    uniform = (uniform_counts(groups, profile, granularity, floor, window[1])
+               if shape_order == "even" else {})
     if shapes and best.fps > 0 and best.slowest:  # else no count moves the slowest node
         around, pool = best.counts, [best]
         if shape_order == "even":

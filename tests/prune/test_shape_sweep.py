@@ -114,8 +114,8 @@ def test_shapes_lie_in_the_window_least_importance_removed_first(limit: int,
 
 @pytest.mark.parametrize("limit", [1, 6, 10_000])
 @pytest.mark.parametrize(("order", "measure"), [
-    ("balanced", lambda s, widths, around: most_cut(s, widths)),  # the narrowest widest first
-    ("even", lambda s, widths, around: spread(s, widths)),  # the kept shares nearest each other
+    ("balanced", most_cut),  # the narrowest group widest first
+    ("even", spread),  # the kept shares nearest each other first
 ])
 def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int, order: str,
                                                                      measure) -> None:
@@ -127,11 +127,11 @@ def test_the_other_orders_list_the_same_shapes_by_their_measure_first(limit: int
     by_importance = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, 10_000)
     ordered = sweep_shapes(groups, scores, profile, GRAIN, floor, around, window, limit,
                            order=order)
-    keys = [measure(s, widths, around) for s in ordered]
+    keys = [measure(s, widths) for s in ordered]
     assert keys == sorted(keys) and len(ordered) == min(limit, len(by_importance))
-    assert keys[0] == min(measure(s, widths, around) for s in by_importance)
+    assert keys[0] == min(measure(s, widths) for s in by_importance)
     # shapes equal by the measure keep the importance order
-    same = [s for s in ordered if measure(s, widths, around) == keys[-1]]
+    same = [s for s in ordered if measure(s, widths) == keys[-1]]
     lost = [importance_lost(groups, scores, s) for s in same]
     assert lost == sorted(lost)
     if limit >= len(by_importance):
