@@ -46,6 +46,8 @@ err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=Tr
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 CRITERION_HELP = "channel ranking: " + " | ".join(PRUNE_CRITERIA)
+WORKERS_HELP = ("processes compiling the pruning fold search's candidates (default: one per "
+                "core; the results do not depend on it)")
 
 
 @app.command()
@@ -54,6 +56,7 @@ def run(
     board: Annotated[str | None, typer.Option(help="board name, alias or YAML file")] = None,
     out: Annotated[Path | None, typer.Option(help="output directory (default runs/<flow name>)")] = None,
     seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
+    workers: Annotated[int | None, typer.Option(help=WORKERS_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Run a whole co-design flow: train, export, compile with FINN, fold, verify, report."""
@@ -61,17 +64,20 @@ def run(
     flow = load_flow(flow_file)
     if seed is not None:
         flow = flow.replace(seed=seed)
-    _run_and_summarise(flow, board, out, quiet)
+    _run_and_summarise(flow, board, out, quiet, workers)
 
 
-def _run_and_summarise(flow: FlowConfig, board: str | None, out: Path | None, quiet: bool) -> None:
+def _run_and_summarise(flow: FlowConfig, board: str | None, out: Path | None, quiet: bool,
+                       workers: int | None) -> None:
     """Run a flow into a staging directory (earlier results stay intact on failure)."""
     from codesign.flow import run_flow
+    from codesign.prune.measure import check_workers
 
+    processes = check_workers(workers)
     the_board = load_board(board or flow.board)
     on_stage = None if quiet else lambda s: err_console.print(f"[dim]» {s}[/dim]")
     _staged_and_summarised(out or Path("runs") / flow.name, lambda staging: run_flow(
-        flow, the_board, staging, progress=not quiet, on_stage=on_stage))
+        flow, the_board, staging, progress=not quiet, on_stage=on_stage, workers=processes))
 
 
 def _staged_and_summarised(out_dir: Path, run: Callable[[Path], FlowResult]) -> None:
@@ -131,6 +137,7 @@ def prune(
         help="per layer, LAYER=FRACTION (repeatable), e.g. stem.0=0.5; 0 keeps a layer whole")]
     = None,
     seed: Annotated[int | None, typer.Option(help="override the flow's seed")] = None,
+    workers: Annotated[int | None, typer.Option(help=WORKERS_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Run a flow with hardware-aware structured pruning (its prune: section or the defaults,
@@ -148,7 +155,7 @@ def prune(
                         layer_max_sparsity=layer_fractions(layer_max_sparsity))
     if seed is not None:
         flow = flow.replace(seed=seed)
-    _run_and_summarise(flow, board, out, quiet)
+    _run_and_summarise(flow, board, out, quiet, workers)
 
 
 @app.command()

@@ -141,9 +141,9 @@ def fixed_folding(model: nn.Module, data: Dataset, board: Board, folding: Foldin
 
 
 def prune_stage(model: nn.Module, data: Dataset, board: Board, flow: FlowConfig, out_dir: Path,
-                *, progress: bool = True) -> PruneOutcome:
+                *, progress: bool = True, workers: int = 1) -> PruneOutcome:
     """Prune `model` in place as the flow's `prune:` section says (and write sensitivity.json/
-    png when the allocation uses sensitivity)."""
+    png when the allocation uses sensitivity); `workers` as `prune_model`'s."""
     settings = flow.prune
     if settings is None:
         raise ConfigError("the flow has no prune: section; add one (see flows/*_pruned.yaml)")
@@ -159,7 +159,7 @@ def prune_stage(model: nn.Module, data: Dataset, board: Board, flow: FlowConfig,
     result = prune_model(model, data, board, settings, flow.train,
                          reference_fps=settings.reference_fps,
                          workdir=workdir, seed=flow.seed, sensitivity=scores,
-                         progress=progress)
+                         progress=progress, workers=workers)
     if fixed is not None:
         fixed.check(channel_counts(model, data.input_shape))
     control = None

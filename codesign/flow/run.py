@@ -22,6 +22,7 @@ from codesign.flow.stages import (
     save_trained_model,
     train_flow_model,
 )
+from codesign.prune.measure import check_workers
 from codesign.prune.surgery import channel_counts
 from codesign.train import evaluate, reference_outputs
 
@@ -38,12 +39,13 @@ def flow_board(flow: FlowConfig, board: Board) -> Board:
 
 
 def _prune(model: object, data: object, board: Board, flow: FlowConfig, out_dir: Path,
-           timer: StageTimer, progress: bool) -> PruneOutcome:
+           timer: StageTimer, progress: bool, workers: int) -> PruneOutcome:
     """The pruning stage: the unpruned checkpoint is kept as model_unpruned.pt and model.pt
     becomes the pruned model (with its channel counts, so it can be rebuilt)."""
     (out_dir / CHECKPOINT).replace(out_dir / UNPRUNED_CHECKPOINT)
     with timer.stage("prune"):
-        outcome = prune_stage(model, data, board, flow, out_dir, progress=progress)
+        outcome = prune_stage(model, data, board, flow, out_dir, progress=progress,
+                              workers=workers)
     save_trained_model(model, out_dir / CHECKPOINT, flow, pruned=True,
                        channel_counts=channel_counts(model, data.input_shape))
     return outcome
@@ -59,13 +61,16 @@ def _artifacts(pruned: bool) -> dict[str, str]:
 
 
 def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = True,
-             on_stage: Callable[[str], None] | None = None) -> FlowResult:
-    """Run a whole co-design flow and write its report into `out_dir`."""
+             on_stage: Callable[[str], None] | None = None, workers: int = 1) -> FlowResult:
+    """Run a whole co-design flow and write its report into `out_dir`. `workers`: processes
+    compiling the pruning fold search's candidates (codesign.prune.measure); the results do not
+    depend on it."""
+    check_workers(workers)  # before the training, not after it
     board = flow_board(flow, board)
     timer = StageTimer(on_stage=on_stage)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, data, trained = train_flow_model(flow, out_dir, progress=progress, timer=timer)
-    pruning = (_prune(model, data, board, flow, out_dir, timer, progress)
+    pruning = (_prune(model, data, board, flow, out_dir, timer, progress, workers)
                if flow.prune is not None else None)
     x_verify = data.x_test[:min(flow.verify.samples, len(data.x_test))]
     with timer.stage("export"):

@@ -86,7 +86,7 @@ authoritative one. Deterministic: the order of candidates and ties is fixed."""
 
 from __future__ import annotations
 
-import copy
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,13 +95,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codesign.config import SHAPE_ORDERS
-from codesign.errors import FoldingError, PruneError
+from codesign.errors import PruneError
 from codesign.folding.space import divisors
 from codesign.prune.allocate import allocate, granule_luts, remaining_macs
-from codesign.prune.graph import weight_layers
-from codesign.prune.profile import hardware_profile
+from codesign.prune.measure import ShapeMeter
 from codesign.prune.shape_sweep import SPAN, exact_counts, off_uniform, sweep_shapes, uniform_counts
-from codesign.prune.surgery import keep_top, prune_channels
 
 if TYPE_CHECKING:
     from torch import nn
@@ -110,6 +108,8 @@ if TYPE_CHECKING:
     from codesign.prune.graph import ChannelGroup
     from codesign.prune.profile import HardwareProfile, LayerHardware
 
+# a shape to measure: its kept counts, and the ceilings and pins the allocation made it under
+Spec = tuple[dict[str, int], dict[str, int], dict[str, int]]
 MIN_GAIN = 0.02  # a candidate must be this much faster to replace the current counts
 MAX_EXTRA = 0.05  # ... and remove at most this fraction of the MACs beyond the allocation
 
@@ -142,48 +142,14 @@ class SearchResult:
     # moves had to keep (the chosen counts first, then in the order measured): equally fast,
     # so the schedule may pick among them by accuracy (prune.shape_trials)
     ties: list[dict[str, int]] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the search
+    workers: int = 1  # processes that measured its candidates
 
     def to_dict(self) -> dict[str, Any]:
         return {"allocated": self.allocated, "fps_allocated": self.fps_allocated,
                 "chosen": self.counts, "fps": self.fps, "evaluated": self.evaluated,
-                "moves": list(self.moves), "ties": [dict(c) for c in self.ties]}
-
-
-def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: Mapping[str, int],
-                   input_shape: tuple[int, int, int], board: Board, workdir: Path
-                   ) -> tuple[float, tuple[LayerHardware, ...], frozenset[str]]:
-    """FPS within the caps of a copy of `model` cut to `counts` (the highest-scored channels
-    kept), the weight layers charged with a node at the design's most cycles (in the profile's
-    order; empty when no folding fits or the slowest node works on no layer's outputs), and
-    those of them whose own MVAU (VVAU) is that slow."""
-    cut = copy.deepcopy(model)
-    prune_channels(cut, keep_top(scores, counts), input_shape)
-    try:
-        # only the FPS is used: the FIFO depth search would change the totals alone
-        profile = hardware_profile(cut, input_shape, weight_layers(cut, input_shape), board,
-                                   workdir=workdir, search_fifos=False)
-    except FoldingError:
-        return 0.0, (), frozenset()
-    return (profile.fps, *bottleneck_layers(profile))
-
-
-def bottleneck_layers(profile: HardwareProfile
-                      ) -> tuple[tuple[LayerHardware, ...], frozenset[str]]:
-    """The weight layers charged with a node at the design's most cycles (in the profile's
-    order), and those of them whose own MVAU (VVAU) is that node. From its unit on, a layer's
-    nodes work on its output channels; nodes before the first unit (on the input image) are
-    charged to the first layer, but no channel count moves them."""
-    cycles = {node.name: node.cycles for node in profile.estimates.layers}
-    most = profile.max_cycles
-    slowest = tuple(x for x in profile.layers
-                    if max(cycles.get(n, 0) for n in _from_unit(x)) >= most)
-    return slowest, frozenset(x.layer for x in slowest if x.cycles >= most)
-
-
-def _from_unit(layer: LayerHardware) -> tuple[str, ...]:
-    """The nodes charged to `layer` from its MVAU (VVAU) on."""
-    nodes = layer.nodes or (layer.node,)
-    return nodes[nodes.index(layer.node):] if layer.node in nodes else (layer.node,)
+                "moves": list(self.moves), "ties": [dict(c) for c in self.ties],
+                "seconds": self.seconds, "workers": self.workers}
 
 
 def _foldings(mh: int, mw: int) -> list[tuple[int, int]]:
@@ -264,7 +230,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   min_keep: Mapping[str, int] | None = None,
                   targets: bool = False, extra_macs: float | None = None,
                   past_target: bool = False, shapes: int = 0,
-                  shape_order: str = "importance") -> SearchResult:
+                  shape_order: str = "importance", meter: ShapeMeter | None = None
+                  ) -> SearchResult:
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
     the current model's), or with `past_target` beyond the step's target (`remove_fraction`
@@ -273,42 +240,51 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     last granule does not carry the step past the target either. `shapes`: after the rounds,
     measure up to this many whole shapes near the search's counts (codesign.prune.shape_sweep)
     and keep the fastest; 0 = off. `shape_order`: the order the sweep measures them in
-    (codesign.config.SHAPE_ORDERS)."""
+    (codesign.config.SHAPE_ORDERS). `meter`: what measures a round's candidates and the
+    sweep's shapes, each batch at once (codesign.prune.measure: in worker processes where it
+    has them; the result does not depend on it); default: one at a time, in this process."""
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
     if extra_macs is not None and not extra_macs >= 0:
         raise PruneError(f"extra_macs must be >= 0, got {extra_macs}")
     if shapes < 0:
         raise PruneError(f"the shape sweep's size must be >= 0 (0 = off), got {shapes}")
+    started = time.perf_counter()
     workdir = Path(workdir)
     seen: dict[tuple[int, ...], Candidate] = {}
     order = [g.name for g in groups]
     widths = {g.name: g.channels for g in groups}
 
-    def measured(counts: dict[str, int], ceiling: dict[str, int], pinned: dict[str, int]
-                 ) -> Candidate:
-        key = tuple(counts[n] for n in order)
-        if key not in seen:
-            fps, slowest, units = measure_counts(model, scores, counts, input_shape, board,
-                                                 workdir / f"candidate{len(seen)}")
-            seen[key] = Candidate(counts, dict(ceiling), dict(pinned), fps, slowest, units)
-        return seen[key]
+    meter = meter or ShapeMeter(input_shape, board)
+
+    def measured(specs: Sequence[Spec]) -> list[Candidate]:
+        """Each shape's candidate; the shapes not seen yet are measured together, in order."""
+        fresh: dict[tuple[int, ...], Spec] = {}
+        for spec in specs:
+            key = tuple(spec[0][n] for n in order)
+            if key not in seen:
+                fresh.setdefault(key, spec)
+        found = meter.measure(model, scores, [counts for counts, _, _ in fresh.values()],
+                              [workdir / f"candidate{len(seen) + i}" for i in range(len(fresh))])
+        for (key, (counts, ceiling, pinned)), measurement in zip(fresh.items(), found, strict=True):
+            seen[key] = Candidate(counts, dict(ceiling), dict(pinned), *measurement)
+        return [seen[tuple(counts[n] for n in order)] for counts, _, _ in specs]
 
     def candidate(ceiling: dict[str, int], pinned: dict[str, int], *,
-                  at_allocation: bool = False) -> Candidate:
+                  at_allocation: bool = False) -> Spec:
         """The allocation with these forced groups, removing the step's fraction, or with
         `at_allocation` what the allocation removed (granules given back down to it)."""
         counts = allocate(groups, scores, profile, granularity,
                           matched if at_allocation else remove_fraction,
                           sensitivity=sensitivity, min_keep=min_keep, ceiling=ceiling,
                           pinned=pinned, give_back=at_allocation or past_target)
-        return measured(counts, ceiling, pinned)
+        return counts, ceiling, pinned
 
     def without(mapping: dict[str, int], name: str) -> dict[str, int]:
         return {k: v for k, v in mapping.items() if k != name}
 
     def granule_lower(current: Candidate, name: str, hold: Collection[str] = ()
-                      ) -> list[Candidate]:
+                      ) -> list[Spec]:
         """`name` one granule below its count in `current`; the other layers keep more (the
         allocation takes the rest of the step's MACs elsewhere), and again with the groups in
         `hold` (the bottleneck's others) no wider than now: at the step's fraction, then at the
@@ -323,7 +299,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
             found += [candidate(c, pinned, at_allocation=True) for c in ceilings]
         return found
 
-    best = first = candidate({}, {})
+    best = first = measured([candidate({}, {})])[0]
     total = sum(float(x.macs) for x in profile.layers)
     matched = 1.0 - remaining_macs(groups, profile, first.counts) / total
     allowance = MAX_EXTRA * total if extra_macs is None else float(extra_macs)
@@ -360,7 +336,9 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         relief = _relief_group(groups, profile, granularity, best.counts, floor, touching)
         if relief is not None:
             trials += [(c, relief) for c in granule_lower(best, relief)]
-        better = [(c, n) for c, n in trials if c.fps > best.fps * (1 + MIN_GAIN)
+        names = [name for _, name in trials]
+        tried = zip(measured([spec for spec, _ in trials]), names, strict=True)
+        better = [(c, n) for c, n in tried if c.fps > best.fps * (1 + MIN_GAIN)
                   and remaining_macs(groups, profile, c.counts) >= least]
         if not better:
             break
@@ -383,14 +361,14 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         if shape_order == "even":
             around = uniform
             if window[0] <= remaining_macs(groups, profile, around) <= window[1]:
-                pool.append(measured(around, {}, dict(around)))
+                pool += measured([(around, {}, dict(around))])
         levels = sorted({p for c in pool for p in next_passes(c.slowest, c.units)},
                         reverse=True) if targets else ()
         exact = {g.name: exact_counts(g.channels, int(granularity[g.name]), floor[g.name],
                                       around[g.name], levels) for g in groups}
         near = sweep_shapes(groups, scores, profile, granularity, floor, around, window,
                             shapes, sensitivity=sensitivity, exact=exact, order=shape_order)
-        tried = [measured(counts, {}, dict(counts)) for counts in near]
+        tried = measured([(counts, {}, dict(counts)) for counts in near])
         faster = [c for c in pool + tried if c.fps > best.fps * (1 + MIN_GAIN)]
         if shape_order == "even":  # of the fastest, the nearest the uniform cut (ties: the
             level = max((c.fps for c in faster), default=best.fps)  # search's own first)
@@ -408,7 +386,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     if shape_order == "even":  # the trials, capped, take the nearest the uniform cut first
         ties.sort(key=lambda counts: off_uniform(counts, uniform, widths))
     ties = [best.counts, *ties]
-    return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves, ties)
+    return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves, ties,
+                        time.perf_counter() - started, meter.workers)
 
 
 def shape_text(counts: Mapping[str, int]) -> str:

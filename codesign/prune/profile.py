@@ -180,14 +180,23 @@ def _match(est: Estimates, units: Sequence[int], layer_names: Sequence[str],
     return names
 
 
+def export_model(model: nn.Module, input_shape: tuple[int, int, int], workdir: Path) -> Path:
+    """Export `model` to QONNX in `workdir`, where `compile_exported` compiles it."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return export_qonnx(model, input_shape, workdir / "model.qonnx.onnx")
+
+
+def compile_exported(onnx: Path, board: Board, workdir: Path) -> HWGraph:
+    """Compile an exported model to FINN HW layers for the board's part and clock."""
+    return compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz,
+                         workdir=Path(workdir) / "finn")
+
+
 def compile_model(model: nn.Module, input_shape: tuple[int, int, int], board: Board,
                   workdir: Path) -> HWGraph:
     """Export `model` and compile it to FINN HW layers for the board's part and clock."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    onnx = export_qonnx(model, input_shape, workdir / "model.qonnx.onnx")
-    return compile_to_hw(onnx, part=board.part, clock_mhz=board.clock_mhz,
-                         workdir=workdir / "finn")
+    return compile_exported(export_model(model, input_shape, workdir), board, workdir)
 
 
 def fold_profile(hw: HWGraph, layer_names: Sequence[str], board: Board, *,

@@ -198,7 +198,9 @@ def _search_lines(schedule: list[dict[str, Any]]) -> list[str]:
     for s in searched:
         found = s["search"]
         moves = "; ".join(found["moves"]) or "the allocation's counts were already the fastest"
-        lines.append(f"- step {s['step']}: {found['evaluated']} foldings measured, "
+        lines.append(f"- step {s['step']}: {found['evaluated']} foldings measured "
+                     f"({found['seconds']:.0f} s, {found['workers']} "
+                     f"process{'es' if found['workers'] > 1 else ''}), "
                      f"{found['fps_allocated']:,.0f} -> {found['fps']:,.0f} FPS: {moves}"
                      + _trial_text(found.get("trials"), s["counts"]))
     return lines

@@ -39,6 +39,7 @@ from codesign.prune.fade import Fade, check_fadeable
 from codesign.prune.fold_search import MAX_EXTRA, search_counts
 from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
 from codesign.prune.importance import channel_importance
+from codesign.prune.measure import ShapeMeter, check_workers
 from codesign.prune.profile import compile_model, fold_profile, layer_dims
 from codesign.prune.stats import model_cost
 from codesign.prune.surgery import channel_counts, keep_top, prune_channels
@@ -346,11 +347,27 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                 train: TrainConfig, *, reference_fps: float | None = None, workdir: Path,
                 seed: int = 0,
                 sensitivity: dict[str, float] | None = None, progress: bool = True,
-                on_step: Callable[[StepRecord], None] | None = None) -> PruneResult:
+                on_step: Callable[[StepRecord], None] | None = None, workers: int = 1
+                ) -> PruneResult:
     """Prune the trained `model` in place following `settings`; returns the whole schedule.
     Resources are compared at `reference_fps`, by default the unpruned model's best FPS within
-    the caps (the throughput the pruned design must match with fewer resources)."""
+    the caps (the throughput the pruned design must match with fewer resources). `workers`:
+    processes compiling the fold search's candidates (codesign.prune.measure); the schedule
+    does not depend on it."""
     check_settings(settings)
+    check_workers(workers)
+    searching = settings.allocation == "hardware" and settings.fold_search > 0
+    # started first: the workers import while the unpruned model compiles
+    with ShapeMeter(data.input_shape, board, workers=workers if searching else 1) as meter:
+        return _schedule(model, data, board, settings, train, reference_fps, workdir, seed,
+                         sensitivity, progress, on_step, meter)
+
+
+def _schedule(model: nn.Module, data: Dataset, board: Board, settings: PruneConfig,
+              train: TrainConfig, reference_fps: float | None, workdir: Path, seed: int,
+              sensitivity: dict[str, float] | None, progress: bool,
+              on_step: Callable[[StepRecord], None] | None, meter: ShapeMeter) -> PruneResult:
+    """prune_model's steps, the fold search's candidates measured by `meter`."""
     started = time.perf_counter()
     shape = data.input_shape
     point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "step0")
@@ -402,7 +419,7 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
                                        extra_macs=_search_allowance(settings, baseline),
                                        past_target=settings.max_overshoot is not None,
                                        shapes=settings.fold_shapes,
-                                       shape_order=settings.shape_order)
+                                       shape_order=settings.shape_order, meter=meter)
                 counts = search.counts
             else:
                 # criterion gives back: its last channel can overshoot (allocate.py, Give back)

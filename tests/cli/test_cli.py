@@ -206,3 +206,17 @@ def test_simulate_passes_then_names_a_corrupted_layer(tmp_path: Path,
     assert "FAILED" in captured.out
     assert "folded" in captured.err and node.name in captured.err and "Traceback" not in captured.err
     assert json.loads((out / "simulation.json").read_text())["passed"] is False
+
+
+@pytest.mark.parametrize("command", ["run", "prune"])
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_workers_below_one_is_one_line_exit_2_before_training(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, workers: str) -> None:
+    out = tmp_path / "out"
+    args = [command, str(ROOT / "flows" / "tfc_w2a2_mnist5k.yaml"), "--out", str(out),
+            "--workers", workers, "--quiet"]
+    assert main(args) == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert f"workers {workers}" in err and "--workers" in err
+    assert not out.exists()

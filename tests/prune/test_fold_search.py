@@ -11,18 +11,18 @@ import pytest
 
 from codesign.errors import PruneError
 from codesign.prune import fold_search
+from codesign.prune import measure as measuring
 from codesign.prune.allocate import allocate, remaining_macs
 from codesign.prune.fold_search import (
     MAX_EXTRA,
     MIN_GAIN,
-    bottleneck_layers,
     faster_counts,
     fewest_folds,
     least_lanes,
-    measure_counts,
     next_passes,
     search_counts,
 )
+from codesign.prune.measure import bottleneck_layers, measure_counts
 from codesign.prune.profile import HardwareProfile, LayerHardware
 from codesign.prune.shape_sweep import SPAN, off_uniform, uniform_counts
 from tests.prune.chains import chain, flat
@@ -81,7 +81,7 @@ def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
         fps, slowest = rate(counts)
         return _measured(fps, _unfolded(slowest, counts), binds)
 
-    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    monkeypatch.setattr(measuring, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, grain or GRAIN, fraction, None,
                            (1, 8, 8), Path("unused"), rounds=rounds, targets=targets,
                            shapes=shapes, extra_macs=extra_macs, shape_order=shape_order)
@@ -224,7 +224,7 @@ def test_extra_macs_bounds_what_a_move_may_remove_beyond_the_allocation(
         seen.append(dict(counts))
         return _measured(100.0 - counts["l0"], _unfolded("l1", counts))
 
-    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    monkeypatch.setattr(measuring, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, None, (1, 8, 8),
                            Path("unused"), rounds=4, targets=True, extra_macs=allowance)
     extra = remaining_macs(groups, profile, result.allocated) - remaining_macs(
@@ -245,7 +245,7 @@ def test_past_target_counts_the_allowance_from_the_steps_target(
     # past_target, no deeper than the step's fraction plus the allowance, and the allocation
     # gives back the granules it no longer needs
     groups, profile = _chain_case()
-    monkeypatch.setattr(fold_search, "measure_counts", lambda model, scores, counts, *a:
+    monkeypatch.setattr(measuring, "measure_counts", lambda model, scores, counts, *a:
                         _measured(100.0 - counts["l0"], _unfolded("l1", counts)))
     total = sum(float(x.macs) for x in profile.layers)
     fraction = 0.1
@@ -275,7 +275,7 @@ def test_past_target_gives_back_the_granules_the_allocation_no_longer_needs(
     # on the chain, the allocation's last granules carry these fractions 4-7 pt past; with
     # past_target it returns granules while the fraction still holds
     groups, profile = _chain_case()
-    monkeypatch.setattr(fold_search, "measure_counts", lambda model, scores, counts, *a:
+    monkeypatch.setattr(measuring, "measure_counts", lambda model, scores, counts, *a:
                         _measured(1.0, _unfolded("l1", counts)))
     total = sum(float(x.macs) for x in profile.layers)
 
@@ -392,7 +392,7 @@ def test_candidates_are_also_tried_at_the_macs_the_allocation_removed(
         return counts
 
     monkeypatch.setattr(fold_search, "allocate", recording)
-    monkeypatch.setattr(fold_search, "measure_counts",
+    monkeypatch.setattr(measuring, "measure_counts",
                         lambda *a, **k: (1.0, _unfolded("l1", a[2]), True))
     search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2 if overshoot else removed,
                   None, (1, 8, 8), Path("unused"), rounds=1)
@@ -419,7 +419,7 @@ def test_the_relief_group_is_the_one_whose_granule_frees_the_most_luts(
         tried.append(dict(counts))
         return _measured(1.0, _unfolded("cls", counts))
 
-    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    monkeypatch.setattr(measuring, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
                            Path("unused"), rounds=1)
     assert tried[-1][expected] == result.allocated[expected] - 8
@@ -552,7 +552,7 @@ def test_with_targets_the_sweep_reaches_exact_counts_off_the_lattice(monkeypatch
         slowest = _folded("l1", counts["l1"], counts["l0"], counts["l1"] // 8, counts["l0"])
         return 1.0, (slowest,), frozenset({"l1"})
 
-    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    monkeypatch.setattr(measuring, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
                            Path("unused"), rounds=1, targets=targets, shapes=500)
     assert (result.fps > 1.0) is targets
@@ -573,7 +573,7 @@ def test_the_sweeps_move_names_its_order(monkeypatch, order: str, said: str) -> 
         fast = counts["l0"] <= allocated["l0"] - 16 and counts["l2"] > allocated["l2"]
         return _measured(2.0 if fast else 1.0, _unfolded("l1", counts))
 
-    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    monkeypatch.setattr(measuring, "measure_counts", measure)
     result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
                            Path("unused"), rounds=1, shapes=500, shape_order=order)
     assert result.fps == 2.0 and said in result.moves[-1]

@@ -74,12 +74,13 @@ def test_a_coupled_group_is_shown_by_its_member_layers() -> None:
     assert "| channels a | 100 | 90 |" in single
 
 
-def _searched(trials: list[dict] | None) -> str:
+def _searched(trials: list[dict] | None, workers: int = 1) -> str:
     step = _step(1, 900)
     step["counts"] = {"a": 8, "b": 4}
     step["search"] = {"allocated": {"a": 8, "b": 8}, "fps_allocated": 900.0,
                       "chosen": {"a": 8, "b": 8}, "fps": 1000.0, "evaluated": 5,
                       "moves": ["b 8 -> 4"], "ties": [{"a": 8, "b": 8}, {"a": 8, "b": 4}],
+                      "seconds": 12.4, "workers": workers,
                       **({"trials": trials} if trials is not None else {})}
     result = {"steps": [_step(0, 1000), step], "budget": "sparsity", "budget_met": True,
               "budget_note": "removed 10 %", "seconds": 1.0}
@@ -90,9 +91,15 @@ def _searched(trials: list[dict] | None) -> str:
                                            {"counts": {"a": 8, "b": 4}, "train_loss": 0.498}]])
 def test_shape_trials_are_listed_with_their_losses_and_the_kept_shape(trials) -> None:
     line = next(x for x in _searched(trials).splitlines() if x.startswith("- step 1:"))
-    assert "5 foldings measured, 900 -> 1,000 FPS: b 8 -> 4" in line
+    assert "5 foldings measured (12 s, 1 process), 900 -> 1,000 FPS: b 8 -> 4" in line
     if trials is None:
         assert "trials" not in line
     else:
         assert line.endswith("shape trials at that FPS (training loss after the fine-tune): "
                              "8-8 0.512, 8-4 0.498; kept 8-4")
+
+
+@pytest.mark.parametrize("workers", [2, 8])
+def test_the_search_line_says_how_long_it_took_in_how_many_processes(workers: int) -> None:
+    line = next(x for x in _searched(None, workers).splitlines() if x.startswith("- step 1:"))
+    assert f"5 foldings measured (12 s, {workers} processes), 900 -> 1,000 FPS" in line

@@ -240,18 +240,18 @@ def test_shape_trials_keep_the_equally_fast_shape_that_trains_best(
     of them and keeps the lowest training loss; the model it returns is that trial's (the
     fine-tune run again in place gives the same weights). Without, the search's own pick."""
     from codesign.boards import load_board
-    from codesign.prune import fold_search
+    from codesign.prune import measure
     from codesign.prune.profile import LayerHardware
     from codesign.prune.trials import training_loss
 
-    def measure(model, scores, counts, input_shape, board, workdir):
+    def fake(model, scores, counts, input_shape, board, workdir):
         mh, mw = counts["features.3"], counts["features.0"]
         slowest = LayerHardware(layer="features.3", node="MVAU_1", pe=1, simd=1, mh=mh, mw=mw,
                                 cycles=mh * mw, macs=mh * mw, lut=1.0, bram_18k=0.0, uram=0.0,
                                 dsp=0.0)
         return 1000.0, (slowest,), frozenset({"features.3"})
 
-    monkeypatch.setattr(fold_search, "measure_counts", measure)
+    monkeypatch.setattr(measure, "measure_counts", fake)
     model, data = trained
     settings = PruneConfig(criterion="l1", target_sparsity=0.4, steps=1, finetune_epochs=1,
                            final_epochs=0, fold_search=1, shape_trials=trials)
