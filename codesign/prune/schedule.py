@@ -353,7 +353,8 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     Resources are compared at `reference_fps`, by default the unpruned model's best FPS within
     the caps (the throughput the pruned design must match with fewer resources). `workers`:
     processes compiling the fold search's candidates (codesign.prune.measure); the schedule
-    does not depend on it."""
+    does not depend on it. Above 1 they start with `spawn`, which imports the calling script
+    again: a script needs its `if __name__ == "__main__":` guard."""
     check_settings(settings)
     check_workers(workers)
     searching = settings.allocation == "hardware" and settings.fold_search > 0
