@@ -104,6 +104,9 @@ def _quit_quietly(signum: int, frame: object) -> None:
 
 
 def _start_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one worker per core; a compile is one thread of Python
     signal.signal(signal.SIGINT, _quit_quietly)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held since it was started
 
