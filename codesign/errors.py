@@ -1,6 +1,8 @@
 """Exception types. Every user mistake raises a `CodesignError` subclass whose message says
 what was wrong and how to fix it; the CLI prints the message without a traceback."""
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C: the CLI's and its workers'
+
 
 class CodesignError(Exception):
     """Base class of all errors codesign reports to people."""

@@ -29,7 +29,7 @@ from codesign.config import (
     layer_fractions,
     load_flow,
 )
-from codesign.errors import CodesignError, ConfigError, ToolchainMissing
+from codesign.errors import EXIT_INTERRUPTED, CodesignError, ConfigError, ToolchainMissing
 
 if TYPE_CHECKING:
     from codesign.flow import FlowResult
@@ -44,7 +44,6 @@ console = Console() if sys.stdout.isatty() else Console(width=160)
 err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
 
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 CRITERION_HELP = "channel ranking: " + " | ".join(PRUNE_CRITERIA)
 WORKERS_HELP = ("processes compiling the pruning fold search's candidates (default: one per "
                 "core; the results do not depend on it)")

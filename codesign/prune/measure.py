@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from codesign.errors import FoldingError, PruneError
+from codesign.errors import EXIT_INTERRUPTED, FoldingError, PruneError
 from codesign.prune.graph import weight_layers
 from codesign.prune.profile import compile_exported, export_model, fold_profile, layer_dims
 from codesign.prune.surgery import keep_top, prune_channels
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 # the design's most cycles, and those of them whose own MVAU (VVAU) is that node
 Measurement = tuple[float, tuple["LayerHardware", ...], frozenset[str]]
 NOT_FITTING: Measurement = (0.0, (), frozenset())
-INTERRUPTED = 130  # a worker's exit status after a Ctrl-C, as the CLI's
 
 
 def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: Mapping[str, int],
@@ -100,7 +99,7 @@ def _from_unit(layer: LayerHardware) -> tuple[str, ...]:
 def _quit_quietly(signum: int, frame: object) -> None:
     """A worker's Ctrl-C: stop at once, without a traceback (the parent says it was interrupted;
     what it was compiling was in the run's staging directory)."""
-    os._exit(INTERRUPTED)
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _start_worker() -> None:

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from codesign.errors import PruneError
+from codesign.errors import EXIT_INTERRUPTED, PruneError
 from codesign.prune.measure import ShapeMeter, available_cores, check_workers, measure_counts
 from tests.interactive import sigint_as_in_a_shell
-
-INTERRUPTED = 130
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
@@ -133,6 +131,6 @@ def test_ctrl_c_while_workers_measure_exits_130_without_a_traceback(tmp_path: Pa
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == INTERRUPTED, err
+    assert proc.returncode == EXIT_INTERRUPTED, err
     assert "interrupted" in err and "Traceback" not in err, err
     assert not out.exists()  # nothing half-written
