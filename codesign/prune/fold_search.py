@@ -143,7 +143,7 @@ class SearchResult:
     # so the schedule may pick among them by accuracy (prune.shape_trials)
     ties: list[dict[str, int]] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the search
-    workers: int = 1  # processes that measured its candidates
+    workers: int = 1  # processes that measured its candidates (1: all in this one)
 
     def to_dict(self) -> dict[str, Any]:
         return {"allocated": self.allocated, "fps_allocated": self.fps_allocated,
@@ -256,6 +256,7 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     widths = {g.name: g.channels for g in groups}
 
     meter = meter or ShapeMeter(input_shape, board)
+    shipped = meter.in_workers
 
     def measured(specs: Sequence[Spec]) -> list[Candidate]:
         """Each shape's candidate; the shapes not seen yet are measured together, in order."""
@@ -387,7 +388,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
         ties.sort(key=lambda counts: off_uniform(counts, uniform, widths))
     ties = [best.counts, *ties]
     return SearchResult(best.counts, first.counts, first.fps, best.fps, len(seen), moves, ties,
-                        time.perf_counter() - started, meter.workers)
+                        time.perf_counter() - started,
+                        meter.workers if meter.in_workers > shipped else 1)
 
 
 def shape_text(counts: Mapping[str, int]) -> str:

@@ -157,6 +157,7 @@ class ShapeMeter:
                  workers: int | None = 1) -> None:
         self.input_shape, self.board = input_shape, board
         self.workers = check_workers(workers)
+        self.in_workers = 0  # shapes the worker processes have measured
         self._pool: ProcessPoolExecutor | None = None
 
     def measure(self, model: nn.Module, scores: Mapping[str, np.ndarray],
@@ -175,7 +176,9 @@ class ShapeMeter:
                 exported = export_cut(model, scores, counts, self.input_shape, workdir)
                 with _interrupts_held():  # submitting may start a worker
                     futures.append(pool.submit(fold_export, *exported, self.board, workdir))
-            return [future.result() for future in futures]
+            found = [future.result() for future in futures]
+            self.in_workers += len(found)
+            return found
         except BrokenProcessPool as exc:
             raise PruneError("a worker process measuring the fold search's shapes stopped "
                              f"({exc}); run again, or with --workers 1") from None

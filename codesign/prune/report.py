@@ -198,12 +198,16 @@ def _search_lines(schedule: list[dict[str, Any]]) -> list[str]:
     for s in searched:
         found = s["search"]
         moves = "; ".join(found["moves"]) or "the allocation's counts were already the fastest"
-        lines.append(f"- step {s['step']}: {found['evaluated']} foldings measured "
-                     f"({found['seconds']:.0f} s, {found['workers']} "
-                     f"process{'es' if found['workers'] > 1 else ''}), "
+        lines.append(f"- step {s['step']}: {_count(found['evaluated'], 'folding')} measured "
+                     f"({found['seconds']:.0f} s, {_count(found['workers'], 'process')}), "
                      f"{found['fps_allocated']:,.0f} -> {found['fps']:,.0f} FPS: {moves}"
                      + _trial_text(found.get("trials"), s["counts"]))
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    """`n` `noun`s, in English: 1 folding, 2 foldings, 2 processes."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
 
 
 def _trial_text(trials: list[dict[str, Any]] | None, kept: dict[str, int]) -> str:

@@ -64,6 +64,8 @@ def test_workers_measure_what_this_process_measures(trained, tmp_path: Path) -> 
         there = meter.measure(model, scores, shapes,
                               [tmp_path / f"there{i}" for i in range(len(shapes))])
         again = meter.measure(model, scores, shapes[:2], [tmp_path / "a0", tmp_path / "a1"])
+        meter.measure(model, scores, shapes[:1], [tmp_path / "here-alone"])  # one: here
+        assert meter.in_workers == len(shapes) + 2
     assert not meter.started
     assert there == here and again == here[:2]  # the same workers measure another batch
     assert len({fps for fps, _, _ in here}) > 1  # the shapes tell apart

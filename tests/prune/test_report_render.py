@@ -74,11 +74,11 @@ def test_a_coupled_group_is_shown_by_its_member_layers() -> None:
     assert "| channels a | 100 | 90 |" in single
 
 
-def _searched(trials: list[dict] | None, workers: int = 1) -> str:
+def _searched(trials: list[dict] | None, workers: int = 1, evaluated: int = 5) -> str:
     step = _step(1, 900)
     step["counts"] = {"a": 8, "b": 4}
     step["search"] = {"allocated": {"a": 8, "b": 8}, "fps_allocated": 900.0,
-                      "chosen": {"a": 8, "b": 8}, "fps": 1000.0, "evaluated": 5,
+                      "chosen": {"a": 8, "b": 8}, "fps": 1000.0, "evaluated": evaluated,
                       "moves": ["b 8 -> 4"], "ties": [{"a": 8, "b": 8}, {"a": 8, "b": 4}],
                       "seconds": 12.4, "workers": workers,
                       **({"trials": trials} if trials is not None else {})}
@@ -99,7 +99,13 @@ def test_shape_trials_are_listed_with_their_losses_and_the_kept_shape(trials) ->
                              "8-8 0.512, 8-4 0.498; kept 8-4")
 
 
-@pytest.mark.parametrize("workers", [2, 8])
-def test_the_search_line_says_how_long_it_took_in_how_many_processes(workers: int) -> None:
-    line = next(x for x in _searched(None, workers).splitlines() if x.startswith("- step 1:"))
-    assert f"5 foldings measured (12 s, {workers} processes), 900 -> 1,000 FPS" in line
+@pytest.mark.parametrize(("evaluated", "workers", "text"), [
+    (5, 2, "5 foldings measured (12 s, 2 processes)"),
+    (5, 8, "5 foldings measured (12 s, 8 processes)"),
+    (1, 1, "1 folding measured (12 s, 1 process)"),
+])
+def test_the_search_line_says_how_long_it_took_in_how_many_processes(
+        evaluated: int, workers: int, text: str) -> None:
+    line = next(x for x in _searched(None, workers, evaluated).splitlines()
+                if x.startswith("- step 1:"))
+    assert f"{text}, 900 -> 1,000 FPS" in line
