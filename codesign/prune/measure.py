@@ -10,7 +10,8 @@ files: Brevitas modules do not pickle (their quantizer injectors are classes mad
 time), QONNX files do. A measurement depends on its file alone and results come back in the
 order asked, so the search decides the same with any number of workers. Workers are started
 with `spawn` (forking a process whose OpenMP threads have trained can hang), once per
-`ShapeMeter`; a Ctrl-C ends them quietly and leaves the parent to say so."""
+`ShapeMeter` (prune_model keeps one for all its steps); a Ctrl-C ends them quietly and leaves
+the parent to say so."""
 
 from __future__ import annotations
 
@@ -148,10 +149,9 @@ def _ready() -> None:
 class ShapeMeter:
     """Measures cut shapes (`measure_counts`) for one board and input shape, `workers` at a time.
 
-    A context manager: entering it starts the worker processes, which import in the background
-    while this process goes on (a schedule that enters it before its first compile does not
-    wait for them); leaving it stops them. A batch of one shape, or `workers` 1, is measured in
-    this process."""
+    A context manager: the worker processes start with the first batch of two or more shapes
+    (a search that measures one shape, as the default TFC flow's does, starts none) and stop
+    when it exits. A batch of one shape, or `workers` 1, is measured in this process."""
 
     def __init__(self, input_shape: tuple[int, int, int], board: Board, *,
                  workers: int | None = 1) -> None:
@@ -209,8 +209,6 @@ class ShapeMeter:
             self._pool = None
 
     def __enter__(self) -> ShapeMeter:
-        if self.workers > 1:
-            self._start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

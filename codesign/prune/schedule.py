@@ -358,7 +358,6 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     check_settings(settings)
     check_workers(workers)
     searching = settings.allocation == "hardware" and settings.fold_search > 0
-    # started first: the workers import while the unpruned model compiles
     with ShapeMeter(data.input_shape, board, workers=workers if searching else 1) as meter:
         return _schedule(model, data, board, settings, train, reference_fps, workdir, seed,
                          sensitivity, progress, on_step, meter)

@@ -60,9 +60,10 @@ def test_workers_measure_what_this_process_measures(trained, tmp_path: Path) -> 
     here = [measure_counts(model, scores, s, data.input_shape, board, tmp_path / f"here{i}")
             for i, s in enumerate(shapes)]
     with ShapeMeter(data.input_shape, board, workers=2) as meter:
-        assert meter.started  # entering starts the workers
+        assert not meter.started  # the first batch starts the workers
         there = meter.measure(model, scores, shapes,
                               [tmp_path / f"there{i}" for i in range(len(shapes))])
+        assert meter.started
         again = meter.measure(model, scores, shapes[:2], [tmp_path / "a0", tmp_path / "a1"])
         meter.measure(model, scores, shapes[:1], [tmp_path / "here-alone"])  # one: here
         assert meter.in_workers == len(shapes) + 2
