@@ -13,7 +13,14 @@ table; writes JSON and a PNG (search time per worker count, per flow).
 Usage: python3 benchmarks/fold_search_workers.py [--flows flows/a.yaml ...] [--workers 1 2]
        [--repeats 2] [--seed 0] [--out benchmarks/results/fold_search_workers.json]
        python3 benchmarks/fold_search_workers.py --replot RESULT.json
-Not a test: machines are shared, so quote medians and same-run ratios."""
+Not a test: machines are shared, so quote medians and same-run ratios.
+
+Last run (7 Dec 2026 07:25-08:12, AMD EPYC AVX512, 2 cores, code at 3249a61: workers started
+at a search's first batch, as now; fold_search_workers_avx512.{json,png}): seed 0, 2 repeats.
+DS-CNN / KV260, 51 candidates: search 329 s with 1 worker, 180 s with 2 (x1.83), the schedule
+without fine-tunes 353 -> 203 s; ResNet-8 / Pynq-Z2, 15 candidates: 204 -> 110 s (x1.85),
+258 -> 164 s. The same counts (40-36-40-42-40 at 85,034 FPS; 8-4-28-8-40-56 at 28,345),
+moves and ties in every run."""
 
 from __future__ import annotations
 
