@@ -48,7 +48,10 @@ out -0.02 (-0.18 .. +0.14); at 40-36-40-42-40, the pick of `shape_order: even` o
 (23:14-00:09, ..._even_40-36-40-42-40_taylor_xeon.json) +0.01 / -0.17 pt, mean held out -0.01
 (-0.22 .. +0.19); with a third draw on both sides (7 Dec 2026, draw 201 combined with TP's from
 the 3-draw pick run; ..._even_40-36-40-42-40_taylor_3draws_xeon.json) +0.02 / -0.15 pt, mean
-held out +0.05 (-0.21 .. +0.31), on the test set -0.10 (-0.42 .. +0.23).
+held out +0.05 (-0.21 .. +0.31), on the test set -0.10 (-0.42 .. +0.23). Again on the AVX512
+EPYC (7 Dec 2026 08:14-08:56, two processes, seeds 0-3 and 4-7 combined; --picks with
+40-36-40-42-40 for every seed; ..._even_40-36-40-42-40_taylor_3draws_avx512.json) -0.03 /
+-0.21 pt, mean held out -0.08 (-0.28 .. +0.12), on the test set -0.14 (-0.47 .. +0.18).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
