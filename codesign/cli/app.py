@@ -46,7 +46,7 @@ err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=Tr
 EXIT_USER_ERROR = 2
 CRITERION_HELP = "channel ranking: " + " | ".join(PRUNE_CRITERIA)
 WORKERS_HELP = ("processes compiling the pruning fold search's candidates (default: one per "
-                "core; the results do not depend on it)")
+                "core, up to 8; the results do not depend on it)")
 
 
 @app.command()

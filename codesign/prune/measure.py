@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 # the design's most cycles, and those of them whose own MVAU (VVAU) is that node
 Measurement = tuple[float, tuple["LayerHardware", ...], frozenset[str]]
 NOT_FITTING: Measurement = (0.0, (), frozenset())
+# the most workers by default: each holds torch and FINN (about 0.2 GB before its first compile),
+# and a batch of 15-50 shapes whose exports this process makes one at a time gains little more
+DEFAULT_WORKERS = 8
 
 
 def measure_counts(model: nn.Module, scores: Mapping[str, np.ndarray], counts: Mapping[str, int],
@@ -132,13 +135,13 @@ def available_cores() -> int:
 
 
 def check_workers(workers: int | None) -> int:
-    """How many measuring processes: `workers`, or one per core for None; PruneError (naming
-    the fix) for anything but a whole number >= 1."""
+    """How many measuring processes: `workers`, or for None one per core up to DEFAULT_WORKERS;
+    PruneError (naming the fix) for anything but a whole number >= 1."""
     if workers is None:
-        return available_cores()
+        return min(available_cores(), DEFAULT_WORKERS)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise PruneError(f"workers {workers!r}: give a whole number of processes >= 1 "
-                         "(--workers; leave it out for one per core)")
+                         f"(--workers; leave it out for one per core, up to {DEFAULT_WORKERS})")
     return workers
 
 
