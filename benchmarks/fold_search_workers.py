@@ -20,7 +20,10 @@ at a search's first batch, as now; fold_search_workers_avx512.{json,png}): seed 
 DS-CNN / KV260, 51 candidates: search 329 s with 1 worker, 180 s with 2 (x1.83), the schedule
 without fine-tunes 353 -> 203 s; ResNet-8 / Pynq-Z2, 15 candidates: 204 -> 110 s (x1.85),
 258 -> 164 s. The same counts (40-36-40-42-40 at 85,034 FPS; 8-4-28-8-40-56 at 28,345),
-moves and ties in every run."""
+moves and ties in every run. Those ran with OMP_NUM_THREADS=1; without it, as a user's shell
+runs codesign (09:13-09:24, code at 36aac4c, one repeat, DS-CNN / KV260 only;
+fold_search_workers_dscnn_kv260_default_threads_avx512.{json,png}): 332 -> 175 s (x1.90),
+the same decisions."""
 
 from __future__ import annotations
 
