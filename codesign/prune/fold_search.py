@@ -104,7 +104,6 @@ from codesign.prune.shape_sweep import SPAN, exact_counts, off_uniform, sweep_sh
 if TYPE_CHECKING:
     from torch import nn
 
-    from codesign.boards import Board
     from codesign.prune.graph import ChannelGroup
     from codesign.prune.profile import HardwareProfile, LayerHardware
 
@@ -224,14 +223,13 @@ def _relief_group(groups: Sequence[ChannelGroup], profile: HardwareProfile,
 
 def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   scores: Mapping[str, np.ndarray], profile: HardwareProfile,
-                  granularity: Mapping[str, int], remove_fraction: float, board: Board,
-                  input_shape: tuple[int, int, int], workdir: Path, *, rounds: int,
+                  granularity: Mapping[str, int], remove_fraction: float, meter: ShapeMeter,
+                  workdir: Path, *, rounds: int,
                   sensitivity: Mapping[str, float] | None = None,
                   min_keep: Mapping[str, int] | None = None,
                   targets: bool = False, extra_macs: float | None = None,
                   past_target: bool = False, shapes: int = 0,
-                  shape_order: str = "importance", meter: ShapeMeter | None = None
-                  ) -> SearchResult:
+                  shape_order: str = "importance") -> SearchResult:
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
     the current model's), or with `past_target` beyond the step's target (`remove_fraction`
@@ -241,8 +239,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     measure up to this many whole shapes near the search's counts (codesign.prune.shape_sweep)
     and keep the fastest; 0 = off. `shape_order`: the order the sweep measures them in
     (codesign.config.SHAPE_ORDERS). `meter`: what measures a round's candidates and the
-    sweep's shapes, each batch at once (codesign.prune.measure: in worker processes where it
-    has them; the result does not depend on it); default: one at a time, in this process."""
+    sweep's shapes on the board, each batch at once (codesign.prune.measure: in worker
+    processes where it has them; the result does not depend on it)."""
     if rounds < 1:
         raise PruneError(f"the fold search needs at least one round, got {rounds}")
     if extra_macs is not None and not extra_macs >= 0:
@@ -255,7 +253,6 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     order = [g.name for g in groups]
     widths = {g.name: g.channels for g in groups}
 
-    meter = meter or ShapeMeter(input_shape, board)
     shipped = meter.in_workers
 
     def measured(specs: Sequence[Spec]) -> list[Candidate]:

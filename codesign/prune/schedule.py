@@ -411,15 +411,15 @@ def _schedule(model: nn.Module, data: Dataset, board: Board, settings: PruneConf
             if settings.allocation == "uniform":
                 counts = allocate_uniform(groups, profile, grain, fraction, min_keep=floor)
             elif settings.allocation == "hardware" and settings.fold_search > 0:
-                search = search_counts(model, groups, scores, profile, grain, fraction, board,
-                                       shape, workdir / f"step{step}-search",
+                search = search_counts(model, groups, scores, profile, grain, fraction, meter,
+                                       workdir / f"step{step}-search",
                                        rounds=settings.fold_search, sensitivity=sensitivity,
                                        min_keep=floor,
                                        targets=fold_targets(settings),
                                        extra_macs=_search_allowance(settings, baseline),
                                        past_target=settings.max_overshoot is not None,
                                        shapes=settings.fold_shapes,
-                                       shape_order=settings.shape_order, meter=meter)
+                                       shape_order=settings.shape_order)
                 counts = search.counts
             else:
                 # criterion gives back: its last channel can overshoot (allocate.py, Give back)

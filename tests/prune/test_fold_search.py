@@ -22,12 +22,13 @@ from codesign.prune.fold_search import (
     next_passes,
     search_counts,
 )
-from codesign.prune.measure import bottleneck_layers, measure_counts
+from codesign.prune.measure import ShapeMeter, bottleneck_layers, measure_counts
 from codesign.prune.profile import HardwareProfile, LayerHardware
 from codesign.prune.shape_sweep import SPAN, off_uniform, uniform_counts
 from tests.prune.chains import chain, flat
 
 GRAIN = {"l0": 8, "l1": 8, "l2": 8}
+CHAIN_METER = ShapeMeter((1, 8, 8), None)  # measures in this process (measure_counts, patched)
 WIDTHS = (64, 64, 64, 64, 10)
 EXTRA = 0.1 * 12_928  # a tenth of the chain's MACs past the allocation: the uniform cut's reach
 
@@ -82,8 +83,8 @@ def _search(monkeypatch, rate, *, rounds: int = 3, fraction: float = 0.2,
         return _measured(fps, _unfolded(slowest, counts), binds)
 
     monkeypatch.setattr(measuring, "measure_counts", measure)
-    result = search_counts(None, groups, _scores(groups), profile, grain or GRAIN, fraction, None,
-                           (1, 8, 8), Path("unused"), rounds=rounds, targets=targets,
+    result = search_counts(None, groups, _scores(groups), profile, grain or GRAIN, fraction,
+                           CHAIN_METER, Path("unused"), rounds=rounds, targets=targets,
                            shapes=shapes, extra_macs=extra_macs, shape_order=shape_order)
     return result, seen, groups, profile
 
@@ -225,15 +226,15 @@ def test_extra_macs_bounds_what_a_move_may_remove_beyond_the_allocation(
         return _measured(100.0 - counts["l0"], _unfolded("l1", counts))
 
     monkeypatch.setattr(measuring, "measure_counts", measure)
-    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, None, (1, 8, 8),
+    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, CHAIN_METER,
                            Path("unused"), rounds=4, targets=True, extra_macs=allowance)
     extra = remaining_macs(groups, profile, result.allocated) - remaining_macs(
         groups, profile, result.counts)
     assert extra <= allowance + 1e-9
     # a larger allowance never ends slower: it only admits more candidates
     if allowance:
-        tighter = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, None,
-                                (1, 8, 8), Path("unused"), rounds=4, targets=True,
+        tighter = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.1, CHAIN_METER,
+                                Path("unused"), rounds=4, targets=True,
                                 extra_macs=allowance / 4)
         assert result.fps >= tighter.fps
 
@@ -251,8 +252,8 @@ def test_past_target_counts_the_allowance_from_the_steps_target(
     fraction = 0.1
 
     def landed(past_target: bool) -> tuple[float, float]:
-        result = search_counts(None, groups, _scores(groups), profile, GRAIN, fraction, None,
-                               (1, 8, 8), Path("unused"), rounds=6, targets=True,
+        result = search_counts(None, groups, _scores(groups), profile, GRAIN, fraction,
+                               CHAIN_METER, Path("unused"), rounds=6, targets=True,
                                extra_macs=allowance, past_target=past_target)
         return (remaining_macs(groups, profile, result.counts),
                 remaining_macs(groups, profile, result.allocated))
@@ -280,8 +281,8 @@ def test_past_target_gives_back_the_granules_the_allocation_no_longer_needs(
     total = sum(float(x.macs) for x in profile.layers)
 
     def removed(past_target: bool) -> float:
-        result = search_counts(None, groups, _scores(groups), profile, GRAIN, fraction, None,
-                               (1, 8, 8), Path("unused"), rounds=1, extra_macs=0.0,
+        result = search_counts(None, groups, _scores(groups), profile, GRAIN, fraction,
+                               CHAIN_METER, Path("unused"), rounds=1, extra_macs=0.0,
                                past_target=past_target)
         return 1.0 - remaining_macs(groups, profile, result.allocated) / total
 
@@ -291,7 +292,7 @@ def test_past_target_gives_back_the_granules_the_allocation_no_longer_needs(
 def test_a_negative_allowance_is_refused() -> None:
     groups, profile = _chain_case()
     with pytest.raises(PruneError, match="extra_macs must be >= 0"):
-        search_counts(None, groups, flat(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+        search_counts(None, groups, flat(groups), profile, GRAIN, 0.2, CHAIN_METER,
                       Path("unused"), rounds=1, extra_macs=-1.0)
 
 
@@ -395,7 +396,7 @@ def test_candidates_are_also_tried_at_the_macs_the_allocation_removed(
     monkeypatch.setattr(measuring, "measure_counts",
                         lambda *a, **k: (1.0, _unfolded("l1", a[2]), True))
     search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2 if overshoot else removed,
-                  None, (1, 8, 8), Path("unused"), rounds=1)
+                  CHAIN_METER, Path("unused"), rounds=1)
     matched = [counts for fraction, back, counts in calls if back]
     assert all(f == pytest.approx(removed) for f, back, _ in calls if back)
     # the allocation, then every move at the fraction and (with an overshoot) at its MACs
@@ -420,7 +421,7 @@ def test_the_relief_group_is_the_one_whose_granule_frees_the_most_luts(
         return _measured(1.0, _unfolded("cls", counts))
 
     monkeypatch.setattr(measuring, "measure_counts", measure)
-    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, CHAIN_METER,
                            Path("unused"), rounds=1)
     assert tried[-1][expected] == result.allocated[expected] - 8
     other = "l0" if expected == "l1" else "l1"
@@ -553,7 +554,7 @@ def test_with_targets_the_sweep_reaches_exact_counts_off_the_lattice(monkeypatch
         return 1.0, (slowest,), frozenset({"l1"})
 
     monkeypatch.setattr(measuring, "measure_counts", measure)
-    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, CHAIN_METER,
                            Path("unused"), rounds=1, targets=targets, shapes=500)
     assert (result.fps > 1.0) is targets
     if targets:
@@ -574,7 +575,7 @@ def test_the_sweeps_move_names_its_order(monkeypatch, order: str, said: str) -> 
         return _measured(2.0 if fast else 1.0, _unfolded("l1", counts))
 
     monkeypatch.setattr(measuring, "measure_counts", measure)
-    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+    result = search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, CHAIN_METER,
                            Path("unused"), rounds=1, shapes=500, shape_order=order)
     assert result.fps == 2.0 and said in result.moves[-1]
 
@@ -649,14 +650,14 @@ def test_even_order_sweeps_around_the_uniform_cut(monkeypatch) -> None:
 def test_a_negative_sweep_is_refused() -> None:
     groups, profile = _chain_case()
     with pytest.raises(PruneError, match="shape sweep's size must be >= 0"):
-        search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+        search_counts(None, groups, _scores(groups), profile, GRAIN, 0.2, CHAIN_METER,
                       Path("unused"), rounds=1, shapes=-1)
 
 
 def test_zero_rounds_is_refused() -> None:
     groups, profile = _chain_case()
     with pytest.raises(PruneError, match="at least one round"):
-        search_counts(None, groups, flat(groups), profile, GRAIN, 0.2, None, (1, 8, 8),
+        search_counts(None, groups, flat(groups), profile, GRAIN, 0.2, CHAIN_METER,
                       Path("unused"), rounds=0)
 
 
@@ -694,8 +695,8 @@ def test_on_a_real_model_the_search_finds_a_faster_folding(trained, tmp_path: Pa
     model, data = trained
     board, profile, groups, scores, grain = _digits_case(trained, tmp_path)
     before = copy.deepcopy(model.state_dict())
-    result = search_counts(model, groups, scores, profile, grain, 0.2, board, data.input_shape,
-                           tmp_path / "search", rounds=3)
+    result = search_counts(model, groups, scores, profile, grain, 0.2,
+                           ShapeMeter(data.input_shape, board), tmp_path / "search", rounds=3)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # untouched
     assert result.counts != result.allocated and result.moves
     assert result.fps >= (1 + MIN_GAIN) * result.fps_allocated
@@ -725,8 +726,9 @@ def test_on_a_real_model_targets_fold_at_least_as_fast(trained, tmp_path: Path) 
     for cap in TARGET_CAPS:
         work = tmp_path / f"cap{cap}"
         board, profile, groups, scores, grain = _digits_case(trained, work, lut=cap)
-        found = {targets: search_counts(model, groups, scores, profile, grain, 0.2, board,
-                                        data.input_shape, work / f"search-{targets}",
+        found = {targets: search_counts(model, groups, scores, profile, grain, 0.2,
+                                        ShapeMeter(data.input_shape, board),
+                                        work / f"search-{targets}",
                                         rounds=3, targets=targets)
                  for targets in (False, True)}
         assert found[True].allocated == found[False].allocated
@@ -768,7 +770,7 @@ def test_on_a_depthwise_model_the_search_moves_tied_sliding_windows(tmp_path: Pa
     rng = np.random.default_rng(1)
     scores = {g.name: rng.random(g.channels) for g in groups}
     result = search_counts(model, groups, scores, profile, granularity(groups, profile), 0.75,
-                           board, shape, tmp_path / "search", rounds=1, min_keep=floor)
+                           ShapeMeter(shape, board), tmp_path / "search", rounds=1, min_keep=floor)
     assert result.allocated == {"stem.0": 32, "blocks.0.3": 24, "blocks.1.3": 32,
                                 "blocks.2.3": 24, "blocks.3.3": 44}
     assert result.counts == {"stem.0": 32, "blocks.0.3": 24, "blocks.1.3": 24,

@@ -92,9 +92,9 @@ def test_the_fold_search_decides_the_same_with_workers(trained, tmp_path: Path) 
     found = {}
     for workers in (1, 2):
         with ShapeMeter(data.input_shape, board, workers=workers) as meter:
-            found[workers] = search_counts(model, groups, scores, profile, grain, 0.2, board,
-                                           data.input_shape, tmp_path / f"search{workers}",
-                                           rounds=3, targets=True, shapes=8, meter=meter)
+            found[workers] = search_counts(model, groups, scores, profile, grain, 0.2, meter,
+                                           tmp_path / f"search{workers}",
+                                           rounds=3, targets=True, shapes=8)
     assert [found[w].workers for w in (1, 2)] == [1, 2]
     decided = [{k: v for k, v in found[w].to_dict().items() if k not in ("seconds", "workers")}
                for w in (1, 2)]
