@@ -153,7 +153,8 @@ class PruneConfig:
     # granules it no longer needs, so the pruned model lands within target_sparsity +
     # max_overshoot (or past it by one granule, where none can come back), e.g. 0.01 to compare
     # with another pruner at one sparsity. Default (null): 5 % of the step's MACs past the
-    # allocation (codesign.prune.fold_search, MAX_EXTRA), and no give-back
+    # allocation (codesign.prune.fold_search, MAX_EXTRA), and with shape_order even no deeper
+    # than the uniform cut on the granule lattice at the step's target; no give-back
     max_overshoot: float | None = None
     # let the search also try each bottleneck's folding target, the exact count (aligned or not)
     # that folds faster in the same PE x SIMD lanes, and its shape sweep (fold_shapes) counts

@@ -232,7 +232,8 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                   shape_order: str = "importance") -> SearchResult:
     """The module docstring's search for one step; `profile` is the current (uncut) model's.
     `extra_macs`: how many MACs a move may remove beyond the allocation (default MAX_EXTRA of
-    the current model's), or with `past_target` beyond the step's target (`remove_fraction`
+    the current model's; with `shape_order` "even", and no deeper than the uniform cut the
+    sweep is centred on), or with `past_target` beyond the step's target (`remove_fraction`
     of the current model's MACs), so the step lands at most that far past it; the allocation
     then also gives back the granules it no longer needs (allocate.py, Give back), so its own
     last granule does not carry the step past the target either. `shapes`: after the rounds,
@@ -300,12 +301,18 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
     best = first = measured([candidate({}, {})])[0]
     total = sum(float(x.macs) for x in profile.layers)
     matched = 1.0 - remaining_macs(groups, profile, first.counts) / total
+    floor = {g.name: max(int(granularity[g.name]), (min_keep or {}).get(g.name, 1))
+             for g in groups}
+    # an even sweep is centred on the uniform cut at the step's fraction, itself a candidate
+    uniform = (uniform_counts(groups, profile, granularity, floor, (1.0 - remove_fraction) * total)
+               if shape_order == "even" else {})
     allowance = MAX_EXTRA * total if extra_macs is None else float(extra_macs)
     least = ((1.0 - remove_fraction) * total if past_target
              else remaining_macs(groups, profile, first.counts)) - allowance
+    if extra_macs is None and shape_order == "even":  # and no deeper than that uniform cut
+        least = max(least, min(remaining_macs(groups, profile, uniform),
+                               (1.0 - remove_fraction) * total))
     moves: list[str] = []
-    floor = {g.name: max(int(granularity[g.name]), (min_keep or {}).get(g.name, 1))
-             for g in groups}
     for _ in range(rounds):
         if not (best.fps > 0 and best.slowest):
             break
@@ -351,9 +358,6 @@ def search_counts(model: nn.Module, groups: Sequence[ChannelGroup],
                      f"{best.bottleneck}): {best.fps:,.0f} -> {winner.fps:,.0f} FPS{reshaped}")
         best = winner
     window = (least, (1.0 - remove_fraction) * total)
-    # an even sweep is centred on the uniform cut at the step's fraction, itself a candidate
-    uniform = (uniform_counts(groups, profile, granularity, floor, window[1])
-               if shape_order == "even" else {})
     if shapes and best.fps > 0 and best.slowest:  # else no count moves the slowest node
         around, pool = best.counts, [best]
         if shape_order == "even":

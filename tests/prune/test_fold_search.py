@@ -631,6 +631,36 @@ def test_even_order_keeps_a_near_shape_over_a_deeper_uniform_cut(monkeypatch,
     assert result.ties == [fast, deep]
 
 
+@pytest.mark.parametrize("deep", [(40, 48, 56), (40, 56, 48), (32, 56, 56)])
+@pytest.mark.parametrize("capped", [False, True])
+def test_even_order_lands_no_deeper_than_the_uniform_cut_by_default(monkeypatch, deep, capped
+                                                                    ) -> None:
+    """At 35 % the allocation is the uniform cut (every group 48), and only a shape deeper
+    than it, within the default allowance (MAX_EXTRA past the allocation), folds faster. The
+    even search with no allowance set keeps nothing past the uniform 48s, however fast; an
+    allowance set explicitly (max_overshoot's) lets it keep the deep shape, as the other
+    orders do by default."""
+    names = ("l0", "l1", "l2")
+    fast = dict(zip(names, deep, strict=True))
+
+    def rate(counts):
+        return (2.0 if counts == fast else 1.0), "l1"
+
+    result, seen, groups, profile = _search(monkeypatch, rate, rounds=2, fraction=0.35,
+                                            shapes=500, shape_order="even",
+                                            extra_macs=MAX_EXTRA * 12_928 if capped else None)
+    uniform = dict.fromkeys(names, 48)
+    assert result.allocated == uniform
+    assert (remaining_macs(groups, profile, uniform) - MAX_EXTRA * 12_928
+            <= remaining_macs(groups, profile, fast) < remaining_macs(groups, profile, uniform))
+    if capped:
+        assert fast in seen and result.counts == fast and result.fps == 2.0
+    else:
+        assert result.counts == uniform and result.fps == 1.0
+        floor = remaining_macs(groups, profile, uniform)
+        assert all(remaining_macs(groups, profile, c) >= floor for c in result.ties)
+
+
 def test_even_order_sweeps_around_the_uniform_cut(monkeypatch) -> None:
     """Constant FPS: the search moves nowhere; the even sweep measures the uniform cut at the
     step's fraction (every group 48 of 64 at 30 % of the MACs removed, the allocation's
