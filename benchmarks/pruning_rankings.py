@@ -52,6 +52,11 @@ held out +0.05 (-0.21 .. +0.31), on the test set -0.10 (-0.42 .. +0.23). Again o
 EPYC (7 Dec 2026 08:14-08:56, two processes, seeds 0-3 and 4-7 combined; --picks with
 40-36-40-42-40 for every seed; ..._even_40-36-40-42-40_taylor_3draws_avx512.json) -0.03 /
 -0.21 pt, mean held out -0.08 (-0.28 .. +0.12), on the test set -0.14 (-0.47 .. +0.18).
+Shapes no deeper than TP's, x1.14 (7 Dec 2026 10:06-10:51, AVX512 EPYC, four processes; only
+taylor@pick run, --picks fixed_shape_SHAPE.json, combined with TP's rows of the run above):
+40-42-40-42-40 (55.44 %) -0.07 / -0.15 pt, mean held out -0.07 (-0.26 .. +0.12);
+36-42-40-40-42 (57.15 %) -0.09 / -0.33, -0.06 (-0.30 .. +0.18)
+(..._40-42-40-42-40_taylor_3draws_avx512.json, ..._36-42-40-40-42_taylor_3draws_avx512.json).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3

@@ -38,8 +38,11 @@ deeper than the step asked is as even. The pick only sees what the sweep measure
 DS-CNN on KV260 at 55 % with the default allowance (seeds 1 and 4) keeps 36-36-36-40-36
 (62.8 % of the MACs removed) either way, none of its 32 shapes as fast and nearer; listing
 the nearest first instead measured none nearer than the search's own 32-40-40-32-57 (60.3 %),
-so the listing stays most even first and such flows bound the depth with
-prune.max_overshoot (docs/pruning-measurements.md). DS-CNN on KV260 at Torch-Pruning's
+so the listing stays most even first, and with no prune.max_overshoot set the even search
+lands no deeper than the uniform cut it is centred on (fold_search.search_counts): there
+40-42-40-42-40 (55.4 %, 72,886 FPS; docs/pruning-measurements.md). A flow that wants the
+faster steps deeper sets max_overshoot (the KV260 flow's 0.035: 40-36-40-42-40, 58.2 %,
+85,034). DS-CNN on KV260 at Torch-Pruning's
 uniform 40s: the search's moves reach 85,034 FPS at 36-36-40-36-64 on some seeds and 72,886
 at 32-56-32-32-56 on others, while 40-42-40-36-40, two channels from uniform in three groups,
 folds to 85,034 as well (benchmarks/pruning_shape_lattice.py). With this order the schedule
