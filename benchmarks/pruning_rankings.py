@@ -52,11 +52,13 @@ held out +0.05 (-0.21 .. +0.31), on the test set -0.10 (-0.42 .. +0.23). Again o
 EPYC (7 Dec 2026 08:14-08:56, two processes, seeds 0-3 and 4-7 combined; --picks with
 40-36-40-42-40 for every seed; ..._even_40-36-40-42-40_taylor_3draws_avx512.json) -0.03 /
 -0.21 pt, mean held out -0.08 (-0.28 .. +0.12), on the test set -0.14 (-0.47 .. +0.18).
-Shapes no deeper than TP's, x1.14 (7 Dec 2026 10:06-10:51, AVX512 EPYC, four processes; only
+Shapes no deeper than TP's, x1.14 (7 Dec 2026 10:06-10:48, AVX512 EPYC, four processes; only
 taylor@pick run, --picks fixed_shape_SHAPE.json, combined with TP's rows of the run above):
 40-42-40-42-40 (55.44 %) -0.07 / -0.15 pt, mean held out -0.07 (-0.26 .. +0.12);
 36-42-40-40-42 (57.15 %) -0.09 / -0.33, -0.06 (-0.30 .. +0.18)
 (..._40-42-40-42-40_taylor_3draws_avx512.json, ..._36-42-40-40-42_taylor_3draws_avx512.json).
+taylor at TP's own uniform 40s (10:53-11:24, same machine and TP rows;
+..._uniform40_taylor_3draws_avx512.json) +0.01 / -0.21 pt, mean held out -0.00 (-0.13 .. +0.12).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
@@ -94,7 +96,15 @@ def keep_by(ranking: str, model: Any, data: Any, groups: list[Any], counts: dict
     from codesign.prune.importance import channel_importance
     from codesign.prune.surgery import keep_top
 
-    if ranking in TP_RANKINGS:
+    if ranking.endswith(PICK) and ranking.removesuffix(PICK) in TP_RANKINGS:
+        # Torch-Pruning's own ranking at these counts: each group's layers by their own ratio
+        # (no round_to), so only the shape differs from its uniform cut
+        variant = TP_RANKINGS[ranking.removesuffix(PICK)]
+        ratios = {name: 1 - counts[g.name] / g.channels for g in groups
+                  for name in (*g.producers, *g.members)}
+        found = tp_keep(copy.deepcopy(model), data, 0.0, None, layer_ratios=ratios,
+                        importance=variant.importance)
+    elif ranking in TP_RANKINGS:
         ratios = {1 - counts[g.name] / g.channels for g in groups}
         if len(ratios) != 1:
             raise SystemExit(f"{ranking} cuts every group by one ratio; keeping {counts} of "
@@ -341,10 +351,10 @@ def main() -> None:
         args.rankings = args.rankings or ["tp-magnitude8", "group_l2", "taylor"]
         args.draws, args.seeds = args.draws or [1, 101, 201], args.seeds or [0, 1, 2]
         unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)
-                   and r.removesuffix(PICK) not in PRUNE_CRITERIA]
+                   and r.removesuffix(PICK) not in (*PRUNE_CRITERIA, *TP_RANKINGS)]
         if unknown:
             raise SystemExit(f"unknown rankings {unknown}; choose from {list(PRUNE_CRITERIA)} "
-                             f"(each also as CRITERION{PICK}, with --picks) or {list(TP_RANKINGS)}")
+                             f"or {list(TP_RANKINGS)} (each also as RANKING{PICK}, with --picks)")
         picks = picked_counts(args.picks, args.seeds) if args.picks else {}
         if not picks and any(r.endswith(PICK) for r in args.rankings):
             raise SystemExit(f"rankings CRITERION{PICK} need --picks SHAPE_TRIALS.json")

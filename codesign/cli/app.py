@@ -125,7 +125,8 @@ def prune(
              "one with the lowest training loss (0 = off)")] = None,
     max_overshoot: Annotated[float | None, typer.Option(
         help="budget sparsity: the most of the unpruned MACs the fold search may remove past "
-             "the target, e.g. 0.01 (default: 5 % of a step's MACs past its allocation)")]
+             "the target, e.g. 0.01 (default: 5 % of a step's MACs past its allocation; "
+             "with --shape-order even, no deeper than the uniform cut either)")]
     = None,
     fold_targets: Annotated[bool | None, typer.Option(
         help="let the search try each bottleneck's exact folding count (default: budget fps "
