@@ -18,7 +18,10 @@ set and on the 8,000 test images it leaves out.
 `CRITERION@pick` with `--picks SHAPE_TRIALS.json` (benchmarks/pruning_shape_trials.py) ranks by
 that criterion but keeps, per seed, the counts the shape trials picked: the cut the trials
 kept, fine-tuned again with other seeds (draw 1 reproduces the trial), so the pick's accuracy is
-measured free of the fine-tune it was chosen on.
+measured free of the fine-tune it was chosen on. `tp-magnitude8@pick` (or `tp-round8@pick`):
+Torch-Pruning's own ranking at those counts (each group's layers cut by their own ratio, no
+round_to; at uniform counts it keeps exactly the channels of its uniform cut), so against
+`tp-magnitude8` only the shape differs.
 
 Reported: per ranking and seed the mean over draws, minus the reference ranking's (the first
 of `--rankings`); the median over seeds of that and of the single-draw-1 difference; the
@@ -59,6 +62,9 @@ taylor@pick run, --picks fixed_shape_SHAPE.json, combined with TP's rows of the 
 (..._40-42-40-42-40_taylor_3draws_avx512.json, ..._36-42-40-40-42_taylor_3draws_avx512.json).
 taylor at TP's own uniform 40s (10:53-11:24, same machine and TP rows;
 ..._uniform40_taylor_3draws_avx512.json) +0.01 / -0.21 pt, mean held out -0.00 (-0.13 .. +0.12).
+tp-magnitude8@pick at 40-36-40-42-40 (11:26-11:51, two processes;
+..._even_40-36-40-42-40_tp_magnitude_3draws_avx512.json) -0.07 / -0.07 pt against TP's uniform
+40s, mean held out -0.04 (-0.20 .. +0.12), on the test set +0.09 (-0.48 .. +0.65).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
