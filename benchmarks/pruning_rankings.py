@@ -92,10 +92,19 @@ from rich.table import Table
 # Torch-Pruning's local round_to 8 rankings, by their names in pruning_torch_pruning.py
 TP_RANKINGS = {v.name: v for v in VARIANTS if v.round_to == 8 and not v.global_pruning}
 PICK = "@pick"  # criterion@pick: that criterion's channels at the counts --picks kept per seed
+TAYLOR = "taylor/"  # taylor/N: Taylor averaged over N minibatches (the flow's taylor_batches else)
+
+
+def criterion_of(ranking: str, taylor_batches: int) -> tuple[str, int]:
+    """(codesign criterion, Taylor minibatches) of a ranking name such as taylor/250@pick."""
+    name = ranking.removesuffix(PICK)
+    if name.startswith(TAYLOR) and name.removeprefix(TAYLOR).isdigit():
+        return "taylor", int(name.removeprefix(TAYLOR))
+    return name, taylor_batches
 
 
 def keep_by(ranking: str, model: Any, data: Any, groups: list[Any], counts: dict[str, int],
-            seed: int) -> dict[str, list[int]]:
+            seed: int, taylor_batches: int) -> dict[str, list[int]]:
     """The channels `ranking` keeps: `counts[group]` in each group."""
     from pruning_torch_pruning import tp_keep
 
@@ -119,8 +128,9 @@ def keep_by(ranking: str, model: Any, data: Any, groups: list[Any], counts: dict
         found = tp_keep(copy.deepcopy(model), data, ratios.pop(), variant.round_to,
                         importance=variant.importance)
     else:
-        scores = channel_importance(model, groups, ranking.removesuffix(PICK),
-                                    (data.x_train, data.y_train), seed=seed + 1)
+        criterion, batches = criterion_of(ranking, taylor_batches)
+        scores = channel_importance(model, groups, criterion, (data.x_train, data.y_train),
+                                    seed=seed + 1, batches=batches)
         found = keep_top(scores, counts)
     if {g: len(c) for g, c in found.items()} != counts:
         raise SystemExit(f"{ranking} kept {({g: len(c) for g, c in found.items()})}, not {counts}")
@@ -143,7 +153,8 @@ def run_seed(flow: Any, seed: int, keep: int, rankings: list[str], draws: list[i
     groups = channel_groups(model, data.input_shape)
     uniform = {g.name: keep for g in groups}
     counts = {r: picks[seed] if r.endswith(PICK) else uniform for r in rankings}
-    keeps = {r: keep_by(r, model, data, groups, counts[r], seed) for r in rankings}
+    keeps = {r: keep_by(r, model, data, groups, counts[r], seed, flow.prune.taylor_batches)
+             for r in rankings}
     row: dict[str, Any] = {"seed": seed, "unpruned_accuracy": evaluate(model, data.x_test,
                                                                        data.y_test),
                            "rankings": {}}
@@ -333,9 +344,10 @@ def main() -> None:
     parser.add_argument("--flow", default="flows/dscnn_w4a4_fashion_pruned_kv260.yaml")
     parser.add_argument("--keep", type=int, default=40, help="channels every group keeps")
     parser.add_argument("--rankings", nargs="+", default=None,
-                        help="the first is the reference; codesign criteria or tp-magnitude8, "
-                             "tp-round8 (default: tp-magnitude8 group_l2 taylor; with --combine: "
-                             "the parts' rankings to keep, default all)")
+                        help="the first is the reference; codesign criteria, taylor/N (Taylor "
+                             "over N minibatches), tp-magnitude8 or tp-round8 (default: "
+                             "tp-magnitude8 group_l2 taylor; with --combine: the parts' rankings "
+                             "to keep, default all)")
     parser.add_argument("--draws", nargs="+", type=int, default=None,
                         help="fine-tune seeds, as offsets from the flow's seed (default 1 101 "
                              "201; with --combine: the draws to keep, default all)")
@@ -356,11 +368,12 @@ def main() -> None:
 
         args.rankings = args.rankings or ["tp-magnitude8", "group_l2", "taylor"]
         args.draws, args.seeds = args.draws or [1, 101, 201], args.seeds or [0, 1, 2]
-        unknown = [r for r in args.rankings if r not in (*PRUNE_CRITERIA, *TP_RANKINGS)
-                   and r.removesuffix(PICK) not in (*PRUNE_CRITERIA, *TP_RANKINGS)]
+        unknown = [r for r in args.rankings if r.removesuffix(PICK) not in TP_RANKINGS
+                   and criterion_of(r, 1)[0] not in PRUNE_CRITERIA]
         if unknown:
-            raise SystemExit(f"unknown rankings {unknown}; choose from {list(PRUNE_CRITERIA)} "
-                             f"or {list(TP_RANKINGS)} (each also as RANKING{PICK}, with --picks)")
+            raise SystemExit(f"unknown rankings {unknown}; choose from {list(PRUNE_CRITERIA)}, "
+                             f"{TAYLOR}N (Taylor over N minibatches) or {list(TP_RANKINGS)} "
+                             f"(each also as RANKING{PICK}, with --picks)")
         picks = picked_counts(args.picks, args.seeds) if args.picks else {}
         if not picks and any(r.endswith(PICK) for r in args.rankings):
             raise SystemExit(f"rankings CRITERION{PICK} need --picks SHAPE_TRIALS.json")

@@ -98,8 +98,9 @@ def unstructured_control(model: nn.Module, data: Dataset, board: Board, sparsity
 def sensitivity_stage(model: nn.Module, data: Dataset, flow: FlowConfig, out_dir: Path
                       ) -> dict[str, Any]:
     """Run the per-layer sensitivity analysis; writes sensitivity.json and sensitivity.png."""
-    criterion = flow.prune.criterion if flow.prune else "l1"
-    result = layer_sensitivity(model, data, criterion, seed=flow.seed)
+    settings = flow.prune or PruneConfig(criterion="l1")
+    result = layer_sensitivity(model, data, settings.criterion, seed=flow.seed,
+                               taylor_batches=settings.taylor_batches)
     section = result.to_dict()
     write_json(out_dir / "sensitivity.json", section)
     plot_sensitivity(result, out_dir / "sensitivity.png", f"{flow.name}: pruning sensitivity")

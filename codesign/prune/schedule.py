@@ -401,7 +401,8 @@ def _schedule(model: nn.Module, data: Dataset, board: Board, settings: PruneConf
             continue
         groups = channel_groups(model, shape)
         scores = channel_importance(model, groups, settings.criterion,
-                                    (data.x_train, data.y_train), seed=seed + step)
+                                    (data.x_train, data.y_train), seed=seed + step,
+                                    batches=settings.taylor_batches)
         search = None
         try:
             if plan_pending:

@@ -62,7 +62,7 @@ def validation_slice(data: Dataset, samples: int) -> tuple[Any, Any]:
 
 def layer_sensitivity(model: nn.Module, data: Dataset, criterion: str = "l1", *,
                       fractions: tuple[float, ...] = DEFAULT_FRACTIONS, samples: int = 1000,
-                      seed: int = 0) -> SensitivityResult:
+                      seed: int = 0, taylor_batches: int = 8) -> SensitivityResult:
 
     if not fractions or any(not 0.0 < f < 1.0 for f in fractions):
         raise PruneError(f"sensitivity fractions must lie strictly between 0 and 1, got "
@@ -73,7 +73,8 @@ def layer_sensitivity(model: nn.Module, data: Dataset, criterion: str = "l1", *,
         raise PruneError("the model has no prunable layer: only its classifier has weights")
     x_val, y_val = validation_slice(data, samples)
     base = evaluate(model, x_val, y_val)
-    scores = channel_importance(model, groups, criterion, (data.x_train, data.y_train), seed=seed)
+    scores = channel_importance(model, groups, criterion, (data.x_train, data.y_train), seed=seed,
+                                batches=taylor_batches)
     rows: list[tuple[str, int, dict[str, float], float]] = []
     for group in groups:
         accuracy: dict[str, float] = {}

@@ -169,6 +169,24 @@ def test_taylor_ranks_a_channel_nobody_reads_last_and_is_deterministic() -> None
     assert all(p.grad is None for p in model.parameters() if p is not seen)
 
 
+@pytest.mark.parametrize(("few", "many"), [(1, 16), (2, 64)])
+def test_more_taylor_batches_give_a_steadier_estimate(few: int, many: int) -> None:
+    """Two seeds of the estimate differ less when each averages more minibatches."""
+    model = _mlp()
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(64, *SHAPE_MLP) * 255)
+    model.eval()
+    groups, data = channel_groups(model, SHAPE_MLP), _data(n=512)
+
+    def spread(batches: int) -> float:
+        a, b = (channel_importance(model, groups, "taylor", data, batches=batches, batch_size=8,
+                                   seed=seed) for seed in (1, 2))
+        return sum(float(np.abs(a[g] - b[g]).sum() / np.abs(a[g] + b[g]).sum()) for g in a)
+
+    assert spread(many) < 0.5 * spread(few)
+
+
 @pytest.mark.parametrize("model_class", [PerChannelNet, QuantBiasNet, AvgPoolNet])
 def test_taylor_on_user_models_scores_every_channel(model_class: type) -> None:
     torch.manual_seed(0)

@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import torch
 
 from codesign.config import PruneConfig, TrainConfig, prune_problem
 from codesign.errors import PruneError
@@ -269,3 +270,34 @@ def test_shape_trials_keep_the_equally_fast_shape_that_trains_best(
     best = min(tried, key=lambda t: t["train_loss"])
     assert result.final.counts == best["counts"]
     assert training_loss(pruned, data) == pytest.approx(best["train_loss"], abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batches", [8, 64])
+def test_the_step_ranks_by_taylor_over_its_batches(trained, tmp_path: Path, batches: int) -> None:
+    """`prune.taylor_batches` is what the step's Taylor estimate averages: the step keeps the
+    channels that estimate ranks highest at its counts, and not those of the other count."""
+    from codesign.boards import load_board
+    from codesign.prune import keep_top, prune_channels
+
+    model, data = trained
+    settings = PruneConfig(criterion="taylor", taylor_batches=batches, target_sparsity=0.4,
+                           steps=1, finetune_epochs=0, final_epochs=0, fold_search=0)
+    pruned = copy.deepcopy(model)
+    result = prune_model(pruned, data, load_board("pynq-z1"), settings,
+                         TrainConfig(epochs=1, batch_size=64, lr=0.02), workdir=tmp_path / "run",
+                         seed=0, progress=False)
+
+    def cut_with(taylor_batches: int) -> dict[str, torch.Tensor]:
+        replay = copy.deepcopy(model)
+        groups = channel_groups(replay, data.input_shape)
+        scores = channel_importance(replay, groups, "taylor", (data.x_train, data.y_train),
+                                    seed=1, batches=taylor_batches)
+        prune_channels(replay, keep_top(scores, result.final.counts), data.input_shape)
+        return replay.state_dict()
+
+    def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    assert same(pruned.state_dict(), cut_with(batches))
+    assert not same(pruned.state_dict(), cut_with(72 - batches))
