@@ -65,6 +65,12 @@ taylor at TP's own uniform 40s (10:53-11:24, same machine and TP rows;
 tp-magnitude8@pick at 40-36-40-42-40 (11:26-11:51, two processes;
 ..._even_40-36-40-42-40_tp_magnitude_3draws_avx512.json) -0.07 / -0.07 pt against TP's uniform
 40s, mean held out -0.04 (-0.20 .. +0.12), on the test set +0.09 (-0.48 .. +0.65).
+taylor/250@pick (Taylor over 250 minibatches, prune.taylor_batches) and
+group_l2_skip_depthwise@pick at 40-36-40-42-40 (7 Dec 2026 12:36-13:19, AVX512 EPYC, two
+processes each, combined with the rows above;
+..._even_40-36-40-42-40_{taylor250,group_l2_skip_depthwise}_3draws_avx512.json): -0.25 /
+-0.14 pt, mean held out -0.22 (-0.49 .. +0.06); -0.04 / +0.12 pt, mean held out -0.01
+(-0.28 .. +0.26), on the test set -0.03 (-0.47 .. +0.42).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
