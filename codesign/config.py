@@ -97,9 +97,10 @@ class PruneConfig:
     """Structured pruning during QAT (codesign.prune); a flow prunes when it has this section."""
 
     criterion: str = "taylor"  # channel importance: one of PRUNE_CRITERIA
-    # criterion taylor: seeded minibatches of 64 training samples (drawn with replacement) its
-    # estimate averages; more batches, a steadier ranking (8: 22 of the ~200 channels DS-CNN
-    # keeps change between two seeds of the estimate, 250: 3; ~0.13 s a batch there)
+    # criterion taylor: seeded minibatches of 64 training samples (each drawn anew) its estimate
+    # averages; more batches, a steadier ranking (DS-CNN keeping 198 channels: two estimates
+    # disagree on 23 of them with 8 batches, 3.5 with 250, at ~0.13 s a batch; it ranked no
+    # better for it: docs/pruning-measurements.md, benchmarks/taylor_steadiness.py)
     taylor_batches: int = 8
     budget: str = "sparsity"  # stop at target_sparsity | at target_fps on the board | when it fits
     target_sparsity: float = 0.5  # fraction of the MACs to remove (budget sparsity)
