@@ -71,6 +71,11 @@ processes each, combined with the rows above;
 ..._even_40-36-40-42-40_{taylor250,group_l2_skip_depthwise}_3draws_avx512.json): -0.25 /
 -0.14 pt, mean held out -0.22 (-0.49 .. +0.06); -0.04 / +0.12 pt, mean held out -0.01
 (-0.28 .. +0.26), on the test set -0.03 (-0.47 .. +0.42).
+taylor@pick against tp-magnitude8 on seeds 8-15 (13:28-14:15, the shape fixed,
+--picks fixed_shape_40-36-40-42-40.json; with seeds 0-7 in
+..._even_40-36-40-42-40_taylor_3draws_16seeds_avx512.json): seeds 8-15 -0.16 / +0.07 pt;
+seeds 0-15 -0.12 / -0.07 pt, mean held out -0.10 (-0.28 .. +0.08), on the test set -0.11
+(-0.32 .. +0.11).
 
 Usage: python3 benchmarks/pruning_rankings.py --flow flows/dscnn_w4a4_fashion_pruned_kv260.yaml
        --keep 40 --rankings tp-magnitude8 group_l2 taylor --draws 1 101 201 --seeds 0 1 2 3
