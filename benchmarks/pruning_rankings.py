@@ -348,12 +348,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def add_cut_arguments(parser: argparse.ArgumentParser) -> None:
+    """--flow and --keep: the flow whose trained models are cut, and the uniform count kept."""
+    parser.add_argument("--flow", default="flows/dscnn_w4a4_fashion_pruned_kv260.yaml")
+    parser.add_argument("--keep", type=int, default=40, help="channels every group keeps")
+
+
 def main() -> None:
     from codesign.atomic import write_json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flow", default="flows/dscnn_w4a4_fashion_pruned_kv260.yaml")
-    parser.add_argument("--keep", type=int, default=40, help="channels every group keeps")
+    add_cut_arguments(parser)
     parser.add_argument("--rankings", nargs="+", default=None,
                         help="the first is the reference; codesign criteria, taylor/N (Taylor "
                              "over N minibatches), tp-magnitude8 or tp-round8 (default: "

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pruning_rankings import picked_counts
+from pruning_rankings import add_cut_arguments, picked_counts
 from pruning_torch_pruning import RESULTS, ROOT
 from rich.console import Console
 from rich.table import Table
@@ -98,13 +98,13 @@ def main() -> None:
     from codesign.train import machine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flow", default="flows/dscnn_w4a4_fashion_pruned_kv260.yaml")
+    add_cut_arguments(parser)
+    parser.add_argument("--picks", type=Path, default=None,
+                        help="a benchmarks/pruning_shape_trials.py JSON: its counts per seed "
+                             "instead of --keep")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--batches", nargs="+", type=int, default=[8, 32, 63, 125, 250])
     parser.add_argument("--draws", type=int, default=3, help="estimates per count (>= 2)")
-    parser.add_argument("--keep", type=int, default=40, help="channels every group keeps")
-    parser.add_argument("--picks", type=Path, default=None,
-                        help="a benchmarks/pruning_shape_trials.py JSON: keep its counts per seed")
     parser.add_argument("--out", type=Path, default=RESULTS / "taylor_steadiness.json")
     args = parser.parse_args()
     if args.draws < 2 or min(args.batches) < 1:
