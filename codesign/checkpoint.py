@@ -42,9 +42,11 @@ def _read_checkpoint(path: Path) -> dict:
     return payload
 
 
-def load_checkpoint(model: nn.Module, path: Path) -> dict:
+def load_checkpoint(model: nn.Module, path: Path, input_shape: tuple[int, ...] | None = None
+                    ) -> dict:
     """Load weights saved by save_checkpoint into `model`; returns the stored meta.
-    A pruned model's checkpoint records its channel counts: the model is shrunk to them first."""
+    A pruned model's checkpoint records its channel counts: the model is shrunk to them first,
+    tracing it with `input_shape` (by default the model's own `input_shape`, as zoo models have)."""
     payload = _read_checkpoint(path)
     counts = payload["meta"].get("channel_counts")
     if counts:
@@ -52,11 +54,12 @@ def load_checkpoint(model: nn.Module, path: Path) -> dict:
         # pruning; only restoring a pruned model needs its surgery.
         from codesign.prune.surgery import shrink_to_counts
 
-        if getattr(model, "input_shape", None) is None:
-            raise ModelError(f"checkpoint {path} holds a pruned model; set `input_shape` "
-                             "((C, H, W) or (C, L)) on the model so its channel counts can be "
+        shape = input_shape or getattr(model, "input_shape", None)
+        if shape is None:
+            raise ModelError(f"checkpoint {path} holds a pruned model; pass input_shape ((C, H, "
+                             "W) or (C, L)) or set it on the model so its channel counts can be "
                              "restored")
-        shrink_to_counts(model, counts, tuple(model.input_shape))
+        shrink_to_counts(model, counts, tuple(shape))
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

@@ -39,6 +39,9 @@ class ModelConfig:
     weight_bits: int = 2
     act_bits: int = 2
     options: dict[str, Any] = field(default_factory=dict)
+    # your own Brevitas module instead of a zoo arch: 'package.module:attr' or 'file.py:attr' (a
+    # file relative to the flow file); it brings its own layers and bit widths (codesign.models.user)
+    module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,28 @@ class TrainConfig:
     # a new draw per batch, in training and in the pruning fine-tunes (codesign.augment); 0: off
     shift_pixels: int = 0
 
+
+SPEC_HELP = "expected 'package.module:attr' or 'path/to/file.py:attr'"
+
+
+def module_spec_problem(spec: str) -> str | None:
+    """What is wrong with the form of a model spec (None if nothing), saying the fix."""
+    if ":" not in spec:
+        return f"model spec {spec!r} has no ':attr' part; {SPEC_HELP}"
+    target, attr = spec.rsplit(":", 1)
+    if not target or not attr:
+        return f"model spec {spec!r} is incomplete; {SPEC_HELP}"
+    return None
+
+
+def is_file_spec(spec: str) -> bool:
+    """Whether `spec` names a Python file (path/to/file.py:attr) rather than an importable module."""
+    target = spec.rsplit(":", 1)[0]
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+# the model keys that configure a zoo model, which a flow with model.module leaves out
+ZOO_MODEL_KEYS = ("arch", "weight_bits", "act_bits", "options")
 
 FOLDING_MODES = ("setfolding", "optimize", "file")
 FOLDING_OBJECTIVES = ("maximize", "min_resources")
@@ -251,6 +276,9 @@ class FlowConfig:
         data.pop("source")
         if data["prune"] is None:
             data.pop("prune")
+        model = data["model"]
+        for key in (ZOO_MODEL_KEYS if model["module"] is not None else ("module",)):
+            model.pop(key)
         return data
 
 
@@ -467,6 +495,8 @@ def validate_flow(flow: FlowConfig) -> None:
     need(flow.dataset.sequence is None or flow.dataset.sequence in SEQUENCES, "dataset.sequence",
          f"{flow.dataset.sequence!r} is not one of {', '.join(SEQUENCES)} (or remove the key "
          "to keep images)")
+    need(flow.model.module is None or module_spec_problem(flow.model.module) is None,
+         "model.module", module_spec_problem(flow.model.module or "") or "")
     for bits_key in ("weight_bits", "act_bits"):
         bits = getattr(flow.model, bits_key)
         need(1 <= bits <= 8, f"model.{bits_key}", f"{bits} is outside the supported 1..8")
@@ -493,9 +523,22 @@ def validate_flow(flow: FlowConfig) -> None:
     need(not unknown, "outputs", f"{unknown[0] if unknown else ''!r} is not one of {', '.join(OUTPUTS)}")
 
 
+def _zoo_keys_beside_module(data: Any) -> None:
+    """ConfigError if a flow's model section names a module and also sets up a zoo model."""
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or model.get("module") is None:
+        return
+    given = [key for key in ZOO_MODEL_KEYS if key in model]
+    if given:
+        raise ConfigError(f"model.{given[0]}: model.module {model['module']!r} brings its own "
+                          f"layers and bit widths; remove model.{given[0]} (it configures a zoo "
+                          "model), or remove model.module to use the zoo")
+
+
 def parse_flow(data: Any, source: str | None = None) -> FlowConfig:
     """Build a validated FlowConfig from a mapping (e.g. parsed YAML)."""
     try:
+        _zoo_keys_beside_module(data)
         flow = _build(FlowConfig, data, "")
         validate_flow(flow)
     except ConfigError as exc:
@@ -523,8 +566,13 @@ def load_flow(path: str | os.PathLike[str]) -> FlowConfig:
             return value
         return str(base / value)
 
+    module = flow.model.module
+    if module is not None and is_file_spec(module):
+        target, attr = module.rsplit(":", 1)
+        module = f"{resolve(target)}:{attr}"
     return dataclasses.replace(
         flow,
         dataset=dataclasses.replace(flow.dataset, path=resolve(flow.dataset.path)),
+        model=dataclasses.replace(flow.model, module=module),
         folding=dataclasses.replace(flow.folding, file=resolve(flow.folding.file)),
     )

@@ -87,6 +87,13 @@ def test_defaults_fill_missing_sections() -> None:
         ({"name": "x", "prune": {}, "folding": {"mvau_rtl": True}}, "folding.mvau_rtl: true with a"),
         ({"name": "x", "prune": {"allocation": "global"}},
          "prune.allocation: 'global' is not one of hardware, criterion, uniform"),
+        ({"name": "x", "model": {"module": "net.py:make", "arch": "resnet"}},
+         "model.arch: model.module 'net.py:make' brings its own layers and bit widths"),
+        ({"name": "x", "model": {"module": "net.py:make", "weight_bits": 4}},
+         "model.weight_bits: model.module 'net.py:make' brings its own"),
+        ({"name": "x", "model": {"module": "net.py"}}, "model.module: model spec 'net.py' has no"),
+        ({"name": "x", "model": {"module": "net.py:"}}, "model.module: model spec 'net.py:' is inc"),
+        ({"name": "x", "model": {"module": 3}}, "model.module: expected a string"),
         ({"description": "no name"}, "missing required key name"),
         (["not", "a", "mapping"], "expected a mapping"),
     ],
@@ -118,6 +125,30 @@ def test_relative_paths_resolve_against_flow_file(tmp_path: Path) -> None:
     flow = load_flow(flow_file)
     assert flow.dataset.path == str(flow_file.parent.resolve() / "data.npz")
     assert flow.folding.file == str(flow_file.parent.resolve() / "fold.json")
+
+
+@pytest.mark.parametrize(("spec", "resolved"), [
+    ("nets/my_net.py:make", "{dir}/nets/my_net.py:make"),  # a file: next to the flow file
+    ("/abs/my_net.py:Net", "/abs/my_net.py:Net"),
+    ("my_package.nets:make", "my_package.nets:make"),  # an importable module: as given
+])
+def test_a_module_file_resolves_against_the_flow_file(tmp_path: Path, spec: str,
+                                                      resolved: str) -> None:
+    flow_file = tmp_path / "f.yaml"
+    flow_file.write_text(yaml.safe_dump({"name": "f", "model": {"module": spec}}))
+    flow = load_flow(flow_file)
+    assert flow.model.module == resolved.format(dir=tmp_path.resolve())
+
+
+@pytest.mark.parametrize("model", [{"module": "net.py:make"},
+                                   {"arch": "resnet", "weight_bits": 4, "act_bits": 4,
+                                    "options": {"preset": "resnet8"}}])
+def test_the_model_section_writes_back_as_given(model: dict) -> None:
+    """A flow file written from a flow (run directories keep one) names a module alone, a zoo
+    model without a module key, and parses back to the same flow."""
+    flow = parse_flow({"name": "x", "model": model})
+    assert flow.to_file_dict()["model"] == model
+    assert parse_flow(flow.to_file_dict()) == flow
 
 
 @pytest.mark.parametrize("text", ["name: [unclosed", "name: x\n  bad: indent: here"])

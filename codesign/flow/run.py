@@ -82,6 +82,8 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
                                     x_test=data.x_test)
     n_params = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
     m = flow.model
+    zoo_or_module = (f"Brevitas module {m.module}" if m.module is not None
+                     else f"{m.arch} W{m.weight_bits}A{m.act_bits}")
     accuracy = Accuracy(
         dataset=data.name, train_samples=len(data.x_train), test_samples=len(data.x_test),
         train_top1=trained.train_accuracy,
@@ -90,8 +92,9 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
         unpruned_test_top1=trained.test_accuracy if pruning is not None else None)
     result = RunResult(
         name=flow.name, description=flow.description, seed=flow.seed, board=board,
-        model_summary=(f"{m.arch} W{m.weight_bits}A{m.act_bits} {m.options or ''}"
-                       f"{' pruned' if pruning else ''} ({n_params:,} trainable parameters)"),
+        model_summary=" ".join([zoo_or_module, *([str(m.options)] if m.options else []),
+                                *(["pruned"] if pruning else []),
+                                f"({n_params:,} trainable parameters)"]),
         accelerator=accelerator, artifacts=_artifacts(pruning is not None),
         timings=dict(timer.seconds), flow=flow, accuracy=accuracy, training=trained,
         export=export_check, pruning=pruning, outputs=flow.outputs)

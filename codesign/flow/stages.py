@@ -18,6 +18,7 @@ from codesign.checkpoint import load_checkpoint, save_checkpoint
 from codesign.config import FlowConfig
 from codesign.data import Dataset, load_dataset
 from codesign.models import build_model
+from codesign.models.user import build_user_module
 from codesign.prune.schedule import check_before_training
 from codesign.train import TrainResult, set_seed, train_model
 
@@ -54,8 +55,10 @@ def load_flow_data(flow: FlowConfig) -> Dataset:
 
 
 def build_flow_model(flow: FlowConfig, data: Dataset) -> nn.Module:
-    """The flow's (untrained) Brevitas model for `data`."""
+    """The flow's (untrained) Brevitas model for `data`: the zoo's, or the user's module."""
     m = flow.model
+    if m.module is not None:
+        return build_user_module(m.module, data.input_shape, data.num_classes)
     return build_model(m.arch, input_shape=data.input_shape, num_classes=data.num_classes,
                        weight_bits=m.weight_bits, act_bits=m.act_bits, **m.options)
 
@@ -91,5 +94,5 @@ def save_trained_model(model: nn.Module, path: Path, flow: FlowConfig, **meta: A
 def load_trained_model(flow: FlowConfig, data: Dataset, run_dir: Path) -> nn.Module:
     """The model a finished run of `flow` left in `run_dir` (pruned or not), in eval mode."""
     model = build_flow_model(flow, data)
-    load_checkpoint(model, run_dir / CHECKPOINT)
+    load_checkpoint(model, run_dir / CHECKPOINT, data.input_shape)
     return model.eval()

@@ -12,14 +12,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codesign.config import SPEC_HELP, is_file_spec, module_spec_problem
 from codesign.errors import ModelError
 from codesign.quiet import import_brevitas
 
 if TYPE_CHECKING:
     from torch import nn
-
-SPEC_HELP = "expected 'package.module:attr' or 'path/to/file.py:attr'"
-
 
 def _resolve_attr(obj: Any, dotted: str, where: str) -> Any:
     for part in dotted.split("."):
@@ -67,13 +65,13 @@ def load_user_model(spec: str) -> nn.Module:
     zero-argument factory returning one."""
     from torch import nn
 
-    if not isinstance(spec, str) or ":" not in spec:
-        raise ModelError(f"model spec {spec!r} has no ':attr' part; {SPEC_HELP}")
+    problem = (f"model spec {spec!r} is not a string; {SPEC_HELP}" if not isinstance(spec, str)
+               else module_spec_problem(spec))
+    if problem is not None:
+        raise ModelError(problem)
     target, attr = spec.rsplit(":", 1)
-    if not target or not attr:
-        raise ModelError(f"model spec {spec!r} is incomplete; {SPEC_HELP}")
     import_brevitas()  # first, so the user's module's own brevitas imports stay quiet too
-    if target.endswith(".py") or "/" in target or "\\" in target:
+    if is_file_spec(spec):
         module = _import_file(Path(target))
     else:
         try:
@@ -99,6 +97,33 @@ def load_user_model(spec: str) -> nn.Module:
         raise ModelError(f"building {spec}() failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, nn.Module):
         raise ModelError(f"{spec}() returned a {type(model).__name__}, not a torch nn.Module")
+    return model
+
+
+def build_user_module(spec: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """A fresh copy of the Brevitas module `spec` names, for a flow to train: FINN can build
+    its layers, it takes the dataset's inputs (uint8 values as floats, `input_shape` per sample)
+    and returns `num_classes` logits. ModelError naming the layer or the mismatch otherwise."""
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(load_user_model(spec))  # an instance in a module stays untouched
+    check_supported_layers(model)
+    check_input_rank(model, input_shape)
+    probe = copy.deepcopy(model).eval()  # the check leaves the model's state as it was built
+    try:
+        with torch.no_grad():
+            out = probe(torch.zeros(2, *input_shape))
+    except Exception as exc:
+        raise ModelError(f"{spec} cannot take this dataset's inputs of shape "
+                         f"{tuple(input_shape)} ({type(exc).__name__}: {exc}); make its first "
+                         "layer fit them, or pick another dataset") from exc
+    logits = tuple(getattr(out, "shape", ()))
+    if logits != (2, num_classes):
+        raise ModelError(f"{spec} returns outputs of shape {logits[1:] or type(out).__name__} "
+                         f"per sample, but the dataset has {num_classes} classes; make its last "
+                         f"layer return {num_classes} logits")
     return model
 
 

@@ -288,11 +288,21 @@ def check_layer_caps(model: nn.Module, input_shape: tuple[int, ...], settings: P
     layer_caps(list(channel_groups(model, input_shape)), settings)
 
 
+def prunable_groups(model: nn.Module, input_shape: tuple[int, ...]) -> list[ChannelGroup]:
+    """The model's channel groups; PruneError if it has none (only its classifier has weights)."""
+    groups = channel_groups(model, input_shape)
+    if not groups:
+        raise PruneError("the model has no prunable layer: only its classifier has weights")
+    return groups
+
+
 def check_before_training(model: nn.Module, input_shape: tuple[int, ...],
                           settings: PruneConfig) -> None:
     """PruneError, before any training time is spent, where `settings` cannot prune `model`:
     `prune.layer_max_sparsity` naming no channel group, `prune.soft_epochs` with 1-bit weights
-    (codesign.prune.fade)."""
+    (codesign.prune.fade), and a model with no channel group or one structured pruning cannot
+    follow (a concat, a layer called twice: codesign.prune.spaces)."""
+    prunable_groups(model, input_shape)
     if settings.layer_max_sparsity:
         check_layer_caps(model, input_shape, settings)
     if settings.soft_epochs > 0:
@@ -373,9 +383,7 @@ def _schedule(model: nn.Module, data: Dataset, board: Board, settings: PruneConf
     point, profile = measure_hardware(model, shape, board, reference_fps, workdir / "step0")
     reference_fps = reference_fps or point.fps or None
     _check_reachable(settings, board, profile)
-    groups = channel_groups(model, shape)
-    if not groups:
-        raise PruneError("the model has no prunable layer: only its classifier has weights")
+    groups = prunable_groups(model, shape)
     members = {g.name: g.members for g in groups}
     # Granularity comes from the folding the board affords the unpruned model, and stays: every
     # count the schedule visits is a multiple of it, so that parallelism remains legal.

@@ -27,7 +27,6 @@ codesign.prune uses (weight_layers, the layer order FINN sees), for no gain in c
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +36,10 @@ if TYPE_CHECKING:
     from torch import fx, nn
 
 FLATTENS = ("flatten", "view", "reshape")
-SCALAR_OPS = (operator.mul, operator.truediv, operator.add, operator.sub, "mul", "div", "add",
-              "sub", "__mul__", "__truediv__", "__add__", "__sub__")
-JOINS = (operator.add, operator.sub, operator.iadd, "add", "sub", "__add__", "__sub__", "add_")
+# by name: x * 2, x / 255.0 (operator.truediv), torch.mul / div / true_divide, x.add(1), ...
+SCALAR_OPS = ("mul", "multiply", "truediv", "div", "divide", "true_divide", "add", "sub",
+              "__mul__", "__truediv__", "__add__", "__sub__")
+JOINS = ("add", "sub", "iadd", "__add__", "__sub__", "__iadd__", "add_")  # by name, as SCALAR_OPS
 CONCATS = ("cat", "concat", "concatenate", "stack", "hstack", "vstack")
 # Uses of a tensor that read its shape, not its values (x.view(x.size(0), -1) and the like).
 SHAPE_QUERIES = ("size", "dim")

@@ -9,7 +9,7 @@ from torch import nn
 
 from codesign.errors import ModelError
 from codesign.models import build_model
-from codesign.models.user import check_supported_layers, load_user_model
+from codesign.models.user import build_user_module, check_supported_layers, load_user_model
 
 USER_MODULE = textwrap.dedent(
     """
@@ -93,6 +93,47 @@ def test_load_errors_in_spec(tmp_path: Path) -> None:
     bad.write_text("def broken(:\n")
     with pytest.raises(ModelError, match="importing .*syntax.py failed: SyntaxError"):
         load_user_model(f"{bad}:x")
+
+
+def test_a_flow_gets_a_fresh_checked_copy_of_the_users_module(
+        user_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instance in an imported module is copied, never trained in place; building is
+    seeded like a zoo model (the same seed, the same weights) and the check that the model
+    takes the data leaves its state as built."""
+    monkeypatch.syspath_prepend(str(user_file.parent))
+    monkeypatch.delitem(sys.modules, "my_net", raising=False)
+    first = build_user_module("my_net:instance", (1, 4, 4), 3)
+    assert first is not load_user_model("my_net:instance") and first.fc1.out_features == 4
+    with torch.no_grad():
+        first.fc1.weight.add_(1.0)
+    assert not torch.equal(build_user_module("my_net:instance", (1, 4, 4), 3).fc1.weight,
+                           first.fc1.weight)
+    torch.manual_seed(3)
+    a = build_user_module(f"{user_file}:make", (1, 4, 4), 3)
+    torch.manual_seed(3)
+    b = build_user_module(f"{user_file}:make", (1, 4, 4), 3)
+    assert a.training and all(torch.equal(x, y) for x, y in
+                              zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    del sys.modules["my_net"]  # the next test imports its own my_net
+
+
+@pytest.mark.parametrize(("shape", "classes", "fragment"), [
+    ((1, 4, 4), 10, r"returns outputs of shape \(3,\) per sample, but the dataset has 10 classes; "
+                    "make its last layer return 10 logits"),
+    ((1, 5, 5), 3, r"cannot take this dataset's inputs of shape \(1, 5, 5\) \(RuntimeError"),
+])
+def test_a_module_that_does_not_fit_the_data_is_named_with_the_fix(
+        user_file: Path, shape: tuple[int, ...], classes: int, fragment: str) -> None:
+    with pytest.raises(ModelError, match=fragment):
+        build_user_module(f"{user_file}:Net", shape, classes)
+
+
+def test_a_flow_refuses_a_module_finn_cannot_build(tmp_path: Path) -> None:
+    path = tmp_path / "float_head.py"
+    path.write_text(USER_MODULE.replace("self.fc2 = QuantLinear(width, 3, bias=False, "
+                                        "weight_bit_width=2)", "self.fc2 = nn.Linear(width, 3)"))
+    with pytest.raises(ModelError, match="layer fc2 \\(Linear\\) cannot be built by FINN"):
+        build_user_module(f"{path}:Net", (1, 4, 4), 3)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnv"])

@@ -12,6 +12,7 @@ from codesign.models import build_model
 from codesign.prune import channel_groups, weight_layers
 from tests.prune.user_models import (
     SHAPE,
+    WRITTEN,
     AvgPoolNet,
     ConcatNet,
     GroupedNet,
@@ -21,6 +22,7 @@ from tests.prune.user_models import (
     SharedActNet,
     SharedNet,
     SigmoidNet,
+    WrittenNet,
     _ThreeLinears,
 )
 
@@ -84,6 +86,21 @@ def test_unsupported_structures_name_the_layer(model, shape: tuple, match: str) 
     with pytest.raises(PruneError, match=match) as info:
         channel_groups(model, shape)
     assert "\n" not in str(info.value)  # one line, for the CLI
+
+
+@pytest.mark.parametrize("write", sorted(WRITTEN))
+def test_scalar_arithmetic_and_sums_are_followed_however_written(write: str) -> None:
+    """Scaling the input (x / 255.0 and the like), scaling a tensor, and a residual sum written
+    with operators, torch functions, tensor methods or in place all keep their channels."""
+    groups = channel_groups(WrittenNet(WRITTEN[write]), (1, 4, 4))
+    assert [(g.producers, g.followers, g.consumers) for g in groups] == [
+        (("fc1", "fc2"), ("act",), ("fc2", "fc3"))]
+
+
+def test_a_product_of_two_channel_paths_is_refused() -> None:
+    model = WrittenNet(lambda x, fc1, act, fc2: (lambda h: h * fc2(h))(act(fc1(x))))
+    with pytest.raises(PruneError, match=r"operation 'mul' \(node mul\) sits on the channel path"):
+        channel_groups(model, (1, 4, 4))
 
 
 def test_a_shared_per_tensor_activation_is_followed() -> None:

@@ -177,6 +177,34 @@ class ResidualNet(_ThreeLinears):
         return self.fc3(h + self.fc2(h))
 
 
+class WrittenNet(_ThreeLinears):
+    """fc1 -> act -> fc2 with a residual add around fc2, and the input scaling, the add and a
+    scale written as `write(x, fc1, act, fc2)` says (plain Python arithmetic or torch calls)."""
+
+    def __init__(self, write) -> None:
+        super().__init__()
+        self.write = write
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc3(self.write(x.flatten(1), self.fc1, self.act, self.fc2))
+
+
+def _in_place_sum(x, fc1, act, fc2):
+    h = act(fc1(torch.true_divide(x, 255.0)))
+    h += fc2(h)
+    return h
+
+
+WRITTEN = {
+    "x / 255.0, h + fc2(h)": lambda x, fc1, act, fc2: (lambda h: h + fc2(h))(act(fc1(x / 255.0))),
+    "torch.div, torch.add, * 0.5": lambda x, fc1, act, fc2: (
+        lambda h: torch.add(h, fc2(h)) * 0.5)(act(fc1(torch.div(x, 255.0)))),
+    "true_divide, in-place +=": _in_place_sum,
+    "torch.mul, .sub": lambda x, fc1, act, fc2: (
+        lambda h: h.sub(fc2(h)))(act(fc1(torch.mul(x, 1 / 255)))),
+}
+
+
 class GroupedNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
