@@ -140,7 +140,8 @@ def _supported_types() -> dict[type, str]:
         qnn.QuantReLU: "Thresholding", qnn.QuantIdentity: "Thresholding",
         qnn.QuantHardTanh: "Thresholding", qnn.TruncAvgPool2d: "Pool (average)",
         nn.BatchNorm1d: "folded into thresholds", nn.BatchNorm2d: "folded into thresholds",
-        nn.MaxPool2d: "Pool (max)", nn.Flatten: "removed", nn.Dropout: "removed (eval)",
+        nn.MaxPool2d: "Pool (max)", nn.AdaptiveAvgPool2d: "GlobalAccPool (output size 1 only)",
+        nn.Flatten: "removed", nn.Dropout: "removed (eval)",
         nn.Identity: "removed", PixelScale: "folded into thresholds",
     }
     try:  # BNN-PYNQ's scalar output normalisation streamlines into a scalar Mul/Add tail.
@@ -171,6 +172,8 @@ def check_supported_layers(model: nn.Module) -> None:
         nn.Conv2d: "float nn.Conv2d is not quantized; use brevitas.nn.QuantConv2d",
         nn.Conv1d: "float nn.Conv1d is not quantized; use brevitas.nn.QuantConv1d",
         nn.ReLU: "float activations have no integer hardware; use brevitas.nn.QuantReLU",
+        nn.AvgPool2d: "a float average pool has no FINN layer; use nn.AdaptiveAvgPool2d(1) for "
+                      "a global average pool, or brevitas.nn.TruncAvgPool2d",
         nn.Softmax: "softmax does not change the argmax; drop it and return logits",
         nn.LogSoftmax: "softmax does not change the argmax; drop it and return logits",
         nn.LSTM: "recurrent layers are not supported by the FINN dataflow flow",
@@ -181,6 +184,10 @@ def check_supported_layers(model: nn.Module) -> None:
     def visit(prefix: str, module: nn.Module) -> None:
         kind = type(module)
         if kind in supported:
+            if isinstance(module, nn.AdaptiveAvgPool2d) and module.output_size not in (1, (1, 1)):
+                raise _unsupported(prefix, module, f"output size {module.output_size} is not a "
+                                   "global pool; only AdaptiveAvgPool2d(1) has a FINN layer "
+                                   "(GlobalAccPool)", supported)
             if isinstance(module, qnn.QuantLinear | qnn.QuantConv1d | qnn.QuantConv2d) and not (
                 module.weight_quant.is_quant_enabled
             ):

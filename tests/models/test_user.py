@@ -136,10 +136,16 @@ def test_a_flow_refuses_a_module_finn_cannot_build(tmp_path: Path) -> None:
         build_user_module(f"{path}:Net", (1, 4, 4), 3)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "cnv"])
-def test_zoo_models_are_supported(arch: str) -> None:
-    opts = {"preset": "cnv-small"} if arch == "cnv" else {}
-    for wbits, abits in ((1, 1), (2, 2)):
+@pytest.mark.parametrize(("arch", "opts", "bits"), [
+    ("mlp", {}, ((1, 1), (2, 2))), ("cnv", {"preset": "cnv-small"}, ((1, 1), (2, 2))),
+    ("resnet", {"preset": "resnet-small"}, ((4, 4),)),
+    ("resnet", {"preset": "resnet-small", "final_pool": "global"}, ((4, 4),)),
+    ("mobilenet", {"preset": "mobilenet-small", "final_pool": "global"}, ((4, 4),)),
+])
+def test_zoo_models_are_supported(arch: str, opts: dict, bits: tuple) -> None:
+    """Every layer the zoo builds (and FINN compiles), the global average pool included, is one
+    a user's module may use too."""
+    for wbits, abits in bits:
         check_supported_layers(build_model(arch, input_shape=(1, 28, 28), num_classes=10,
                                            weight_bits=wbits, act_bits=abits, **opts))
 
@@ -167,6 +173,8 @@ class Scale(nn.Module):
         (nn.Softmax(dim=1), "body.1.tail", "drop it and return logits"),
         (nn.ReLU(), "body.1.tail", "use brevitas.nn.QuantReLU"),
         (nn.GELU(), "body.1.tail", "not a layer type the FINN flow knows"),
+        (nn.AvgPool2d(2), "body.1.tail", "use nn.AdaptiveAvgPool2d(1) for a global average pool"),
+        (nn.AdaptiveAvgPool2d(2), "body.1.tail", "only AdaptiveAvgPool2d(1) has a FINN layer"),
         (Scale(), "body.1.tail", "not a layer type"),
         (QuantLinear(8, 3, bias=False, weight_quant=None), "body.1.tail", "not quantized"),
         (QuantReLU(act_quant=None), "body.1.tail", "output is not quantized"),
