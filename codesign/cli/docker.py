@@ -7,6 +7,7 @@ only long enough for docker/entrypoint.sh to switch to the host user's uid/gid."
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
@@ -19,7 +20,7 @@ from typing import Annotated
 import typer
 
 from codesign import __version__
-from codesign.config import load_flow
+from codesign.config import is_file_spec, load_flow
 from codesign.errors import ConfigError, ToolchainMissing
 from codesign.finn.xilinx import XilinxInstall, inspect_xilinx_install
 
@@ -73,6 +74,9 @@ def docker_run_command(
         wanted.append((out_path.parent, False))  # runs stage into <out>.partial beside <out>
     wanted.append((flow_path.parent, True))
     wanted += [(Path(p), True) for p in (flow.dataset.path, flow.folding.file) if p and Path(p).exists()]
+    module_root, pythonpath = _module_mount(flow.model.module) if flow.model.module else (None, None)
+    if module_root is not None:
+        wanted.append((module_root, True))
     board_spec = board or flow.board
     if board_spec.endswith((".yaml", ".yml")) or "/" in board_spec:
         board_path = (cwd / Path(board_spec).expanduser()).absolute()
@@ -99,7 +103,8 @@ def docker_run_command(
         argv += ["--mount", f"type=bind,source={path},target={path}" + (",readonly" if readonly else "")]
     ids = {UID_ENV: os.getuid() if uid is None else uid, GID_ENV: os.getgid() if gid is None else gid}
     tools = {"XILINX_VIVADO": xilinx.vivado, "XILINX_HLS": xilinx.hls, "XILINX_VITIS": xilinx.vitis}
-    for name, value in [*ids.items(), *tools.items(), *licenses.items()]:
+    module_env = {"PYTHONPATH": pythonpath} if pythonpath else {}
+    for name, value in [*ids.items(), *tools.items(), *licenses.items(), *module_env.items()]:
         if value is not None:
             argv += ["--env", f"{name}={value}"]
     argv += ["--workdir", str(cwd), tag, "codesign", "run", str(flow_path)]
@@ -108,6 +113,36 @@ def docker_run_command(
     if out is not None:
         argv += ["--out", str(out_path)]
     return argv
+
+
+def _module_mount(spec: str) -> tuple[Path, str | None]:
+    """What the container needs of a flow's own Brevitas module (model.module): the folder of a
+    file (it may import its siblings), or the sys.path folder of a package, which then goes on
+    PYTHONPATH. ConfigError, saying the fix, where the host has nothing to mount."""
+    target = spec.rsplit(":", 1)[0]
+    if is_file_spec(spec):
+        path = Path(target)
+        if not path.is_file():
+            raise ConfigError(f"model.module: {path} does not exist; fix the path in the flow "
+                              "file (relative to it)")
+        return path.parent, None
+    top = target.split(".")[0]
+    found = importlib.util.find_spec(top)
+    locations = list(found.submodule_search_locations or []) if found else []
+    if found is not None and found.has_location and found.origin:
+        root = Path(found.origin).parent  # a module file, or a package's __init__.py
+        root = root.parent if locations else root
+    elif locations:  # a namespace package: its folder
+        root = Path(locations[0]).parent
+    else:
+        raise ConfigError(f"model.module: package {top!r} is not importable here, so docker "
+                          f"cannot mount it; give the module as a file (path/to/{top}.py:attr) "
+                          "or put its folder on PYTHONPATH")
+    if root.name in ("site-packages", "dist-packages"):
+        raise ConfigError(f"model.module: package {top!r} is installed in this Python "
+                          f"({root}), which the image does not share; give the module as a "
+                          f"file (path/to/module.py:attr) or install it into the image")
+    return root, str(root)
 
 
 def ensure_docker(image: str | None = None) -> str:

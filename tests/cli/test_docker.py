@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -342,6 +343,50 @@ def test_run_command_mounts_what_lies_outside_the_working_dir(tmp_path: Path, pr
     }
     assert run["command"][-4:] == ["--board", str(elsewhere / "my-board.yaml"),
                                    "--out", str(tmp_path / "results" / "run1")]
+
+
+def _module_flow(spec: str) -> str:
+    """The default flow with its zoo model replaced by the module `spec`."""
+    flow, n = re.subn(r"\nmodel:\n(  .*\n)+", f"\nmodel:\n  module: {spec}\n", FLOW.read_text())
+    assert n == 1
+    return flow
+
+
+@pytest.mark.parametrize("where", ["file", "package"])
+def test_run_command_mounts_the_flows_own_module(tmp_path: Path, project: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """A flow on the user's Brevitas module (model.module) finds it in the container: a file's
+    folder is mounted (it may import its siblings); a package's sys.path folder is mounted and
+    put on PYTHONPATH."""
+    vivado, _ = _fake_install(tmp_path / "tools" / "Xilinx")
+    code = tmp_path / "code"
+    (code / "nets").mkdir(parents=True)
+    (code / "nets" / "__init__.py").write_text("")
+    (code / "nets" / "my_net.py").write_text("def make(): ...\n")
+    monkeypatch.syspath_prepend(str(code))
+    spec = f"{code}/nets/my_net.py:make" if where == "file" else "nets.my_net:make"
+    (project / "flows" / "mine.yaml").write_text(_module_flow(spec))
+    run = _parse_run(cdocker.docker_run_command("flows/mine.yaml",
+                                                cdocker.inspect_xilinx_install(vivado),
+                                                cwd=project, env={}, uid=1, gid=1))
+    mounted = code / "nets" if where == "file" else code
+    assert run["mounts"][str(mounted)] == "ro"
+    assert run["env"].get("PYTHONPATH") == (None if where == "file" else str(code))
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("{tmp}/absent.py:make", r"model\.module: \S+absent\.py does not exist"),
+    ("no_such_package_xyz.nets:make", "package 'no_such_package_xyz' is not importable here"),
+    ("yaml:safe_load", r"package 'yaml' is installed in this Python \(\S+-packages\), which "
+                       "the image does not share; give the module as a file"),
+])
+def test_run_command_refuses_a_module_it_cannot_mount(tmp_path: Path, project: Path, spec: str,
+                                                      message: str) -> None:
+    vivado, _ = _fake_install(tmp_path / "Xilinx")
+    (project / "flows" / "mine.yaml").write_text(_module_flow(spec.format(tmp=tmp_path)))
+    with pytest.raises(ConfigError, match=message):
+        cdocker.docker_run_command("flows/mine.yaml", cdocker.inspect_xilinx_install(vivado),
+                                   cwd=project)
 
 
 def test_run_command_refuses_an_output_inside_the_tools(tmp_path: Path, project: Path) -> None:
