@@ -78,6 +78,15 @@ def is_file_spec(spec: str) -> bool:
     return target.endswith(".py") or "/" in target or "\\" in target
 
 
+def resolve_module_spec(spec: str, base: Path) -> str:
+    """A model spec with a relative file resolved against `base` (the folder of the file that
+    names it); an importable module's spec as given."""
+    target, attr = spec.rsplit(":", 1)
+    if not is_file_spec(spec) or Path(target).is_absolute():
+        return spec
+    return f"{base / target}:{attr}"
+
+
 # the model keys that configure a zoo model, which a flow with model.module leaves out
 ZOO_MODEL_KEYS = ("arch", "weight_bits", "act_bits", "options")
 
@@ -566,10 +575,7 @@ def load_flow(path: str | os.PathLike[str]) -> FlowConfig:
             return value
         return str(base / value)
 
-    module = flow.model.module
-    if module is not None and is_file_spec(module):
-        target, attr = module.rsplit(":", 1)
-        module = f"{resolve(target)}:{attr}"
+    module = flow.model.module and resolve_module_spec(flow.model.module, base)
     return dataclasses.replace(
         flow,
         dataset=dataclasses.replace(flow.dataset, path=resolve(flow.dataset.path)),

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from codesign.boards import load_board
-from codesign.config import FlowConfig, load_flow, parse_flow
+from codesign.config import FlowConfig, load_flow, parse_flow, resolve_module_spec
 from codesign.errors import BoardError, ConfigError
 
 # objective name -> what it measures (codesign.flow.explore_trial computes each)
@@ -145,7 +145,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _dimension(key: Any, spec: Any, base: FlowConfig) -> Dimension:
+def _dimension(key: Any, spec: Any, base: FlowConfig, space_dir: Path) -> Dimension:
     where = f"space.{key}"
     if not isinstance(key, str) or not _key_exists(key):
         raise ConfigError(f"{where}: not a flow key; use a dotted key of the base flow such as "
@@ -155,6 +155,9 @@ def _dimension(key: Any, spec: Any, base: FlowConfig) -> Dimension:
             raise ConfigError(f"{where}: the choice list is empty; give at least one value")
         if any(isinstance(v, list | dict) for v in spec):
             raise ConfigError(f"{where}: choices must be plain values (numbers, strings, booleans)")
+        if key == "model.module":  # your own modules: files relative to the space file
+            spec = [resolve_module_spec(v, space_dir) if isinstance(v, str) and ":" in v else v
+                    for v in spec]
         dim = Dimension(key, choices=tuple(spec))
         ends: tuple[Any, ...] = dim.choices or ()
     elif isinstance(spec, dict):
@@ -260,7 +263,7 @@ def _parse(data: Any, space_dir: Path, source: str | None) -> SpaceConfig:
     space = data["space"]
     if not isinstance(space, dict) or not space:
         raise ConfigError("space: give at least one dotted flow key with choices or a range")
-    dims = tuple(_dimension(k, v, base) for k, v in space.items())
+    dims = tuple(_dimension(k, v, base, space_dir) for k, v in space.items())
     if sampler == "grid":
         coarse = [d.key for d in dims if d.grid() is None]
         if coarse:

@@ -124,3 +124,25 @@ def test_the_cli_prints_space_errors_on_one_line_and_exits_2(
 def test_a_stepped_float_snaps_to_its_grid_value(spec: Any, drawn: float, expected: float) -> None:
     space = parse_space(space_data(space={"prune.target_sparsity": spec}))
     assert space.dimension("prune.target_sparsity").snap(drawn) == expected
+
+
+def test_a_space_over_the_users_own_modules_resolves_them_next_to_the_space_file(
+        tmp_path: Path) -> None:
+    """`model.module` choices compare the user's architectures: their files are found next to
+    the space file, as the base flow's is next to the flow file; an importable module's spec
+    stays as given."""
+    (tmp_path / "nets").mkdir()
+    flow = yaml.safe_load(Path(BASE).read_text())
+    flow["model"] = {"module": "nets/a.py:make"}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(flow))
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space_data(
+        base="base.yaml", space={"model.module": ["nets/a.py:make", "nets/b.py:Net",
+                                                  "my_pkg.nets:make"]})))
+    space = load_space(path)
+    nets = tmp_path.resolve() / "nets"
+    assert space.base.model.module == f"{nets}/a.py:make"
+    assert space.dimension("model.module").choices == (f"{nets}/a.py:make", f"{nets}/b.py:Net",
+                                                       "my_pkg.nets:make")
+    assert apply_overrides(space.base, {"model.module": f"{nets}/b.py:Net"}).model.module == \
+        f"{nets}/b.py:Net"
