@@ -32,6 +32,7 @@ from codesign.flow.accelerator import FOLDING_CONFIG
 from codesign.flow.results import RunResult
 from codesign.flow.run import QONNX_MODEL, flow_board, run_flow
 from codesign.folding import fits
+from codesign.models.user import module_source_digest
 
 VARIANT_FILE = "variant.json"  # the trained variant's accuracy and its board points
 BOARDS_DIR = "boards"
@@ -78,8 +79,11 @@ class TrialOutcome:
 
 def variant_key(flow: dict[str, Any]) -> str:
     """Content hash of everything that shapes a trained variant: the flow without its
-    name and description, seed included."""
+    name and description, seed included, and the source of the user's own module, if any."""
     relevant = {k: v for k, v in flow.items() if k not in ("name", "description")}
+    module = flow.get("model", {}).get("module")
+    if module:
+        relevant["module_source"] = module_source_digest(module)
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

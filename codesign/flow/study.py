@@ -22,6 +22,7 @@ from typing import Any
 from codesign.errors import ConfigError
 from codesign.flow.explore_points import DesignPoint, design_points, trial_values, trial_violations
 from codesign.flow.explore_trial import BoardPoint, TrialOutcome
+from codesign.models.user import module_source_digest
 from codesign.space import SpaceConfig, flow_value
 
 STUDY_DB = "study.db"
@@ -64,11 +65,17 @@ def _sampler(space: SpaceConfig) -> Any:
 
 
 def space_fingerprint(space: SpaceConfig) -> str:
-    """A hash of everything that defines the search (not the trial budget or file names)."""
+    """A hash of everything that defines the search (not the trial budget or file names), the
+    source of the user's own modules it trains included."""
     data = dataclasses.asdict(space)
     for key in ("trials", "source", "name"):
         data.pop(key)
     data["base"].pop("source")
+    modules = [space.base.model.module] + [choice for d in space.dimensions
+                                           if d.key == "model.module" for choice in d.choices or ()]
+    sources = [module_source_digest(m) for m in modules if isinstance(m, str)]
+    if sources:  # (a zoo space's fingerprint stays what it was)
+        data["module_sources"] = sources
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

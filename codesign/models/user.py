@@ -100,6 +100,28 @@ def load_user_model(spec: str) -> nn.Module:
     return model
 
 
+def module_source_digest(spec: str) -> str:
+    """A hash of the source a model spec names, so that results cached for a module are not
+    reused once its code changed: for a file, every .py file in its folder (it may import its
+    siblings); for an importable module, its source file. Empty if there is none to read."""
+    import hashlib
+
+    target = spec.rsplit(":", 1)[0]
+    if is_file_spec(spec):
+        folder = Path(target).parent
+        files = sorted(folder.glob("*.py")) if Path(target).is_file() else []
+    else:
+        try:
+            found = importlib.util.find_spec(target)
+        except (ImportError, ValueError):
+            found = None
+        files = [Path(found.origin)] if found and found.has_location and found.origin else []
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16] if files else ""
+
+
 def build_user_module(spec: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """A fresh copy of the Brevitas module `spec` names, for a flow to train: FINN can build
     its layers, it takes the dataset's inputs (uint8 values as floats, `input_shape` per sample)

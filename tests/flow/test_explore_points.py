@@ -87,3 +87,15 @@ def test_variant_key_ignores_the_name_but_not_the_seed() -> None:
     assert variant_key(flow) == variant_key({**flow, "name": "b", "description": "x"})
     assert variant_key(flow) != variant_key({**flow, "seed": 1})
     assert variant_key(flow) != variant_key({**flow, "model": {"weight_bits": 4}})
+
+
+def test_variant_key_follows_the_source_of_the_users_module(tmp_path: Path) -> None:
+    """A trained variant of the user's own module is not reused once its code (the file, or a
+    sibling it imports) changed; the same code gives the same key."""
+    (tmp_path / "net.py").write_text("from blocks import make\n")
+    (tmp_path / "blocks.py").write_text("def make(): return 1\n")
+    flow = {"name": "a", "seed": 0, "model": {"module": f"{tmp_path}/net.py:make"}}
+    first = variant_key(flow)
+    assert variant_key({**flow, "name": "b"}) == first
+    (tmp_path / "blocks.py").write_text("def make(): return 2\n")
+    assert variant_key(flow) != first

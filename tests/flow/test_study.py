@@ -63,6 +63,28 @@ def test_a_study_resumes_only_with_the_same_space(tmp_path: Path) -> None:
         Study(space(boards=["pynq-z2", "zcu104"]), tmp_path)
 
 
+def test_a_study_of_the_users_modules_resumes_only_with_the_same_code(tmp_path: Path) -> None:
+    """Trials recorded for a module's old code are not mixed with its new code: once a module
+    the space trains changed, the study asks for a new --out."""
+    import yaml
+
+    (tmp_path / "a.py").write_text("def make(): ...\n")
+    (tmp_path / "b.py").write_text("def make(): ...\n")
+    flow = yaml.safe_load((REPO / "flows" / "tfc_w2a2_mnist5k.yaml").read_text())
+    flow["model"] = {"module": "a.py:make"}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(flow))
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({
+        "name": "m", "base": "base.yaml", "boards": ["pynq-z2"], "objectives": {"accuracy": "max"},
+        "space": {"model.module": ["a.py:make", "b.py:make"]}}))
+    out = tmp_path / "out"
+    out.mkdir()
+    Study(load_space(tmp_path / "space.yaml"), out)
+    Study(load_space(tmp_path / "space.yaml"), out)  # the same code resumes
+    (tmp_path / "b.py").write_text("def make(): return None\n")
+    with pytest.raises(ConfigError, match="holds a study of a different space"):
+        Study(load_space(tmp_path / "space.yaml"), out)
+
+
 @pytest.mark.parametrize("sampler", ["random", "nsga2", "tpe", "grid"])
 def test_stepped_floats_are_asked_and_recorded_as_the_grid_spells_them(tmp_path: Path,
                                                                        sampler: str) -> None:
