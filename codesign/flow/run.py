@@ -22,6 +22,7 @@ from codesign.flow.stages import (
     save_trained_model,
     train_flow_model,
 )
+from codesign.models.user import module_source_digest
 from codesign.prune.measure import check_workers
 from codesign.prune.surgery import channel_counts
 from codesign.train import evaluate, reference_outputs
@@ -82,7 +83,8 @@ def run_flow(flow: FlowConfig, board: Board, out_dir: Path, *, progress: bool = 
                                     x_test=data.x_test)
     n_params = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
     m = flow.model
-    zoo_or_module = (f"Brevitas module {m.module}" if m.module is not None
+    zoo_or_module = (f"Brevitas module {m.module} (source {module_source_digest(m.module)})"
+                     if m.module is not None
                      else f"{m.arch} W{m.weight_bits}A{m.act_bits}")
     accuracy = Accuracy(
         dataset=data.name, train_samples=len(data.x_train), test_samples=len(data.x_test),

@@ -90,7 +90,8 @@ def test_the_users_residual_module_is_pruned_built_verified_and_reloaded(tmp_pat
     out = tmp_path / "out"
     assert main(["prune", str(flow_file), "--out", str(out), "--quiet"]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["model_summary"].startswith("Brevitas module ") and "pruned" in report["model_summary"]
+    summary = report["model_summary"]  # names the module and the hash of the source it trained
+    assert summary.startswith("Brevitas module ") and "(source " in summary and "pruned" in summary
     section = report["pruning"]
     before, after = section["unpruned"], section["pruned"]
     assert before["counts"] == {"stem.0": 16, "blocks.0.conv1": 16, "blocks.1.conv1": 32,
