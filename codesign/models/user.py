@@ -19,6 +19,7 @@ from codesign.quiet import import_brevitas
 if TYPE_CHECKING:
     from torch import nn
 
+
 def _resolve_attr(obj: Any, dotted: str, where: str) -> Any:
     for part in dotted.split("."):
         if not hasattr(obj, part):
