@@ -1,4 +1,7 @@
 """Bring-your-own Brevitas model: load it from a module or a file, and check its layers.
+`codesign build` compiles it as given; a flow (`model.module`) trains a fresh copy from
+`build_user_module`, checked against the dataset, and keys cached results by
+`module_source_digest`.
 
 `check_supported_layers` is a fast pre-flight check: it names the first layer that the QONNX ->
 FINN path cannot turn into hardware, before the user waits for an export or a compile."""
