@@ -4,12 +4,14 @@ One pass over the torch.fx graph gives every tensor a channel space. A weight la
 consumes its input's space and opens a new one; channel-wise modules (BatchNorm, quantized
 activations, pools, dropout), flattens, scalar arithmetic and depthwise convolutions keep their
 input's space; a tensor-tensor add/sub joins its operands' spaces into one (a residual sum: every
-layer writing into it keeps the same channels). Each space records its producers, the modules it
-passes through (each listed once, however often it is called, so a Brevitas quantizer shared by
-both operands of an add is cut once and stays shared), and its consumers (whether they read it
-through a flatten). Concats, grouped convolutions, a weight layer called twice, a per-channel
-module used in two spaces and any other operation on a channel path are a PruneError naming the
-node: cutting channels there would break the other path silently.
+layer writing into it keeps the same channels); whatever is done to the model's input before the
+first weight layer keeps to the input's space, whose channels are never cut, and reading a
+tensor's shape, device or dtype is no use of its channels. Each space records its producers,
+the modules it passes through (each listed once, however often it is called, so a Brevitas
+quantizer shared by both operands of an add is cut once and stays shared), and its consumers
+(whether they read it through a flatten). Concats, grouped convolutions, a weight layer called
+twice, a per-channel module used in two spaces and any other operation on a channel path are a
+PruneError naming the node: cutting channels there would break the other path silently.
 
 Why our own walk and not Torch-Pruning's DependencyGraph (torch-pruning 1.6.1; measured by
 benchmarks/prune_group_discovery.py on the zoo's resnet-small, mobilenet-small and a 2-conv
@@ -43,6 +45,8 @@ JOINS = ("add", "sub", "iadd", "__add__", "__sub__", "__iadd__", "add_")  # by n
 CONCATS = ("cat", "concat", "concatenate", "stack", "hstack", "vstack")
 # Uses of a tensor that read its shape, not its values (x.view(x.size(0), -1) and the like).
 SHAPE_QUERIES = ("size", "dim")
+# Attributes that describe a tensor, not its values (x.shape[0], device=x.device).
+METADATA = ("shape", "device", "dtype", "ndim")
 FOLLOWABLE = ("BatchNorm, quantized activations (QuantReLU, QuantIdentity, QuantHardTanh), pools, "
               "dropout, identity, depthwise convolutions, flatten/view/reshape, scalar arithmetic "
               "and residual adds")
@@ -90,7 +94,7 @@ def _reads_shape_only(node: fx.Node) -> bool:
     if node.op == "call_method" and node.target in SHAPE_QUERIES:
         return True
     return node.op == "call_function" and node.target is getattr and \
-        len(node.args) > 1 and node.args[1] == "shape"
+        len(node.args) > 1 and node.args[1] in METADATA
 
 
 def _is_value_access(node: fx.Node) -> bool:
@@ -191,6 +195,10 @@ class _Walk:
         source = inputs[0]
         if node.op == "call_module":
             self.module_call(node, source)
+        elif all(self.space(a).model_input for a in inputs):
+            # before the first weight layer: the model's input channels are never cut, so any
+            # preprocessing (2 * x - torch.tensor([1.0]), a reshape) keeps to the input's space
+            self.keep(node, source, flattened=_is_flatten(node))
         elif _name(node) in CONCATS:
             layers = [describe(a, self.modules) for a in inputs]
             raise PruneError(f"{describe(node, self.modules)} concatenates channels "

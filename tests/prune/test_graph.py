@@ -17,6 +17,7 @@ from tests.prune.user_models import (
     ConcatNet,
     GroupedNet,
     PerChannelNet,
+    PreprocessedNet,
     QuantBiasNet,
     ResidualNet,
     SharedActNet,
@@ -101,6 +102,26 @@ def test_a_product_of_two_channel_paths_is_refused() -> None:
     model = WrittenNet(lambda x, fc1, act, fc2: (lambda h: h * fc2(h))(act(fc1(x))))
     with pytest.raises(PruneError, match=r"operation 'mul' \(node mul\) sits on the channel path"):
         channel_groups(model, (1, 4, 4))
+
+
+def test_preprocessing_before_the_first_weight_layer_is_followed() -> None:
+    """The model's input channels are never cut, so whatever happens to the input before the
+    first weight layer (here BNN-PYNQ's x.view(x.shape[0], -1) and 2 * x - torch.tensor([1.0],
+    device=x.device)) keeps to its space; the same tensor constant after fc1 could be per
+    channel and is refused."""
+    groups = channel_groups(PreprocessedNet(), (1, 4, 4))
+    assert [(g.name, g.consumer) for g in groups] == [("fc1", "fc2"), ("fc2", "fc3")]
+    with pytest.raises(PruneError, match=r"operation 'sub' \(node sub\) sits on the channel path"):
+        channel_groups(PreprocessedNet(after_fc1=True), (1, 4, 4))
+
+
+@pytest.mark.parametrize(("name", "hidden"), [("tfc_2w2a", 64), ("sfc_1w2a", 256)])
+def test_brevitas_examples_bnn_pynq_mlps_are_grouped(name: str, hidden: int) -> None:
+    """Brevitas's own BNN-PYNQ MLPs (brevitas_examples, untrained) as a user would bring them."""
+    models = pytest.importorskip("brevitas_examples.bnn_pynq.models")
+    groups = channel_groups(getattr(models, name)(pretrained=False), (1, 28, 28))
+    assert [g.channels for g in groups] == [hidden] * 3
+    assert all(g.kind == "linear" and g.batchnorm is not None for g in groups)
 
 
 def test_a_shared_per_tensor_activation_is_followed() -> None:

@@ -205,6 +205,24 @@ WRITTEN = {
 }
 
 
+class PreprocessedNet(_ThreeLinears):
+    """The input reshaped and shifted as BNN-PYNQ's FC models do (x.shape, a constant tensor on
+    x.device) before fc1; with `after_fc1`, the same shift on fc1's output instead."""
+
+    def __init__(self, after_fc1: bool = False) -> None:
+        super().__init__()
+        self.after_fc1 = after_fc1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(x.shape[0], -1)
+        if not self.after_fc1:
+            x = 2.0 * x - torch.tensor([1.0], device=x.device)
+        h = self.fc1(x)
+        if self.after_fc1:
+            h = h - torch.tensor([1.0], device=h.device)
+        return self.fc3(self.fc2(self.act(h)))
+
+
 class GroupedNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
