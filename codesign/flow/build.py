@@ -18,7 +18,12 @@ from codesign.flow.finish import finish_run
 from codesign.flow.results import FlowResult, RunResult
 from codesign.flow.run import QONNX_MODEL
 from codesign.flow.stages import StageTimer
-from codesign.models.user import check_input_rank, check_supported_layers, load_user_model
+from codesign.models.user import (
+    check_input_rank,
+    check_outputs,
+    check_supported_layers,
+    load_user_model,
+)
 from codesign.train import reference_outputs
 
 ONNX_SUFFIXES = (".onnx",)
@@ -95,6 +100,7 @@ def build_user_model(model_spec: str, board: Board, folding: FoldingConfig, out_
         module = load_user_model(model_spec)
         check_supported_layers(module)
         check_input_rank(module, input_shape)
+        check_outputs(module, model_spec, input_shape)
         with timer.stage("export"):
             export_qonnx(module, input_shape, onnx_path)
         x = verification_inputs(input_shape, samples, seed)

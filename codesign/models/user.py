@@ -132,25 +132,39 @@ def build_user_module(spec: str, input_shape: tuple[int, ...], num_classes: int)
     and returns `num_classes` logits. ModelError naming the layer or the mismatch otherwise."""
     import copy
 
-    import torch
-
     model = copy.deepcopy(load_user_model(spec))  # an instance in a module stays untouched
     check_supported_layers(model)
     check_input_rank(model, input_shape)
-    probe = copy.deepcopy(model).eval()  # the check leaves the model's state as it was built
+    check_outputs(model, spec, input_shape, num_classes)
+    return model
+
+
+def check_outputs(model: nn.Module, spec: str, input_shape: tuple[int, ...],
+                  num_classes: int | None = None) -> None:
+    """ModelError unless `model` takes inputs of `input_shape` and returns a plain tensor of
+    logits (`num_classes` of them, when given), saying the fix. Runs a copy: the model's state
+    stays as it was."""
+    import copy
+
+    import torch
+
+    probe = copy.deepcopy(model).eval()
     try:
         with torch.no_grad():
             out = probe(torch.zeros(2, *input_shape))
     except Exception as exc:
-        raise ModelError(f"{spec} cannot take this dataset's inputs of shape "
-                         f"{tuple(input_shape)} ({type(exc).__name__}: {exc}); make its first "
-                         "layer fit them, or pick another dataset") from exc
-    logits = tuple(getattr(out, "shape", ()))
-    if logits != (2, num_classes):
-        raise ModelError(f"{spec} returns outputs of shape {logits[1:] or type(out).__name__} "
-                         f"per sample, but the dataset has {num_classes} classes; make its last "
-                         f"layer return {num_classes} logits")
-    return model
+        raise ModelError(f"{spec} cannot take inputs of shape {tuple(input_shape)} "
+                         f"({type(exc).__name__}: {exc}); make its first layer fit them, or "
+                         "pick another dataset or --input-shape") from exc
+    if not isinstance(out, torch.Tensor):
+        fix = ("set return_quant_tensor=False on its last layer, or return out.value"
+               if "QuantTensor" in type(out).__name__ else "return the logits tensor alone")
+        raise ModelError(f"{spec} returns a value of type {type(out).__name__}, not a tensor of "
+                         f"logits; {fix}")
+    if num_classes is not None and tuple(out.shape) != (2, num_classes):
+        raise ModelError(f"{spec} returns outputs of shape {tuple(out.shape[1:])} per sample, but "
+                         f"the dataset has {num_classes} classes; make its last layer return "
+                         f"{num_classes} logits")
 
 
 def _supported_types() -> dict[type, str]:

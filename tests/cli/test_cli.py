@@ -148,6 +148,35 @@ def test_unsupported_layer_in_user_model_is_named(tmp_path: Path, capsys: pytest
     assert not (tmp_path / "out").exists()
 
 
+QUANT_TENSOR_OUT = """
+import torch.nn as nn
+from brevitas.nn import QuantLinear, QuantReLU
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = QuantLinear(784, 32, bias=False, weight_bit_width=2)
+        self.act = QuantReLU(bit_width=2, return_quant_tensor=True)
+        self.head = QuantLinear(32, 10, bias=False, weight_bit_width=2, return_quant_tensor=True)
+
+    def forward(self, x):
+        return self.head(self.act(self.fc1(x.flatten(1) / 255.0)))
+"""
+
+
+def test_a_user_model_returning_a_quant_tensor_is_refused_with_the_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = tmp_path / "my_net.py"
+    module.write_text(QUANT_TENSOR_OUT)
+    code = main(["build", f"{module}:Net", "--board", "pynq-z1", "--input-shape", "1,28,28",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR and "Traceback" not in err
+    assert "not a tensor of logits; set return_quant_tensor=False on its last layer" in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("make_args", "fragment"),
     [

@@ -120,12 +120,28 @@ def test_a_flow_gets_a_fresh_checked_copy_of_the_users_module(
 @pytest.mark.parametrize(("shape", "classes", "fragment"), [
     ((1, 4, 4), 10, r"returns outputs of shape \(3,\) per sample, but the dataset has 10 classes; "
                     "make its last layer return 10 logits"),
-    ((1, 5, 5), 3, r"cannot take this dataset's inputs of shape \(1, 5, 5\) \(RuntimeError"),
+    ((1, 5, 5), 3, r"cannot take inputs of shape \(1, 5, 5\) \(RuntimeError"),
 ])
 def test_a_module_that_does_not_fit_the_data_is_named_with_the_fix(
         user_file: Path, shape: tuple[int, ...], classes: int, fragment: str) -> None:
     with pytest.raises(ModelError, match=fragment):
         build_user_module(f"{user_file}:Net", shape, classes)
+
+
+def test_a_module_returning_a_quant_tensor_is_named_with_the_fix(tmp_path: Path) -> None:
+    """Training, verification and the build take plain logits: a last layer with
+    return_quant_tensor=True stops the flow (and `codesign build`) before any work."""
+    path = tmp_path / "quant_out.py"
+    quant_out = "bias=False, weight_bit_width=2, return_quant_tensor=True)"
+    path.write_text(USER_MODULE
+                    .replace("QuantReLU(bit_width=2)", "QuantReLU(bit_width=2, return_quant_tensor=True)")
+                    .replace("QuantLinear(width, 3, bias=False, weight_bit_width=2)",
+                             f"QuantLinear(width, 3, {quant_out}"))
+    assert path.read_text().count("return_quant_tensor=True") == 2
+    with pytest.raises(ModelError, match=r"returns a value of type \w*QuantTensor, not a tensor of "
+                                         r"logits; set return_quant_tensor=False on its last layer, "
+                                         r"or return out\.value"):
+        build_user_module(f"{path}:Net", (1, 4, 4), 3)
 
 
 def test_a_flow_refuses_a_module_finn_cannot_build(tmp_path: Path) -> None:
