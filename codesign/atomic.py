@@ -57,11 +57,17 @@ def staged_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh staging directory that replaces `path` only if the block succeeds.
 
     A failed or interrupted run leaves an earlier result at `path` untouched; its partial
-    output stays in `<path>.partial` for inspection. An output directory that cannot be
-    created raises ConfigError before the block runs."""
+    output stays in `<path>.partial` for inspection (an empty one, as a bad input leaves it, is
+    removed). An output directory that cannot be created raises ConfigError before the block
+    runs."""
     target = Path(path)
     staging = _fresh_staging(target)
-    yield staging
+    try:
+        yield staging
+    except BaseException:
+        if staging.is_dir() and not any(staging.iterdir()):
+            staging.rmdir()
+        raise
     old = target.with_name(target.name + ".old")
     if old.exists():
         shutil.rmtree(old)

@@ -37,3 +37,12 @@ def test_staged_directory_keeps_earlier_result_on_failure(tmp_path: Path) -> Non
         (stage / "report.json").write_text("third")
     assert (out / "report.json").read_text() == "third"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("error", [ValueError("bad input"), KeyboardInterrupt()])
+def test_a_run_stopped_before_writing_leaves_no_partial_directory(tmp_path: Path,
+                                                                  error: BaseException) -> None:
+    """A bad input found before any work (or Ctrl-C then) leaves the directory as it was."""
+    with pytest.raises(type(error)), staged_directory(tmp_path / "run"):
+        raise error
+    assert list(tmp_path.iterdir()) == []

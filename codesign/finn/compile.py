@@ -106,7 +106,7 @@ def _qonnx_to_finn(model: ModelWrapper) -> ModelWrapper:
 def _streamline(model: ModelWrapper) -> ModelWrapper:
     import finn.transformation.streamline.absorb as absorb
     from finn.transformation.streamline import Streamline
-    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+    from finn.transformation.streamline.reorder import MakeMaxPoolNHWC, MoveMulPastDWConv
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
     from qonnx.transformation.general import RemoveUnusedTensors
@@ -118,6 +118,11 @@ def _streamline(model: ModelWrapper) -> ModelWrapper:
 
     model = model.transform(absorb.AbsorbScalarBiasIntoMultiThreshold())
     model = model.transform(Streamline())
+    # A per-channel activation scale in front of a depthwise conv (Brevitas's MobileNet-v1
+    # scales its pointwise activations per channel) commutes with it and is absorbed into the
+    # thresholds after it.
+    model = model.transform(MoveMulPastDWConv())
+    model = model.transform(absorb.AbsorbMulIntoMultiThreshold())
     residual = has_fork(model)
     if residual:
         model = streamline_residual_scales(model)

@@ -201,6 +201,12 @@ def _unsupported(name: str, module: nn.Module, why: str, supported: dict[type, s
     )
 
 
+def _rounding(pool: nn.Module) -> str:
+    """How a TruncAvgPool2d turns its scaled sum into an integer: 'FLOOR', 'ROUND', ..."""
+    mode = pool.trunc_quant.quant_injector.float_to_int_impl_type
+    return str(getattr(mode, "value", mode)).upper()
+
+
 def check_supported_layers(model: nn.Module) -> None:
     """Raise ModelError naming the first layer (qualified name, type) FINN cannot handle."""
     from brevitas import nn as qnn
@@ -233,6 +239,11 @@ def check_supported_layers(model: nn.Module) -> None:
             ):
                 raise _unsupported(prefix, module, "its weights are not quantized (weight_quant="
                                    "None); give it a weight quantizer", supported)
+            if isinstance(module, qnn.TruncAvgPool2d) and _rounding(module) != "FLOOR":
+                raise _unsupported(prefix, module, "it rounds its sum (float_to_int_impl_type="
+                                   f"{_rounding(module)!r}, Brevitas's default) and FINN's pool "
+                                   "truncates; pass float_to_int_impl_type='FLOOR' (in "
+                                   "brevitas_examples: round_average_pool=False)", supported)
             if isinstance(module, qnn.QuantReLU | qnn.QuantIdentity | qnn.QuantHardTanh) and not (
                 module.act_quant.is_quant_enabled
             ):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from brevitas.nn import QuantLinear, QuantReLU
+from brevitas.nn import QuantLinear, QuantReLU, TruncAvgPool2d
 from torch import nn
 
 from codesign.errors import ModelError
@@ -194,6 +194,9 @@ class Scale(nn.Module):
         (Scale(), "body.1.tail", "not a layer type"),
         (QuantLinear(8, 3, bias=False, weight_quant=None), "body.1.tail", "not quantized"),
         (QuantReLU(act_quant=None), "body.1.tail", "output is not quantized"),
+        (TruncAvgPool2d(2), "body.1.tail", "float_to_int_impl_type='ROUND', Brevitas's default"),
+        (TruncAvgPool2d(2, float_to_int_impl_type="ROUND"), "body.1.tail",
+         "pass float_to_int_impl_type='FLOOR' (in brevitas_examples: round_average_pool=False)"),
     ],
 )
 def test_first_unsupported_layer_named(tail: nn.Module, name: str, fragment: str) -> None:
@@ -203,6 +206,13 @@ def test_first_unsupported_layer_named(tail: nn.Module, name: str, fragment: str
         check_supported_layers(model)
     assert fragment in str(info.value)
     assert "Supported layers:" in str(info.value) and "QuantConv2d" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["FLOOR", "floor"])
+def test_a_truncating_average_pool_is_supported(mode: str) -> None:
+    """FINN's pool truncates its sum, as a TruncAvgPool2d with FLOOR does."""
+    check_supported_layers(nn.Sequential(QuantReLU(bit_width=4),
+                                         TruncAvgPool2d(2, float_to_int_impl_type=mode)))
 
 
 def test_first_of_several_is_reported() -> None:
