@@ -19,8 +19,9 @@ FAMILIES: dict[str, tuple[str, dict, tuple[int, ...]]] = {
     "mobilenet": ("mobilenet", {"preset": "mobilenet-small"}, (1, 12, 12)),
     "cnn1d": ("cnn1d", {"channels": [8, 8], "fc": [16]}, (8, 24)),
 }
-# per-channel activation scales are cut like weights' but FINN compiles them into no hardware
-# layer even unpruned (an Im2Col is left over); "per-channel-weights" is what FINN builds
+# per-channel activation scales are cut like weights'; FINN builds them only in front of a
+# depthwise conv (tests/prune/test_brevitas_imagenet.py), not in front of the dense convs and
+# linear layers these models also have (an Im2Col is left over); "per-channel-weights" builds
 QUANT = ("per-tensor", "per-channel-weights", "per-channel")
 FINN_QUANT = ("per-tensor", "per-channel-weights")
 ACTS = (qnn.QuantReLU, qnn.QuantIdentity, qnn.QuantHardTanh)
