@@ -76,6 +76,23 @@ def test_a_module_the_flow_cannot_use_stops_it_before_training(
     assert not (tmp_path / "out").exists()
 
 
+MODULE_FLOWS = [p for p in sorted((ROOT / "flows").glob("*.yaml"))
+                if load_flow(p).model.module is not None]
+
+
+@pytest.mark.parametrize("path", MODULE_FLOWS, ids=lambda p: p.stem)
+def test_shipped_module_flows_pass_every_check_before_training(path: Path) -> None:
+    """The shipped examples (a ResNet written with Brevitas alone, Brevitas's own MobileNet-v1)
+    build for their dataset, have only layers FINN builds and prunable channel groups."""
+    from codesign.flow.stages import build_flow_model, load_flow_data
+    from codesign.prune.schedule import check_before_training
+
+    flow = load_flow(path)
+    data = load_flow_data(flow)
+    model = build_flow_model(flow, data)
+    check_before_training(model, data.input_shape, flow.prune)
+
+
 @pytest.mark.slow
 def test_the_users_residual_module_is_pruned_built_verified_and_reloaded(tmp_path: Path) -> None:
     """The shipped example (flows/models/small_resnet.py, Brevitas alone) through `codesign
