@@ -28,7 +28,7 @@ PUBLIC = {
         "BudgetCheck", "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Link",
         "ResourceUse", "Tie", "brute_force", "check_board", "check_budget", "divisors",
         "explain_infeasible",
-        "fits", "maximize_throughput", "minimize_resources", "pareto_front", "prune_dominated",
+        "fits", "gap_note", "maximize_throughput", "minimize_resources", "pareto_front", "prune_dominated",
         "within",
     ],
     "codesign.finn": [

@@ -279,6 +279,7 @@ def fold(
     from rich.table import Table
 
     from codesign.flow.fold import fold_model
+    from codesign.folding import gap_note
 
     the_board = load_board(board)
     out_dir = out or Path("runs") / f"fold-{model.stem.split('.')[0]}-{the_board.aliases[0]}"
@@ -295,6 +296,8 @@ def fold(
         table.add_row(kind, f"{used:,.0f} / {limit:,.0f} budget (incl. data-width converters)")
     table.add_row("fits", "yes" if summary["fits"] else "no")
     table.add_row("solve time", f"{summary['seconds']['solve']:.2f} s")
+    if gap_note(summary["plan"]["gap"]):
+        table.add_row("resources", gap_note(summary["plan"]["gap"]))
     console.print(table)
     console.print(f"folding: {out_dir / 'folding_config.json'}")
 

@@ -39,7 +39,7 @@ from codesign.finn.estimates import Estimates, estimate
 from codesign.finn.fifos import fifo_cost, skip_buffers
 from codesign.finn.folding import apply_folding_config, target_cycles
 from codesign.finn.host_io import IOBound, io_bound
-from codesign.folding import FoldingPlan, maximize_throughput, minimize_resources
+from codesign.folding import FoldingPlan, gap_note, maximize_throughput, minimize_resources
 
 OBJECTIVES = ("maximize", "min_resources")
 FIFO_ROUNDS = 4  # solves at most, each with the budget less the stream FIFOs of the last
@@ -270,6 +270,8 @@ def fold_for_board(hw: HWGraph, board: Board, objective: str = "maximize",
         f"As built {est.fps:,.0f} FPS, {est.bound}-bound (compute {est.compute_fps:,.0f}, I/O "
         f"{est.io.fps:,.0f} FPS through {board.name}'s {board.host_io.port_width_bits}-bit DMA "
         "port). ")
+    lean_note = gap_note(plan.gap)
+    io_note += f"{lean_note[0].upper()}{lean_note[1:]}. " if lean_note else ""
     plan = dataclasses.replace(plan, message=io_note + (
         f"{len(found)} data-width converters ({dwc_lut:,.0f} LUT) {where}; they are not in "
         "FINN's estimate totals. Not modelled: " + "; ".join(NOT_MODELLED)))

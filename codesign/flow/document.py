@@ -12,6 +12,7 @@ from codesign import __version__
 from codesign.finn.power import power_instructions
 from codesign.flow.accelerator import AcceleratorResult, FoldingOutcome
 from codesign.flow.results import HardwareOutcome, RunResult
+from codesign.folding.optimize import json_gap
 from codesign.train import machine
 
 SCHEMA = "codesign.report/1"
@@ -22,7 +23,7 @@ def _optimizer(folding: FoldingOutcome) -> dict[str, Any] | None:
         return None
     plan, report = folding.optimizer.plan, folding.optimizer.report
     return {"max_cycles": plan.max_cycles, "solve_seconds": plan.solve_seconds,
-            "solves": plan.solves, "message": plan.message, **report.to_dict()}
+            "solves": plan.solves, "message": plan.message, "gap": json_gap(plan.gap), **report.to_dict()}
 
 
 def _setfolding_baseline(acc: AcceleratorResult) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from typing import Any
 from codesign.atomic import atomic_path
 from codesign.boards import RESOURCE_KINDS, Board
 from codesign.folding import FoldingPlan, FoldingSpace, pareto_front
+from codesign.folding.optimize import json_gap
 
 FRONT_KINDS = ("LUT", "BRAM_18K")
 
@@ -17,7 +18,7 @@ FRONT_KINDS = ("LUT", "BRAM_18K")
 def _point(plan: FoldingPlan, clock_mhz: float, fifos: dict[str, float] | None = None) -> dict[str, Any]:
     totals = {k: v + (fifos or {}).get(k, 0.0) for k, v in plan.totals.items()}
     return {"fps": clock_mhz * 1e6 / plan.max_cycles, "max_cycles": plan.max_cycles,
-            "totals": totals, "converter_totals": dict(plan.link_totals)}
+            "totals": totals, "converter_totals": dict(plan.link_totals), "gap": json_gap(plan.gap)}
 
 
 def pareto_data(space: FoldingSpace, board: Board, clock_mhz: float, chosen: FoldingPlan,

@@ -13,6 +13,7 @@ from codesign.finn.postsynth import render_comparison_markdown
 from codesign.flow.document import report_document
 from codesign.flow.plots import RESOURCE_COLUMNS, plot_cycles, plot_resources
 from codesign.flow.results import RunResult
+from codesign.folding import gap_note
 from codesign.prune.report import render_prune_markdown
 from codesign.sim.report import render_simulation_markdown
 
@@ -161,6 +162,12 @@ def _hardware_section(hw: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _lean_note(folding: dict[str, Any]) -> str:
+    optimizer = folding.get("optimizer") or {}
+    note = gap_note(optimizer.get("gap", 0.0))
+    return f" ({note})" if note else ""
+
+
 def _power_line(power: dict[str, Any] | None) -> list[str]:
     if not power:  # a report.json written before power had a section
         return []
@@ -191,7 +198,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         *_throughput_lines(est),
         f"- work per frame: {est['macs']:,} MACs, {est['bops']:,} BOPs; {est['params']:,} parameters",
-        f"- folding: {report['folding']['description']}",
+        f"- folding: {report['folding']['description']}{_lean_note(report['folding'])}",
         f"- verification ({'passed' if ver['passed'] else 'FAILED'}): {ver.get('details', '')}",
         f"- fits: **{report['budget']['verdict']}**",
         *_power_line(report.get("power")),

@@ -14,6 +14,7 @@ from codesign.folding.optimize import (
     FoldingPlan,
     brute_force,
     explain_infeasible,
+    gap_note,
     maximize_throughput,
     minimize_resources,
     pareto_front,
@@ -23,6 +24,6 @@ from codesign.folding.space import Candidate, FoldingSpace, LayerSpace, Link, Ti
 __all__ = [
     "BudgetCheck", "ResourceUse", "check_board", "check_budget", "fits", "within",
     "Candidate", "FoldingPlan", "FoldingSpace", "LayerSpace", "Link", "Tie", "brute_force", "divisors",
-    "explain_infeasible", "maximize_throughput", "minimize_resources", "pareto_front",
+    "explain_infeasible", "gap_note", "maximize_throughput", "minimize_resources", "pareto_front",
     "prune_dominated",
 ]

@@ -13,6 +13,7 @@ apart from `totals`, which is what the layers' own estimates add up to."""
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 
 from codesign.boards import RESOURCE_KINDS
 from codesign.folding.fits import fits, within
-from codesign.folding.program import Program, weights_for
+from codesign.folding.program import LEAN_SECONDS, Program, Solution, weights_for
 from codesign.folding.space import Candidate, FoldingSpace
 
 
@@ -37,6 +38,9 @@ class FoldingPlan:
     message: str = ""
     link_costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # non-zero only
     link_totals: Mapping[str, float] = field(default_factory=dict)
+    # how far the weighted resource cost may be above the least (0.0: proven least; > 0 when
+    # the least-resource solve hit its time limit, program.LEAN_SECONDS)
+    gap: float = 0.0
 
     def grand_totals(self) -> dict[str, float]:
         """Everything the plan charges against the budget: totals plus link costs."""
@@ -46,11 +50,29 @@ class FoldingPlan:
         return {
             "feasible": self.feasible, "max_cycles": self.max_cycles, "totals": dict(self.totals),
             "link_totals": dict(self.link_totals), "solve_seconds": self.solve_seconds,
-            "solves": self.solves, "message": self.message,
+            "solves": self.solves, "message": self.message, "gap": json_gap(self.gap),
             "layers": {n: {"attrs": c.as_dict(), "cycles": c.cycles, "cost": dict(c.cost)}
                        for n, c in self.choices.items()},
             "links": {n: dict(cost) for n, cost in self.link_costs.items()},
         }
+
+
+def json_gap(gap: float) -> float | None:
+    """A plan's gap for JSON: None where it is infinite (no design in time, not minimised)."""
+    return gap if math.isfinite(gap) else None
+
+
+def gap_note(gap: float | None) -> str:
+    """'' for a proven least-resource design, else a sentence saying how close it is (None, as
+    JSON keeps an infinite gap: no design was found in time, so it is not minimised)."""
+    if gap is not None and gap <= 0:
+        return ""
+    if gap is None or math.isinf(gap):
+        return (f"the least-resource search found no design within its {LEAN_SECONDS:.0f} s "
+                "limit; this is the first design meeting the FPS within the budget, not the "
+                "leanest")
+    return (f"the least-resource search stopped at its {LEAN_SECONDS:.0f} s limit with a design "
+            f"within {gap:.3%} of the least cost; the FPS is met exactly")
 
 
 def _totals(space: FoldingSpace, choices: Mapping[str, Candidate]) -> dict[str, float]:
@@ -78,16 +100,17 @@ def _weights(budget: Mapping[str, float]) -> dict[str, float]:
     return weights_for(budget)
 
 
-def _plan(space: FoldingSpace, choices: Mapping[str, Candidate] | None, start: float, solves: int,
+def _plan(space: FoldingSpace, solution: Solution | None, start: float, solves: int,
           message: str = "") -> FoldingPlan:
     seconds = time.perf_counter() - start
-    if choices is None:
+    if solution is None:
         return FoldingPlan(False, solve_seconds=seconds, solves=solves, message=message)
+    choices = solution.choices
     bottleneck = max([c.cycles for c in choices.values()] + [space.fixed_cycles])
     links = _link_costs(space, choices) or {}
     nonzero = {n: dict(c) for n, c in links.items() if any(c.get(k, 0.0) for k in RESOURCE_KINDS)}
     return FoldingPlan(True, dict(choices), bottleneck, _totals(space, choices), seconds, solves,
-                       message, nonzero, _sum_links(links))
+                       message, nonzero, _sum_links(links), solution.gap)
 
 
 def minimize_resources(space: FoldingSpace, budget: Mapping[str, float], max_cycles: float,
@@ -148,9 +171,10 @@ def explain_infeasible(space: FoldingSpace, budget: Mapping[str, float]) -> str:
 
 
 def pareto_front(space: FoldingSpace, budget: Mapping[str, float], kind: str = "LUT",
-                 max_points: int = 40) -> list[FoldingPlan]:
+                 max_points: int = 40, seconds: float = 5.0) -> list[FoldingPlan]:
     """Designs trading `kind` against throughput: for bottleneck targets spread over the
-    feasible range, the design using the least `kind` (other resources within budget);
+    feasible range, the design using the least `kind` (other resources within budget), or the
+    best found in `seconds` per target (its plan's `gap` says how far it may be from the least);
     dominated points are dropped."""
     start = time.perf_counter()
     program = Program(space, budget)
@@ -165,7 +189,7 @@ def pareto_front(space: FoldingSpace, budget: Mapping[str, float], kind: str = "
     budget_weights = _weights(budget)
     weights = {k: (1.0 / max(budget.get(k, 0.0), 1.0) if k == kind else 1e-3 * budget_weights[k])
                for k in RESOURCE_KINDS}
-    plans = [_plan(space, program.solve(t, weights), start, 1) for t in targets]
+    plans = [_plan(space, program.solve(t, weights, seconds), start, 1) for t in targets]
     plans = [p for p in plans if p.feasible]
     front: list[FoldingPlan] = []
     for p in sorted(plans, key=lambda p: (p.max_cycles, p.grand_totals()[kind])):
@@ -196,4 +220,5 @@ def brute_force(space: FoldingSpace, budget: Mapping[str, float]) -> FoldingPlan
                                for k in RESOURCE_KINDS))
         if best_key is None or key < best_key:
             best_key, best = key, choices
-    return _plan(space, best, start, 0, "" if best else explain_infeasible(space, budget))
+    return _plan(space, Solution(best) if best else None, start, 0,
+                 "" if best else explain_infeasible(space, budget))

@@ -118,3 +118,54 @@ def test_a_floor_above_the_fastest_bottleneck_buys_the_leanest_design_that_meets
     # a floor below what the budget reaches changes nothing
     below = maximize_throughput(space, budget, floor_cycles=fastest.max_cycles - 1)
     assert below.choices == fastest.choices
+
+
+def _stopped_solver(monkeypatch: pytest.MonkeyPatch, keep_design: bool) -> list[dict]:
+    """scipy's milp as HiGHS answers when a least-resource solve hits its time limit: status 1
+    with its best design and gap so far, or with none yet. Records the options it was given."""
+    import scipy.optimize
+
+    real, calls = scipy.optimize.milp, []
+
+    def milp(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)
+        calls.append(dict(kwargs.get("options") or {}))
+        if "time_limit" in calls[-1]:  # a least-resource solve; feasibility ones run to the end
+            result.status, result.mip_gap = 1, 0.004
+            result.x = result.x if keep_design else None
+        return result
+
+    monkeypatch.setattr(scipy.optimize, "milp", milp)
+    return calls
+
+
+@pytest.mark.parametrize("keep_design", [True, False], ids=["with-design", "before-any-design"])
+def test_a_least_resource_solve_stopped_by_its_time_limit_keeps_the_fps(
+        monkeypatch: pytest.MonkeyPatch, keep_design: bool) -> None:
+    """The bottleneck comes from feasibility solves, which run to the end; the least-resource
+    solve after them stops at LEAN_SECONDS with its design and gap, or, with no design yet, any
+    feasible one at that bottleneck. The plan says which."""
+    from codesign.folding import gap_note
+    from codesign.folding.program import LEAN_SECONDS
+
+    space, budget = random_space(3, 3), BUDGETS[1]
+    exact = maximize_throughput(space, budget)
+    calls = _stopped_solver(monkeypatch, keep_design)
+    plan = maximize_throughput(space, budget)
+    assert {c.get("time_limit") for c in calls} == {None, LEAN_SECONDS}
+    assert plan.feasible and plan.max_cycles == exact.max_cycles
+    assert all(plan.grand_totals()[k] <= budget[k] + 1e-6 for k in budget)
+    if keep_design:
+        assert plan.gap == 0.004 and plan.to_dict()["gap"] == 0.004
+        assert gap_note(plan.gap).endswith("within 0.400% of the least cost; the FPS is met exactly")
+    else:
+        assert plan.gap == float("inf") and plan.to_dict()["gap"] is None  # JSON has no inf
+        assert "not the leanest" in gap_note(plan.gap) == gap_note(None)
+    assert gap_note(exact.gap) == "" and exact.gap == 0.0
+
+
+def test_pareto_points_have_a_shorter_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _stopped_solver(monkeypatch, keep_design=True)
+    front = pareto_front(random_space(1, 2), BUDGETS[1], "LUT", max_points=4, seconds=2.0)
+    assert front and all(p.gap == 0.004 for p in front)
+    assert {c.get("time_limit") for c in calls} == {None, 2.0}
