@@ -34,7 +34,7 @@ from codesign.quiet import native_stdout_hidden
 MIP_REL_GAP = 1e-6
 # Seconds a least-resource solve may take. Small models prove their optimum in well under a
 # second; on ImageNet's MobileNet-v1 (57 layers, 4,092 candidates) HiGHS holds a design within
-# 0.05 % of the least cost after 30 s but had not proven the 1e-6 gap after 33 minutes. At the
+# 0.05 % of the least cost after 30 s but had not proven the 1e-6 gap after 30 minutes. At the
 # limit the solve returns its best design and the gap left; the bottleneck bound (the FPS) is
 # met either way.
 LEAN_SECONDS = 30.0
