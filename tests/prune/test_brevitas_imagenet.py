@@ -92,7 +92,10 @@ def test_builds_to_hardware_layers_and_verifies_bit_exactly(name: str, pruned: b
     next thresholds (it left an Im2Col without hardware before)."""
     from codesign.boards import load_board
 
-    model, shape = _pruned(name)[::2] if pruned else brevitas_model(name)
+    if pruned:
+        model, _, shape = _pruned(name)
+    else:
+        model, shape = brevitas_model(name)
     board = load_board("pynq-z2")
     hw = compile_to_hw(export_qonnx(model, shape, tmp_path / "model.onnx"), part=board.part,
                        clock_mhz=board.clock_mhz, workdir=tmp_path / "finn")
