@@ -112,21 +112,29 @@ def unused_training(flow: Any, samples: int) -> tuple[Any, Any]:
     return whole.x_train[limit: limit + samples], whole.y_train[limit: limit + samples]
 
 
-def epoch_matched(model: Any, data: Any, flow: Any) -> tuple[Any, int]:
-    """A copy of the unpruned model trained on for the epochs the pruning schedule adds."""
+def epoch_matched(model: Any, data: Any, flow: Any, steps: int) -> tuple[Any, int]:
+    """A copy of the unpruned model trained on for the epochs the pruning schedule adds in the
+    `steps` prune steps it took (fewer than the flow's where a budget of fps or fit was met
+    early)."""
     from codesign.prune.schedule import finetune
 
     settings = flow.prune
-    epochs = settings.epochs_added
+    epochs = dataclasses.replace(settings, steps=steps).epochs_added
     matched = copy.deepcopy(model)
     finetune(matched, data, flow.train, settings, epochs, flow.seed + 2000, progress=False)
     return matched, epochs
 
 
-def reached_per_step(result: Any, steps: int) -> tuple[float, ...]:
-    """The MAC sparsity a schedule had reached after each of its `steps` prune steps (a step
-    that removed nothing repeats the one before), for another run to match step by step."""
+def reached_per_step(result: Any, prune: Any) -> tuple[float, ...]:
+    """The MAC sparsity a schedule run with settings `prune` had reached after each of its prune
+    steps (a step that removed nothing repeats the one before), for another run to match step
+    by step. A budget of fps or fit may stop before `prune.steps`: then the steps it took."""
     macs0 = result.baseline.macs
+    final = 1 if prune.final_epochs > 0 and len(result.steps) > 1 else 0  # its own record
+    steps = result.steps[-1].step - final
+    if steps < 1:
+        raise SystemExit(f"the aligned schedule pruned nothing ({result.budget_note}): "
+                         "nothing for a control to match; ask for a deeper budget")
     after = {r.step: 1.0 - r.macs / macs0 for r in result.steps[1:] if r.step <= steps}
     reached, last = [], 0.0
     for step in range(1, steps + 1):
@@ -210,8 +218,9 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
                 # the baselines compare at the same FPS and, after every step, remove the MAC
                 # fraction the aligned run had reached (its granularity overshoots the targets)
                 ref_fps = result.reference_fps
-                reached = reached_per_step(result, settings.steps)
-                settings = dataclasses.replace(settings, step_sparsity=reached,
+                reached = reached_per_step(result, settings)
+                settings = dataclasses.replace(settings, budget="sparsity", steps=len(reached),
+                                               step_sparsity=reached,
                                                target_sparsity=reached[-1])
         aligned = results["aligned"]["result"]
         sparsity = 1.0 - aligned["steps"][-1]["macs"] / aligned["steps"][0]["macs"]
@@ -221,7 +230,7 @@ def run_case(path: str, console: Console) -> dict[str, Any]:
         sweep = caps_sweep({"unpruned": model, **{k: v["model"] for k, v in results.items()}},
                            data.input_shape, board, LUT_CAPS, work)
         console.print("  unpruned model trained on for the schedule's epochs")
-        matched, extra_epochs = epoch_matched(model, data, flow)
+        matched, extra_epochs = epoch_matched(model, data, flow, len(reached))
         console.print("  bit-exact verification of the aligned pruned model")
         verification = verify_bit_exact(results["aligned"]["model"], data, board, flow,
                                         work / "verify")

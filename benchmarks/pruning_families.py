@@ -286,7 +286,7 @@ def fps_within_caps(model: Any, input_shape: tuple[int, ...], board: Any,
 
 
 def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
-    from pruning import epoch_matched, held_out_accuracies, verify_bit_exact
+    from pruning import epoch_matched, held_out_accuracies, reached_per_step, verify_bit_exact
     from pruning_seeds import prune_seed, seed_row
 
     from codesign.train import evaluate
@@ -294,7 +294,8 @@ def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
     run = prune_seed(flow, board, seed, work)
     row = seed_row(run, seed)
     data = run.data
-    matched, epochs = epoch_matched(run.model, data, flow.replace(seed=seed))
+    steps = len(reached_per_step(run.aligned, flow.prune))
+    matched, epochs = epoch_matched(run.model, data, flow.replace(seed=seed), steps)
     row["matched"] = {"epochs": epochs,
                       "accuracy": evaluate(matched, data.x_test, data.y_test)}
     row["loss_vs_matched_points"] = 100 * (row["matched"]["accuracy"]

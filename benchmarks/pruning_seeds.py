@@ -211,7 +211,7 @@ def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
     aligned = prune_model(aligned_model, data, board, flow.prune, flow.train,
                           reference_fps=flow.prune.reference_fps, workdir=work / "aligned",
                           seed=seed, sensitivity=sensitivity, progress=False)
-    reached = reached_per_step(aligned, flow.prune.steps)
+    reached = reached_per_step(aligned, flow.prune)
     settings = unaligned_settings(flow.prune, reached)
     unaligned_model = copy.deepcopy(model)
     unaligned = prune_model(unaligned_model, data, board, settings, flow.train,
@@ -222,9 +222,11 @@ def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
 
 def unaligned_settings(prune: Any, reached: list[float]) -> Any:
     """The flow's prune settings as the criterion-unaligned control: the criterion's ranking
-    alone, to the sparsity `reached` after each step (no fold search, so no shape trials)."""
+    alone, to the sparsity `reached` after each step (no fold search, so no shape trials),
+    whatever budget stopped the aligned run."""
     return dataclasses.replace(prune, align=False, allocation="criterion", shape_trials=0,
-                               step_sparsity=reached, target_sparsity=reached[-1])
+                               budget="sparsity", steps=len(reached), step_sparsity=reached,
+                               target_sparsity=reached[-1])
 
 
 def run_seed(flow: Any, board: Any, seed: int, work: Path) -> dict[str, Any]:
