@@ -63,3 +63,26 @@ def test_pruned_family_flow_is_compute_bound_and_lut_capped(flow_file: str,
     assert capped.estimates.bound == "compute"
     assert capped.estimates.io_fps > 10 * capped.fps
     assert uncapped.fps > capped.fps
+
+
+@pytest.mark.slow
+def test_pruned_1d_flow_takes_the_design_to_the_host_io_bound(tmp_path: Path) -> None:
+    """The pruned 1-D flow's premise (its header): the unpruned model is compute-bound on
+    Pynq-Z2, and the pruned one reaches the shell's host I/O bound, at or above its floor and
+    bit-exact. The whole flow runs (~1 min here)."""
+    path = ROOT / "flows/cnn1d_w4a4_fashion_rows_pruned.yaml"
+    floor = 0.77
+    assert f"Accuracy floor: {round(100 * floor)} %" in path.read_text()  # the file states it
+    flow = load_flow(path)
+    flow = flow.replace(folding=dataclasses.replace(flow.folding, compare_setfolding=False))
+    result = run_flow(flow, load_board(flow.board), tmp_path / "run", progress=False).result
+    assert result.pruning is not None
+    schedule = result.pruning.result
+    assert schedule.budget_met
+    assert schedule.final.macs <= 0.5 * schedule.baseline.macs
+    estimates = result.accelerator.estimates
+    unpruned_fps = schedule.baseline.hardware.fps
+    assert unpruned_fps < 0.5 * estimates.io_fps  # compute-bound, well below the I/O bound
+    assert estimates.bound == "io" and estimates.fps >= 1.5 * unpruned_fps
+    assert result.accuracy.test_top1 >= floor
+    assert result.accelerator.verification.passed and result.accelerator.fit.fits
