@@ -382,12 +382,22 @@ def plot(report: dict[str, Any], path: Path) -> None:
     # one slot per seed any family ran, so a family run on other seeds lines up by seed
     slot = {seed: i for i, seed in enumerate(sorted({r["seed"] for f in families
                                                      for r in f["rows"]}))}
+    io_label: str | None = "aligned design at the host I/O bound"
     for ax, (key, label, goal) in zip(axes, panels, strict=True):
         held_label: str | None = "held out (on its flow's bar)"
         for k, family in enumerate(families):
             rows = family["rows"]
             xs = [slot[r["seed"]] + (k - (len(families) - 1) / 2) * width for r in rows]
-            ax.bar(xs, [r[key] or 0 for r in rows], width, label=family["flow"])
+            bars = ax.bar(xs, [r[key] or 0 for r in rows], width, label=family["flow"])
+            if key != "loss_vs_matched_points":  # FPS panels: no policy gains past the bound
+                at_io = [b for b, r in zip(bars, rows, strict=True) if _aligned_at_io(r)]
+                for bar in at_io:
+                    bar.set_hatch("//")
+                    bar.set_edgecolor("white")
+                if at_io and io_label:
+                    ax.bar([0], [0], 0, color="white", edgecolor="grey", hatch="//",
+                           label=io_label)
+                    io_label = None
             if key == "loss_vs_matched_points":  # the same loss on the held-out images
                 held = [(x, r["loss_vs_matched_held_out_points"])
                         for x, r in zip(xs, rows, strict=True)
@@ -405,13 +415,24 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.set_xticks(list(slot.values()), [str(seed) for seed in slot])
         ax.set_xlabel("seed")
         ax.grid(axis="y", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()  # below the panels: no bar hidden
+    handles, labels = [], []  # below the panels: no bar hidden
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            if text not in labels:
+                handles.append(handle)
+                labels.append(text)
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
     fig.suptitle("hardware-aware pruning of the network families, per seed")
     fig.tight_layout(rect=(0, 0.06 * (1 + (len(labels) - 1) // 5), 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def _aligned_at_io(row: dict[str, Any]) -> bool:
+    """Whether the seed's aligned design is bound by the shell's host I/O (rows made before
+    the as-built estimates have no bound)."""
+    return row.get("fps_within_caps", {}).get("aligned", {}).get("bound") == "io"
 
 
 def _signed(value: float | None) -> str:
