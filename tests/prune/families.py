@@ -1,8 +1,11 @@
-"""Small residual, depthwise-separable and 1-D zoo models for the coupled-group pruning tests,
-with the zoo's per-tensor quantizers or every weight and activation quantizer made per-channel
-(shared residual quantizers stay one instance), calibrated so that no channel is dead."""
+"""Small residual, depthwise-separable and 1-D models for the coupled-group pruning tests (zoo
+models, and a user's 1-D residual network written with Brevitas alone), with their per-tensor
+quantizers or every weight and activation quantizer made per-channel (shared residual
+quantizers stay one instance), calibrated so that no channel is dead."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from brevitas import nn as qnn
@@ -10,14 +13,26 @@ from torch import nn
 
 from codesign.models import build_model
 from codesign.prune.graph import execution_trace
+from tests.prune.residual1d import Residual1d
 
-# name -> (arch, options, input shape); small enough to compile through FINN in seconds
-FAMILIES: dict[str, tuple[str, dict, tuple[int, ...]]] = {
+Builder = Callable[[tuple[int, ...]], nn.Module]
+
+
+def _zoo(arch: str, **options: object) -> Builder:
+    return lambda shape: build_model(arch, input_shape=shape, num_classes=10, weight_bits=4,
+                                     act_bits=4, **options)
+
+
+# name -> (builder of the model for an input shape, input shape); small enough to compile
+# through FINN in seconds
+FAMILIES: dict[str, tuple[Builder, tuple[int, ...]]] = {
     # identity block, projection block (strided 1x1 shortcut), identity block
-    "resnet": ("resnet", {"preset": "resnet-small"}, (1, 12, 12)),
+    "resnet": (_zoo("resnet", preset="resnet-small"), (1, 12, 12)),
     # a stride-1 and a stride-2 depthwise-separable block
-    "mobilenet": ("mobilenet", {"preset": "mobilenet-small"}, (1, 12, 12)),
-    "cnn1d": ("cnn1d", {"channels": [8, 8], "fc": [16]}, (8, 24)),
+    "mobilenet": (_zoo("mobilenet", preset="mobilenet-small"), (1, 12, 12)),
+    "cnn1d": (_zoo("cnn1d", channels=[8, 8], fc=[16]), (8, 24)),
+    # a residual add on 1-D sequences (Conv1d stream group, BatchNorm1d, one shared quantizer)
+    "residual1d": (lambda shape: Residual1d(*shape), (8, 24)),
 }
 # per-channel activation scales are cut like weights'; FINN builds them only in front of a
 # depthwise conv (tests/prune/test_brevitas_imagenet.py), not in front of the dense convs and
@@ -50,12 +65,11 @@ def per_channel(model: nn.Module, shape: tuple[int, ...], activations: bool = Tr
 
 
 def family_model(family: str, quant: str, seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
-    """A calibrated W4A4 zoo model: trained-looking BatchNorm affines and per-channel
-    activation scales, BatchNorm statistics from a few random uint8 batches."""
-    arch, options, shape = FAMILIES[family]
+    """A calibrated W4A4 model: trained-looking BatchNorm affines and per-channel activation
+    scales, BatchNorm statistics from a few random uint8 batches."""
+    build, shape = FAMILIES[family]
     torch.manual_seed(seed)
-    model = build_model(arch, input_shape=shape, num_classes=10, weight_bits=4, act_bits=4,
-                        **options)
+    model = build(shape)
     if quant != "per-tensor":
         per_channel(model, shape, activations=quant == "per-channel")
     with torch.no_grad():

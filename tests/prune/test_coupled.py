@@ -66,6 +66,16 @@ def test_cnn1d_convs_are_grouped_like_2d_ones() -> None:
         ("fc_features.0", "linear", "classifier", 1)]
 
 
+def test_a_1d_residual_add_groups_its_writers_with_one_shared_quantizer() -> None:
+    model, shape = family_model("residual1d", "per-tensor")
+    stream, block = channel_groups(model, shape)
+    assert (stream.producers, stream.consumers) == (("stem.0", "conv2"), ("conv1", "classifier"))
+    assert stream.batchnorms == ("stem.1", "bn2")
+    assert stream.followers.count("stream") == 1  # both operands' quantizer, cut once
+    assert stream.consumer_features == (1, 12)  # the classifier reads 12 steps per channel
+    assert (block.producers, block.consumers) == (("conv1",), ("conv2",))
+
+
 def _removal_and_reference(model: nn.Module, shape: tuple) -> tuple[dict, nn.Module]:
     """Odd channels of every group removed, except each member's channel holding its largest
     weight (per-tensor weight scales then come out equal), and a copy of the model in which
@@ -147,7 +157,8 @@ def test_a_shared_residual_quantizer_is_cut_once_and_stays_shared(quant: str) ->
 def _zero_group(family: str) -> tuple[str, str]:
     return {"resnet": ("stem.0", r"layers stem\.0, blocks\.0\.conv2 \(to zero channels\)"),
             "mobilenet": ("stem.0", r"layers stem\.0, blocks\.0\.0 \(to zero channels\)"),
-            "cnn1d": ("conv_features.0", r"layer conv_features\.0 \(to zero channels\)")}[family]
+            "cnn1d": ("conv_features.0", r"layer conv_features\.0 \(to zero channels\)"),
+            "residual1d": ("conv2", r"layers stem\.0, conv2 \(to zero channels\)")}[family]
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -1,6 +1,7 @@
-"""After coupled-group surgery the residual, depthwise-separable and 1-D zoo models still export,
-compile through codesign's FINN path (forks, joins and VVAUs at the kept widths) and verify
-bit-exactly against the pruned Brevitas model (small geometry: 2-22 s per model here)."""
+"""After coupled-group surgery the residual, depthwise-separable and 1-D models (zoo, and a
+user's 1-D residual network) still export, compile through codesign's FINN path (forks, joins
+and VVAUs at the kept widths) and verify bit-exactly against the pruned Brevitas model (small
+geometry: 2-22 s per model here)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from tests.prune.families import FAMILIES, FINN_QUANT, family_model
 from tests.prune.test_coupled import _removal_and_reference
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("single_thread")]
-JOINS = {"resnet": ("DuplicateStreams", "ElementwiseAdd"), "mobilenet": ("VVAU",), "cnn1d": ()}
+JOINS = {"resnet": ("DuplicateStreams", "ElementwiseAdd"), "mobilenet": ("VVAU",), "cnn1d": (),
+         "residual1d": ("DuplicateStreams", "ElementwiseAdd")}
 
 
 def _attr(node, name: str):  # noqa: ANN001, ANN202 - an onnx NodeProto
