@@ -82,8 +82,9 @@ MODULE_FLOWS = [p for p in sorted((ROOT / "flows").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", MODULE_FLOWS, ids=lambda p: p.stem)
 def test_shipped_module_flows_pass_every_check_before_training(path: Path) -> None:
-    """The shipped examples (a ResNet written with Brevitas alone, Brevitas's own MobileNet-v1)
-    build for their dataset, have only layers FINN builds and prunable channel groups."""
+    """The shipped examples (2-D and 1-D ResNets written with Brevitas alone, Brevitas's own
+    MobileNet-v1) build for their dataset, have only layers FINN builds and prunable channel
+    groups."""
     from codesign.flow.stages import build_flow_model, load_flow_data
     from codesign.prune.schedule import check_before_training
 
