@@ -114,6 +114,9 @@ def lattice(shapes: Shapes, profile: Any, grain: dict[str, int], floor: dict[str
     total = remaining_macs(shapes.groups, profile, shapes.full)
     options = [sorted(set(range(floor[n], shapes.full[n] + 1, grain[n]))
                       | set((exact or {}).get(n, ()))) for n in shapes.full]
+    if near is not None:
+        count, k = near
+        options = [[v for v in kept if abs(v - count) <= k] for kept in options]
     found = []
     for kept in itertools.product(*options):
         counts = dict(zip(shapes.full, kept, strict=True))
