@@ -197,20 +197,15 @@ def prune_seed(flow: Any, board: Any, seed: int, work: Path) -> SeedRun:
     from codesign.flow import train_flow_model
     from codesign.prune import prune_model
     from codesign.prune.schedule import check_settings
-    from codesign.prune.sensitivity import layer_sensitivity
 
     # the control's settings, checked before training (its per-step sparsities come later)
     check_settings(unaligned_settings(flow.prune, [flow.prune.target_sparsity] * flow.prune.steps))
     flow = flow.replace(seed=seed)
     model, data, _ = train_flow_model(flow, work, progress=False)
-    sensitivity = None
-    if flow.prune.sensitivity:  # weighs the allocation as the flow's prune stage does
-        analysis = layer_sensitivity(model, data, flow.prune.criterion, seed=seed)
-        sensitivity = {layer.name: layer.score for layer in analysis.layers}
     aligned_model = copy.deepcopy(model)
     aligned = prune_model(aligned_model, data, board, flow.prune, flow.train,
                           reference_fps=flow.prune.reference_fps, workdir=work / "aligned",
-                          seed=seed, sensitivity=sensitivity, progress=False)
+                          seed=seed, progress=False)
     reached = reached_per_step(aligned, flow.prune)
     settings = unaligned_settings(flow.prune, reached)
     unaligned_model = copy.deepcopy(model)

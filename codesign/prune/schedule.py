@@ -41,6 +41,7 @@ from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
 from codesign.prune.importance import channel_importance
 from codesign.prune.measure import ShapeMeter, check_workers
 from codesign.prune.profile import compile_model, fold_profile, layer_dims
+from codesign.prune.sensitivity import layer_sensitivity
 from codesign.prune.stats import model_cost
 from codesign.prune.surgery import channel_counts, keep_top, prune_channels
 from codesign.prune.trials import best_trial, try_shapes
@@ -364,9 +365,14 @@ def prune_model(model: nn.Module, data: Dataset, board: Board, settings: PruneCo
     the caps (the throughput the pruned design must match with fewer resources). `workers`:
     processes compiling the fold search's candidates (codesign.prune.measure); the schedule
     does not depend on it. Above 1 they start with `spawn`, which imports the calling script
-    again: a script needs its `if __name__ == "__main__":` guard."""
+    again: a script needs its `if __name__ == "__main__":` guard. `sensitivity`: the
+    allocation's weight per group; with `settings.sensitivity` on and none given, the per-layer
+    sensitivity analysis of `model` (codesign.prune.sensitivity) supplies them."""
     check_settings(settings)
     check_workers(workers)
+    if settings.sensitivity and sensitivity is None:
+        sensitivity = layer_sensitivity(model, data, settings.criterion, seed=seed,
+                                        taylor_batches=settings.taylor_batches).scores()
     searching = settings.allocation == "hardware" and settings.fold_search > 0
     with ShapeMeter(data.input_shape, board, workers=workers if searching else 1) as meter:
         return _schedule(model, data, board, settings, train, reference_fps, workdir, seed,

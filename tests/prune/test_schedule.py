@@ -301,3 +301,30 @@ def test_the_step_ranks_by_taylor_over_its_batches(trained, tmp_path: Path, batc
 
     assert same(pruned.state_dict(), cut_with(batches))
     assert not same(pruned.state_dict(), cut_with(72 - batches))
+
+
+@pytest.mark.slow
+def test_the_sensitivity_setting_weighs_the_allocation_without_scores_passed(
+        trained, tmp_path: Path) -> None:
+    """`prune.sensitivity` on and no weights given: prune_model runs the sensitivity analysis
+    itself (as the flow's prune stage does before calling it), so every caller of the schedule
+    honours the setting; the cut equals the one with those weights passed in."""
+    from codesign.boards import load_board
+    from codesign.prune.sensitivity import layer_sensitivity
+
+    model, data = trained
+    board = load_board("pynq-z1")
+    settings = PruneConfig(criterion="l1", target_sparsity=0.5, steps=1, finetune_epochs=0,
+                           final_epochs=0, fold_search=0, sensitivity=True)
+    train = TrainConfig(epochs=1, batch_size=64, lr=0.02)
+    weights = layer_sensitivity(copy.deepcopy(model), data, "l1", seed=3).scores()
+    found = prune_model(copy.deepcopy(model), data, board, settings, train,
+                        workdir=tmp_path / "found", seed=3, progress=False)
+    given = prune_model(copy.deepcopy(model), data, board, settings, train,
+                        workdir=tmp_path / "given", seed=3, sensitivity=weights, progress=False)
+    assert found.sensitivity == pytest.approx(weights)
+    assert found.final.counts == given.final.counts
+    plain = prune_model(copy.deepcopy(model), data, board,
+                        dataclasses.replace(settings, sensitivity=False), train,
+                        workdir=tmp_path / "plain", seed=3, progress=False)
+    assert plain.sensitivity is None
