@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codesign.atomic import atomic_path, write_json
+from codesign.prune.fold_search import shape_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -114,7 +115,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         table.add_column(col, justify="right")
     for s in report["settings"]:
         m = s["summary"]
-        shapes = sorted({"-".join(str(v) for v in r["counts"].values()) for r in s["rows"]})
+        shapes = sorted({shape_text(r["counts"]) for r in s["rows"]})
         table.add_row(s["name"], str(m["seeds"]), ", ".join(shapes), f"x{m['median_fps_ratio']:.2f}",
                       f"{m['at_least_1_1']} of {m['seeds']}", f"{m['median_test_points']:+.2f}",
                       f"{m['median_held_out_points']:+.2f} / {m['mean_held_out_points']:+.2f}",
