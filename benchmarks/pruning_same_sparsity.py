@@ -153,10 +153,15 @@ tp-magnitude8 held out -0.05 / +0.13 / +0.08 / -0.59 / -2.11 / -0.36 / -0.86 / -
 -0.48, mean -0.55, -1.15 .. +0.06; Taylor -0.15 median on the same seeds), -0.15 pt median on
 the flow's test set. Worse than Taylor: the flows keep Taylor.
 
-`--sensitivity` (the allocation weighed by the per-layer sensitivity analysis; seeds 0 and 4,
-05:24-05:39 at a2d3a65, then stopped; pruning_same_sparsity_magnitude8_sensitivity_stemcap_
-heldout_avx512.json) allocates exactly what the unweighted allocation does on both seeds, and
-the fold search moves to the same shapes: rows identical to the shipped flow's, 50 s slower.
+`--sensitivity` (the allocation weighed by the per-layer sensitivity analysis): its first run
+(5 Dec 2026 at a2d3a65) gave rows identical to the shipped flow's because the aligned run
+called prune_model without the weights, which then ignored the setting (fixed 8 Dec 2026 at
+b4428bf: prune_model runs the analysis itself). Rerun on seeds 0 and 4 (8 Dec 2026
+00:54-01:15, AVX512 EPYC, three processes of 1 thread; pruning_same_sparsity_magnitude8_
+sensitivity_stemcap_heldout_avx512.json): 12-4-4-28-40-56 on both (71.4 %, 24,295 FPS, x1.14),
+held out minus tp-magnitude8 +0.75 / +0.05 pt (flow's test set +1.00 / +0.10), where the flow
+without it has -0.06 / -0.31 (seed 0 rerun in the same session: the recorded row, to the
+digit). Bit-exact. Two seeds: a lead, not a result; the 14 seeds are the next run.
 
 Six more seeds (8-13) settle less than hoped, which is itself the answer: Torch-Pruning rows
 (`pruning_torch_pruning.py --ask 0.66 --variants tp-round8 tp-magnitude8`, the flow without
