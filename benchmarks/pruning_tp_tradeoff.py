@@ -24,16 +24,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from pruning_torch_pruning import RESULTS, VARIANT_NAMES
 from rich.console import Console
 from rich.table import Table
 
 from codesign.atomic import atomic_path, write_json
 from codesign.prune.fold_search import shape_text
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 JITTER = 0.006  # FPS ratio between settings drawn at one ratio
-VARIANTS = ("tp-round8", "tp-lanes", "tp-global8", "tp-magnitude8")
 
 
 def seed_rows(path: Path, variant: str) -> list[dict[str, Any]]:
@@ -127,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", nargs="+", required=True, metavar="NAME=JSON",
                         help="a setting's name and its combined pruning_torch_pruning JSON")
-    parser.add_argument("--variant", choices=VARIANTS, default="tp-magnitude8")
+    parser.add_argument("--variant", choices=VARIANT_NAMES, default="tp-magnitude8")
     parser.add_argument("--out", type=Path, default=RESULTS / "pruning_tp_tradeoff.json")
     args = parser.parse_args()
     settings, flows = [], set()
