@@ -492,6 +492,7 @@ def aligned_here(flow: Any, board: Any, seed: int, work: Path,
             "prune_seconds": result.seconds, "target_sparsity": flow.prune.target_sparsity,
             "budget_met": result.budget_met, "budget_note": result.budget_note,
             "search": [r.search for r in result.steps if r.search],
+            "sensitivity": result.sensitivity,  # the allocation's weight per group, or None
             **({"verification": verify_bit_exact(model, data, board, flow, work / "verify")}
                if verify else {})}
 

@@ -14,9 +14,11 @@ the steps approach one final shape instead of each step's greedy goal stranding 
 step makes unneeded. `prune.max_layer_sparsity` (per layer: `layer_max_sparsity`) is a floor
 too, from the unpruned model's counts: no step, allocation or fold-search move leaves a layer
 fewer channels; under budget sparsity a cap that leaves too little to cut for the target stops
-before the first step. `prune.shape_trials` picks among the fold search's equally fast shapes
-by a trial fine-tune of each (codesign.prune.trials). `prune.soft_epochs` trains before each
-cut while the channels it removes fade out (codesign.prune.fade)."""
+before the first step. An allocation weighed by sensitivity scores also keeps every layer within
+the depth the analysis measured (codesign.prune.sensitivity.REACH). `prune.shape_trials` picks
+among the fold search's equally fast shapes by a trial fine-tune of each (codesign.prune.trials).
+`prune.soft_epochs` trains before each cut while the channels it removes fade out
+(codesign.prune.fade)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from codesign.prune.graph import ChannelGroup, channel_groups, weight_layers
 from codesign.prune.importance import channel_importance
 from codesign.prune.measure import ShapeMeter, check_workers
 from codesign.prune.profile import compile_model, fold_profile, layer_dims
+from codesign.prune.sensitivity import REACH as SENSITIVITY_REACH
 from codesign.prune.sensitivity import layer_sensitivity
 from codesign.prune.stats import model_cost
 from codesign.prune.surgery import channel_counts, keep_top, prune_channels
@@ -261,10 +264,13 @@ def plan_floor(groups: list[ChannelGroup], scores: dict[str, Any], profile: Hard
                     give_back=True)
 
 
-def layer_caps(groups: list[ChannelGroup], settings: PruneConfig) -> dict[str, float]:
+def layer_caps(groups: list[ChannelGroup], settings: PruneConfig, *, weighed: bool = False
+               ) -> dict[str, float]:
     """The most of its channels each group may lose: `prune.max_layer_sparsity`, or the group's
-    `prune.layer_max_sparsity` entry, named by any of its member layers. PruneError for a name
-    that is no group's member, or two members of one group given different caps."""
+    `prune.layer_max_sparsity` entry, named by any of its member layers; `weighed` (the
+    allocation weighed by sensitivity scores): at most the deepest cut the sensitivity analysis
+    measured (codesign.prune.sensitivity.REACH). PruneError for a name that is no group's
+    member, or two members of one group given different caps."""
     caps = {g.name: settings.max_layer_sparsity for g in groups}
     owner = {member: g for g in groups for member in g.members}
     named: dict[str, str] = {}
@@ -280,6 +286,8 @@ def layer_caps(groups: list[ChannelGroup], settings: PruneConfig) -> dict[str, f
                              f"{caps[group.name]:g} and {name} {cap:g}, but they share one "
                              f"channel set ({group.layers}); give them one value")
         caps[group.name], named[group.name] = float(cap), name
+    if weighed:
+        caps = {name: min(cap, SENSITIVITY_REACH) for name, cap in caps.items()}
     return caps
 
 
@@ -310,11 +318,12 @@ def check_before_training(model: nn.Module, input_shape: tuple[int, ...],
         check_fadeable(model, input_shape)
 
 
-def sparsity_floor(groups: list[ChannelGroup], settings: PruneConfig) -> dict[str, int] | None:
-    """`prune.max_layer_sparsity` and `prune.layer_max_sparsity`: the fewest channels each group
-    of the unpruned model may keep (None without a cap). The allocation rounds up to the group's
-    granularity."""
-    caps = layer_caps(groups, settings)
+def sparsity_floor(groups: list[ChannelGroup], settings: PruneConfig, *, weighed: bool = False
+                   ) -> dict[str, int] | None:
+    """`prune.max_layer_sparsity` and `prune.layer_max_sparsity` (and with `weighed`, the
+    sensitivity analysis' reach: `layer_caps`): the fewest channels each group of the unpruned
+    model may keep (None without a cap). The allocation rounds up to the group's granularity."""
+    caps = layer_caps(groups, settings, weighed=weighed)
     if all(cap >= 1 for cap in caps.values()):
         return None
     return {g.name: max(1, math.ceil(round((1.0 - caps[g.name]) * g.channels, 9)))
@@ -323,7 +332,7 @@ def sparsity_floor(groups: list[ChannelGroup], settings: PruneConfig) -> dict[st
 
 def _check_cap_reachable(groups: list[ChannelGroup], profile: HardwareProfile,
                          grain: dict[str, int], settings: PruneConfig,
-                         floor: dict[str, int] | None) -> None:
+                         floor: dict[str, int] | None, weighed: bool) -> None:
     """Under budget sparsity, a layer cap that leaves too few channels to cut for the target
     stops the schedule before its first step (the MACs every layer at its floor removes do not
     depend on importance, so flat scores decide it)."""
@@ -335,6 +344,9 @@ def _check_cap_reachable(groups: list[ChannelGroup], profile: HardwareProfile,
     except PruneError as exc:
         which = "".join(f", layer_max_sparsity {name} {cap:g}"
                         for name, cap in settings.layer_max_sparsity.items())
+        if weighed:
+            which += (f", and the sensitivity weights' reach (no layer loses more than the "
+                      f"{SENSITIVITY_REACH:.0%} they measured)")
         raise PruneError(f"prune.max_layer_sparsity {settings.max_layer_sparsity:g}{which} keeps "
                          f"too many channels for prune.target_sparsity "
                          f"{settings.target_sparsity:g}: {exc}") from None
@@ -398,8 +410,9 @@ def _schedule(model: nn.Module, data: Dataset, board: Board, settings: PruneConf
     teacher = unpruned_teacher(model, settings)
     # the fewest channels a step may keep: prune.max_layer_sparsity's, raised to prune.plan's
     # counts at step 1
-    floor = sparsity_floor(groups, settings)
-    _check_cap_reachable(groups, profile, grain, settings, floor)
+    weighed = sensitivity is not None
+    floor = sparsity_floor(groups, settings, weighed=weighed)
+    _check_cap_reachable(groups, profile, grain, settings, floor, weighed)
     plan_pending = planned(settings)
     baseline = _record(0, model, data, grain, point, started)
     records = [baseline]

@@ -4,7 +4,11 @@ For every prunable layer and every fraction, a copy of the model loses that frac
 layer's channels (the least important ones by the chosen criterion) and is evaluated without
 fine-tuning on a validation slice of the training set (never the test set, which reports the
 final accuracy). The per-layer score, the mean accuracy drop normalised to mean 1, weighs the
-allocation: a sensitive layer is pruned less."""
+allocation: a sensitive layer is pruned less. The score is one number for every depth, measured
+only down to REACH: a layer that loses little at 75 % removed is cheap to the allocation at 87.5
+% too, where nothing was measured (ResNet-8 at 71 % of the MACs, seeds 6 and 7: the last
+stage's residual stream cut to 8 of 64 channels, 3.4-3.9 pt below Torch-Pruning's uniform cut
+held out). So a weighed allocation keeps every layer within REACH."""
 
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ if TYPE_CHECKING:
     from codesign.data import Dataset
 
 DEFAULT_FRACTIONS = (0.25, 0.5, 0.75)
+# the deepest cut the analysis measures: an allocation weighed by its scores cuts no group
+# deeper (codesign.prune.schedule), since nothing it measured says what a deeper cut costs
+REACH = max(DEFAULT_FRACTIONS)
 FLOOR = 0.05  # least weight a layer gets, so an insensitive layer is still ranked by importance
 
 

@@ -104,6 +104,21 @@ def test_named_layers_override_the_cap(cap: float, per_layer: dict[str, float],
     assert sparsity_floor(groups, settings) == floor
 
 
+@pytest.mark.parametrize(("cap", "per_layer", "floor"), [
+    (1.0, {}, {"l0": 16, "l1": 16, "l2": 16}),  # the reach alone: 75 % of 64 channels
+    (0.5, {}, {"l0": 32, "l1": 32, "l2": 32}),  # a tighter cap stands
+    (1.0, {"l1": 0}, {"l0": 16, "l1": 64, "l2": 16}),  # a layer kept whole stays whole
+    (1.0, {"l1": 0.9}, {"l0": 16, "l1": 16, "l2": 16}),  # a looser cap is held to the reach
+])
+def test_weighed_allocations_keep_within_the_sensitivity_reach(
+        cap: float, per_layer: dict[str, float], floor: dict[str, int]) -> None:
+    groups, _ = tfc_like()
+    settings = PruneConfig(max_layer_sparsity=cap, layer_max_sparsity=per_layer)
+    assert sparsity_floor(groups, settings, weighed=True) == floor
+    unweighed = sparsity_floor(groups, settings) or {}
+    assert all(floor[n] >= unweighed.get(n, 1) for n in floor)  # the reach only raises it
+
+
 def test_a_layer_kept_whole_loses_nothing_in_any_allocation() -> None:
     groups, profile = tfc_like()
     floor = sparsity_floor(groups, PruneConfig(layer_max_sparsity={"l0": 0}))
@@ -328,3 +343,39 @@ def test_the_sensitivity_setting_weighs_the_allocation_without_scores_passed(
                         dataclasses.replace(settings, sensitivity=False), train,
                         workdir=tmp_path / "plain", seed=3, progress=False)
     assert plain.sensitivity is None
+
+
+@pytest.mark.slow
+def test_sensitivity_weights_cut_no_layer_past_what_the_analysis_measured(
+        trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layer the weights rate nearly free is cut no deeper than the analysis measured (75 %
+    of its channels; past that its score says nothing), and the MACs come from elsewhere;
+    without that reach the same weights take it deeper. A target the reach leaves out of
+    range stops before the first step, saying so."""
+    from codesign.boards import load_board
+    from codesign.prune import schedule
+
+    model, data = trained
+    groups = channel_groups(model, data.input_shape)
+    cheap = groups[-1].name  # the 32-channel hidden layer
+    weights = {g.name: 0.05 if g.name == cheap else 20.0 for g in groups}
+    settings = PruneConfig(criterion="l1", target_sparsity=0.5, steps=1, finetune_epochs=0,
+                           final_epochs=0, fold_search=0, align=False)
+
+    def kept(target: float, run: str) -> dict[str, int]:
+        result = prune_model(copy.deepcopy(model), data, load_board("pynq-z1"),
+                             dataclasses.replace(settings, target_sparsity=target),
+                             TrainConfig(epochs=1, batch_size=64, lr=0.02),
+                             workdir=tmp_path / run, sensitivity=weights, progress=False)
+        assert result.budget_met, result.budget_note
+        return result.final.counts
+
+    least = {g.name: g.channels // 4 for g in groups}
+    within = kept(0.5, "within")
+    assert all(within[n] >= least[n] for n in least), within
+    assert within[cheap] == least[cheap]  # cut to the reach, the rest from the other layer
+    with pytest.raises(PruneError, match=r"sensitivity weights' reach \(no layer loses more "
+                                         r"than the 75% they measured\)"):
+        kept(0.9, "out-of-reach")
+    monkeypatch.setattr(schedule, "SENSITIVITY_REACH", 1.0)
+    assert kept(0.5, "unbounded")[cheap] < least[cheap]
