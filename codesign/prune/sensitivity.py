@@ -5,10 +5,11 @@ layer's channels (the least important ones by the chosen criterion) and is evalu
 fine-tuning on a validation slice of the training set (never the test set, which reports the
 final accuracy). The per-layer score, the mean accuracy drop normalised to mean 1, weighs the
 allocation: a sensitive layer is pruned less. The score is one number for every depth, measured
-only down to REACH: a layer that loses little at 75 % removed is cheap to the allocation at 87.5
-% too, where nothing was measured (ResNet-8 at 71 % of the MACs, seeds 6 and 7: the last
-stage's residual stream cut to 8 of 64 channels, 3.4-3.9 pt below Torch-Pruning's uniform cut
-held out). So a weighed allocation keeps every layer within REACH."""
+only down to REACH (the deepest of the flows' fractions): a layer that loses little at 75 %
+removed is as cheap to the allocation at 87.5 %, where nothing was measured (ResNet-8 at 71 % of
+the MACs, seeds 6 and 7: the last stage's residual stream cut to 8 of 64 channels, 3.4-3.9 pt
+below Torch-Pruning's uniform cut held out). So a weighed allocation keeps every layer within
+REACH."""
 
 from __future__ import annotations
 
