@@ -161,7 +161,13 @@ b4428bf: prune_model runs the analysis itself). Rerun on seeds 0 and 4 (8 Dec 20
 sensitivity_stemcap_heldout_avx512.json): 12-4-4-28-40-56 on both (71.4 %, 24,295 FPS, x1.14),
 held out minus tp-magnitude8 +0.75 / +0.05 pt (flow's test set +1.00 / +0.10), where the flow
 without it has -0.06 / -0.31 (seed 0 rerun in the same session: the recorded row, to the
-digit). Bit-exact. Two seeds: a lead, not a result; the 14 seeds are the next run.
+digit). Bit-exact. Two seeds: a lead, not a result. Seeds 1-3 and 5-7 (8 Dec 2026 02:10-02:56,
+now in that file) ended it: held out +0.13 / +0.19 / +0.19 / -0.10 and -3.89 / -3.39 on seeds 6
+and 7, whose allocations cut the last stage's stream to 8 of 64 channels, past the 75 % the
+analysis measures (median +0.09, mean -0.76). With the weighted allocation kept within that
+reach (a75c502; pruning_same_sparsity_magnitude8_sensitivity_reach_stemcap_heldout_avx512.json,
+8 seeds): median -0.18 held out, mean -0.12 (-0.32 .. +0.08), x1.14, no better than the flow
+without it (-0.08 pt on the same seeds): docs/pruning-measurements.md.
 
 Six more seeds (8-13) settle less than hoped, which is itself the answer: Torch-Pruning rows
 (`pruning_torch_pruning.py --ask 0.66 --variants tp-round8 tp-magnitude8`, the flow without
@@ -343,7 +349,10 @@ def combine(parts: list[Path], tp_json: Path | None = None,
     for family in families.values():
         family["rows"] = [{**r, **compare(r["tp"], r["codesign"])} for r in family["rows"]]
         family["summary"] = summary(family["rows"])
-    tp_jsons = sorted({r["tp_json"] for r in reports})  # the parts may read different ones
+    # the parts may read different ones, and a part combined before names its own list
+    tp_jsons = sorted({name for r in reports
+                       for name in ([r["tp_json"]] if isinstance(r["tp_json"], str)
+                                    else r["tp_json"])})
     return {**{k: v for k, v in reports[0].items() if k != "families"},
             "tp_json": tp_jsons[0] if len(tp_jsons) == 1 else tp_jsons,
             "families": list(families.values())}
